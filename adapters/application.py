@@ -1,0 +1,219 @@
+"""The eventchain Application: the use cases over the event store."""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from adapters.store import select_aggregate_events, store_env
+from domain.customer import Customer, IdentityIndex
+from domain.identities import identity_index_id, identity_key, normalise_identity
+from domain.resolution import BatchResolver, Placement
+from domain.touchpoints import AcceptedTouchpoint
+
+A = TypeVar("A", bound=Aggregate)
+
+DEFAULT_MAX_BATCH = 500
+MAX_ATTEMPTS = 8
+DEFAULT_CACHE_SIZE = 200_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    placements: list[Placement]
+    attempts: int
+
+    @property
+    def recorded(self) -> int:
+        return sum(p.recorded for p in self.placements)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(not p.recorded for p in self.placements)
+
+
+class EventChain(Application[UUID]):
+    name = "eventchain"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        super().__init__(env)
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.max_batch = max_batch
+        self.clock = clock
+        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._cache_size = cache_size
+
+    @classmethod
+    def from_url(cls, store_url: str, **kwargs: Any) -> EventChain:
+        return cls(env=store_env(store_url), **kwargs)
+
+    # --- use cases ------------------------------------------------------------------
+
+    def record(self, touchpoints: Sequence[AcceptedTouchpoint]) -> list[BatchResult]:
+        """Records touchpoints, ``max_batch`` at a time, ONE store transaction per batch.
+
+        Identities are resolved against the store, duplicates (same ``touchpoint_id``)
+        record nothing, and a batch that loses a race with another writer (optimistic
+        concurrency: the store's unique (id, version)) is reloaded and retried whole.
+        """
+        return [self.record_batch(chunk) for chunk in _chunks(touchpoints, self.max_batch)]
+
+    def record_batch(self, batch: Sequence[AcceptedTouchpoint]) -> BatchResult:
+        if len(batch) > self.max_batch:
+            raise ValueError(f"a batch holds at most {self.max_batch} touchpoints")
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            resolver, loaded = self._resolver_for(batch, self.clock())
+            try:
+                placements = [resolver.place(accepted) for accepted in batch]
+                changed = resolver.changed
+                if changed:
+                    self.save(*changed)
+            except IntegrityError:
+                # Another writer got there first: what we loaded is stale.
+                self._forget(loaded)
+                continue
+            except BaseException:
+                self._forget(loaded)
+                raise
+            self._remember(changed)
+            return BatchResult(placements, attempt)
+        raise ConcurrencyRetriesExhaustedError(MAX_ATTEMPTS)
+
+    # --- queries --------------------------------------------------------------------
+
+    def get_customer(self, customer_id: UUID, *, follow_merges: bool = True) -> Customer:
+        try:
+            customer: Customer = self.repository.get(customer_id)
+        except AggregateNotFoundError:
+            raise CustomerNotFoundError(str(customer_id)) from None
+        if not isinstance(customer, Customer):
+            raise CustomerNotFoundError(str(customer_id))
+        while follow_merges and customer.merged_into is not None:
+            customer = self.repository.get(customer.merged_into)
+        return customer
+
+    def find_customer(self, reference: str) -> Customer:
+        """A customer by id, or by an identity such as ``phone:13800138000``."""
+        kind, sep, value = reference.partition(":")
+        if sep:
+            try:
+                key = identity_key(kind, normalise_identity(kind, value))
+            except ValueError:
+                raise CustomerNotFoundError(reference) from None
+            try:
+                index: IdentityIndex = self.repository.get(identity_index_id(key))
+            except AggregateNotFoundError:
+                raise CustomerNotFoundError(reference) from None
+            return self.get_customer(index.customer_id)
+        try:
+            return self.get_customer(UUID(reference))
+        except ValueError:
+            raise CustomerNotFoundError(reference) from None
+
+    def customer_ids(self) -> Iterator[UUID]:
+        """Every customer ever created (merged ones included), in creation order."""
+        topic = get_topic(Customer.Created)
+        start = 1
+        while True:
+            notifications = self.recorder.select_notifications(start, 1000, topics=[topic])
+            if not notifications:
+                return
+            for notification in notifications:
+                yield notification.originator_id  # type: ignore[misc]
+            start = notifications[-1].id + 1
+
+    def max_notification_id(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    # --- loading ---------------------------------------------------------------------
+
+    def _resolver_for(
+        self, batch: Sequence[AcceptedTouchpoint], recorded_at: datetime
+    ) -> tuple[BatchResolver, list[UUID]]:
+        keys = {key for accepted in batch for key in accepted.identity_keys}
+        indexes = self._load(identity_index_id(key) for key in keys)
+        index = {
+            agg.key: agg.customer_id for agg in indexes.values() if isinstance(agg, IdentityIndex)
+        }
+        customers: dict[UUID, Customer] = {}
+        wanted = set(index.values())
+        while wanted:
+            loaded = self._load(wanted)
+            customers.update({i: c for i, c in loaded.items() if isinstance(c, Customer)})
+            wanted = {
+                c.merged_into
+                for c in customers.values()
+                if c.merged_into is not None and c.merged_into not in customers
+            }
+        return BatchResolver(index, customers, recorded_at), [*indexes, *customers]
+
+    def _load(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
+        found: dict[UUID, Aggregate] = {}
+        missing: list[UUID] = []
+        for aggregate_id in ids:
+            cached = self._cache.get(aggregate_id)
+            if cached is None:
+                missing.append(aggregate_id)
+            else:
+                self._cache.move_to_end(aggregate_id)
+                found[aggregate_id] = cached
+        for aggregate_id, stored_events in select_aggregate_events(self.recorder, missing).items():
+            events = [self.mapper.to_domain_event(stored) for stored in stored_events]
+            aggregate = functools.reduce(_mutate, events, None)
+            assert aggregate is not None
+            found[aggregate_id] = aggregate
+            self._remember([aggregate])
+        return found
+
+    def _remember(self, aggregates: Iterable[Aggregate]) -> None:
+        for aggregate in aggregates:
+            self._cache[aggregate.id] = aggregate
+            self._cache.move_to_end(aggregate.id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _forget(self, ids: Iterable[UUID]) -> None:
+        for aggregate_id in ids:
+            self._cache.pop(aggregate_id, None)
+
+
+def _mutate(aggregate: Any, event: Any) -> Any:
+    return event.mutate(aggregate)
+
+
+def _chunks(items: Sequence[AcceptedTouchpoint], size: int) -> Iterator[Sequence[AcceptedTouchpoint]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class CustomerNotFoundError(LookupError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"customer not found: {reference}")
+        self.reference = reference
+
+
+class ConcurrencyRetriesExhaustedError(RuntimeError):
+    def __init__(self, attempts: int) -> None:
+        super().__init__(f"batch lost the race with other writers {attempts} times; giving up")

@@ -1,0 +1,138 @@
+"""Store selection by URL, and bulk reads the library's recorders don't offer.
+
+``sqlite:///path/events.db`` (default) or ``postgresql://user[:password]@host:port/db``.
+A password may also come from ``PGPASSWORD`` (never from a file in the repository).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+SQLITE_PARAMETER_LIMIT = 900
+
+
+def store_env(store_url: str) -> dict[str, str]:
+    """Translates a store URL into the eventsourcing library's environment settings."""
+    parsed = urlparse(store_url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if parsed.netloc:
+            raise StoreURLError(store_url, "use sqlite:///relative/path or sqlite:////absolute/path")
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise StoreURLError(store_url, "no database file given")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    if parsed.scheme in {"postgresql", "postgres"}:
+        if not parsed.hostname or not parsed.path.strip("/"):
+            raise StoreURLError(store_url, "expected postgresql://user@host:port/dbname")
+        query = parse_qs(parsed.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parsed.path.strip("/")),
+            "POSTGRES_HOST": parsed.hostname,
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or os.environ.get("PGUSER", "postgres")),
+            "POSTGRES_PASSWORD": unquote(parsed.password or os.environ.get("PGPASSWORD", "")),
+            "POSTGRES_POOL_SIZE": "4",
+            "POSTGRES_MAX_OVERFLOW": "4",
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise StoreURLError(store_url, "the scheme must be sqlite:// or postgresql://")
+
+
+def describe_store(store_url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    parsed = urlparse(store_url)
+    if parsed.password:
+        return store_url.replace(f":{parsed.password}@", ":***@")
+    return store_url
+
+
+def select_aggregate_events(
+    recorder: ApplicationRecorder, originator_ids: Iterable[UUID]
+) -> dict[UUID, list[StoredEvent]]:
+    """All stored events of many aggregates in one query (per chunk), grouped by id
+    and ordered by version. The library reads one aggregate per query."""
+    ids = list(dict.fromkeys(originator_ids))
+    grouped: dict[UUID, list[StoredEvent]] = defaultdict(list)
+    if not ids:
+        return grouped
+    if isinstance(recorder, PostgresApplicationRecorder):
+        rows = _select_postgres(recorder, ids)
+    elif isinstance(recorder, SQLiteApplicationRecorder):
+        rows = _select_sqlite(recorder, ids)
+    else:  # the in-memory POPO recorder (tests of pure logic)
+        rows = [e for i in ids for e in recorder.select_events(i)]
+    for stored in rows:
+        grouped[stored.originator_id].append(stored)  # type: ignore[index]
+    return grouped
+
+
+def _select_postgres(
+    recorder: PostgresApplicationRecorder, ids: Sequence[UUID]
+) -> list[StoredEvent]:
+    from psycopg.sql import SQL, Identifier
+
+    statement = SQL(
+        "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+        "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+        cursor.execute(statement, (list(ids),))
+        return [
+            StoredEvent(
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            for row in cursor.fetchall()
+        ]
+
+
+def _select_sqlite(recorder: SQLiteApplicationRecorder, ids: Sequence[UUID]) -> list[StoredEvent]:
+    result: list[StoredEvent] = []
+    with recorder.datastore.transaction(commit=False) as cursor:
+        for start in range(0, len(ids), SQLITE_PARAMETER_LIMIT):
+            chunk = [i.hex for i in ids[start : start + SQLITE_PARAMETER_LIMIT]]
+            marks = ",".join("?" * len(chunk))
+            cursor.execute(
+                "SELECT originator_id, originator_version, topic, state "
+                f"FROM {recorder.events_table_name} WHERE originator_id IN ({marks}) "
+                "ORDER BY originator_id, originator_version",
+                chunk,
+            )
+            result.extend(
+                StoredEvent(
+                    originator_id=UUID(row[0]),
+                    originator_version=row[1],
+                    topic=row[2],
+                    state=row[3],
+                )
+                for row in cursor.fetchall()
+            )
+    return result
+
+
+class StoreURLError(ValueError):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"EVENTCHAIN_STORE_URL {describe_store(url)!r}: {reason}")

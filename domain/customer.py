@@ -1,0 +1,328 @@
+"""The Customer aggregate (one per customer) and the identity index aggregates.
+
+Time never comes from a clock here: every command takes ``recorded_at`` as data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain.identities import UNIQUE_KINDS, identity_index_id, identity_kind
+from domain.touchpoints import (
+    AcceptedTouchpoint,
+    channel_of,
+    contact_dict,
+    payload_dict,
+    summarise,
+)
+
+CUSTOMER_NAMESPACE: Final = UUID("0d9c2b8e-6a47-4f1b-8a53-7c1e9f04d2a6")
+PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
+# The sales stages (seed 002's journey); a customer enters "lead" with its first inbound touch.
+STAGES: Final = ("lead", "contacted", "requirement", "solution", "contract", "won", "lost")
+
+
+def customer_id_for(first_touchpoint_id: str) -> UUID:
+    """A new customer's id derives from the touchpoint that created it, so two writers
+    creating the same customer collide on the store's uniqueness instead of forking it."""
+    return uuid5(CUSTOMER_NAMESPACE, first_touchpoint_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TouchpointFacts:
+    """What the aggregate keeps of each touchpoint: enough for the chain and the rules."""
+
+    touchpoint_id: str
+    channel: str
+    direction: str
+    occurred_at: datetime
+    actor: str | None
+    summary: str
+
+    @property
+    def order_key(self) -> tuple[datetime, str]:
+        return (self.occurred_at, self.touchpoint_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "touchpoint_id": self.touchpoint_id,
+            "channel": self.channel,
+            "direction": self.direction,
+            "occurred_at": self.occurred_at,
+            "actor": self.actor,
+            "summary": self.summary,
+        }
+
+
+class Customer(Aggregate):
+    class Created(Aggregate.Created):
+        pass
+
+    class TouchpointRecorded(Aggregate.Event):
+        touchpoint_id: str
+        channel: str
+        direction: str
+        occurred_at: datetime
+        actor: str | None
+        identity_keys: list[str]
+        contact: dict[str, Any]
+        payload: dict[str, Any]
+        summary: str
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate._add_facts(
+                TouchpointFacts(
+                    self.touchpoint_id,
+                    self.channel,
+                    self.direction,
+                    self.occurred_at,
+                    self.actor,
+                    self.summary,
+                )
+            )
+            aggregate.identity_keys.update(self.identity_keys)
+            for field, value in self.contact.items():
+                aggregate._observe_profile(field, value, (self.occurred_at, self.touchpoint_id))
+
+    class MergedInto(Aggregate.Event):
+        survivor_id: UUID
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.merged_into = self.survivor_id
+
+    class Absorbed(Aggregate.Event):
+        absorbed_id: UUID
+        touchpoints: list[dict[str, Any]]
+        identity_keys: list[str]
+        profile: dict[str, list[Any]]
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.absorbed_from.append(self.absorbed_id)
+            for facts in self.touchpoints:
+                aggregate._add_facts(TouchpointFacts(**facts))
+            aggregate.identity_keys.update(self.identity_keys)
+            for field, (occurred_at, touchpoint_id, value) in self.profile.items():
+                aggregate._observe_profile(field, value, (occurred_at, touchpoint_id))
+
+    class LeadAssigned(Aggregate.Event):
+        """A routing decision (also used for handovers: matched_step 'handover')."""
+
+        agent_id: str
+        decided_at: datetime  # event time of the decision, never a clock read
+        rule_version: int
+        matched_step: str
+        reason: str
+        priority: float
+        actor: str
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.owner_agent_id = self.agent_id
+
+    class FirstResponseOverdue(Aggregate.Event):
+        """A missed first-response deadline, escalated to one step of the chain."""
+
+        deadline_at: datetime
+        step: int  # 1-based position in the rules' escalation_chain
+        escalated_to: str
+        rule_version: int
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.escalated_steps.add(self.step)
+
+    class StageChanged(Aggregate.Event):
+        stage: str
+        changed_at: datetime  # event time
+        evidence: list[str]  # touchpoint ids that satisfied the stage gate
+        actor: str
+        reason: str
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.stage = self.stage
+
+    class TagsChanged(Aggregate.Event):
+        added: list[str]
+        removed: list[str]
+        changed_at: datetime  # event time
+        reason: str
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.tags = (aggregate.tags | set(self.added)) - set(self.removed)
+
+    def __init__(self) -> None:
+        self.owner_agent_id: str | None = None
+        self.stage: str | None = None
+        self.tags: set[str] = set()
+        self.escalated_steps: set[int] = set()
+        self.touchpoints: dict[str, TouchpointFacts] = {}
+        self.identity_keys: set[str] = set()
+        self.profile: dict[str, tuple[datetime, str, Any]] = {}
+        self.merged_into: UUID | None = None
+        self.absorbed_from: list[UUID] = []
+
+    @classmethod
+    def start(cls, first_touchpoint_id: str, recorded_at: datetime) -> Customer:
+        return cls._create(
+            cls.Created, id=customer_id_for(first_touchpoint_id), timestamp=recorded_at
+        )
+
+    # --- commands -------------------------------------------------------------------
+
+    def record_touchpoint(self, accepted: AcceptedTouchpoint, recorded_at: datetime) -> bool:
+        """Appends the touchpoint; returns False (and records nothing) for a duplicate id."""
+        self.check_live()
+        if accepted.touchpoint_id in self.touchpoints:
+            return False
+        touchpoint = accepted.touchpoint
+        self.trigger_event(
+            self.TouchpointRecorded,
+            timestamp=recorded_at,
+            touchpoint_id=touchpoint.touchpoint_id,
+            channel=channel_of(touchpoint),
+            direction=touchpoint.direction,
+            occurred_at=touchpoint.occurred_at,
+            actor=touchpoint.actor,
+            identity_keys=list(accepted.identity_keys),
+            contact=contact_dict(touchpoint),
+            payload=payload_dict(touchpoint),
+            summary=summarise(touchpoint),
+        )
+        return True
+
+    def absorb(self, other: Customer, reason: str, actor: str, recorded_at: datetime) -> None:
+        """Merges ``other`` into this customer: an event on each aggregate."""
+        self.check_live()
+        other.check_live()
+        if other.id == self.id:
+            raise MergeRefusedError("a customer cannot absorb itself")
+        other.trigger_event(
+            self.MergedInto, timestamp=recorded_at, survivor_id=self.id, reason=reason, actor=actor
+        )
+        self.trigger_event(
+            self.Absorbed,
+            timestamp=recorded_at,
+            absorbed_id=other.id,
+            touchpoints=[facts.as_dict() for facts in other.touchpoints.values()],
+            identity_keys=sorted(other.identity_keys),
+            profile={field: list(entry) for field, entry in other.profile.items()},
+            reason=reason,
+            actor=actor,
+        )
+
+    # --- rules ----------------------------------------------------------------------
+
+    def check_live(self) -> None:
+        if self.merged_into is not None:
+            raise CustomerMergedError(self.id, self.merged_into)
+
+    def conflicting_unique_identities(self, other: Customer) -> list[str]:
+        """Unique-kind identities (e.g. two different USCCs) that forbid merging."""
+        conflicts: set[str] = set()
+        for kind in UNIQUE_KINDS:
+            mine = {k for k in self.identity_keys if identity_kind(k) == kind}
+            theirs = {k for k in other.identity_keys if identity_kind(k) == kind}
+            if mine and theirs and mine != theirs:
+                conflicts |= mine ^ theirs
+        return sorted(conflicts)
+
+    # --- derived state --------------------------------------------------------------
+
+    @property
+    def chain(self) -> list[TouchpointFacts]:
+        """Every touchpoint in event-time order (never arrival order)."""
+        return sorted(self.touchpoints.values(), key=lambda facts: facts.order_key)
+
+    @property
+    def first_touch(self) -> TouchpointFacts | None:
+        return min(self.touchpoints.values(), key=lambda facts: facts.order_key, default=None)
+
+    @property
+    def first_inbound(self) -> TouchpointFacts | None:
+        inbound = (f for f in self.touchpoints.values() if f.direction == "inbound")
+        return min(inbound, key=lambda facts: facts.order_key, default=None)
+
+    @property
+    def first_response(self) -> TouchpointFacts | None:
+        """The first outbound touchpoint after the first inbound one."""
+        lead = self.first_inbound
+        if lead is None:
+            return None
+        replies = (
+            f
+            for f in self.touchpoints.values()
+            if f.direction == "outbound" and f.order_key > lead.order_key
+        )
+        return min(replies, key=lambda facts: facts.order_key, default=None)
+
+    def profile_value(self, field: str) -> Any:
+        entry = self.profile.get(field)
+        return None if entry is None else entry[2]
+
+    def state(self) -> dict[str, Any]:
+        """A comparable picture of the aggregate's state (tests compare replays with it)."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "touchpoints": {k: v.as_dict() for k, v in sorted(self.touchpoints.items())},
+            "identity_keys": sorted(self.identity_keys),
+            "profile": dict(sorted(self.profile.items())),
+            "merged_into": self.merged_into,
+            "absorbed_from": list(self.absorbed_from),
+            "owner_agent_id": self.owner_agent_id,
+            "stage": self.stage,
+            "tags": sorted(self.tags),
+            "escalated_steps": sorted(self.escalated_steps),
+        }
+
+    def _add_facts(self, facts: TouchpointFacts) -> None:
+        self.touchpoints[facts.touchpoint_id] = facts
+
+    def _observe_profile(self, field: str, value: Any, at: tuple[datetime, str]) -> None:
+        # The value observed at the latest event time wins, whatever the arrival order.
+        current = self.profile.get(field)
+        if value is not None and (current is None or at > current[:2]):
+            self.profile[field] = (at[0], at[1], value)
+
+
+class IdentityIndex(Aggregate):
+    """One per external identity key; its id is uuid5 of the key, so the store's
+    uniqueness on (id, version) makes claiming an identity race-free."""
+
+    class Created(Aggregate.Created):
+        key: str
+        customer_id: UUID
+
+    def __init__(self, key: str, customer_id: UUID) -> None:
+        self.key = key
+        self.customer_id = customer_id
+
+    @classmethod
+    def claim(cls, key: str, customer_id: UUID, recorded_at: datetime) -> IdentityIndex:
+        return cls._create(
+            cls.Created,
+            id=identity_index_id(key),
+            timestamp=recorded_at,
+            key=key,
+            customer_id=customer_id,
+        )
+
+
+class CustomerMergedError(Exception):
+    """The customer was merged into another; commands go to the survivor."""
+
+    def __init__(self, customer_id: UUID, survivor_id: UUID) -> None:
+        super().__init__(f"customer {customer_id} was merged into {survivor_id}")
+        self.customer_id = customer_id
+        self.survivor_id = survivor_id
+
+
+class MergeRefusedError(Exception):
+    """A merge that the rules forbid."""

@@ -1,0 +1,284 @@
+"""The touchpoint envelope (SPEC §2.1): strict msgspec Structs, one per channel.
+
+Adding a channel is one payload Struct, one envelope Struct with its ``tag`` and an entry
+in ``AnyTouchpoint``. Patterns are anchored (msgspec patterns are search, not match).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from domain.identities import (
+    IdentityKind,
+    InvalidIdentityError,
+    identity_key,
+    normalise_identity,
+    normalise_phone,
+)
+
+MAX_TEXT: Final = 16_384
+Text = Annotated[str, Meta(max_length=MAX_TEXT)]
+ShortText = Annotated[str, Meta(max_length=512)]
+RequiredId = Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
+Uri = Annotated[str, Meta(min_length=1, max_length=2048, pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")]
+AwareDatetime = Annotated[datetime, Meta(tz=True)]
+TouchpointId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
+Latitude = Annotated[float, Meta(ge=-90, le=90)]
+Longitude = Annotated[float, Meta(ge=-180, le=180)]
+NonNegativeInt = Annotated[int, Meta(ge=0)]
+NonNegativeNumber = Annotated[float, Meta(ge=0)]
+Direction = Literal["inbound", "outbound"]
+
+
+class Strict(Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    pass
+
+
+class Identity(Strict):
+    kind: IdentityKind
+    value: Annotated[str, Meta(min_length=1, max_length=256)]
+
+
+class Contact(Strict):
+    name: ShortText | None = None
+    company: ShortText | None = None
+    city: ShortText | None = None
+    industry: ShortText | None = None
+    budget_cny: NonNegativeNumber | None = None
+
+
+class Utm(Strict):
+    source: ShortText | None = None
+    medium: ShortText | None = None
+    campaign: ShortText | None = None
+
+
+class WebFormPayload(Strict):
+    form_id: RequiredId
+    page_url: Uri | None = None
+    fields: dict[Annotated[str, Meta(max_length=256)], Text] = {}
+    utm: Utm | None = None
+
+
+class DouyinPayload(Strict):
+    open_id: RequiredId
+    nickname: ShortText | None = None
+    text: Text | None = None
+    media: list[Uri] = []
+
+
+class ExpoScanPayload(Strict):
+    expo_id: RequiredId
+    booth: ShortText | None = None
+    badge_id: ShortText | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    device_id: ShortText | None = None
+
+
+class CallEntities(Strict):
+    product: ShortText | None = None
+    budget_cny: NonNegativeNumber | None = None
+    decision_role: ShortText | None = None
+    competitor: ShortText | None = None
+
+
+class Call400Payload(Strict):
+    call_id: RequiredId
+    caller: ShortText | None = None
+    agent_id: ShortText | None = None
+    duration_s: NonNegativeInt | None = None
+    summary: Text | None = None
+    recording_uri: Uri | None = None
+    entities: CallEntities | None = None
+
+
+class EngineerLogPayload(Strict):
+    ticket_id: RequiredId
+    log_uri: Uri
+    engineer_id: ShortText | None = None
+    device_serial: ShortText | None = None
+    sha256: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")] | None = None
+    size_bytes: NonNegativeInt | None = None
+    diagnosis: Text | None = None
+
+
+class WecomPayload(Strict):
+    external_userid: RequiredId
+    agent_userid: ShortText | None = None
+    text: Text | None = None
+
+
+class Touchpoint(Strict, tag_field="channel"):
+    touchpoint_id: TouchpointId
+    occurred_at: AwareDatetime
+    direction: Direction
+    actor: ShortText | None = None
+    identities: list[Identity] = []
+    contact: Contact | None = None
+
+
+class WebForm(Touchpoint, tag="web_form", kw_only=True):
+    payload: WebFormPayload
+
+
+class DouyinDM(Touchpoint, tag="douyin_dm", kw_only=True):
+    payload: DouyinPayload
+
+
+class ExpoScan(Touchpoint, tag="expo_scan", kw_only=True):
+    payload: ExpoScanPayload
+
+
+class Call400(Touchpoint, tag="call_400", kw_only=True):
+    payload: Call400Payload
+
+
+class EngineerLog(Touchpoint, tag="engineer_log", kw_only=True):
+    payload: EngineerLogPayload
+
+
+class WecomMsg(Touchpoint, tag="wecom_msg", kw_only=True):
+    payload: WecomPayload
+
+
+AnyTouchpoint = WebForm | DouyinDM | ExpoScan | Call400 | EngineerLog | WecomMsg
+CHANNELS: Final[tuple[str, ...]] = (
+    "web_form", "douyin_dm", "expo_scan", "call_400", "engineer_log", "wecom_msg"
+)
+
+_decoder: Final = msgspec.json.Decoder(AnyTouchpoint)
+_encoder: Final = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedTouchpoint:
+    """A validated touchpoint with its normalised identity keys, ready to record."""
+
+    touchpoint: AnyTouchpoint
+    identity_keys: tuple[str, ...]
+
+    @property
+    def touchpoint_id(self) -> str:
+        return self.touchpoint.touchpoint_id
+
+    @property
+    def channel(self) -> str:
+        return channel_of(self.touchpoint)
+
+
+class RejectedTouchpointError(ValueError):
+    """A touchpoint that fails validation; ``path`` names the offending field."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def decode_touchpoint(raw: bytes | str) -> AcceptedTouchpoint:
+    """Decodes and validates one JSON envelope, or raises RejectedTouchpointError."""
+    try:
+        touchpoint = _decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        path, reason = _split_msgspec_error(str(error))
+        raise RejectedTouchpointError(path, reason) from None
+    except msgspec.DecodeError as error:
+        raise RejectedTouchpointError("$", f"not valid JSON ({error})") from None
+    return accept(touchpoint)
+
+
+def accept(touchpoint: AnyTouchpoint) -> AcceptedTouchpoint:
+    """Applies the rules a schema cannot express and normalises the identities."""
+    if touchpoint.direction == "outbound" and not touchpoint.actor:
+        raise RejectedTouchpointError("$.actor", "required when direction is 'outbound'")
+    keys: list[str] = []
+    for index, identity in enumerate(touchpoint.identities):
+        try:
+            keys.append(identity_key(identity.kind, normalise_identity(identity.kind, identity.value)))
+        except InvalidIdentityError as error:
+            raise RejectedTouchpointError(f"$.identities[{index}].value", str(error)) from None
+    keys.extend(_identities_from_payload(touchpoint))
+    if not keys:
+        raise RejectedTouchpointError(
+            "$.identities", "at least one identity is needed to place the touchpoint on a customer"
+        )
+    return AcceptedTouchpoint(touchpoint, tuple(sorted(set(keys))))
+
+
+def _identities_from_payload(touchpoint: AnyTouchpoint) -> list[str]:
+    match touchpoint:
+        case DouyinDM(payload=payload):
+            return [identity_key("douyin_open_id", normalise_identity("douyin_open_id", payload.open_id))]
+        case WecomMsg(payload=payload) if touchpoint.direction == "inbound":
+            return [
+                identity_key(
+                    "wecom_external_id", normalise_identity("wecom_external_id", payload.external_userid)
+                )
+            ]
+        case Call400(payload=payload) if payload.caller and touchpoint.direction == "inbound":
+            try:
+                return [identity_key("phone", normalise_phone(payload.caller))]
+            except InvalidIdentityError:
+                return []  # an unknown caller id (e.g. a switchboard) is not an identity
+        case _:
+            return []
+
+
+def channel_of(touchpoint: AnyTouchpoint) -> str:
+    return type(touchpoint).__struct_config__.tag  # type: ignore[return-value]
+
+
+def encode_touchpoint(touchpoint: AnyTouchpoint) -> bytes:
+    return _encoder.encode(touchpoint)
+
+
+def payload_dict(touchpoint: AnyTouchpoint) -> dict[str, Any]:
+    return msgspec.to_builtins(touchpoint.payload)  # type: ignore[no-any-return]
+
+
+def contact_dict(touchpoint: AnyTouchpoint) -> dict[str, Any]:
+    if touchpoint.contact is None:
+        return {}
+    return msgspec.to_builtins(touchpoint.contact)  # type: ignore[no-any-return]
+
+
+def summarise(touchpoint: AnyTouchpoint) -> str:
+    """A one-line human summary of the touchpoint, for the chain view."""
+    match touchpoint:
+        case WebForm(payload=p):
+            utm = f" via {p.utm.source}/{p.utm.medium}" if p.utm and p.utm.source else ""
+            return f"web form {p.form_id}{utm}"
+        case DouyinDM(payload=p):
+            return f"Douyin DM: {p.text or '(media)'}"
+        case ExpoScan(payload=p):
+            booth = f" booth {p.booth}" if p.booth else ""
+            return f"expo scan at {p.expo_id}{booth}"
+        case Call400(payload=p):
+            return f"400 call: {p.summary or p.call_id}"
+        case EngineerLog(payload=p):
+            return f"engineer log for ticket {p.ticket_id}: {p.diagnosis or p.log_uri}"
+        case WecomMsg(payload=p):
+            return f"WeCom: {p.text or '(no text)'}"
+    raise AssertionError(touchpoint)  # pragma: no cover
+
+
+_FIELD_IN_REASON: Final = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]*)`")
+
+
+def _split_msgspec_error(message: str) -> tuple[str, str]:
+    # msgspec: "Expected `str`, got `int` - at `$.payload.form_id`"
+    reason, sep, where = message.rpartition(" - at `")
+    if not sep:
+        reason, where = message, "$"
+    path = where.rstrip("`")
+    field = _FIELD_IN_REASON.match(reason)
+    if field:
+        path = f"{path}.{field.group(1)}"
+    return path, reason

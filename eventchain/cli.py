@@ -1,0 +1,45 @@
+"""The ``eventchain`` command. Each module in ``eventchain.commands`` contributes its
+commands through ``register(group)``; this module only assembles them and turns user
+mistakes into one clear line and a non-zero exit (never a traceback)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from typing import Any
+
+import click
+
+import eventchain.commands
+from eventchain.config import Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", envvar="EVENTCHAIN_DATA_DIR", help="Where the default store, views and snapshots live [./data].")
+@click.option("--store-url", envvar="EVENTCHAIN_STORE_URL", help="sqlite:///path or postgresql://user@host:port/db.")
+@click.option("--nats-url", envvar="EVENTCHAIN_NATS_URL", help="nats://host:port; unset: start a local nats-server.")
+@click.option("--views-path", envvar="EVENTCHAIN_VIEWS_PATH", help="The projector's working DuckDB file.")
+@click.option("--snapshot-path", envvar="EVENTCHAIN_SNAPSHOT_PATH", help="The published read-only DuckDB copy for analysts.")
+@click.pass_context
+def main(ctx: click.Context, **options: Any) -> None:
+    """eventchain: every customer touchpoint as an immutable event.
+
+    \b
+    Example:
+      eventchain demo
+      eventchain --store-url postgresql://me@localhost/eventchain ingest touchpoints.jsonl
+    """
+    ctx.obj = Settings.load(**options)
+
+
+for module_info in sorted(pkgutil.iter_modules(eventchain.commands.__path__), key=lambda m: m.name):
+    importlib.import_module(f"eventchain.commands.{module_info.name}").register(main)
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    main(prog_name="eventchain")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
