@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, Recording, Tracking
 from eventsourcing.utils import get_topic
 
 from adapters.store import select_aggregate_events, store_env
@@ -69,6 +69,29 @@ class EventChain(Application[UUID]):
     def from_url(cls, store_url: str, **kwargs: Any) -> EventChain:
         return cls(env=store_env(store_url), **kwargs)
 
+    def construct_recorder(self) -> ProcessRecorder:
+        # A process recorder: the same events table plus tracking records, so followers
+        # of the log (router, SLA watcher) write their events and their position atomically.
+        return self.factory.process_recorder()
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        self._remember(obj for obj in objs if isinstance(obj, Aggregate))
+        return recordings
+
+    def save_tracked(self, tracking: Tracking, *aggregates: Aggregate) -> list[Recording[UUID]]:
+        """Saves aggregates together with a follower's position, in one transaction.
+        A tracking record that already exists raises IntegrityError: processed once."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+        processing_event.collect_events(*aggregates)
+        try:
+            recordings = self._record(processing_event)
+        except BaseException:
+            self._forget(a.id for a in aggregates)
+            raise
+        self._remember(aggregates)
+        return recordings
+
     # --- use cases ------------------------------------------------------------------
 
     def record(self, touchpoints: Sequence[AcceptedTouchpoint]) -> list[BatchResult]:
@@ -89,7 +112,7 @@ class EventChain(Application[UUID]):
                 placements = [resolver.place(accepted) for accepted in batch]
                 changed = resolver.changed
                 if changed:
-                    self.save(*changed)
+                    super().save(*changed)
             except IntegrityError:
                 # Another writer got there first: what we loaded is stale.
                 self._forget(loaded)

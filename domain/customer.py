@@ -14,6 +14,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.identities import UNIQUE_KINDS, identity_index_id, identity_kind
 from domain.touchpoints import (
+    CHANNELS,
     AcceptedTouchpoint,
     channel_of,
     contact_dict,
@@ -246,7 +247,10 @@ class Customer(Aggregate):
 
     @property
     def first_inbound(self) -> TouchpointFacts | None:
-        inbound = (f for f in self.touchpoints.values() if f.direction == "inbound")
+        """The lead: the first inbound touch on a contact channel (imports are not leads)."""
+        inbound = (
+            f for f in self.touchpoints.values() if f.direction == "inbound" and f.channel in CHANNELS
+        )
         return min(inbound, key=lambda facts: facts.order_key, default=None)
 
     @property
