@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ A = TypeVar("A", bound=Aggregate)
 
 DEFAULT_MAX_BATCH = 500
 MAX_ATTEMPTS = 8
+SCHEMA_ATTEMPTS = 5
 DEFAULT_CACHE_SIZE = 200_000
 
 
@@ -72,6 +74,13 @@ class EventChain(Application[UUID]):
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder: the same events table plus tracking records, so followers
         # of the log (router, SLA watcher) write their events and their position atomically.
+        # Workers starting together on a fresh PostgreSQL database race to create the
+        # tables; CREATE ... IF NOT EXISTS is not atomic there, so the loser retries.
+        for attempt in range(SCHEMA_ATTEMPTS):
+            try:
+                return self.factory.process_recorder()
+            except (IntegrityError, *_driver_integrity_errors()):
+                time.sleep(0.05 * (attempt + 1))
         return self.factory.process_recorder()
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
@@ -177,9 +186,7 @@ class EventChain(Application[UUID]):
     ) -> tuple[BatchResolver, list[UUID]]:
         keys = {key for accepted in batch for key in accepted.identity_keys}
         indexes = self._load(identity_index_id(key) for key in keys)
-        index = {
-            agg.key: agg.customer_id for agg in indexes.values() if isinstance(agg, IdentityIndex)
-        }
+        index = {agg.key: agg.customer_id for agg in indexes.values() if isinstance(agg, IdentityIndex)}
         customers: dict[UUID, Customer] = {}
         wanted = set(index.values())
         while wanted:
@@ -220,6 +227,14 @@ class EventChain(Application[UUID]):
     def _forget(self, ids: Iterable[UUID]) -> None:
         for aggregate_id in ids:
             self._cache.pop(aggregate_id, None)
+
+
+def _driver_integrity_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return ()
+    return (psycopg.IntegrityError,)
 
 
 def _mutate(aggregate: Any, event: Any) -> Any:

@@ -87,9 +87,7 @@ def select_aggregate_events(
     return grouped
 
 
-def _select_postgres(
-    recorder: PostgresApplicationRecorder, ids: Sequence[UUID]
-) -> list[StoredEvent]:
+def _select_postgres(recorder: PostgresApplicationRecorder, ids: Sequence[UUID]) -> list[StoredEvent]:
     from psycopg.sql import SQL, Identifier
 
     statement = SQL(

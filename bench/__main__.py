@@ -1,7 +1,7 @@
 """`make bench`: run every bench/bench_*.py, print one table, write bench/results.json.
 
-    python -m bench [NAME ...]     # e.g. python -m bench ingest
-    EVENTCHAIN_BENCH_SCALE=0.1 python -m bench   # a quick, smaller run
+python -m bench [NAME ...]     # e.g. python -m bench ingest
+EVENTCHAIN_BENCH_SCALE=0.1 python -m bench   # a quick, smaller run
 """
 
 from __future__ import annotations

@@ -171,9 +171,7 @@ class Customer(Aggregate):
 
     @classmethod
     def start(cls, first_touchpoint_id: str, recorded_at: datetime) -> Customer:
-        return cls._create(
-            cls.Created, id=customer_id_for(first_touchpoint_id), timestamp=recorded_at
-        )
+        return cls._create(cls.Created, id=customer_id_for(first_touchpoint_id), timestamp=recorded_at)
 
     # --- commands -------------------------------------------------------------------
 
@@ -248,9 +246,7 @@ class Customer(Aggregate):
     @property
     def first_inbound(self) -> TouchpointFacts | None:
         """The lead: the first inbound touch on a contact channel (imports are not leads)."""
-        inbound = (
-            f for f in self.touchpoints.values() if f.direction == "inbound" and f.channel in CHANNELS
-        )
+        inbound = (f for f in self.touchpoints.values() if f.direction == "inbound" and f.channel in CHANNELS)
         return min(inbound, key=lambda facts: facts.order_key, default=None)
 
     @property
@@ -260,9 +256,7 @@ class Customer(Aggregate):
         if lead is None:
             return None
         replies = (
-            f
-            for f in self.touchpoints.values()
-            if f.direction == "outbound" and f.order_key > lead.order_key
+            f for f in self.touchpoints.values() if f.direction == "outbound" and f.order_key > lead.order_key
         )
         return min(replies, key=lambda facts: facts.order_key, default=None)
 

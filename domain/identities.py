@@ -11,9 +11,7 @@ import phonenumbers
 from stdnum.cn import uscc as uscc_number
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
-IdentityKind = Literal[
-    "phone", "email", "douyin_open_id", "wecom_external_id", "uscc", "pos_card", "xhs_id"
-]
+IdentityKind = Literal["phone", "email", "douyin_open_id", "wecom_external_id", "uscc", "pos_card", "xhs_id"]
 IDENTITY_KINDS: Final[tuple[str, ...]] = get_args(IdentityKind)
 
 # Kinds that name exactly one real-world party: two customers holding different values

@@ -150,7 +150,12 @@ class WecomMsg(Touchpoint, tag="wecom_msg", kw_only=True):
 
 AnyTouchpoint = WebForm | DouyinDM | ExpoScan | Call400 | EngineerLog | WecomMsg
 CHANNELS: Final[tuple[str, ...]] = (
-    "web_form", "douyin_dm", "expo_scan", "call_400", "engineer_log", "wecom_msg"
+    "web_form",
+    "douyin_dm",
+    "expo_scan",
+    "call_400",
+    "engineer_log",
+    "wecom_msg",
 )
 
 _decoder: Final = msgspec.json.Decoder(AnyTouchpoint)

@@ -16,11 +16,23 @@ from eventchain.config import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", envvar="EVENTCHAIN_DATA_DIR", help="Where the default store, views and snapshots live [./data].")
-@click.option("--store-url", envvar="EVENTCHAIN_STORE_URL", help="sqlite:///path or postgresql://user@host:port/db.")
-@click.option("--nats-url", envvar="EVENTCHAIN_NATS_URL", help="nats://host:port; unset: start a local nats-server.")
+@click.option(
+    "--data-dir",
+    envvar="EVENTCHAIN_DATA_DIR",
+    help="Where the default store, views and snapshots live [./data].",
+)
+@click.option(
+    "--store-url", envvar="EVENTCHAIN_STORE_URL", help="sqlite:///path or postgresql://user@host:port/db."
+)
+@click.option(
+    "--nats-url", envvar="EVENTCHAIN_NATS_URL", help="nats://host:port; unset: start a local nats-server."
+)
 @click.option("--views-path", envvar="EVENTCHAIN_VIEWS_PATH", help="The projector's working DuckDB file.")
-@click.option("--snapshot-path", envvar="EVENTCHAIN_SNAPSHOT_PATH", help="The published read-only DuckDB copy for analysts.")
+@click.option(
+    "--snapshot-path",
+    envvar="EVENTCHAIN_SNAPSHOT_PATH",
+    help="The published read-only DuckDB copy for analysts.",
+)
 @click.pass_context
 def main(ctx: click.Context, **options: Any) -> None:
     """eventchain: every customer touchpoint as an immutable event.

@@ -10,16 +10,21 @@ import click
 from adapters.application import EventChain
 from adapters.jsonl import LineRejection, read_touchpoints
 from domain.touchpoints import AcceptedTouchpoint
-from eventchain.console import progress
 from eventchain.cli_support import open_app
+from eventchain.console import progress
 
 EXIT_SOME_REJECTED = 1
 
 
 @click.command("ingest")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 5000),
-              help="Touchpoints per store transaction.")
+@click.option(
+    "--batch-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 5000),
+    help="Touchpoints per store transaction.",
+)
 @click.pass_context
 def ingest_command(ctx: click.Context, file: Path, batch_size: int) -> None:
     """Record touchpoints from a JSON Lines file straight into the store (no NATS).
