@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, Recording, Tracking
 from eventsourcing.utils import get_topic
 
-from adapters.store import select_aggregate_events, store_env
+from adapters.store import schema_creation_lock, select_aggregate_events, store_env
 from domain.customer import Customer, IdentityIndex
 from domain.identities import identity_index_id, identity_key, normalise_identity
 from domain.resolution import BatchResolver, Placement
@@ -26,7 +25,6 @@ A = TypeVar("A", bound=Aggregate)
 
 DEFAULT_MAX_BATCH = 500
 MAX_ATTEMPTS = 8
-SCHEMA_ATTEMPTS = 5
 DEFAULT_CACHE_SIZE = 200_000
 
 
@@ -74,14 +72,10 @@ class EventChain(Application[UUID]):
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder: the same events table plus tracking records, so followers
         # of the log (router, SLA watcher) write their events and their position atomically.
-        # Workers starting together on a fresh PostgreSQL database race to create the
-        # tables; CREATE ... IF NOT EXISTS is not atomic there, so the loser retries.
-        for attempt in range(SCHEMA_ATTEMPTS):
-            try:
-                return self.factory.process_recorder()
-            except (IntegrityError, *_driver_integrity_errors()):
-                time.sleep(0.05 * (attempt + 1))
-        return self.factory.process_recorder()
+        # Workers starting together on a fresh PostgreSQL database would race to create the
+        # tables and functions (not atomic there, even with IF NOT EXISTS): serialise it.
+        with schema_creation_lock(self.env):
+            return self.factory.process_recorder()
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         recordings = super().save(*objs, **kwargs)
@@ -227,14 +221,6 @@ class EventChain(Application[UUID]):
     def _forget(self, ids: Iterable[UUID]) -> None:
         for aggregate_id in ids:
             self._cache.pop(aggregate_id, None)
-
-
-def _driver_integrity_errors() -> tuple[type[BaseException], ...]:
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        return ()
-    return (psycopg.IntegrityError,)
 
 
 def _mutate(aggregate: Any, event: Any) -> Any:
