@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Final, Literal, get_args
 from uuid import UUID, uuid5
 
@@ -88,6 +89,7 @@ def identity_kind(key: str) -> str:
     return key.partition(":")[0]
 
 
+@lru_cache(maxsize=1 << 17)
 def identity_index_id(key: str) -> UUID:
     """The id of the index aggregate for an identity key (uuid5: the same key, the same id)."""
     return uuid5(IDENTITY_NAMESPACE, key)

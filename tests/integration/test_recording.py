@@ -153,3 +153,29 @@ def test_concurrent_writers_keep_one_customer_per_identity_and_gapless_versions(
     for customer in customers:
         versions = [e.originator_version for e in reader.recorder.select_events(customer.id)]
         assert versions == list(range(1, len(versions) + 1))
+
+
+def test_a_batch_that_loses_a_race_with_another_writer_is_reloaded_and_retried(store_url: str) -> None:
+    def touch(tid: str) -> AcceptedTouchpoint:
+        return decode_touchpoint(
+            json.dumps(
+                {
+                    "touchpoint_id": tid,
+                    "channel": "wecom_msg",
+                    "occurred_at": "2026-03-02T09:00:00+08:00",
+                    "direction": "inbound",
+                    "identities": [{"kind": "phone", "value": "13800138000"}],
+                    "payload": {"external_userid": "wm-1"},
+                }
+            )
+        )
+
+    app = EventChain.from_url(store_url)
+    rival = EventChain.from_url(store_url)
+    app.record_batch([touch("t1")])  # app now caches the customer at version 2
+    rival.record_batch([touch("t2")])  # the store moves to version 3 behind app's back
+    result = app.record_batch([touch("t3")])
+    customer = EventChain.from_url(store_url).find_customer("phone:13800138000")
+    assert 2 == result.attempts
+    assert {"t1", "t2", "t3"} == set(customer.touchpoints)
+    assert 4 == customer.version
