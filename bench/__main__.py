@@ -33,7 +33,7 @@ def main(selected: list[str]) -> int:
     ctx = BenchContext(workdir)
     figures: list[Figure] = []
     failures: list[str] = []
-    console = Console()
+    console = Console(width=200)
     try:
         for name in modules:
             console.print(f"[bold]bench[/] {name} …")
