@@ -1,0 +1,3 @@
+from eventchain.cli import main
+
+main(prog_name="eventchain")
