@@ -40,12 +40,12 @@ class Strict(Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True
     pass
 
 
-class Identity(Strict):
+class Identity(Strict, frozen=True):
     kind: IdentityKind
     value: Annotated[str, Meta(min_length=1, max_length=256)]
 
 
-class Contact(Strict):
+class Contact(Strict, frozen=True):
     name: ShortText | None = None
     company: ShortText | None = None
     city: ShortText | None = None
@@ -53,27 +53,27 @@ class Contact(Strict):
     budget_cny: NonNegativeNumber | None = None
 
 
-class Utm(Strict):
+class Utm(Strict, frozen=True):
     source: ShortText | None = None
     medium: ShortText | None = None
     campaign: ShortText | None = None
 
 
-class WebFormPayload(Strict):
+class WebFormPayload(Strict, frozen=True):
     form_id: RequiredId
     page_url: Uri | None = None
     fields: dict[Annotated[str, Meta(max_length=256)], Text] = {}
     utm: Utm | None = None
 
 
-class DouyinPayload(Strict):
+class DouyinPayload(Strict, frozen=True):
     open_id: RequiredId
     nickname: ShortText | None = None
     text: Text | None = None
     media: list[Uri] = []
 
 
-class ExpoScanPayload(Strict):
+class ExpoScanPayload(Strict, frozen=True):
     expo_id: RequiredId
     booth: ShortText | None = None
     badge_id: ShortText | None = None
@@ -82,14 +82,14 @@ class ExpoScanPayload(Strict):
     device_id: ShortText | None = None
 
 
-class CallEntities(Strict):
+class CallEntities(Strict, frozen=True):
     product: ShortText | None = None
     budget_cny: NonNegativeNumber | None = None
     decision_role: ShortText | None = None
     competitor: ShortText | None = None
 
 
-class Call400Payload(Strict):
+class Call400Payload(Strict, frozen=True):
     call_id: RequiredId
     caller: ShortText | None = None
     agent_id: ShortText | None = None
@@ -99,7 +99,7 @@ class Call400Payload(Strict):
     entities: CallEntities | None = None
 
 
-class EngineerLogPayload(Strict):
+class EngineerLogPayload(Strict, frozen=True):
     ticket_id: RequiredId
     log_uri: Uri
     engineer_id: ShortText | None = None
@@ -109,13 +109,13 @@ class EngineerLogPayload(Strict):
     diagnosis: Text | None = None
 
 
-class WecomPayload(Strict):
+class WecomPayload(Strict, frozen=True):
     external_userid: RequiredId
     agent_userid: ShortText | None = None
     text: Text | None = None
 
 
-class Touchpoint(Strict, tag_field="channel"):
+class Touchpoint(Strict, frozen=True, tag_field="channel"):
     touchpoint_id: TouchpointId
     occurred_at: AwareDatetime
     direction: Direction
@@ -124,27 +124,27 @@ class Touchpoint(Strict, tag_field="channel"):
     contact: Contact | None = None
 
 
-class WebForm(Touchpoint, tag="web_form", kw_only=True):
+class WebForm(Touchpoint, tag="web_form", frozen=True, kw_only=True):
     payload: WebFormPayload
 
 
-class DouyinDM(Touchpoint, tag="douyin_dm", kw_only=True):
+class DouyinDM(Touchpoint, tag="douyin_dm", frozen=True, kw_only=True):
     payload: DouyinPayload
 
 
-class ExpoScan(Touchpoint, tag="expo_scan", kw_only=True):
+class ExpoScan(Touchpoint, tag="expo_scan", frozen=True, kw_only=True):
     payload: ExpoScanPayload
 
 
-class Call400(Touchpoint, tag="call_400", kw_only=True):
+class Call400(Touchpoint, tag="call_400", frozen=True, kw_only=True):
     payload: Call400Payload
 
 
-class EngineerLog(Touchpoint, tag="engineer_log", kw_only=True):
+class EngineerLog(Touchpoint, tag="engineer_log", frozen=True, kw_only=True):
     payload: EngineerLogPayload
 
 
-class WecomMsg(Touchpoint, tag="wecom_msg", kw_only=True):
+class WecomMsg(Touchpoint, tag="wecom_msg", frozen=True, kw_only=True):
     payload: WecomPayload
 
 
