@@ -13,9 +13,10 @@ import click
 
 import eventchain.commands
 from eventchain.config import Settings
+from eventchain.one_line_errors import OneLineErrorGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data-dir",
     envvar="EVENTCHAIN_DATA_DIR",

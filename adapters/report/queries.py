@@ -1,0 +1,252 @@
+"""What the report shows, read from the DuckDB read models (SPEC §2.4) through a role.
+
+Every figure is computed from per-customer rows joined to ``visible_customers``, so a
+sales rep's report counts only their own customers. Time is event time, in China
+Standard Time (the teams' working hours) for the weekday × hour heatmap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+
+from domain.customer import STAGES
+from projections.visibility import VISIBLE_TABLE, Role, load_visible_customers
+
+REPORT_TIMEZONE: Final = "Asia/Shanghai"
+TIME_FORMAT: Final = "%Y-%m-%d %H:%M"
+ROW_LIMIT: Final = 500  # tables beyond this are cut (the full data stays in DuckDB)
+_VISIBLE = f"(SELECT customer_id FROM {VISIBLE_TABLE})"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Leads (and breaches) whose event time is in ``[start, end)``; None = unbounded."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def parameters(self) -> list[str | None]:
+        start = None if self.start is None else self.start.isoformat()
+        end = None if self.end is None else self.end.isoformat()
+        return [start, start, end, end]
+
+    @staticmethod
+    def condition(column: str) -> str:
+        return (
+            f"(?::TIMESTAMPTZ IS NULL OR {column} >= ?::TIMESTAMPTZ)"
+            f" AND (?::TIMESTAMPTZ IS NULL OR {column} < ?::TIMESTAMPTZ)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]  # at most ROW_LIMIT of them
+    total: int = 0  # rows before the limit
+
+    @property
+    def cut(self) -> bool:
+        return self.total > len(self.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelCTRE:
+    channel: str
+    leads: int
+    responded: int
+    mean_response_hours: float
+    lead_share: float
+
+
+@dataclass(frozen=True, slots=True)
+class CTRE:
+    channels: list[ChannelCTRE]
+    ctre_hours: float | None  # Σ mean_c × share_c; None without leads
+    balance_index: float | None  # share-weighted coefficient of variation of the channel means
+
+    @classmethod
+    def of(cls, channels: list[ChannelCTRE]) -> CTRE:
+        if not channels:
+            return cls(channels, None, None)
+        ctre = sum(c.mean_response_hours * c.lead_share for c in channels)
+        if ctre == 0:
+            return cls(channels, ctre, 0.0)
+        variance = sum(c.lead_share * (c.mean_response_hours - ctre) ** 2 for c in channels)
+        return cls(channels, ctre, math.sqrt(variance) / ctre)
+
+
+@dataclass(slots=True)
+class ReportData:
+    role: Role
+    window: Window
+    as_of: str | None  # the latest event time in the views: unanswered leads count up to it
+    visible_customers: int = 0
+    funnel: list[tuple[str, str, int, int]] = field(default_factory=list)  # stage, channel, n, 7d
+    ctre: CTRE = field(default_factory=lambda: CTRE([], None, None))
+    heatmap: list[tuple[int, int, int, float]] = field(default_factory=list)  # weekday, hour, n, mean h
+    sla_breaches: Table = field(default_factory=lambda: Table([], []))
+    silent_customers: Table = field(default_factory=lambda: Table([], []))
+    journey_breakpoints: Table | None = None  # None: not shown to this role / not in the views
+    data_health: Table | None = None
+
+
+def open_views(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the analyst snapshot (never blocks the projector)."""
+    connection = duckdb.connect(str(path), read_only=True)
+    connection.execute(f"SET TimeZone = '{REPORT_TIMEZONE}'")
+    return connection
+
+
+def load_report_data(
+    connection: duckdb.DuckDBPyConnection, role: Role, window: Window, team: Collection[str] = ()
+) -> ReportData:
+    data = ReportData(role, window, _latest_event_time(connection))
+    data.visible_customers = load_visible_customers(connection, role, team)
+    data.funnel = _funnel(connection, window)
+    data.ctre = CTRE.of(_ctre_channels(connection, window, data.as_of))
+    data.heatmap = _heatmap(connection, window, data.as_of)
+    data.sla_breaches = _sla_breaches(connection, window)
+    data.silent_customers = visible_rows(connection, "silent_customers")
+    data.journey_breakpoints = _organisation_table(connection, "journey_breakpoints", role)
+    data.data_health = _organisation_table(connection, "data_health", role)
+    return data
+
+
+def _latest_event_time(connection: duckdb.DuckDBPyConnection) -> str | None:
+    row = connection.execute("SELECT max(occurred_at)::VARCHAR FROM touchpoints").fetchone()
+    return None if row is None else row[0]
+
+
+def _funnel(connection: duckdb.DuckDBPyConnection, window: Window) -> list[tuple[str, str, int, int]]:
+    sql = f"""
+        WITH followed AS (
+            SELECT DISTINCT l.customer_id FROM lead_response l JOIN touchpoints t
+              ON t.customer_id = l.customer_id AND t.direction = 'outbound'
+             AND t.occurred_at >= l.lead_at AND t.occurred_at < l.lead_at + INTERVAL 7 DAY)
+        SELECT coalesce(c.stage, 'none'), coalesce(c.first_touch_channel, 'none'), count(*)::INTEGER,
+               count(f.customer_id)::INTEGER
+        FROM customer_360 c LEFT JOIN followed f ON f.customer_id = c.customer_id
+        WHERE CAST(c.customer_id AS VARCHAR) IN {_VISIBLE} AND {Window.condition("c.first_touch_at")}
+        GROUP BY ALL ORDER BY ALL"""
+    rows = connection.execute(sql, window.parameters()).fetchall()
+    return sorted((tuple(row) for row in rows), key=_stage_order)  # type: ignore[arg-type]
+
+
+def _stage_order(row: tuple[str, str, int, int]) -> tuple[int, str, str]:
+    return (STAGES.index(row[0]) if row[0] in STAGES else len(STAGES), row[0], row[1])
+
+
+def _visible_leads(window: Window) -> str:
+    """Lead rows the role sees in the window; unanswered ones count their elapsed time (§2.5)."""
+    return f"""
+        SELECT channel, lead_at, response_hours,
+               coalesce(response_hours, date_diff('second', lead_at, ?::TIMESTAMPTZ) / 3600.0) AS hours
+        FROM lead_response
+        WHERE CAST(customer_id AS VARCHAR) IN {_VISIBLE} AND {window.condition("lead_at")}"""
+
+
+def _ctre_channels(
+    connection: duckdb.DuckDBPyConnection, window: Window, as_of: str | None
+) -> list[ChannelCTRE]:
+    sql = f"""
+        WITH leads AS ({_visible_leads(window)}),
+        per_channel AS (
+            SELECT channel, count(*) AS leads, count(response_hours) AS responded,
+                   avg(greatest(hours, 0)) AS mean_hours
+            FROM leads GROUP BY channel)
+        SELECT channel, leads::INTEGER, responded::INTEGER, mean_hours, leads / sum(leads) OVER ()
+        FROM per_channel ORDER BY channel"""
+    rows = connection.execute(sql, [as_of, *window.parameters()]).fetchall()
+    return [ChannelCTRE(r[0], r[1], r[2], float(r[3] or 0.0), float(r[4])) for r in rows]
+
+
+def _heatmap(
+    connection: duckdb.DuckDBPyConnection, window: Window, as_of: str | None
+) -> list[tuple[int, int, int, float]]:
+    sql = f"""
+        WITH leads AS ({_visible_leads(window)})
+        SELECT isodow(lead_at)::INTEGER, hour(lead_at)::INTEGER, count(*)::INTEGER,
+               avg(greatest(hours, 0))
+        FROM leads GROUP BY ALL ORDER BY ALL"""
+    return [tuple(row) for row in connection.execute(sql, [as_of, *window.parameters()]).fetchall()]  # type: ignore[misc]
+
+
+def _sla_breaches(connection: duckdb.DuckDBPyConnection, window: Window) -> Table:
+    source = f"""
+        FROM sla_breaches s LEFT JOIN customer_360 c ON c.customer_id = s.customer_id
+        WHERE CAST(s.customer_id AS VARCHAR) IN {_VISIBLE} AND {Window.condition("s.deadline_at")}"""
+    cursor = connection.execute(
+        f"""SELECT CAST(s.customer_id AS VARCHAR) AS customer_id, c.display_name, c.owner_agent_id,
+               strftime(s.deadline_at, '{TIME_FORMAT}') AS deadline_at, s.step, s.escalated_to,
+               s.rule_version {source}
+            ORDER BY s.deadline_at DESC, s.step LIMIT {ROW_LIMIT}""",
+        window.parameters(),
+    )
+    columns, rows = [d[0] for d in cursor.description], cursor.fetchall()
+    return Table(columns, rows, _count(connection, source, window.parameters()))
+
+
+def _count(connection: duckdb.DuckDBPyConnection, source: str, parameters: Sequence[Any]) -> int:
+    row = connection.execute(f"SELECT count(*) {source}", list(parameters)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _organisation_table(connection: duckdb.DuckDBPyConnection, name: str, role: Role) -> Table | None:
+    """Organisation-wide views: filtered per customer when they have one, else exec only."""
+    columns = table_columns(connection, name)
+    if not columns:
+        return None
+    if "customer_id" in columns:
+        return visible_rows(connection, name)
+    return visible_rows(connection, name) if role.sees_everything else None
+
+
+def table_columns(connection: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:
+    """Column name → type of a table or view; empty when it does not exist."""
+    rows = connection.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
+        [name],
+    ).fetchall()
+    return {row[0]: row[1] for row in rows}
+
+
+def readable_columns(columns: dict[str, str], alias: str = "") -> str:
+    """A select list that shows timestamps as local wall-clock text."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(
+        f"strftime({prefix}\"{name}\", '{TIME_FORMAT}') AS \"{name}\""
+        if kind.startswith("TIMESTAMP")
+        else f"CAST({prefix}\"{name}\" AS VARCHAR) AS \"{name}\""
+        if kind == "UUID"
+        else f"{prefix}\"{name}\""
+        for name, kind in columns.items()
+    )
+
+
+def visible_rows(
+    connection: duckdb.DuckDBPyConnection,
+    name: str,
+    *,
+    where: str = "TRUE",
+    parameters: Sequence[Any] = (),
+    order_by: str = "ALL",
+) -> Table:
+    """Rows of a view the role sees (all of them when it has no ``customer_id``)."""
+    columns = table_columns(connection, name)
+    if not columns:
+        return Table([], [])
+    visible = f"CAST(customer_id AS VARCHAR) IN {_VISIBLE}" if "customer_id" in columns else "TRUE"
+    source = f"FROM {name} WHERE {visible} AND ({where})"
+    cursor = connection.execute(
+        f"SELECT {readable_columns(columns)} {source} ORDER BY {order_by} LIMIT {ROW_LIMIT}", list(parameters)
+    )
+    columns_shown, rows = [d[0] for d in cursor.description], cursor.fetchall()
+    return Table(columns_shown, rows, _count(connection, source, parameters))

@@ -1,0 +1,63 @@
+"""``eventchain report --html OUT``: the dashboard as one self-contained HTML file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import duckdb
+
+from adapters.report.page import render_page
+from adapters.report.queries import Window, load_report_data
+from eventchain.cli_support import settings_of
+from eventchain.console import progress
+from eventchain.read_paths import EVENT_TIME, ROLE, snapshot_connection, team_of
+from projections.visibility import EXEC, Role
+
+
+@click.command("report")
+@click.option("--html", "out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Where to write the HTML file.")
+@click.option("--as", "role", type=ROLE, default="exec", show_default=True,
+              help="Whose view: sales:<agent>, director:<agent> or exec.")
+@click.option("--from", "start", type=EVENT_TIME, help="Only leads from this event time on (UTC+8 if naive).")
+@click.option("--to", "end", type=EVENT_TIME, help="Only leads before this event time (UTC+8 if naive).")
+@click.pass_context
+def report_command(
+    ctx: click.Context, out: Path, role: Role, start: datetime | None, end: datetime | None
+) -> None:
+    """Write the dashboard: funnel, CTRE by channel, response heatmap, SLA breaches,
+    silent customers, journey break points and data health.
+
+    Reads the analyst snapshot (read-only) and writes one HTML file that opens without
+    network access (plotly.js is inlined once). A sales rep's report counts only the
+    customers they own.
+
+    \b
+    Example:
+      eventchain report --html report.html
+      eventchain report --html wang.html --as sales:a-wang --from 2026-03-01 --to 2026-04-01
+    """
+    if start and end and start >= end:
+        raise click.BadParameter("--from must be before --to", param_hint="'--from'")
+    if not out.parent.is_dir():
+        raise click.BadParameter(f"directory {out.parent} does not exist", param_hint="'--html'")
+    snapshot = settings_of(ctx).snapshot_path
+    team = team_of(role)
+    with progress("report", total=2) as advance, snapshot_connection(snapshot) as connection:
+        try:
+            data = load_report_data(connection, role, Window(start, end), team)
+        except duckdb.Error as error:
+            raise click.ClickException(f"{snapshot} is missing a read model the report needs: "
+                                       f"{str(error).splitlines()[0]}") from None
+        advance(1)
+        html = render_page(data, datetime.now(UTC), snapshot.name)
+        advance(1)
+    out.write_text(html, encoding="utf-8")
+    scope = "every customer" if role == EXEC else f"{data.visible_customers} customers visible to {role}"
+    click.echo(f"wrote {out} ({scope}, {sum(c.leads for c in data.ctre.channels)} leads)")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(report_command)
