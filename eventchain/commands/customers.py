@@ -7,6 +7,7 @@ from typing import Final
 
 import click
 import duckdb
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -17,8 +18,7 @@ from eventchain.cli_support import settings_of
 from eventchain.read_paths import ROLE, snapshot_connection, team_of
 from projections.visibility import Role, load_visible_customers
 
-LIST_COLUMNS: Final = ("customer_id", "display_name", "company", "city", "owner_agent_id", "stage",
-                       "first_touch_channel", "last_touch_at", "touch_count")
+LIST_COLUMNS: Final = ("customer_id", "display_name", "company", "owner_agent_id", "stage", "last_touch_at")
 CHAIN_COLUMNS: Final = ("occurred_at", "channel", "direction", "actor", "summary", "touchpoint_id")
 
 
@@ -99,9 +99,11 @@ def _pick(rows: Rows, wanted: tuple[str, ...]) -> Rows:
 
 
 def _print_table(title: str, rows: Rows) -> None:
-    table = Table(title=title)
+    table = Table(title=title, box=box.SIMPLE_HEAD)
     for column in rows.columns:
-        table.add_column(column)
+        # Ids are what the user types next (`customer ID`): never shorten them.
+        is_id = column in ("customer_id", "touchpoint_id")
+        table.add_column(column, no_wrap=is_id, min_width=36 if column == "customer_id" else None)
     for row in rows.rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     Console().print(table)
