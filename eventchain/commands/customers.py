@@ -102,8 +102,8 @@ def _print_table(title: str, rows: Rows) -> None:
     table = Table(title=title, box=box.SIMPLE_HEAD)
     for column in rows.columns:
         # Ids are what the user types next (`customer ID`): never shorten them.
-        is_id = column in ("customer_id", "touchpoint_id")
-        table.add_column(column, no_wrap=is_id, min_width=36 if column == "customer_id" else None)
+        whole = column in ("customer_id", "touchpoint_id", "occurred_at")
+        table.add_column(column, no_wrap=whole, min_width=36 if column == "customer_id" else None)
     for row in rows.rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     Console().print(table)
