@@ -11,7 +11,7 @@ import click
 
 
 class OneLineErrorGroup(click.Group):
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

@@ -18,7 +18,7 @@ from projections.visibility import Role, RoleError, parse_role
 CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8))
 
 
-class RoleParam(click.ParamType):
+class RoleParam(click.ParamType[Role, Any]):
     name = "ROLE"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Role:
@@ -30,7 +30,7 @@ class RoleParam(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-class EventTimeParam(click.ParamType):
+class EventTimeParam(click.ParamType[datetime, Any]):
     """An ISO date or date-time; without an offset it is read as China Standard Time."""
 
     name = "TIME"

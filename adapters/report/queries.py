@@ -136,7 +136,7 @@ def _funnel(connection: duckdb.DuckDBPyConnection, window: Window) -> list[tuple
         WHERE CAST(c.customer_id AS VARCHAR) IN {_VISIBLE} AND {Window.condition("c.first_touch_at")}
         GROUP BY ALL ORDER BY ALL"""
     rows = connection.execute(sql, window.parameters()).fetchall()
-    return sorted((tuple(row) for row in rows), key=_stage_order)  # type: ignore[arg-type]
+    return sorted((tuple(row) for row in rows), key=_stage_order)
 
 
 def _stage_order(row: tuple[str, str, int, int]) -> tuple[int, str, str]:
@@ -175,7 +175,7 @@ def _heatmap(
         SELECT isodow(lead_at)::INTEGER, hour(lead_at)::INTEGER, count(*)::INTEGER,
                avg(greatest(hours, 0))
         FROM leads GROUP BY ALL ORDER BY ALL"""
-    return [tuple(row) for row in connection.execute(sql, [as_of, *window.parameters()]).fetchall()]  # type: ignore[misc]
+    return [tuple(row) for row in connection.execute(sql, [as_of, *window.parameters()]).fetchall()]
 
 
 def _sla_breaches(connection: duckdb.DuckDBPyConnection, window: Window) -> Table:
