@@ -8,9 +8,13 @@ import plotly.graph_objects as go
 
 from adapters.report.queries import CTRE
 from domain.customer import STAGES
+from domain.touchpoints import CHANNELS
 
 WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CHART_CONFIG: Final = {"displaylogo": False, "responsive": True}
+# Each channel keeps its colour in every chart and every role's report.
+_PALETTE: Final = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#9d755d", "#bab0ac")
+CHANNEL_COLOURS: Final = {channel: _PALETTE[i % len(_PALETTE)] for i, channel in enumerate(sorted(CHANNELS))}
 _LAYOUT: Final[dict[str, Any]] = {
     "template": "plotly_white",
     "height": 380,
@@ -27,7 +31,8 @@ def funnel_figure(funnel: list[tuple[str, str, int, int]]) -> go.Figure:
     for channel in sorted({row[1] for row in funnel}):
         counts = {row[0]: row[2] for row in funnel if row[1] == channel}
         figure.add_bar(
-            name=channel, orientation="h", y=stages, x=[counts.get(s, 0) for s in stages]
+            name=channel, orientation="h", y=stages, x=[counts.get(s, 0) for s in stages],
+            marker_color=CHANNEL_COLOURS.get(channel, "#888888"),
         )
     figure.update_layout(
         _LAYOUT, title="Customers by stage × first-touch channel", barmode="stack",
@@ -42,15 +47,17 @@ def ctre_figure(ctre: CTRE) -> go.Figure:
     figure.add_bar(
         x=[c.channel for c in ctre.channels],
         y=[round(c.mean_response_hours, 2) for c in ctre.channels],
-        text=[f"{c.mean_response_hours:.1f} h · {c.leads} leads" for c in ctre.channels],
+        text=[f"{c.mean_response_hours:.1f} h · {c.leads} lead{'' if c.leads == 1 else 's'}"
+              for c in ctre.channels],
         textposition="outside",
-        marker_color="#4c78a8",
+        marker_color=[CHANNEL_COLOURS.get(c.channel, "#888888") for c in ctre.channels],
         name="mean response (h)",
     )
     if ctre.ctre_hours is not None:
         figure.add_hline(
-            y=ctre.ctre_hours, line_dash="dash", line_color="#e45756",
-            annotation_text=f"CTRE {ctre.ctre_hours:.1f} h", annotation_position="top left",
+            y=ctre.ctre_hours, line_dash="dash", line_color="#1d2330",
+            annotation_text=f"CTRE {ctre.ctre_hours:.1f} h", annotation_position="bottom right",
+            annotation_bgcolor="rgba(255,255,255,0.85)",
         )
     figure.update_layout(
         _LAYOUT, title="Mean hours to first response",

@@ -64,7 +64,7 @@ def _header(data: ReportData, generated_at: datetime, source: str) -> str:
     period = f"{_when(data.window.start, 'the beginning')} → {_when(data.window.end, 'now')}"
     return (
         f"<header><h1>eventchain dashboard</h1><p>role <b>{escape(str(data.role))}</b> · period "
-        f"{escape(period)} · events up to {escape(data.as_of or '—')} · generated "
+        f"{escape(period)} · events up to {escape((data.as_of or '—')[:16])} (UTC+8) · generated "
         f"{generated_at.isoformat(timespec='seconds')} from {escape(source)}</p></header>"
     )
 

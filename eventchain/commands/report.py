@@ -54,7 +54,10 @@ def report_command(
         advance(1)
         html = render_page(data, datetime.now(UTC), snapshot.name)
         advance(1)
-    out.write_text(html, encoding="utf-8")
+    try:
+        out.write_text(html, encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot write {out}: {error.strerror}") from None
     scope = "every customer" if role == EXEC else f"{data.visible_customers} customers visible to {role}"
     click.echo(f"wrote {out} ({scope}, {sum(c.leads for c in data.ctre.channels)} leads)")
 
