@@ -12,8 +12,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 from plotly.offline import get_plotlyjs
 
+from eventchain.cli import main
 from tests.report_views import build_seed_views
 
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -161,3 +163,16 @@ def test_a_report_without_a_snapshot_says_what_to_run_first(tmp_path: Path) -> N
     assert 1 == result.returncode
     assert [f"error: no analyst snapshot at {tmp_path / 'empty' / 'analytics.duckdb'}: run `eventchain "
             "demo` or `eventchain serve` first (or pass --snapshot-path)"] == result.stderr.splitlines()
+
+
+def test_a_period_without_an_offset_is_china_standard_time(data_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+
+    def leads_from(moment: str) -> str:
+        result = runner.invoke(main, ["--data-dir", str(data_dir), "report", "--html",
+                                      str(tmp_path / "r.html"), "--from", moment], prog_name="eventchain")
+        assert 0 == result.exit_code, result.output
+        return result.output.rsplit(",", 1)[1]
+
+    assert leads_from("2026-03-02T09:00") == leads_from("2026-03-02T01:00+00:00")
+    assert leads_from("2026-03-02T09:00") != leads_from("2026-03-02T09:00+00:00")  # 8 h later
