@@ -1,34 +1,44 @@
 """User mistakes as one line on stderr and a non-zero exit (SPEC §2.3): click's default
-prints the usage block and a hint around the message; operators asked for one line."""
+prints the usage block and a hint around the message; operators asked for one line.
+
+Errors are caught where click raises them (parsing the group's options, then invoking
+the subcommand) and re-raised as ``OneLineError``, so click's own standalone handling
+(exit codes, Ctrl-C, broken pipes) stays as it is."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import IO, Any
 
 import click
 
 
+class OneLineError(click.ClickException):
+    def __init__(self, original: click.ClickException) -> None:
+        super().__init__(one_line(original))
+        self.exit_code = original.exit_code  # type: ignore[misc]  # click types it ClassVar; usage errors are 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.message, err=True, file=file)
+
+
 class OneLineErrorGroup(click.Group):
-    def main(
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        **extra: Any,
-    ) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
         try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            return super().make_context(info_name, args, parent, **extra)
+        except OneLineError:
+            raise
         except click.ClickException as error:
-            _exit_with(one_line(error), error.exit_code)
-        except click.Abort:
-            _exit_with("Aborted.", 1)
-        # click returns the exit code of ctx.exit(n); a command that just returns exits 0.
-        sys.exit(result if isinstance(result, int) else 0)
+            raise OneLineError(error) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OneLineError:
+            raise
+        except click.ClickException as error:
+            raise OneLineError(error) from None
 
 
 def one_line(error: click.ClickException) -> str:
@@ -37,8 +47,3 @@ def one_line(error: click.ClickException) -> str:
     if isinstance(error, click.UsageError) and context is not None:
         return f"{context.command_path}: {message} (see {context.command_path} --help)"
     return f"error: {message}"
-
-
-def _exit_with(message: str, code: int) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(code)
