@@ -1,0 +1,143 @@
+"""The projector: follows the store's notification log and applies it to the DuckDB views.
+
+PostgreSQL pushes new notifications (the library's LISTEN/NOTIFY subscription); the
+library's SQLite recorder cannot subscribe, so there it polls. Either way the projector
+drains what is available into batches of up to ``batch_size`` events and applies each
+batch together with its tracking position in ONE DuckDB transaction: killed at any
+point, it resumes after the last committed batch, so every event takes effect once.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder
+
+from adapters.application import EventChain
+from projections.views import DuckDBViews
+
+APPLICATION_NAME: Final = EventChain.name
+DEFAULT_BATCH_SIZE: Final = 20_000
+POLL_INTERVAL: Final = 0.2  # seconds between SQLite polls when idle
+# Only these events change a view: the others (identity index entries, rules and roster
+# documents the views don't show) are skipped without being decoded.
+PROJECTED_EVENTS: Final = frozenset({
+    "Customer.Created", "Customer.TouchpointRecorded", "Customer.MergedInto", "Customer.Absorbed",
+    "Customer.Unmerged", "Customer.Restored", "Customer.LeadAssigned", "Customer.FirstResponseOverdue",
+    "Customer.StageChanged", "Customer.TagsChanged", "Customer.PersonalDataErased", "Customer.Corrected",
+    "ImportBatch.Completed",
+})
+
+log = logging.getLogger(__name__)
+
+
+class Projector:
+    def __init__(
+        self,
+        app: EventChain,
+        views: DuckDBViews,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        on_commit: Callable[[int], None] | None = None,
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.views = views
+        self.batch_size = batch_size
+        self.on_commit = on_commit
+        self.on_idle = on_idle or (lambda: None)
+
+    @property
+    def position(self) -> int:
+        return self.views.max_tracking_id(APPLICATION_NAME) or 0
+
+    def catch_up(self, until: int | None = None, *, refresh: bool = True) -> int:
+        """Projects everything recorded so far (or up to notification ``until``); returns
+        the number of notifications processed."""
+        processed = 0
+        while True:
+            start = self.position + 1
+            limit = self.batch_size if until is None else min(self.batch_size, until - start + 1)
+            if limit <= 0:
+                return processed
+            notifications = self.app.recorder.select_notifications(start, limit)
+            if not notifications:
+                return processed
+            self.apply(notifications, refresh=refresh)
+            processed += len(notifications)
+
+    def apply(self, notifications: Sequence[Notification], *, refresh: bool = True) -> None:
+        events = [self._decode(n) for n in notifications if _qualname(n.topic) in PROJECTED_EVENTS]
+        tracking = Tracking(APPLICATION_NAME, notifications[-1].id)
+        self.views.apply(events, tracking, refresh=refresh)
+        if self.on_commit is not None:
+            self.on_commit(tracking.notification_id)
+
+    def run(self, stop: threading.Event) -> None:
+        """Follows the log until ``stop`` is set."""
+        if isinstance(self.app.recorder, PostgresApplicationRecorder):
+            self._follow_subscription(stop)
+        else:
+            self._follow_polling(stop)
+
+    def _follow_polling(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if self.catch_up() == 0:
+                self.on_idle()
+                stop.wait(POLL_INTERVAL)
+
+    def _follow_subscription(self, stop: threading.Event) -> None:
+        inbox: queue.Queue[Notification | BaseException] = queue.Queue(maxsize=self.batch_size * 2)
+        with self.app.recorder.subscribe(gt=self.position) as subscription:
+            feeder = threading.Thread(target=_feed, args=(subscription, inbox), daemon=True)
+            feeder.start()
+            while not stop.is_set():
+                batch = _drain(inbox, self.batch_size, timeout=POLL_INTERVAL)
+                if batch:
+                    self.apply(batch)
+                else:
+                    self.on_idle()
+            subscription.stop()
+
+    def _decode(self, notification: Notification) -> Any:
+        return self.app.mapper.to_domain_event(notification)
+
+
+def _qualname(topic: str) -> str:
+    return topic.rpartition(":")[2]
+
+
+def _feed(subscription: Any, inbox: queue.Queue[Notification | BaseException]) -> None:
+    try:
+        for notification in subscription:
+            inbox.put(notification)
+    except BaseException as error:  # handed to the projector thread, which raises it
+        inbox.put(error)
+
+
+def _drain(
+    inbox: queue.Queue[Notification | BaseException], limit: int, timeout: float
+) -> list[Notification]:
+    try:
+        first = inbox.get(timeout=timeout)
+    except queue.Empty:
+        return []
+    batch: list[Notification] = []
+    item: Notification | BaseException = first
+    deadline = time.monotonic() + 0.05  # gather what arrives together, briefly
+    while True:
+        if isinstance(item, BaseException):
+            raise item
+        batch.append(item)
+        if len(batch) >= limit:
+            return batch
+        try:
+            item = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return batch

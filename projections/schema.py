@@ -1,0 +1,172 @@
+"""The DuckDB read models (SPEC §2.4): the analyst contract, and the projector's own tables.
+
+Public tables and views live in the default schema with exactly the SPEC's columns.
+What the projector needs to keep them incremental (profile observations, identities,
+stage/tag state, the tracking position) lives in the ``ec`` schema: analysts may read
+it, but it is not part of the contract.
+
+Time is event time. Where a view needs "now" (CTRE's elapsed time of unanswered leads,
+silence, overdue first contacts) it uses the log's event-time watermark: the latest
+``occurred_at`` projected (``ec.watermark``), so every view is a pure function of the log.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Contact channels whose first inbound touch makes a lead (imports and other
+# non-contact sources are facts about a customer, not leads).
+LEAD_CHANNELS_SQL: Final = "('web_form','douyin_dm','expo_scan','call_400','engineer_log','wecom_msg')"
+DEFAULT_FIRST_RESPONSE_MINUTES: Final = 15
+DEFAULT_SILENCE_DAYS: Final = 30
+CONTRACT_STALL_DAYS: Final = 14
+
+TABLES: Final = """
+CREATE SCHEMA IF NOT EXISTS ec;
+CREATE TABLE IF NOT EXISTS ec.tracking (application_name VARCHAR PRIMARY KEY, notification_id BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS ec.settings (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS ec.customers (
+  customer_id UUID PRIMARY KEY, created_at TIMESTAMPTZ, merged_into UUID, erased BOOLEAN DEFAULT false,
+  stage VARCHAR, stage_at TIMESTAMPTZ, owner_agent_id VARCHAR, tags VARCHAR[] DEFAULT []);
+CREATE TABLE IF NOT EXISTS ec.identities (customer_id UUID, identity_key VARCHAR);
+CREATE TABLE IF NOT EXISTS ec.observations (
+  customer_id UUID, field VARCHAR, value VARCHAR, occurred_at TIMESTAMPTZ, touchpoint_id VARCHAR);
+CREATE TABLE IF NOT EXISTS ec.merges (survivor_id UUID, absorbed_id UUID, merged_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.leads (
+  customer_id UUID PRIMARY KEY, channel VARCHAR, lead_at TIMESTAMPTZ, first_response_at TIMESTAMPTZ,
+  followed_up_7d BOOLEAN, owner_agent_id VARCHAR);
+CREATE TABLE IF NOT EXISTS ec.import_batches (
+  import_batch VARCHAR PRIMARY KEY, source_file VARCHAR, rows_read BIGINT, accepted BIGINT, rejected BIGINT,
+  null_rates MAP(VARCHAR, DOUBLE), abnormal_char_rows BIGINT, completed_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.rule_versions (version INTEGER PRIMARY KEY, silence_days INTEGER,
+  first_response_minutes INTEGER, applied_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS touchpoints (
+  touchpoint_id VARCHAR, customer_id UUID, channel VARCHAR, direction VARCHAR, occurred_at TIMESTAMPTZ,
+  recorded_at TIMESTAMPTZ, actor VARCHAR, summary VARCHAR);
+CREATE TABLE IF NOT EXISTS customer_360 (
+  customer_id UUID, display_name VARCHAR, company VARCHAR, city VARCHAR, industry VARCHAR,
+  owner_agent_id VARCHAR, stage VARCHAR, tags VARCHAR[], identities VARCHAR[], first_touch_channel VARCHAR,
+  first_touch_at TIMESTAMPTZ, first_response_at TIMESTAMPTZ, last_touch_at TIMESTAMPTZ, touch_count INTEGER,
+  merged_from VARCHAR[], erased BOOLEAN);
+CREATE TABLE IF NOT EXISTS assignments (
+  customer_id UUID, agent_id VARCHAR, decided_at TIMESTAMPTZ, rule_version INTEGER, matched_step VARCHAR,
+  reason VARCHAR);
+CREATE TABLE IF NOT EXISTS sla_breaches (
+  customer_id UUID, deadline_at TIMESTAMPTZ, escalated_to VARCHAR, step INTEGER, rule_version INTEGER);
+CREATE TABLE IF NOT EXISTS data_health (import_batch VARCHAR, metric VARCHAR, value DOUBLE);
+"""
+
+# Derived views: computed when queried, from the tables above (cheap: they read one row
+# per customer, except the heatmap, which reads leads only).
+VIEWS: Final = f"""
+CREATE OR REPLACE VIEW ec.watermark AS
+  SELECT coalesce(max(occurred_at), TIMESTAMPTZ '1970-01-01 00:00:00+00') AS as_of FROM touchpoints;
+CREATE OR REPLACE VIEW ec.live_rules AS
+  SELECT coalesce((SELECT silence_days FROM ec.rule_versions ORDER BY version DESC LIMIT 1),
+                  {DEFAULT_SILENCE_DAYS}) AS silence_days,
+         coalesce((SELECT first_response_minutes FROM ec.rule_versions ORDER BY version DESC LIMIT 1),
+                  {DEFAULT_FIRST_RESPONSE_MINUTES}) AS first_response_minutes;
+CREATE OR REPLACE VIEW lead_response AS
+  SELECT customer_id, channel, lead_at, first_response_at,
+         epoch(first_response_at - lead_at) / 3600.0 AS response_hours, owner_agent_id
+  FROM ec.leads;
+CREATE OR REPLACE MACRO ctre_between(from_ts, to_ts, as_of_ts) AS TABLE
+  WITH scoped AS (
+    SELECT channel, first_response_at IS NOT NULL AS answered,
+           epoch(coalesce(first_response_at, greatest(CAST(as_of_ts AS TIMESTAMPTZ), lead_at)) - lead_at)
+             / 3600.0 AS hours
+    FROM ec.leads
+    WHERE lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND lead_at < CAST(to_ts AS TIMESTAMPTZ)),
+  per_channel AS (
+    SELECT channel, count(*) AS leads, count(*) FILTER (WHERE answered) AS responded,
+           avg(hours) AS mean_response_hours
+    FROM scoped GROUP BY channel),
+  shares AS (
+    SELECT *, leads / sum(leads) OVER () AS lead_share FROM per_channel),
+  total AS (
+    SELECT sum(mean_response_hours * lead_share) AS ctre_hours FROM shares),
+  balance AS (
+    SELECT CASE WHEN t.ctre_hours > 0
+             THEN sqrt(sum(s.lead_share * (s.mean_response_hours - t.ctre_hours) ^ 2)) / t.ctre_hours
+             ELSE 0.0 END AS balance_index
+    FROM shares s, total t GROUP BY t.ctre_hours)
+  SELECT s.channel, s.leads, s.responded, s.mean_response_hours, s.lead_share, t.ctre_hours,
+         b.balance_index
+  FROM shares s, total t, balance b
+  UNION ALL
+  SELECT '*', sum(s.leads), sum(s.responded), t.ctre_hours, 1.0, t.ctre_hours, b.balance_index
+  FROM shares s, total t, balance b GROUP BY t.ctre_hours, b.balance_index;
+CREATE OR REPLACE VIEW ctre AS
+  SELECT * FROM ctre_between(TIMESTAMPTZ '0001-01-01 00:00:00+00', TIMESTAMPTZ '9999-12-31 00:00:00+00',
+                             (SELECT as_of FROM ec.watermark));
+CREATE OR REPLACE VIEW funnel AS
+  SELECT c.stage, l.channel, count(*) AS customers,
+         count(*) FILTER (WHERE l.followed_up_7d) AS followed_up_7d,
+         count(*) FILTER (WHERE l.followed_up_7d) / count(*) AS follow_up_rate_7d
+  FROM customer_360 c JOIN ec.leads l USING (customer_id)
+  GROUP BY ALL;
+CREATE OR REPLACE VIEW response_heatmap AS
+  SELECT isodow(lead_at AT TIME ZONE 'Asia/Shanghai')::INTEGER AS weekday,
+         hour(lead_at AT TIME ZONE 'Asia/Shanghai')::INTEGER AS hour,
+         count(*) AS leads,
+         avg(epoch(first_response_at - lead_at) / 3600.0) AS mean_response_hours
+  FROM ec.leads GROUP BY ALL;
+CREATE OR REPLACE VIEW silent_customers AS
+  SELECT c.customer_id, c.display_name, c.owner_agent_id, c.last_touch_at,
+         date_diff('day', c.last_touch_at, w.as_of)::INTEGER AS silent_days
+  FROM customer_360 c, ec.watermark w, ec.live_rules r
+  WHERE c.last_touch_at <= w.as_of - to_days(r.silence_days) AND NOT c.erased;
+CREATE OR REPLACE VIEW ec.journey_breakpoints_ordered AS
+  WITH w AS (SELECT as_of FROM ec.watermark), r AS (SELECT * FROM ec.live_rules),
+  last_out AS (SELECT customer_id, max(occurred_at) AS at FROM touchpoints WHERE direction = 'outbound'
+               GROUP BY customer_id),
+  last_tech AS (SELECT customer_id, max(occurred_at) AS at FROM touchpoints
+                WHERE channel = 'engineer_log' AND direction = 'inbound' GROUP BY customer_id),
+  live AS (SELECT c.customer_id, c.stage, x.stage_at, c.last_touch_at, l.lead_at, l.first_response_at,
+                  c.owner_agent_id
+           FROM customer_360 c JOIN ec.customers x USING (customer_id)
+           LEFT JOIN ec.leads l USING (customer_id))
+  SELECT 'unassigned lead' AS breakpoint,
+         count(*) FILTER (WHERE lead_at IS NOT NULL AND owner_agent_id IS NULL)::INTEGER AS now,
+         count(*) FILTER (WHERE lead_at IS NOT NULL AND owner_agent_id IS NOT NULL)::INTEGER AS repaired,
+         1 AS ord FROM live
+  UNION ALL
+  SELECT 'first contact overdue',
+         count(*) FILTER (WHERE lead_at IS NOT NULL AND first_response_at IS NULL
+                            AND (SELECT as_of FROM w) > lead_at + to_minutes((SELECT first_response_minutes FROM r))),
+         count(*) FILTER (WHERE first_response_at > lead_at + to_minutes((SELECT first_response_minutes FROM r))),
+         2 FROM live
+  UNION ALL
+  SELECT 'requirement doc not sent',
+         count(*) FILTER (WHERE live.stage = 'requirement' AND (o.at IS NULL OR o.at < live.stage_at)),
+         count(*) FILTER (WHERE live.stage IN ('solution', 'contract', 'won')),
+         3 FROM live LEFT JOIN last_out o USING (customer_id)
+  UNION ALL
+  SELECT 'technical question unanswered',
+         count(*) FILTER (WHERE t.at IS NOT NULL AND (o.at IS NULL OR o.at < t.at)),
+         count(*) FILTER (WHERE t.at IS NOT NULL AND o.at >= t.at),
+         4 FROM live LEFT JOIN last_tech t USING (customer_id) LEFT JOIN last_out o USING (customer_id)
+  UNION ALL
+  SELECT 'contract stalled',
+         count(*) FILTER (WHERE live.stage = 'contract'
+                            AND live.last_touch_at < (SELECT as_of FROM w) - INTERVAL {CONTRACT_STALL_DAYS} DAY),
+         count(*) FILTER (WHERE live.stage = 'won'),
+         5 FROM live
+  ORDER BY ord;
+CREATE OR REPLACE VIEW journey_breakpoints AS
+  SELECT breakpoint, now, repaired FROM ec.journey_breakpoints_ordered ORDER BY ord;
+"""
+
+PUBLIC_RELATIONS: Final = (
+    "customer_360",
+    "touchpoints",
+    "lead_response",
+    "ctre",
+    "funnel",
+    "response_heatmap",
+    "assignments",
+    "sla_breaches",
+    "silent_customers",
+    "journey_breakpoints",
+    "data_health",
+)

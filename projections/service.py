@@ -1,0 +1,77 @@
+"""Wiring the projector to the runtime settings: one-shot catch-up and the long-running loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Final
+
+from adapters.application import EventChain
+from eventchain.config import Settings
+from projections.projector import Projector
+from projections.snapshot import publish_snapshot
+from projections.views import DuckDBViews
+
+PUBLISH_INTERVAL: Final = 0.5  # seconds: the analyst snapshot is at most this much older than a commit
+RETRY_DELAY: Final = 1.0
+
+log = logging.getLogger("eventchain.projector")
+
+
+def project_pending(app: EventChain, settings: Settings, *, publish: bool = True) -> int:
+    """Projects everything recorded so far into the views and publishes the snapshot."""
+    views = DuckDBViews(settings.views_path)
+    try:
+        processed = Projector(app, views).catch_up()
+        if publish:
+            publish_snapshot(views, settings.snapshot_path)
+        return processed
+    finally:
+        views.close()
+
+
+def run_projector(settings: Settings, stop: threading.Event, app: EventChain | None = None) -> None:
+    """Follows the log until ``stop`` is set; publishes the snapshot after commits, at most
+    every PUBLISH_INTERVAL. A store or DuckDB error is logged and the loop resumes from the
+    last committed position after a short delay (nothing is applied twice)."""
+    app = app or EventChain.from_url(settings.store_url)
+    views = DuckDBViews(settings.views_path)
+    publisher = _Publisher(views, settings)
+    try:
+        publisher.publish()
+        projector = Projector(app, views, on_commit=publisher.committed, on_idle=publisher.flush_if_due)
+        while not stop.is_set():
+            try:
+                projector.run(stop)
+            except Exception as error:  # the loop must survive outages; the position is safe
+                log.warning("projector error, resuming from %d: %s", projector.position, error)
+                stop.wait(RETRY_DELAY)
+    finally:
+        publisher.flush()
+        views.close()
+
+
+class _Publisher:
+    def __init__(self, views: DuckDBViews, settings: Settings) -> None:
+        self.views = views
+        self.target = settings.snapshot_path
+        self.dirty = False
+        self.last = 0.0
+
+    def committed(self, position: int) -> None:
+        self.dirty = True
+        self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        if self.dirty and time.monotonic() - self.last >= PUBLISH_INTERVAL:
+            self.publish()
+
+    def flush(self) -> None:
+        if self.dirty:
+            self.publish()
+
+    def publish(self) -> None:
+        self.dirty = False
+        self.last = time.monotonic()
+        publish_snapshot(self.views, self.target)
