@@ -47,7 +47,9 @@ def main(ctx: click.Context, **options: Any) -> None:
 
 
 for module_info in sorted(pkgutil.iter_modules(eventchain.commands.__path__), key=lambda m: m.name):
-    importlib.import_module(f"eventchain.commands.{module_info.name}").register(main)
+    module = importlib.import_module(f"eventchain.commands.{module_info.name}")
+    if hasattr(module, "register"):  # helper modules (e.g. demo output) have no commands
+        module.register(main)
 
 
 def run() -> None:  # pragma: no cover - console entry point

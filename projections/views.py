@@ -127,11 +127,11 @@ class DuckDBViews(TrackingRecorder):
             connection = self.connection
             connection.execute("BEGIN TRANSACTION")
             try:
+                if tracking is not None:  # first: a batch already applied is refused before any write
+                    self._insert_tracking(tracking)
                 touched = _Applier(connection).run(events)
                 if refresh:
                     self._refresh(touched)
-                if tracking is not None:
-                    self._insert_tracking(tracking)
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")

@@ -68,7 +68,7 @@ def project(app: EventChain, path: Path, batch_size: int = 10_000) -> DuckDBView
 def contents(connection: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[Any, ...]]:
     """Every row of a relation, as comparable text, in a stable order."""
     rows = connection.execute(f"SELECT * FROM {relation}").fetchall()
-    return sorted(tuple(_plain(value) for value in row) for row in rows)
+    return sorted((tuple(_plain(value) for value in row) for row in rows), key=repr)
 
 
 def all_contents(connection: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:

@@ -14,7 +14,8 @@ from adapters.application import EventChain
 from domain.customer import Customer
 from domain.metrics import first_response_by_channel
 from domain.touchpoints import decode_touchpoint
-from eventchain.cli_support import open_app
+from eventchain.cli_support import open_app, settings_of
+from eventchain.demo_views import project_and_show
 from eventchain.scenarios import seed_touchpoints
 
 SHOWCASE_CUSTOMER = "phone:13800138000"
@@ -50,6 +51,7 @@ def demo_command(ctx: click.Context, customers: int) -> None:
     )
     print_chain(console, app.find_customer(SHOWCASE_CUSTOMER))
     print_first_response(console, app)
+    project_and_show(console, app, settings_of(ctx))
 
 
 def print_chain(console: Console, customer: Customer) -> None:
