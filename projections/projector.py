@@ -20,6 +20,16 @@ from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from adapters.application import EventChain
+from adapters.store import RawNotification, select_raw_notifications
+from projections.decoding import (
+    STAGED_EVENTS,
+    ProjectedEvent,
+    StagedEvent,
+    fast_decode, 
+    mapper_decode,
+    qualname_of,
+    supports_fast_path,
+)
 from projections.views import DuckDBViews
 
 APPLICATION_NAME: Final = EventChain.name
@@ -46,12 +56,15 @@ class Projector:
         batch_size: int = DEFAULT_BATCH_SIZE,
         on_commit: Callable[[int], None] | None = None,
         on_idle: Callable[[], None] | None = None,
+        fast: bool | None = None,
     ) -> None:
         self.app = app
         self.views = views
         self.batch_size = batch_size
         self.on_commit = on_commit
         self.on_idle = on_idle or (lambda: None)
+        # None: decode in DuckDB whenever the stored format allows it (see projections.decoding)
+        self._fast = supports_fast_path(app.mapper) if fast is None else fast
 
     @property
     def position(self) -> int:
@@ -66,14 +79,15 @@ class Projector:
             limit = self.batch_size if until is None else min(self.batch_size, until - start + 1)
             if limit <= 0:
                 return processed
-            notifications = self.app.recorder.select_notifications(start, limit)
+            notifications = self._select(start, limit)
             if not notifications:
                 return processed
             self.apply(notifications, refresh=refresh)
             processed += len(notifications)
 
-    def apply(self, notifications: Sequence[Notification], *, refresh: bool = True) -> None:
-        events = [self._decode(n) for n in notifications if _qualname(n.topic) in PROJECTED_EVENTS]
+    def apply(self, notifications: Sequence[Notification | RawNotification], *, refresh: bool = True) -> None:
+        events = [self._decode(n) for n in notifications if qualname_of(n.topic) in PROJECTED_EVENTS]
+
         tracking = Tracking(APPLICATION_NAME, notifications[-1].id)
         self.views.apply(events, tracking, refresh=refresh)
         if self.on_commit is not None:
@@ -105,12 +119,16 @@ class Projector:
                     self.on_idle()
             subscription.stop()
 
-    def _decode(self, notification: Notification) -> Any:
-        return self.app.mapper.to_domain_event(notification)
+    def _select(self, start: int, limit: int) -> Sequence[Notification | RawNotification]:
+        if self._fast:
+            return select_raw_notifications(self.app.recorder, start, limit)
+        return self.app.recorder.select_notifications(start, limit)
 
-
-def _qualname(topic: str) -> str:
-    return topic.rpartition(":")[2]
+    def _decode(self, notification: Any) -> ProjectedEvent | StagedEvent:
+        if self._fast:
+            staged = STAGED_EVENTS.get(qualname_of(notification.topic))
+            return fast_decode(notification) if staged is None else StagedEvent(notification, staged)
+        return mapper_decode(self.app.mapper, notification)
 
 
 def _feed(subscription: Any, inbox: queue.Queue[Notification | BaseException]) -> None:

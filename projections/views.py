@@ -14,6 +14,7 @@ for the customers the batch touched.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from uuid import UUID
 import duckdb
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
-from projections.bulk import insert_rows
+from projections.bulk import insert_rows, insert_staged
+from projections.decoding import StagedEvent
 from projections.schema import LEAD_CHANNELS_SQL, TABLES, VIEWS
 
 PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
@@ -71,6 +73,7 @@ class _Segment:
     owners: dict[str, str] = field(default_factory=dict)
     stages: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     tag_changes: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
+    staged: list[bytes] = field(default_factory=list)  # raw stored events decoded by DuckDB
 
 
 class DuckDBViews(TrackingRecorder):
@@ -118,7 +121,7 @@ class DuckDBViews(TrackingRecorder):
     # --- projection -------------------------------------------------------------------
 
     def apply(self, events: Sequence[Any], tracking: Tracking | None, *, refresh: bool = True) -> None:
-        """Applies domain events (in log order) and records ``tracking``, in ONE transaction.
+        """Applies events (``projections.decoding.ProjectedEvent``, in log order) and records ``tracking``, in ONE transaction.
 
         ``refresh=False`` defers the per-customer recomputation (a rebuild refreshes
         everything once at the end with ``refresh_all``).
@@ -156,6 +159,7 @@ class DuckDBViews(TrackingRecorder):
             connection.execute("INSERT INTO touched SELECT customer_id FROM ec.customers")
         else:
             insert_rows(connection, "touched", [("customer_id", "UUID")], [(c,) for c in touched])
+        _follow_merges(connection)
         connection.execute(REFRESH_SQL)
         refresh_data_health(connection)
 
@@ -170,7 +174,11 @@ class _Applier:
 
     def run(self, events: Iterable[Any]) -> set[str]:
         for event in events:
-            handler = getattr(self, "on_" + type(event).__qualname__.replace(".", "_"), None)
+            if isinstance(event, StagedEvent):
+                self.segment.staged.append(event.line)
+                self.touched.add(event.customer_id)
+                continue
+            handler = getattr(self, "on_" + event.qualname.replace(".", "_"), None)
             if handler is not None:
                 handler(event)
         self.flush()
@@ -297,6 +305,7 @@ class _Applier:
 
     def flush(self) -> None:
         segment, connection = self.segment, self.connection
+        insert_staged(connection, segment.staged)
         insert_rows(connection, "ec.customers", _CUSTOMER_COLUMNS, segment.customers)
         insert_rows(connection, "touchpoints", _TOUCHPOINT_COLUMNS, segment.touchpoints)
         insert_rows(connection, "ec.identities", _IDENTITY_COLUMNS, segment.identities)
@@ -333,9 +342,34 @@ class _Applier:
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    # the value's JSON text as the library's transcoder wrote it (the staged path reads that text)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _follow_merges(connection: duckdb.DuckDBPyConnection) -> None:
+    """Moves rows of merged customers to their survivor, and refreshes the survivor too.
+
+    A merge is saved as one transaction, but the survivor's ``Absorbed`` may come before
+    the absorbed customer's own new events in the log (the library writes aggregate by
+    aggregate), and a projector batch may end in between: rows that arrive for a customer
+    already merged follow it here, so the views equal applying the aggregates' events.
+    """
+    while True:
+        moved = 0
+        for table in ("touchpoints", "ec.identities", "ec.observations"):
+            row = connection.execute(
+                f"UPDATE {table} SET customer_id = c.merged_into FROM ec.customers c "
+                f"WHERE {table}.customer_id = c.customer_id AND c.merged_into IS NOT NULL "
+                f"AND c.customer_id IN (SELECT customer_id FROM touched)"
+            ).fetchone()
+            moved += int(row[0]) if row else 0
+        connection.execute(
+            "INSERT INTO touched SELECT merged_into FROM ec.customers "
+            "WHERE customer_id IN (SELECT customer_id FROM touched) AND merged_into IS NOT NULL "
+            "AND merged_into NOT IN (SELECT customer_id FROM touched)"
+        )
+        if not moved:
+            return
 
 
 def refresh_data_health(connection: duckdb.DuckDBPyConnection) -> None:

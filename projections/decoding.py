@@ -1,0 +1,92 @@
+"""Decoding stored events for the projector, fast.
+
+The library's mapper rebuilds full domain-event objects (JSON through the standard
+library, then a datetime and a UUID object per field): about 30 µs per event, which
+caps catch-up near 30,000 events/s. The views only need the fields as DuckDB will
+read them, so when the store uses the library's plain JSON transcoding (no cipher, no
+compression) the projector decodes the stored state with msgspec and keeps timestamps
+as their ISO text (DuckDB parses them). Otherwise — e.g. with personal fields
+encrypted — it goes through the application's mapper, which knows how to open them.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Final
+from uuid import UUID
+
+import msgspec
+from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
+
+_DECODER: Final = msgspec.json.Decoder()
+_TIME_FIELDS: Final = ("timestamp", "occurred_at", "decided_at", "deadline_at", "changed_at", "corrected_at",
+                       "completed_at", "erased_at")
+_UUID_FIELDS: Final = ("survivor_id", "absorbed_id")
+
+
+class ProjectedEvent:
+    """An event as the views see it: its type's qualified name and its fields."""
+
+    def __init__(self, qualname: str, originator_id: Any, originator_version: int, fields: dict[str, Any]):
+        self.__dict__.update(fields)
+        self.qualname = qualname
+        self.originator_id = originator_id
+        self.originator_version = originator_version
+
+
+# Events DuckDB decodes itself from the stored JSON (the bulk of any log).
+STAGED_EVENTS: Final = {"Customer.Created": b"C", "Customer.TouchpointRecorded": b"T"}
+
+
+class StagedEvent:
+    """A stored event handed to DuckDB as one NDJSON line: {"o": id, "t": kind, "s": state}."""
+
+    __slots__ = ("customer_id", "line")
+
+    def __init__(self, notification: Notification, kind: bytes) -> None:
+        self.customer_id = str(notification.originator_id)
+        self.line = b'{"o":"%s","t":"%s","s":%s}' % (self.customer_id.encode(), kind, notification.state)
+
+
+@functools.cache
+def qualname_of(topic: str) -> str:
+    return topic.rpartition(":")[2]
+
+
+def supports_fast_path(mapper: Mapper[Any]) -> bool:
+    return (
+        type(mapper) is Mapper
+        and mapper.cipher is None
+        and mapper.compressor is None
+        and type(mapper.transcoder) is JSONTranscoder
+    )
+
+
+def fast_decode(notification: Notification) -> ProjectedEvent:
+    fields = _DECODER.decode(notification.state)
+    for name in _TIME_FIELDS:
+        value = fields.get(name)
+        if type(value) is dict:
+            fields[name] = value["_data_"]
+    for name in _UUID_FIELDS:
+        value = fields.get(name)
+        if type(value) is dict:
+            fields[name] = str(UUID(value["_data_"]))
+    if "erased_ids" in fields:
+        fields["erased_ids"] = [_plain_uuid(v) for v in fields["erased_ids"]]
+    return ProjectedEvent(
+        qualname_of(notification.topic), str(UUID(str(notification.originator_id))),
+        notification.originator_version, fields,
+    )
+
+
+def mapper_decode(mapper: Mapper[Any], notification: Notification) -> ProjectedEvent:
+    event = mapper.to_domain_event(notification)
+    return ProjectedEvent(
+        qualname_of(notification.topic), notification.originator_id, notification.originator_version,
+        dict(event.__dict__),
+    )
+
+
+def _plain_uuid(value: Any) -> str:
+    return str(UUID(value["_data_"])) if isinstance(value, dict) else str(value)
