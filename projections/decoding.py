@@ -12,6 +12,7 @@ encrypted — it goes through the application's mapper, which knows how to open 
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
@@ -90,3 +91,23 @@ def mapper_decode(mapper: Mapper[Any], notification: Notification) -> ProjectedE
 
 def _plain_uuid(value: Any) -> str:
     return str(UUID(value["_data_"])) if isinstance(value, dict) else str(value)
+
+
+class _Stamp(msgspec.Struct):
+    _data_: str
+
+
+class _Stamped(msgspec.Struct):
+    timestamp: _Stamp
+
+
+_STAMP_DECODER: Final = msgspec.json.Decoder(_Stamped)
+
+
+def recorded_at(event: ProjectedEvent | StagedEvent) -> datetime:
+    """When the event was committed (the library's event timestamp)."""
+    if isinstance(event, StagedEvent):
+        return datetime.fromisoformat(_STAMP_DECODER.decode(event.line[event.line.index(b',"s":') + 5:-1])
+                                      .timestamp._data_)
+    value = event.timestamp
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)

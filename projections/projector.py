@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from eventsourcing.persistence import Notification, Tracking
@@ -28,6 +29,7 @@ from projections.decoding import (
     fast_decode, 
     mapper_decode,
     qualname_of,
+    recorded_at,
     supports_fast_path,
 )
 from projections.views import DuckDBViews
@@ -57,6 +59,7 @@ class Projector:
         on_commit: Callable[[int], None] | None = None,
         on_idle: Callable[[], None] | None = None,
         fast: bool | None = None,
+        as_of: datetime | None = None,
     ) -> None:
         self.app = app
         self.views = views
@@ -65,6 +68,7 @@ class Projector:
         self.on_idle = on_idle or (lambda: None)
         # None: decode in DuckDB whenever the stored format allows it (see projections.decoding)
         self._fast = supports_fast_path(app.mapper) if fast is None else fast
+        self.as_of = as_of  # only events recorded at or before it (replay --as-of)
 
     @property
     def position(self) -> int:
@@ -87,6 +91,8 @@ class Projector:
 
     def apply(self, notifications: Sequence[Notification | RawNotification], *, refresh: bool = True) -> None:
         events = [self._decode(n) for n in notifications if qualname_of(n.topic) in PROJECTED_EVENTS]
+        if self.as_of is not None:
+            events = [e for e in events if recorded_at(e) <= self.as_of]
 
         tracking = Tracking(APPLICATION_NAME, notifications[-1].id)
         self.views.apply(events, tracking, refresh=refresh)

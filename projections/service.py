@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Final
 
 from adapters.application import EventChain
@@ -34,22 +36,44 @@ def project_pending(app: EventChain, settings: Settings, *, publish: bool = True
 def run_projector(settings: Settings, stop: threading.Event, app: EventChain | None = None) -> None:
     """Follows the log until ``stop`` is set; publishes the snapshot after commits, at most
     every PUBLISH_INTERVAL. A store or DuckDB error is logged and the loop resumes from the
-    last committed position after a short delay (nothing is applied twice)."""
+    last committed position after a short delay (nothing is applied twice). When a
+    ``replay rebuild`` swaps a new views file in, the loop reopens it and goes on from there."""
     app = app or EventChain.from_url(settings.store_url)
-    views = DuckDBViews(settings.views_path)
-    publisher = _Publisher(views, settings)
+    while not stop.is_set():
+        views = DuckDBViews(settings.views_path)
+        inode = os.stat(settings.views_path).st_ino
+        publisher = _Publisher(views, settings)
+
+        def idle(publisher: _Publisher = publisher, inode: int = inode) -> None:
+            publisher.flush_if_due()
+            if _inode(settings.views_path) != inode:
+                raise ViewsSwappedError
+
+        projector = Projector(app, views, on_commit=publisher.committed, on_idle=idle)
+        try:
+            publisher.publish()
+            projector.run(stop)
+        except ViewsSwappedError:
+            log.info("views file replaced by a rebuild; reopening it")
+            continue
+        except Exception as error:  # the loop must survive outages; the position is safe
+            log.warning("projector error, resuming from %d: %s", projector.position, error)
+            stop.wait(RETRY_DELAY)
+        finally:
+            if _inode(settings.views_path) == inode:
+                publisher.flush()
+            views.close()
+
+
+class ViewsSwappedError(Exception):
+    """The views file on disk is no longer the one this projector has open."""
+
+
+def _inode(path: Path) -> int | None:
     try:
-        publisher.publish()
-        projector = Projector(app, views, on_commit=publisher.committed, on_idle=publisher.flush_if_due)
-        while not stop.is_set():
-            try:
-                projector.run(stop)
-            except Exception as error:  # the loop must survive outages; the position is safe
-                log.warning("projector error, resuming from %d: %s", projector.position, error)
-                stop.wait(RETRY_DELAY)
-    finally:
-        publisher.flush()
-        views.close()
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
 
 
 class _Publisher:
