@@ -35,7 +35,7 @@ from projections.decoding import (
 from projections.views import DuckDBViews
 
 APPLICATION_NAME: Final = EventChain.name
-DEFAULT_BATCH_SIZE: Final = 20_000
+DEFAULT_BATCH_SIZE: Final = 50_000
 POLL_INTERVAL: Final = 0.2  # seconds between SQLite polls when idle
 # Only these events change a view: the others (identity index entries, rules and roster
 # documents the views don't show) are skipped without being decoded.
