@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import tempfile
-from pathlib import Path
+import threading
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from adapters.application import EventChain
+from adapters.nats_ingest import IngestWorker, PublishResult, WorkerStats, publish_envelopes, wait_until
 from domain.customer import Customer
 from domain.metrics import first_response_by_channel
 from domain.touchpoints import decode_touchpoint
 from eventchain.cli_support import open_app, settings_of
 from eventchain.demo_views import project_and_show
+from eventchain.nats_support import nats_url
 from eventchain.scenarios import seed_touchpoints
 
 SHOWCASE_CUSTOMER = "phone:13800138000"
@@ -38,20 +40,38 @@ def demo_command(ctx: click.Context, customers: int) -> None:
     """
     app = open_app(ctx)
     console = Console()
-    envelopes = seed_touchpoints(customers)
-    with tempfile.TemporaryDirectory() as scratch:
-        feed = Path(scratch) / "seed.jsonl"
-        feed.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in envelopes))
-        accepted = [decode_touchpoint(line) for line in feed.read_bytes().splitlines()]
-    results = app.record(accepted)
-    recorded = sum(r.recorded for r in results)
+    settings = settings_of(ctx)
+    envelopes = [json.dumps(e, ensure_ascii=False).encode() for e in seed_touchpoints(customers)]
+    with nats_url(settings) as url:
+        published, stats = publish_and_consume(app, url, envelopes)
     console.print(
-        f"[bold]recorded[/] {recorded} touchpoints ({len(envelopes) - recorded} already stored) "
-        f"in {len(results)} store transactions"
+        f"[bold]published[/] {published.published} touchpoints to NATS JetStream ({url}; "
+        f"{published.duplicates} dropped as repeats inside the duplicate window); the ingest worker "
+        f"recorded {stats.recorded} ({stats.duplicates} already stored) in {stats.batches} store transactions"
     )
     print_chain(console, app.find_customer(SHOWCASE_CUSTOMER))
     print_first_response(console, app)
-    project_and_show(console, app, settings_of(ctx))
+    project_and_show(console, app, settings)
+
+
+def publish_and_consume(app: EventChain, url: str, envelopes: list[bytes]) -> tuple[PublishResult, WorkerStats]:
+    """Publishes the envelopes as a channel would and runs an ingest worker until every
+    one is committed (and acked)."""
+    pairs = [(decode_touchpoint(raw), raw) for raw in envelopes]
+    result = asyncio.run(publish_envelopes(url, pairs))
+    published = result.published  # repeats inside the duplicate window are dropped by JetStream
+    worker = IngestWorker(app, url)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        done = wait_until(lambda: worker.stats.recorded + worker.stats.duplicates >= published, timeout=120)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    if not done:
+        raise click.ClickException(f"only {worker.stats.recorded} of {published} touchpoints arrived in 120 s")
+    return result, worker.stats
 
 
 def print_chain(console: Console, customer: Customer) -> None:
