@@ -116,7 +116,6 @@ class WorkerStats:
     duplicates: int = 0
     dead_lettered: int = 0
     batches: int = 0
-    committed_position: int = 0
 
 
 class IngestWorker:
@@ -146,6 +145,9 @@ class IngestWorker:
             js = nc.jetstream()
             names = self.config.names
             subscription = await js.pull_subscribe_bind(durable=names.durable, stream=names.stream)
+            # Pipelined: while batch N is being committed (in a thread), batch N+1 is fetched
+            # and validated. Commits stay sequential, one in flight, each acked after it.
+            in_flight: asyncio.Future[None] | None = None
             while not stop.is_set():
                 try:
                     messages = await subscription.fetch(self.config.batch, timeout=self.config.fetch_timeout)
@@ -156,12 +158,25 @@ class IngestWorker:
                     log.warning("fetch failed (%s); retrying", error)
                     await asyncio.sleep(0.5)
                     continue
-                if messages:
-                    await self.handle(js, messages, stop)
+                if not messages:
+                    continue
+                accepted, valid = await self.validate(js, messages)
+                if in_flight is not None:
+                    await in_flight
+                in_flight = asyncio.ensure_future(self.commit_and_ack(accepted, valid, stop)) if accepted else None
+            if in_flight is not None:
+                await in_flight
         finally:
             await nc.close()
 
     async def handle(self, js: Any, messages: list[Any], stop: threading.Event) -> None:
+        """Validates, commits and acks one fetched batch (without pipelining)."""
+        accepted, valid = await self.validate(js, messages)
+        if accepted:
+            await self.commit_and_ack(accepted, valid, stop)
+
+    async def validate(self, js: Any, messages: list[Any]) -> tuple[list[AcceptedTouchpoint], list[Any]]:
+        """Strict decode; rejects are dead-lettered (and terminated) right away."""
         accepted: list[AcceptedTouchpoint] = []
         valid: list[Any] = []
         for message in messages:
@@ -170,17 +185,20 @@ class IngestWorker:
                 valid.append(message)
             except RejectedTouchpointError as error:
                 await self.dead_letter(js, message, error)
-        if accepted:
-            result = await self.commit(accepted, valid, stop)
-            if result is None:
-                return  # stopping before the store came back: nothing acked, JetStream redelivers
-            if os.environ.get(CRASH_AFTER_COMMIT_ENV):
-                os._exit(137)  # the crash the reliability test wants: committed, never acked
-            for message in valid:
-                await message.ack()
-            self.stats.recorded += result.recorded
-            self.stats.duplicates += result.duplicates
-            self.stats.batches += 1
+        return accepted, valid
+
+    async def commit_and_ack(self, accepted: list[AcceptedTouchpoint], valid: list[Any],
+                             stop: threading.Event) -> None:
+        result = await self.commit(accepted, valid, stop)
+        if result is None:
+            return  # stopping before the store came back: nothing acked, JetStream redelivers
+        if os.environ.get(CRASH_AFTER_COMMIT_ENV):
+            os._exit(137)  # the crash the reliability test wants: committed, never acked
+        for message in valid:
+            await message.ack()
+        self.stats.recorded += result.recorded
+        self.stats.duplicates += result.duplicates
+        self.stats.batches += 1
 
     async def commit(self, accepted: list[AcceptedTouchpoint], messages: list[Any],
                      stop: threading.Event) -> BatchResult | None:
@@ -192,9 +210,7 @@ class IngestWorker:
                 if not done:
                     await self._in_progress(messages)
             try:
-                result = task.result()
-                self.stats.committed_position = self.app.max_notification_id()
-                return result
+                return task.result()
             except Exception as error:  # a store outage: keep the batch, try again
                 log.warning("store write failed (%s); retrying in %.1f s", error, self.config.retry_delay)
                 await self._in_progress(messages)

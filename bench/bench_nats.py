@@ -1,0 +1,119 @@
+"""NATS → committed + acked on PostgreSQL (SPEC §8), next to raw JetStream fetch+ack of the
+same messages, and publish → commit latency at 2,000 touchpoints/s offered load."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+
+import nats
+
+from adapters.application import BatchResult, EventChain
+from adapters.nats_ingest import IngestConfig, IngestWorker, ensure_streams, publish_envelopes, wait_until
+from bench.harness import BenchContext, Figure, stopwatch
+from bench.workload import touchpoint_envelopes
+from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint
+from tests.nats_support import private_config
+
+
+async def raw_fetch_ack(url: str, config: IngestConfig, count: int) -> float:
+    nc = await nats.connect(url)
+    try:
+        await ensure_streams(nc, config)
+        js = nc.jetstream()
+        subscription = await js.pull_subscribe_bind(durable=config.names.durable, stream=config.names.stream)
+        received = 0
+        start = time.perf_counter()
+        while received < count:
+            for message in await subscription.fetch(config.batch, timeout=5):
+                await message.ack()
+                received += 1
+        return count / (time.perf_counter() - start)
+    finally:
+        await nc.close()
+
+
+def throughput(ctx: BenchContext, url: str) -> list[Figure]:
+    count = ctx.scaled(40_000)
+    raw = touchpoint_envelopes(count, count // 4, seed=31, prefix="nb")
+    pairs = [(decode_touchpoint(r), r) for r in raw]
+    baseline_config, config = private_config(), private_config()
+    asyncio.run(publish_envelopes(url, pairs, baseline_config))
+    asyncio.run(publish_envelopes(url, pairs, config))
+    baseline = asyncio.run(raw_fetch_ack(url, baseline_config, count))
+    app = EventChain.from_url(ctx.postgres_url())
+    worker = IngestWorker(app, url, config)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    with stopwatch() as elapsed:
+        thread.start()
+        wait_until(lambda: worker.stats.recorded >= count, timeout=600)
+    stop.set()
+    thread.join()
+    events = app.max_notification_id()
+    return [Figure(
+        "NATS → committed + acked, PostgreSQL", events / elapsed[0], "stored events/s", "≥ 10,000 ev/s",
+        baseline_name="raw JetStream fetch+ack (msgs/s)", baseline_value=baseline,
+        notes=f"{count:,} touchpoints ({count / elapsed[0]:,.0f}/s) = {events:,} stored events; batches of 500",
+    )]
+
+
+def latency(ctx: BenchContext, url: str) -> list[Figure]:
+    rate, seconds = 2_000, max(3, int(10 * ctx.scale))
+    raw = touchpoint_envelopes(rate * seconds, 2_000, seed=41, prefix="lat")
+    pairs = [(decode_touchpoint(r), r) for r in raw]
+    config = private_config()
+    published_at: dict[str, float] = {}
+    committed_at: dict[str, float] = {}
+    app = EventChain.from_url(ctx.postgres_url())
+
+    def timed_record(batch: Sequence[AcceptedTouchpoint]) -> BatchResult:
+        result = app.record_batch(batch)
+        now = time.perf_counter()
+        committed_at.update((a.touchpoint_id, now) for a in batch)
+        return result
+
+    worker = IngestWorker(app, url, config, record=timed_record)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    asyncio.run(_offer(url, config, pairs, rate, published_at))
+    wait_until(lambda: len(committed_at) >= len(pairs), timeout=300)
+    stop.set()
+    thread.join()
+    delays = sorted(committed_at[k] - published_at[k] for k in published_at if k in committed_at)
+    p99 = delays[int(len(delays) * 0.99) - 1]
+    return [Figure(
+        "publish → commit latency p99 at 2,000/s offered", p99 * 1000, "ms", "≤ 500 ms",
+        notes=f"{len(delays):,} touchpoints over {seconds} s; median {delays[len(delays) // 2] * 1000:.0f} ms",
+    )]
+
+
+async def _offer(url: str, config: IngestConfig, pairs: list[tuple[AcceptedTouchpoint, bytes]], rate: int,
+                 published_at: dict[str, float]) -> None:
+    nc = await nats.connect(url)
+    try:
+        await ensure_streams(nc, config)
+        js = nc.jetstream()
+        start = time.perf_counter()
+        tick = 0.01
+        per_tick = int(rate * tick)
+        futures = []
+        for index in range(0, len(pairs), per_tick):
+            target = start + (index // per_tick) * tick
+            await asyncio.sleep(max(0.0, target - time.perf_counter()))
+            for accepted, raw in pairs[index:index + per_tick]:
+                published_at[accepted.touchpoint_id] = time.perf_counter()
+                subject = config.names.subject(raw.split(b'"channel": "')[1].split(b'"')[0].decode())
+                futures.append(await js.publish_async(subject, raw,
+                                                      headers={"Nats-Msg-Id": accepted.touchpoint_id}))
+        await asyncio.gather(*futures)
+    finally:
+        await nc.close()
+
+
+def run(ctx: BenchContext) -> list[Figure]:
+    url = ctx.nats_url()
+    return [*throughput(ctx, url), *latency(ctx, url)]
