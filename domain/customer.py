@@ -87,6 +87,8 @@ class Customer(Aggregate):
                 )
             )
             aggregate.identity_keys.update(self.identity_keys)
+            for key in self.identity_keys:
+                aggregate.identity_sources.setdefault(key, set()).add(self.touchpoint_id)
             for field, value in self.contact.items():
                 aggregate._observe_profile(field, value, (self.occurred_at, self.touchpoint_id))
 
@@ -111,8 +113,43 @@ class Customer(Aggregate):
             for facts in self.touchpoints:
                 aggregate._add_facts(TouchpointFacts(**facts))
             aggregate.identity_keys.update(self.identity_keys)
+            brought = {facts["touchpoint_id"] for facts in self.touchpoints}
+            for key in self.identity_keys:
+                aggregate.identity_sources.setdefault(key, set()).update(brought)
             for field, (occurred_at, touchpoint_id, value) in self.profile.items():
                 aggregate._observe_profile(field, value, (occurred_at, touchpoint_id))
+
+    class Unmerged(Aggregate.Event):
+        """The survivor gives back what an absorbed customer brought (``eventchain unmerge``)."""
+
+        absorbed_id: UUID
+        touchpoint_ids: list[str]
+        identity_keys: list[str]
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.absorbed_from.remove(self.absorbed_id)
+            for touchpoint_id in self.touchpoint_ids:
+                aggregate.touchpoints.pop(touchpoint_id, None)
+            aggregate.identity_keys.difference_update(self.identity_keys)
+            given_back = set(self.touchpoint_ids)
+            for key in list(aggregate.identity_sources):
+                aggregate.identity_sources[key] -= given_back
+                if not aggregate.identity_sources[key]:
+                    del aggregate.identity_sources[key]
+            aggregate.observations = [o for o in aggregate.observations if o[2] not in given_back]
+            aggregate._recompute_profile()
+
+    class Restored(Aggregate.Event):
+        """An absorbed customer is live again after an unmerge."""
+
+        survivor_id: UUID
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.merged_into = None
 
     class LeadAssigned(Aggregate.Event):
         """A routing decision (also used for handovers: matched_step 'handover')."""
@@ -165,7 +202,10 @@ class Customer(Aggregate):
         self.escalated_steps: set[int] = set()
         self.touchpoints: dict[str, TouchpointFacts] = {}
         self.identity_keys: set[str] = set()
+        self.identity_sources: dict[str, set[str]] = {}  # key → touchpoints that carried it
         self.profile: dict[str, tuple[datetime, str, Any]] = {}
+        # every (field, occurred_at, touchpoint_id, value) seen: an unmerge recomputes the profile
+        self.observations: list[tuple[str, datetime, str, Any]] = []
         self.merged_into: UUID | None = None
         self.absorbed_from: list[UUID] = []
 
@@ -196,12 +236,18 @@ class Customer(Aggregate):
         )
         return True
 
-    def absorb(self, other: Customer, reason: str, actor: str, recorded_at: datetime) -> None:
-        """Merges ``other`` into this customer: an event on each aggregate."""
+    def absorb(
+        self, other: Customer, reason: str, actor: str, recorded_at: datetime, *, force: bool = False
+    ) -> None:
+        """Merges ``other`` into this customer: an event on each aggregate. Refused when the
+        two carry different identities of a unique kind (e.g. two USCCs) unless forced."""
         self.check_live()
         other.check_live()
         if other.id == self.id:
             raise MergeRefusedError("a customer cannot absorb itself")
+        conflicts = self.conflicting_unique_identities(other)
+        if conflicts and not force:
+            raise MergeRefusedError(f"merge protection: different unique identities {', '.join(conflicts)}")
         other.trigger_event(
             self.MergedInto, timestamp=recorded_at, survivor_id=self.id, reason=reason, actor=actor
         )
@@ -215,6 +261,28 @@ class Customer(Aggregate):
             reason=reason,
             actor=actor,
         )
+
+    def give_back(self, absorbed: Customer, reason: str, actor: str, recorded_at: datetime) -> None:
+        """Unmerges ``absorbed``: the survivor returns its touchpoints and identities, and the
+        absorbed customer is live again (an event on each aggregate)."""
+        if absorbed.merged_into != self.id or absorbed.id not in self.absorbed_from:
+            raise MergeRefusedError(f"customer {absorbed.id} is not merged into {self.id}")
+        self.trigger_event(
+            self.Unmerged,
+            timestamp=recorded_at,
+            absorbed_id=absorbed.id,
+            touchpoint_ids=sorted(absorbed.touchpoints),
+            identity_keys=sorted(self.keys_only_from(set(absorbed.touchpoints))),
+            reason=reason,
+            actor=actor,
+        )
+        absorbed.trigger_event(
+            self.Restored, timestamp=recorded_at, survivor_id=self.id, reason=reason, actor=actor
+        )
+
+    def keys_only_from(self, touchpoint_ids: set[str]) -> set[str]:
+        """Identity keys that no touchpoint outside ``touchpoint_ids`` carried."""
+        return {key for key, sources in self.identity_sources.items() if sources <= touchpoint_ids}
 
     # --- rules ----------------------------------------------------------------------
 
@@ -285,9 +353,19 @@ class Customer(Aggregate):
 
     def _observe_profile(self, field: str, value: Any, at: tuple[datetime, str]) -> None:
         # The value observed at the latest event time wins, whatever the arrival order.
+        if value is None:
+            return
+        self.observations.append((field, at[0], at[1], value))
         current = self.profile.get(field)
-        if value is not None and (current is None or at > current[:2]):
+        if current is None or at > current[:2]:
             self.profile[field] = (at[0], at[1], value)
+
+    def _recompute_profile(self) -> None:
+        self.profile = {}
+        for field, occurred_at, touchpoint_id, value in self.observations:
+            current = self.profile.get(field)
+            if current is None or (occurred_at, touchpoint_id) > current[:2]:
+                self.profile[field] = (occurred_at, touchpoint_id, value)
 
 
 class IdentityIndex(Aggregate):

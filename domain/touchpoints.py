@@ -149,6 +149,24 @@ class WecomMsg(Touchpoint, tag="wecom_msg", frozen=True, kw_only=True):
 
 
 AnyTouchpoint = WebForm | DouyinDM | ExpoScan | Call400 | EngineerLog | WecomMsg
+
+
+class ImportPayload(Strict, frozen=True):
+    batch_id: RequiredId
+    row_number: NonNegativeInt
+    source_file: ShortText | None = None
+    owner: ShortText | None = None  # 负责人 as written in the sheet
+
+
+class ImportRow(Touchpoint, tag="import", frozen=True, kw_only=True):
+    """A customer row from a bulk import (``eventchain import``). Not part of the NATS
+    envelope: channels publish contact touchpoints; imports are facts, never leads."""
+
+    payload: ImportPayload
+
+
+# What the Customer aggregate records: the public channels plus imports.
+RecordableTouchpoint = AnyTouchpoint | ImportRow
 CHANNELS: Final[tuple[str, ...]] = (
     "web_form",
     "douyin_dm",
@@ -166,7 +184,7 @@ _encoder: Final = msgspec.json.Encoder()
 class AcceptedTouchpoint:
     """A validated touchpoint with its normalised identity keys, ready to record."""
 
-    touchpoint: AnyTouchpoint
+    touchpoint: RecordableTouchpoint
     identity_keys: tuple[str, ...]
 
     @property
@@ -199,7 +217,7 @@ def decode_touchpoint(raw: bytes | str) -> AcceptedTouchpoint:
     return accept(touchpoint)
 
 
-def accept(touchpoint: AnyTouchpoint) -> AcceptedTouchpoint:
+def accept(touchpoint: RecordableTouchpoint) -> AcceptedTouchpoint:
     """Applies the rules a schema cannot express and normalises the identities."""
     if touchpoint.direction == "outbound" and not touchpoint.actor:
         raise RejectedTouchpointError("$.actor", "required when direction is 'outbound'")
@@ -217,7 +235,7 @@ def accept(touchpoint: AnyTouchpoint) -> AcceptedTouchpoint:
     return AcceptedTouchpoint(touchpoint, tuple(sorted(set(keys))))
 
 
-def _identities_from_payload(touchpoint: AnyTouchpoint) -> list[str]:
+def _identities_from_payload(touchpoint: RecordableTouchpoint) -> list[str]:
     match touchpoint:
         case DouyinDM(payload=payload):
             return [identity_key("douyin_open_id", normalise_identity("douyin_open_id", payload.open_id))]
@@ -236,7 +254,7 @@ def _identities_from_payload(touchpoint: AnyTouchpoint) -> list[str]:
             return []
 
 
-def channel_of(touchpoint: AnyTouchpoint) -> str:
+def channel_of(touchpoint: RecordableTouchpoint) -> str:
     return type(touchpoint).__struct_config__.tag  # type: ignore[return-value]
 
 
@@ -244,17 +262,17 @@ def encode_touchpoint(touchpoint: AnyTouchpoint) -> bytes:
     return _encoder.encode(touchpoint)
 
 
-def payload_dict(touchpoint: AnyTouchpoint) -> dict[str, Any]:
+def payload_dict(touchpoint: RecordableTouchpoint) -> dict[str, Any]:
     return msgspec.to_builtins(touchpoint.payload)  # type: ignore[no-any-return]
 
 
-def contact_dict(touchpoint: AnyTouchpoint) -> dict[str, Any]:
+def contact_dict(touchpoint: RecordableTouchpoint) -> dict[str, Any]:
     if touchpoint.contact is None:
         return {}
     return msgspec.to_builtins(touchpoint.contact)  # type: ignore[no-any-return]
 
 
-def summarise(touchpoint: AnyTouchpoint) -> str:
+def summarise(touchpoint: RecordableTouchpoint) -> str:
     """A one-line human summary of the touchpoint, for the chain view."""
     match touchpoint:
         case WebForm(payload=p):
@@ -271,6 +289,8 @@ def summarise(touchpoint: AnyTouchpoint) -> str:
             return f"engineer log for ticket {p.ticket_id}: {p.diagnosis or p.log_uri}"
         case WecomMsg(payload=p):
             return f"WeCom: {p.text or '(no text)'}"
+        case ImportRow(payload=p):
+            return f"imported from {p.source_file or 'a sheet'} row {p.row_number} (batch {p.batch_id})"
     raise AssertionError(touchpoint)  # pragma: no cover
 
 

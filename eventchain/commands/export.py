@@ -1,0 +1,62 @@
+"""``eventchain export``: customer_360 as CSV, through a role, safe to open in Excel."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from eventchain.cli_support import settings_of
+from eventchain.read_paths import ROLE, team_of, snapshot_connection
+from projections.visibility import VISIBLE_TABLE, Role, load_visible_customers
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> str:
+    """A cell Excel will show as text: formula-looking cells get a leading apostrophe."""
+    if value is None:
+        return ""
+    text = "|".join(map(str, value)) if isinstance(value, list) else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+@click.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout).")
+@click.option("--as", "role", type=ROLE, default="exec", show_default=True,
+              help="Whose view: sales:<agent>, director:<agent> or exec.")
+@click.pass_context
+def export_command(ctx: click.Context, out: Path | None, role: Role) -> None:
+    """Export customer_360 as CSV (UTF-8 with BOM), neutralising formula injection.
+
+    \b
+    Example:
+      eventchain export --out customers.csv
+      eventchain export --as sales:a-wang > mine.csv
+    """
+    with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
+        load_visible_customers(connection, role, team_of(role))
+        cursor = connection.execute(
+            f"SELECT * FROM customer_360 WHERE CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM "
+            f"{VISIBLE_TABLE}) ORDER BY first_touch_at, customer_id"
+        )
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall()
+    handle = out.open("w", encoding="utf-8-sig", newline="") if out else sys.stdout
+    try:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([neutralise(v) for v in row])
+    finally:
+        if out:
+            handle.close()
+    if out:
+        click.echo(f"exported {len(rows)} customers to {out}", err=True)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(export_command)

@@ -1,0 +1,88 @@
+"""``eventchain merge`` / ``unmerge`` / ``duplicates`` (SPEC §6)."""
+
+from __future__ import annotations
+
+import click
+import duckdb
+
+from adapters.application import CustomerNotFoundError
+from adapters.merging import merge, unmerge
+from domain.customer import MergeRefusedError
+from domain.duplicates import Profile, find_candidates
+from eventchain.cli_support import open_app, settings_of
+from eventchain.read_paths import snapshot_connection
+
+
+@click.command("merge")
+@click.argument("survivor")
+@click.argument("absorbed")
+@click.option("--reason", required=True, help="Why: recorded on both customers' events.")
+@click.option("--actor", default="operator", show_default=True, help="Who decided.")
+@click.option("--force", is_flag=True, help="Merge even when the two carry different USCCs (recorded).")
+@click.pass_context
+def merge_command(ctx: click.Context, survivor: str, absorbed: str, reason: str, actor: str, force: bool) -> None:
+    """Merge ABSORBED into SURVIVOR (ids or identities such as phone:138…).
+
+    \b
+    Example:
+      eventchain merge phone:13800138000 email:li@example.cn --reason "same buyer, two forms"
+    """
+    app = open_app(ctx)
+    try:
+        kept = merge(app, survivor, absorbed, reason=reason, actor=actor, force=force)
+    except (CustomerNotFoundError, MergeRefusedError) as error:
+        hint = " (use --force to override, with a reason)" if "protection" in str(error) else ""
+        raise click.ClickException(f"{error}{hint}") from None
+    click.echo(f"merged into {kept.id}; {len(kept.touchpoints)} touchpoints, "
+               f"{len(kept.identity_keys)} identities")
+
+
+@click.command("unmerge")
+@click.argument("survivor")
+@click.argument("absorbed_id")
+@click.option("--reason", required=True, help="Why: recorded on both customers' events.")
+@click.option("--actor", default="operator", show_default=True, help="Who decided.")
+@click.pass_context
+def unmerge_command(ctx: click.Context, survivor: str, absorbed_id: str, reason: str, actor: str) -> None:
+    """Undo a merge: SURVIVOR gives back ABSORBED_ID's touchpoints and identities.
+
+    \b
+    Example:
+      eventchain unmerge phone:13800138000 4ba5387c-155c-547c-86a0-f0c41daddff4 --reason "different people"
+    """
+    app = open_app(ctx)
+    try:
+        restored = unmerge(app, survivor, absorbed_id, reason=reason, actor=actor)
+    except (CustomerNotFoundError, MergeRefusedError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"restored {restored.id} with {len(restored.touchpoints)} touchpoints")
+
+
+@click.command("duplicates")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.pass_context
+def duplicates_command(ctx: click.Context, limit: int) -> None:
+    """List duplicate-customer candidates: a shared phone/email/USCC, or name + company
+    similarity ≥ 0.85 (read from the analyst snapshot).
+
+    \b
+    Example:
+      eventchain duplicates --limit 20
+    """
+    with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
+        candidates = find_candidates(load_profiles(connection))
+    for candidate in candidates[:limit]:
+        click.echo(f"{candidate.a}  {candidate.b}  {candidate.score:.2f}  {candidate.reason}")
+    click.echo(f"{len(candidates)} candidate pairs", err=True)
+
+
+def load_profiles(connection: duckdb.DuckDBPyConnection) -> list[Profile]:
+    rows = connection.execute(
+        "SELECT customer_id::VARCHAR, display_name, company, identities FROM customer_360 WHERE NOT erased"
+    ).fetchall()
+    return [Profile(r[0], None if r[1] == "(unknown)" else r[1], r[2], frozenset(r[3] or [])) for r in rows]
+
+
+def register(group: click.Group) -> None:
+    for command in (merge_command, unmerge_command, duplicates_command):
+        group.add_command(command)
