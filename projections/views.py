@@ -451,6 +451,15 @@ INSERT INTO data_health
            UNION ALL SELECT 'phone', count(*) FILTER (WHERE len(list_filter(identities, lambda x: starts_with(x, 'phone:'))) = 0) FROM customer_360
            WHERE NOT erased)
   UNION ALL
+  -- customers sharing a (name, company) with another live customer: the cheap, exact part of
+  -- the duplicate candidates (`eventchain duplicates` adds fuzzy name+company matches)
+  SELECT 'overall', 'duplicate_candidate_rate',
+         CASE WHEN n.customers = 0 THEN 0.0 ELSE coalesce(d.duplicated, 0) / n.customers END
+  FROM n, (SELECT sum(c) AS duplicated FROM (
+             SELECT count(*) AS c FROM customer_360
+             WHERE NOT erased AND display_name <> '(unknown)' AND company IS NOT NULL
+             GROUP BY lower(trim(display_name)), lower(trim(company)) HAVING count(*) > 1)) d
+  UNION ALL
   SELECT import_batch, 'rows_read', rows_read FROM ec.import_batches
   UNION ALL
   SELECT import_batch, 'rejected_rate', CASE WHEN rows_read = 0 THEN 0.0 ELSE rejected / rows_read END

@@ -161,3 +161,16 @@ def test_every_contract_relation_exists_with_its_columns() -> None:
         for relation in ("silent_customers", "journey_breakpoints", "data_health"):
             views.connection.execute(f"SELECT * FROM {relation}").fetchall()
         views.close()
+
+
+def test_data_health_counts_customers_sharing_a_name_and_company_as_duplicate_candidates(tmp_path: Path) -> None:
+    app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
+    same = {"name": "李雷", "company": "杭州某智能硬件有限公司"}
+    app.record([envelope("a", "web_form", T0, "13500000001", contact=same),
+                envelope("b", "web_form", T0, "13500000002", contact=same),
+                envelope("c", "web_form", T0, "13500000003", contact={"name": "韩梅梅"})])
+    views = project(app, tmp_path / "views.duckdb")
+    health = dict(views.connection.execute(
+        "SELECT metric, value FROM data_health WHERE import_batch = 'overall'").fetchall())
+    assert health["duplicate_candidate_rate"] == pytest.approx(2 / 3)
+    assert health["null_rate_company"] == pytest.approx(1 / 3)
