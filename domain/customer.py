@@ -284,6 +284,42 @@ class Customer(Aggregate):
         """Identity keys that no touchpoint outside ``touchpoint_ids`` carried."""
         return {key for key, sources in self.identity_sources.items() if sources <= touchpoint_ids}
 
+    def assign(self, agent_id: str, decided_at: datetime, rule_version: int, matched_step: str, reason: str,
+               priority: float, actor: str, recorded_at: datetime) -> None:
+        """A routing decision or a handover (matched_step "handover")."""
+        self.trigger_event(self.LeadAssigned, timestamp=recorded_at, agent_id=agent_id, decided_at=decided_at,
+                           rule_version=rule_version, matched_step=matched_step, reason=reason, priority=priority,
+                           actor=actor)
+
+    def change_tags(self, added: list[str], removed: list[str], changed_at: datetime, reason: str,
+                    recorded_at: datetime) -> bool:
+        added = sorted(set(added) - self.tags)
+        removed = sorted(set(removed) & self.tags)
+        if not added and not removed:
+            return False
+        self.trigger_event(self.TagsChanged, timestamp=recorded_at, added=added, removed=removed,
+                           changed_at=changed_at, reason=reason)
+        return True
+
+    def escalate(self, deadline_at: datetime, step: int, escalated_to: str, rule_version: int,
+                 recorded_at: datetime) -> bool:
+        """Records a missed first-response deadline for one escalation step, once."""
+        if step in self.escalated_steps:
+            return False
+        self.trigger_event(self.FirstResponseOverdue, timestamp=recorded_at, deadline_at=deadline_at, step=step,
+                           escalated_to=escalated_to, rule_version=rule_version)
+        return True
+
+    def change_stage(self, stage: str, changed_at: datetime, evidence: list[str], actor: str, reason: str,
+                     recorded_at: datetime) -> None:
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+        missing = [e for e in evidence if e not in self.touchpoints]
+        if missing:
+            raise ValueError(f"evidence not on this customer: {', '.join(missing)}")
+        self.trigger_event(self.StageChanged, timestamp=recorded_at, stage=stage, changed_at=changed_at,
+                           evidence=evidence, actor=actor, reason=reason)
+
     # --- rules ----------------------------------------------------------------------
 
     def check_live(self) -> None:

@@ -16,6 +16,7 @@ from domain.customer import Customer
 from domain.metrics import first_response_by_channel
 from domain.touchpoints import decode_touchpoint
 from eventchain.cli_support import open_app, settings_of
+from eventchain.demo_routing import setup_and_route
 from eventchain.demo_views import project_and_show
 from eventchain.nats_support import nats_url
 from eventchain.scenarios import seed_touchpoints
@@ -49,6 +50,7 @@ def demo_command(ctx: click.Context, customers: int) -> None:
         f"{published.duplicates} dropped as repeats inside the duplicate window); the ingest worker "
         f"recorded {stats.recorded} ({stats.duplicates} already stored) in {stats.batches} store transactions"
     )
+    setup_and_route(console, app)
     print_chain(console, app.find_customer(SHOWCASE_CUSTOMER))
     print_first_response(console, app)
     project_and_show(console, app, settings)

@@ -1,0 +1,115 @@
+"""Use cases over the versioned rules and the roster (SPEC §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import get_topic
+
+from adapters.application import EventChain
+from adapters.store import select_raw_notifications
+from domain.customer import Customer
+from domain.roster import ROSTER_ID, Agent, Roster
+from domain.rules import RULESET_ID, RulesDocument, RuleSet, parse_rules
+
+
+def ruleset(app: EventChain) -> RuleSet:
+    try:
+        found: RuleSet = app.repository.get(RULESET_ID)
+        return found
+    except AggregateNotFoundError:
+        return RuleSet.start(app.clock())
+
+
+def apply_rules(app: EventChain, text: str, author: str, note: str) -> int:
+    """Validates the document (nothing is appended when invalid) and appends version N+1."""
+    document: RulesDocument = parse_rules(text)
+    rules = ruleset(app)
+    version = rules.revise(document, author, note, app.clock())
+    app.save(rules)
+    return version
+
+
+def rollback_rules(app: EventChain, version: int, author: str, note: str) -> int:
+    rules = ruleset(app)
+    new_version = rules.rollback(version, author, note, app.clock())
+    app.save(rules)
+    return new_version
+
+
+def last_rule_version(app: EventChain) -> int | None:
+    try:
+        rules: RuleSet = app.repository.get(RULESET_ID)
+    except AggregateNotFoundError:
+        return None
+    return rules.current or None
+
+
+def roster(app: EventChain) -> Roster:
+    try:
+        found: Roster = app.repository.get(ROSTER_ID)
+        return found
+    except AggregateNotFoundError:
+        return Roster.start(app.clock())
+
+
+def join(app: EventChain, agent: Agent, actor: str) -> None:
+    team = roster(app)
+    team.join(agent, actor, app.clock())
+    app.save(team)
+
+
+def update(app: EventChain, agent_id: str, changes: dict[str, Any], actor: str) -> None:
+    team = roster(app)
+    team.update(agent_id, changes, actor, app.clock())
+    app.save(team)
+
+
+def leave(app: EventChain, agent_id: str, reason: str, actor: str) -> tuple[str, int]:
+    """The agent leaves; every customer they own is handed over (to their manager, or the
+    pool) with a LeadAssigned event carrying actor and reason — in ONE transaction."""
+    team = roster(app)
+    now = app.clock()
+    handover = team.leave(agent_id, reason, actor, now)
+    customers = []
+    for customer_id in owned_by(app, agent_id):
+        customer = app.get_customer(customer_id, follow_merges=False)
+        customer.assign(handover, now, 0, "handover", f"{agent_id} left: {reason}", 0.0, actor, now)
+        customers.append(customer)
+    app.save(team, *customers)
+    return handover, len(customers)
+
+
+def owners(app: EventChain) -> dict[str, str]:
+    """Current owner of every assigned customer, from the LeadAssigned events in log order."""
+    result: dict[str, str] = {}
+    for customer_id, fields in _events(app, get_topic(Customer.LeadAssigned)):
+        result[customer_id] = fields["agent_id"]
+    return result
+
+
+def owned_by(app: EventChain, agent_id: str) -> list[Any]:
+    from uuid import UUID
+
+    return [UUID(c) for c, owner in owners(app).items() if owner == agent_id]
+
+
+def _events(app: EventChain, topic: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    start = 1
+    while True:
+        page = select_raw_notifications(app.recorder, start, 10_000)
+        if not page:
+            return
+        for notification in page:
+            if notification.topic == topic:
+                yield str(_uuid(notification.originator_id)), msgspec.json.decode(notification.state)
+        start = page[-1].id + 1
+
+
+def _uuid(value: str) -> Any:
+    from uuid import UUID
+
+    return UUID(str(value))

@@ -1,0 +1,169 @@
+"""Versioned configuration (SPEC §4): a TOML rules document, validated with key paths, and
+the RuleSet aggregate whose every revision is an event (diff, rollback, replay)."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from typing import Annotated, Any, Final
+from uuid import UUID, uuid5
+
+import msgspec
+from eventsourcing.domain import Aggregate
+from msgspec import Meta, Struct
+
+RULESET_ID: Final = uuid5(UUID("3f1e9a40-7c55-4e0e-9a7d-6b3d2c1f0a99"), "ruleset")
+Minutes = Annotated[int, Meta(ge=1, le=7 * 24 * 60)]
+Weight = Annotated[float, Meta(gt=0, le=100)]
+Words = list[Annotated[str, Meta(min_length=1, max_length=64)]]
+
+
+class Strict(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class Sla(Strict, frozen=True):
+    first_response_minutes: Minutes = 15
+    vip_first_response_minutes: Minutes = 4
+    escalation_chain: list[Annotated[str, Meta(min_length=1, max_length=64)]] = msgspec.field(
+        default_factory=lambda: ["manager", "director"])
+
+
+class Keywords(Strict, frozen=True):
+    urgent: Words = msgspec.field(default_factory=lambda: ["急", "马上", "今天"])
+    high_intent: Words = msgspec.field(default_factory=lambda: ["招标", "参数", "替代"])
+    vip: Words = []
+
+
+class BudgetWeight(Strict, frozen=True):
+    above_cny: Annotated[float, Meta(ge=0)]
+    weight: Weight
+
+
+class Routing(Strict, frozen=True):
+    channel_teams: dict[str, str] = {}  # channel → team; a channel without a team goes to every team
+    city_weights: dict[str, Weight] = {}
+    industry_weights: dict[str, Weight] = {}
+    budget_weights: list[BudgetWeight] = []
+    new_hire_days: Annotated[int, Meta(ge=0, le=3650)] = 30
+    expo_radius_km: Annotated[float, Meta(gt=0, le=1000)] = 3.0
+    fallback_owner: Annotated[str, Meta(min_length=1, max_length=64)] = "pool"
+
+
+class Silence(Strict, frozen=True):
+    days: Annotated[int, Meta(ge=1, le=3650)] = 30
+
+
+class Gate(Strict, frozen=True):
+    """Evidence needed to enter a stage: touchpoints of these channels/directions."""
+
+    channels: list[str] = []  # any of them; empty = any channel
+    direction: str | None = None  # "inbound" / "outbound" / None = either
+
+
+class RulesDocument(Strict, frozen=True):
+    sla: Sla = msgspec.field(default_factory=Sla)
+    keywords: Keywords = msgspec.field(default_factory=Keywords)
+    routing: Routing = msgspec.field(default_factory=Routing)
+    silence: Silence = msgspec.field(default_factory=Silence)
+    stages: dict[str, Gate] = {}
+
+
+class RulesError(ValueError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def parse_rules(text: str) -> RulesDocument:
+    """Parses and validates a TOML rules document; errors name the key path."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise RulesError("$", f"not valid TOML ({error})") from None
+    return rules_from_dict(raw)
+
+
+def rules_from_dict(raw: dict[str, Any]) -> RulesDocument:
+    try:
+        document = msgspec.convert(raw, RulesDocument)
+    except msgspec.ValidationError as error:
+        reason, _, where = str(error).rpartition(" - at `")
+        path = where.rstrip("`") if reason else "$"
+        raise RulesError(path, reason or str(error)) from None
+    from domain.customer import STAGES
+    from domain.touchpoints import CHANNELS
+
+    for channel in document.routing.channel_teams:
+        if channel not in CHANNELS:
+            raise RulesError(f"$.routing.channel_teams.{channel}", f"unknown channel; expected one of {CHANNELS}")
+    for stage, gate in document.stages.items():
+        if stage not in STAGES:
+            raise RulesError(f"$.stages.{stage}", f"unknown stage; expected one of {STAGES}")
+        if gate.direction not in (None, "inbound", "outbound"):
+            raise RulesError(f"$.stages.{stage}.direction", "expected 'inbound' or 'outbound'")
+    return document
+
+
+def as_dict(document: RulesDocument) -> dict[str, Any]:
+    return msgspec.to_builtins(document)  # type: ignore[no-any-return]
+
+
+def diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """Changed keys as (dotted path, old value, new value); nested tables are walked."""
+    changes: list[tuple[str, Any, Any]] = []
+    for key in sorted(set(old) | set(new)):
+        path = f"{prefix}{key}"
+        before, after = old.get(key), new.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            changes += diff(before, after, path + ".")
+        elif before != after:
+            changes.append((path, before, after))
+    return changes
+
+
+class RuleSet(Aggregate):
+    """One aggregate; version N of the rules is its N-th revision (append-only history)."""
+
+    class Created(Aggregate.Created):
+        pass
+
+    class RulesRevised(Aggregate.Event):
+        number: int
+        document: dict[str, Any]
+        author: str
+        note: str
+        revised_at: datetime
+        rollback_of: int | None
+
+        def apply(self, aggregate: RuleSet) -> None:
+            aggregate.revisions.append(self)
+
+    def __init__(self) -> None:
+        self.revisions: list[RuleSet.RulesRevised] = []
+
+    @classmethod
+    def start(cls, at: datetime) -> RuleSet:
+        return cls._create(cls.Created, id=RULESET_ID, timestamp=at)
+
+    @property
+    def current(self) -> int:
+        return len(self.revisions)
+
+    def document(self, number: int) -> dict[str, Any]:
+        if not 1 <= number <= len(self.revisions):
+            raise RulesError("version", f"no version {number} (versions 1..{len(self.revisions)})")
+        return self.revisions[number - 1].document
+
+    def revise(self, document: RulesDocument, author: str, note: str, at: datetime,
+               rollback_of: int | None = None) -> int:
+        self.trigger_event(self.RulesRevised, timestamp=at, number=len(self.revisions) + 1,
+                           document=as_dict(document), author=author, note=note, revised_at=at,
+                           rollback_of=rollback_of)
+        return len(self.revisions)
+
+    def rollback(self, number: int, author: str, note: str, at: datetime) -> int:
+        """Appends a new version equal to version ``number``."""
+        return self.revise(rules_from_dict(self.document(number)), author, note or f"rollback to {number}", at,
+                           rollback_of=number)

@@ -1,0 +1,228 @@
+"""``eventchain rules …`` and ``eventchain team …``: versioned rules and the sales roster."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from adapters.rules import apply_rules, join, leave, roster, rollback_rules, ruleset, update
+from domain.roster import Agent, RosterError
+from domain.rules import RulesError, diff
+from eventchain.cli_support import open_app
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Versioned routing/SLA rules: every change is an event (diff, rollback, replay).
+
+    \b
+    Example:
+      eventchain rules apply examples/rules.toml --note "seed 004 weights"
+      eventchain rules diff 1 2
+      eventchain rules rollback 1 --note "weights hurt Douyin"
+    """
+
+
+@rules_group.command("apply")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--note", required=True, help="Why this change (kept in the history).")
+@click.option("--author", default="operator", show_default=True)
+@click.pass_context
+def apply_command(ctx: click.Context, file: Path, note: str, author: str) -> None:
+    """Validate FILE (TOML) and append it as the next rules version.
+
+    \b
+    Example:
+      eventchain rules apply examples/rules.toml --note "first version"
+    """
+    try:
+        version = apply_rules(open_app(ctx), file.read_text(encoding="utf-8"), author, note)
+    except RulesError as error:
+        raise click.ClickException(f"{file}: {error} (nothing was applied)") from None
+    click.echo(f"rules version {version} applied")
+
+
+@rules_group.command("history")
+@click.pass_context
+def history_command(ctx: click.Context) -> None:
+    """Every version with author, time and note.
+
+    \b
+    Example:
+      eventchain rules history
+    """
+    for revision in ruleset(open_app(ctx)).revisions:
+        rollback = f" (rollback of {revision.rollback_of})" if revision.rollback_of else ""
+        click.echo(f"v{revision.number}  {revision.revised_at.isoformat(timespec='seconds')}  "
+                   f"{revision.author}: {revision.note}{rollback}")
+
+
+@rules_group.command("show")
+@click.argument("version", type=int, required=False)
+@click.pass_context
+def show_command(ctx: click.Context, version: int | None) -> None:
+    """Print a version's document (default: the current one) as JSON.
+
+    \b
+    Example:
+      eventchain rules show 2
+    """
+    rules = ruleset(open_app(ctx))
+    try:
+        document = rules.document(version or rules.current)
+    except RulesError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+@rules_group.command("diff")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@click.pass_context
+def diff_command(ctx: click.Context, a: int, b: int) -> None:
+    """The keys that changed from version A to B, old → new.
+
+    \b
+    Example:
+      eventchain rules diff 1 2
+    """
+    rules = ruleset(open_app(ctx))
+    try:
+        changes = diff(rules.document(a), rules.document(b))
+    except RulesError as error:
+        raise click.ClickException(str(error)) from None
+    for path, old, new in changes:
+        click.echo(f"{path}: {json.dumps(old, ensure_ascii=False)} → {json.dumps(new, ensure_ascii=False)}")
+    if not changes:
+        click.echo("no changes")
+
+
+@rules_group.command("rollback")
+@click.argument("version", type=int)
+@click.option("--note", default="", help="Why.")
+@click.option("--author", default="operator", show_default=True)
+@click.pass_context
+def rollback_command(ctx: click.Context, version: int, note: str, author: str) -> None:
+    """Append a new version equal to VERSION (history stays append-only).
+
+    \b
+    Example:
+      eventchain rules rollback 1 --note "back to the old weights"
+    """
+    try:
+        new_version = rollback_rules(open_app(ctx), version, author, note)
+    except RulesError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"rules version {new_version} = version {version}")
+
+
+@click.group("team")
+def team_group() -> None:
+    """The sales roster: join, update, leave (leaving hands customers over), list.
+
+    \b
+    Example:
+      eventchain team join --file examples/team.toml
+      eventchain team leave a-li --reason "resigned" --actor hr-liu
+    """
+
+
+@team_group.command("join")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TOML with [[agent]] tables (agent_id, name, team, city, skills, manager, hired_on, lat, lon, "
+                   "capacity).")
+@click.option("--agent", "fields", multiple=True, metavar="KEY=VALUE", help="One agent given inline.")
+@click.option("--actor", default="operator", show_default=True)
+@click.pass_context
+def join_command(ctx: click.Context, file: Path | None, fields: tuple[str, ...], actor: str) -> None:
+    """Add agents to the roster.
+
+    \b
+    Example:
+      eventchain team join --file examples/team.toml
+      eventchain team join --agent agent_id=a-sun --agent name=孙工 --agent team=hz --agent city=杭州
+    """
+    agents = [_agent(a) for a in tomllib.loads(file.read_text(encoding="utf-8")).get("agent", [])] if file else []
+    if fields:
+        agents.append(_agent(dict(f.split("=", 1) for f in fields)))
+    if not agents:
+        raise click.UsageError("give --file or --agent KEY=VALUE")
+    app = open_app(ctx)
+    for agent in agents:
+        try:
+            join(app, agent, actor)
+        except RosterError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"{len(agents)} agents joined")
+
+
+@team_group.command("update")
+@click.argument("agent_id")
+@click.option("--set", "changes", multiple=True, metavar="KEY=VALUE", required=True)
+@click.option("--actor", default="operator", show_default=True)
+@click.pass_context
+def update_command(ctx: click.Context, agent_id: str, changes: tuple[str, ...], actor: str) -> None:
+    """Change an agent's fields (team, city, skills, manager, capacity, status…).
+
+    \b
+    Example:
+      eventchain team update a-li --set status=away
+    """
+    values: dict[str, Any] = dict(c.split("=", 1) for c in changes)
+    if "skills" in values:
+        values["skills"] = [s for s in values["skills"].split(",") if s]
+    try:
+        update(open_app(ctx), agent_id, values, actor)
+    except (RosterError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{agent_id} updated")
+
+
+@team_group.command("leave")
+@click.argument("agent_id")
+@click.option("--reason", required=True)
+@click.option("--actor", required=True, help="Who records the departure (kept on every handover).")
+@click.pass_context
+def leave_command(ctx: click.Context, agent_id: str, reason: str, actor: str) -> None:
+    """An agent leaves: every customer they own is handed over to their manager (or the
+    pool), each as an event with actor and reason.
+
+    \b
+    Example:
+      eventchain team leave a-li --reason resigned --actor hr-liu
+    """
+    try:
+        handover, count = leave(open_app(ctx), agent_id, reason, actor)
+    except RosterError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{agent_id} left; {count} customers handed over to {handover}")
+
+
+@team_group.command("list")
+@click.pass_context
+def list_command(ctx: click.Context) -> None:
+    """The roster with team, city, skills, manager and status.
+
+    \b
+    Example:
+      eventchain team list
+    """
+    for agent in sorted(roster(open_app(ctx)).agents.values(), key=lambda a: a.agent_id):
+        click.echo(f"{agent.agent_id}  {agent.name}  team {agent.team}  {agent.city or '—'}  "
+                   f"skills {','.join(agent.skills) or '—'}  manager {agent.manager or '—'}  {agent.status}")
+
+
+def _agent(data: dict[str, Any]) -> Agent:
+    try:
+        return Agent.from_dict(data)
+    except (KeyError, ValueError, TypeError) as error:
+        raise click.BadParameter(f"agent {data.get('agent_id', '?')}: {error}") from None
+
+
+def register(group: click.Group) -> None:
+    group.add_command(rules_group)
+    group.add_command(team_group)
