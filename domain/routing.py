@@ -166,7 +166,7 @@ class RoutingFold:
         elif kind == "Customer.TouchpointRecorded":
             lead = self._lead(customer_id, fields)
             if lead is not None:
-                if not self.rule_versions and self.rules_override is None:
+                if not self.rule_versions:  # (a what-if keeps the recorded timing: it waits too)
                     self.waiting.append(lead)
                     return []
                 return [self._decide(lead)]

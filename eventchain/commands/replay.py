@@ -100,5 +100,46 @@ def verify_command(ctx: click.Context) -> None:
     ctx.exit(1)
 
 
+@replay_group.command("what-if")
+@click.option("--rules", "rules_ref", required=True, metavar="V|FILE",
+              help="A rules version number, or a draft TOML file.")
+@click.option("--from", "start", type=EVENT_TIME, help="Only leads from this event time on.")
+@click.option("--to", "end", type=EVENT_TIME, help="Only leads before this event time.")
+@click.option("--json", "as_json_output", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def what_if_command(ctx: click.Context, rules_ref: str, start: datetime | None, end: datetime | None,
+                    as_json_output: bool) -> None:
+    """Back-test routing and SLA under another rules version or a draft file, writing nothing.
+
+    Reports the assignments that would change (count and sample), the breaches that would
+    appear or vanish (responses as they happened), and CTRE.
+
+    \b
+    Example:
+      eventchain replay what-if --rules 1
+      eventchain replay what-if --rules draft.toml --from 2026-03-01 --to 2026-04-01
+    """
+    import json
+
+    from adapters.rules import ruleset
+    from domain.rules import RulesError, parse_rules, rules_from_dict
+    from replay.what_if import as_json, summary_lines, what_if
+
+    app = open_app(ctx)
+    try:
+        if rules_ref.isdigit():
+            document = rules_from_dict(ruleset(app).document(int(rules_ref)))
+        else:
+            document = parse_rules(Path(rules_ref).read_text(encoding="utf-8"))
+    except (RulesError, OSError) as error:
+        raise click.ClickException(f"--rules {rules_ref}: {error}") from None
+    report = what_if(app, document, start, end)
+    if as_json_output:
+        click.echo(json.dumps(as_json(report), ensure_ascii=False))
+        return
+    for line in summary_lines(report):
+        click.echo(line)
+
+
 def register(group: click.Group) -> None:
     group.add_command(replay_group)

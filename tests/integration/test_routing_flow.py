@@ -1,0 +1,142 @@
+"""Rules versions, routing, handovers, SLA escalation and what-if against real stores."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.application import EventChain
+from adapters.router import check_sla, route_pending
+from adapters.rules import apply_rules, join, leave, owners, rollback_rules, ruleset
+from domain.roster import Agent
+from domain.rules import RulesError, diff, parse_rules
+from replay.rebuild import build_views
+from replay.what_if import what_if
+from tests.projection_support import T0, envelope, lead_and_reply
+
+V1 = """
+[sla]
+first_response_minutes = 60
+escalation_chain = ["manager", "director"]
+[routing]
+fallback_owner = "m-boss"
+"""
+V2 = V1.replace("first_response_minutes = 60", "first_response_minutes = 30") + '\n[routing.city_weights]\n"成都" = 1.5\n'
+TEAM = [Agent("a-one", "一", "t", "杭州", (), "m-boss", date(2020, 1, 1)),
+        Agent("a-two", "二", "t", "杭州", (), "m-boss", date(2020, 1, 1)),
+        Agent("m-boss", "经理", "t", "杭州", (), "d-top", date(2019, 1, 1), capacity=1)]
+
+
+def staffed(url: str) -> EventChain:
+    app = EventChain.from_url(url)
+    for agent in TEAM:
+        join(app, agent, "ops")
+    return app
+
+
+def test_rule_versions_roll_back_append_only_and_leads_carry_the_version_in_force(store_url: str) -> None:
+    app = staffed(store_url)
+    assert apply_rules(app, V1, "ops", "first") == 1
+    app.record(lead_and_reply(1, "web_form", T0, 0.2))
+    route_pending(app)
+    assert apply_rules(app, V2, "ops", "faster SLA") == 2
+    app.record(lead_and_reply(2, "web_form", T0, 0.2))
+    route_pending(app)
+    assert rollback_rules(app, 1, "ops", "too strict") == 3
+    app.record(lead_and_reply(3, "web_form", T0, 0.2))
+    route_pending(app)
+    rules = ruleset(app)
+    assert rules.document(3) == rules.document(1) and rules.revisions[2].rollback_of == 1
+    assert [p for p, _, _ in diff(rules.document(1), rules.document(2))] == [
+        "routing.city_weights.成都", "sla.first_response_minutes"]
+    versions = {}
+    for number in (1, 2, 3):
+        customer = app.find_customer(f"phone:1380000{number:04d}")
+        versions[number] = customer.owner_agent_id is not None and _assigned_version(app, customer.id)
+    assert versions == {1: 1, 2: 2, 3: 3}
+    with pytest.raises(RulesError):
+        apply_rules(app, "[sla]\nfirst_response_minutes = 'soon'\n", "ops", "bad")
+    assert ruleset(app).current == 3  # nothing appended
+
+
+def _assigned_version(app: EventChain, customer_id: object) -> int:
+    from adapters.router import log_events
+
+    return next(int(f["rule_version"]) for _, kind, c, f in log_events(app)
+                if kind == "Customer.LeadAssigned" and c == str(customer_id))
+
+
+def test_an_agent_who_leaves_owns_nothing_afterwards_and_every_handover_is_an_event(tmp_path: Path) -> None:
+    app = staffed(f"sqlite:///{tmp_path / 'events.db'}")
+    apply_rules(app, V1, "ops", "first")
+    app.record([envelope(f"l{n}", "web_form", T0 + timedelta(minutes=n), f"1390000{n:04d}") for n in range(6)])
+    assert route_pending(app) == 6
+    mine = [c for c, agent in owners(app).items() if agent == "a-one"]
+    assert mine
+    handover, count = leave(app, "a-one", "resigned", "hr-liu")
+    assert (handover, count) == ("m-boss", len(mine))
+    assert "a-one" not in owners(app).values()
+    from adapters.router import log_events
+
+    handovers = [f for _, kind, _, f in log_events(app) if kind == "Customer.LeadAssigned"
+                 and f["matched_step"] == "handover"]
+    assert len(handovers) == len(mine)
+    assert all(h["actor"] == "hr-liu" and "resigned" in h["reason"] for h in handovers)
+
+
+def test_sla_escalates_once_per_step_in_event_time_and_never_for_leads_answered_in_time(store_url: str) -> None:
+    app = staffed(store_url)
+    apply_rules(app, V1, "ops", "first")  # 60 minutes, chain manager → director
+    app.record([*lead_and_reply(1, "web_form", T0, 0.5),  # answered in time
+                *lead_and_reply(2, "web_form", T0, 1.5),  # answered late: step 1 only
+                *lead_and_reply(3, "web_form", T0, None),  # never answered
+                envelope("clock", "douyin_dm", T0 + timedelta(hours=5), "13700000000")])  # the watermark
+    route_pending(app)
+    escalations = check_sla(app)
+    by_customer = {}
+    for e in escalations:
+        by_customer.setdefault(e.customer_id, []).append((e.step, e.escalated_to.split(":")[0]))
+    answered_late = str(app.find_customer("phone:13800000002").id)
+    never = str(app.find_customer("phone:13800000003").id)
+    assert by_customer.pop(answered_late) == [(1, "manager")]
+    assert by_customer.pop(never) == [(1, "manager"), (2, "director")]
+    assert set(by_customer) <= {str(app.find_customer("phone:13700000000").id)}  # the watermark lead itself
+    position = app.max_notification_id()
+    restarted = EventChain.from_url(store_url)  # a restarted watcher appends nothing new
+    assert check_sla(restarted) == [] and restarted.max_notification_id() == position
+
+
+def test_rebuilding_views_appends_nothing_and_what_if_reproduces_the_recorded_routing(tmp_path: Path) -> None:
+    app = staffed(f"sqlite:///{tmp_path / 'events.db'}")
+    app.record([envelope(f"w{n}", "web_form", T0 + timedelta(minutes=n), f"1360000{n:04d}") for n in range(8)])
+    app.record([envelope("later", "douyin_dm", T0 + timedelta(hours=5), "13700000000")])  # the watermark
+    apply_rules(app, V1, "ops", "first")  # the leads waited for rules: routed now
+    assert route_pending(app) == 9
+    check_sla(app)
+    position = app.max_notification_id()
+    built = build_views(app, tmp_path / "rebuilt.duckdb")
+    assert app.max_notification_id() == position
+    import duckdb
+
+    with duckdb.connect(str(built.path), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM assignments").fetchone() == (9,)
+        assert connection.execute("SELECT count(*) FROM sla_breaches").fetchone()[0] > 0  # type: ignore[index]
+    same = what_if(app, parse_rules(V1))
+    assert (same.leads, same.changed, same.appear, same.vanish) == (9, [], [], [])
+    lenient = what_if(app, parse_rules(V1.replace("first_response_minutes = 60", "first_response_minutes = 600")))
+    assert lenient.breaches_predicted == 0 and len(lenient.vanish) == lenient.breaches_actual > 0
+
+
+def test_what_if_with_a_changed_team_mapping_reports_the_expected_changes(tmp_path: Path) -> None:
+    app = staffed(f"sqlite:///{tmp_path / 'events.db'}")
+    apply_rules(app, V1, "ops", "first")
+    app.record([envelope(f"d{n}", "douyin_dm", T0 + timedelta(minutes=n), f"1350000{n:04d}") for n in range(4)])
+    route_pending(app)
+    draft = parse_rules(V1 + '\n[routing.channel_teams]\ndouyin_dm = "nobody"\n')
+    report = what_if(app, draft)
+    not_with_boss = {c for c, agent in owners(app).items() if agent != "m-boss"}
+    assert report.leads == 4 and not_with_boss
+    assert {c for c, _, _, _ in report.changed} == not_with_boss  # everyone else would go to the fallback
+    assert all(predicted == "m-boss" and step == "fallback" for _, _, predicted, step in report.changed)
