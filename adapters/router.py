@@ -165,6 +165,37 @@ def _resolve(role: str, owner: str | None, fold: RoutingFold) -> str:
     return f"{role}:{person}" if person else role
 
 
+def apply_silence(app: EventChain, now: datetime | None = None) -> tuple[int, int]:
+    """Tags customers silent after ``[silence] days`` without any touchpoint (event time) and
+    lifts the tag from those touched again; returns (tagged, lifted)."""
+    now = now or watermark(app)
+    version = None
+    fold = RoutingFold()
+    for _, kind, originator, fields in log_events(app):
+        if kind == "RuleSet.RulesRevised":
+            fold.feed(kind, originator, fields)
+    if now is None or not fold.rule_versions:
+        return 0, 0
+    days = rules_from_dict(fold.rule_versions[-1]).silence.days
+    version = len(fold.rule_versions)
+    tagged = lifted = 0
+    changed = []
+    for customer_id in app.customer_ids():
+        customer = app.get_customer(customer_id, follow_merges=False)
+        if customer.merged_into is not None or not customer.touchpoints:
+            continue
+        last = customer.chain[-1].occurred_at
+        silent = now - last >= timedelta(days=days)
+        reason = f"no touchpoint for {days} days (rules v{version})" if silent else "touched again"
+        if customer.change_tags(["silent"] if silent else [], [] if silent else ["silent"], now, reason,
+                                app.clock()):
+            changed.append(customer)
+            tagged, lifted = tagged + silent, lifted + (not silent)
+    if changed:
+        app.save(*changed)
+    return tagged, lifted
+
+
 def run_sla_watcher(settings: Any, stop: threading.Event, interval: float = 5.0) -> None:
     """`serve`'s follower: route new leads, then escalate overdue ones, every ``interval``."""
     app = EventChain.from_url(settings.store_url)
@@ -172,8 +203,10 @@ def run_sla_watcher(settings: Any, stop: threading.Event, interval: float = 5.0)
         try:
             routed = route_pending(app)
             escalated = check_sla(app)
-            if routed or escalated:
-                log.info("routed %d leads, %d escalations", routed, len(escalated))
+            tagged, lifted = apply_silence(app)
+            if routed or escalated or tagged or lifted:
+                log.info("routed %d leads, %d escalations, %d tagged silent, %d no longer silent",
+                         routed, len(escalated), tagged, lifted)
         except Exception as error:  # the loop survives outages; decisions are idempotent
             log.warning("router/SLA pass failed: %s", error)
         stop.wait(interval)

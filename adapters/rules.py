@@ -113,3 +113,25 @@ def _uuid(value: str) -> Any:
     from uuid import UUID
 
     return UUID(str(value))
+
+
+def change_stage(app: EventChain, reference: str, stage: str, evidence: list[str], actor: str, reason: str) -> None:
+    """Moves a customer to ``stage`` if the evidence touchpoints satisfy the rules' gate."""
+    from domain.rules import RulesError, rules_from_dict
+
+    customer = app.find_customer(reference)
+    rules = ruleset(app)
+    gate = rules_from_dict(rules.document(rules.current)).stages.get(stage) if rules.current else None
+    facts = [customer.touchpoints[e] for e in evidence if e in customer.touchpoints]
+    if len(facts) != len(evidence):
+        missing = sorted(set(evidence) - set(customer.touchpoints))
+        raise RulesError("--evidence", f"not touchpoints of this customer: {', '.join(missing)}")
+    if gate is not None:
+        fitting = [f for f in facts if (not gate.channels or f.channel in gate.channels)
+                   and (gate.direction is None or f.direction == gate.direction)]
+        if not fitting:
+            wanted = f"{gate.direction or 'any'} touchpoint on {', '.join(gate.channels) or 'any channel'}"
+            raise RulesError(f"$.stages.{stage}", f"entering {stage} needs evidence: a {wanted}")
+    changed_at = max((f.occurred_at for f in facts), default=app.clock())
+    customer.change_stage(stage, changed_at, evidence, actor, reason, app.clock())
+    app.save(customer)

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.application import EventChain
-from adapters.router import check_sla, route_pending
+from adapters.router import apply_silence, check_sla, route_pending
 from adapters.rules import apply_rules, join, last_rule_version, roster
 from domain.roster import Agent
 
@@ -26,8 +26,10 @@ def setup_and_route(console: Console, app: EventChain) -> None:
         apply_rules(app, (EXAMPLES / "rules.toml").read_text(encoding="utf-8"), "demo", "example rules")
     routed = route_pending(app)
     escalations = check_sla(app)
+    tagged, _ = apply_silence(app)
     console.print(f"[bold]routed[/] {routed} new leads with rules v{last_rule_version(app)}; "
-                  f"[bold]SLA[/] {len(escalations)} escalations appended (event time, once per step)")
+                  f"[bold]SLA[/] {len(escalations)} escalations appended (event time, once per step); "
+                  f"{tagged} customers tagged silent")
     table = Table(title="First escalations (FirstResponseOverdue events)")
     for column in ("customer", "step", "escalated to", "deadline"):
         table.add_column(column)

@@ -216,6 +216,31 @@ def list_command(ctx: click.Context) -> None:
                    f"skills {','.join(agent.skills) or '—'}  manager {agent.manager or '—'}  {agent.status}")
 
 
+@click.command("stage")
+@click.argument("customer")
+@click.argument("stage")
+@click.option("--evidence", multiple=True, required=True, help="Touchpoint id(s) that justify the stage.")
+@click.option("--actor", required=True)
+@click.option("--reason", default="", help="Why.")
+@click.pass_context
+def stage_command(ctx: click.Context, customer: str, stage: str, evidence: tuple[str, ...], actor: str,
+                  reason: str) -> None:
+    """Move CUSTOMER to STAGE; the rules' gate says what evidence that stage needs.
+
+    \b
+    Example:
+      eventchain stage phone:13800138000 requirement --evidence call-400-0789 --actor a-wang
+    """
+    from adapters.application import CustomerNotFoundError
+    from adapters.rules import change_stage
+
+    try:
+        change_stage(open_app(ctx), customer, stage, list(evidence), actor, reason)
+    except (RulesError, CustomerNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{customer} is now in stage {stage}")
+
+
 def _agent(data: dict[str, Any]) -> Agent:
     try:
         return Agent.from_dict(data)
@@ -226,3 +251,4 @@ def _agent(data: dict[str, Any]) -> Agent:
 def register(group: click.Group) -> None:
     group.add_command(rules_group)
     group.add_command(team_group)
+    group.add_command(stage_command)

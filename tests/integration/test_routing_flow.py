@@ -140,3 +140,23 @@ def test_what_if_with_a_changed_team_mapping_reports_the_expected_changes(tmp_pa
     assert report.leads == 4 and not_with_boss
     assert {c for c, _, _, _ in report.changed} == not_with_boss  # everyone else would go to the fallback
     assert all(predicted == "m-boss" and step == "fallback" for _, _, predicted, step in report.changed)
+
+
+def test_stage_gates_need_evidence_and_the_silence_tag_comes_and_goes(tmp_path: Path) -> None:
+    from adapters.router import apply_silence
+    from adapters.rules import change_stage
+
+    app = staffed(f"sqlite:///{tmp_path / 'events.db'}")
+    apply_rules(app, V1 + '\n[silence]\ndays = 30\n[stages.solution]\ndirection = "outbound"\n', "ops", "gates")
+    app.record(lead_and_reply(1, "web_form", T0, 1.0))
+    with pytest.raises(RulesError, match="needs evidence"):
+        change_stage(app, "phone:13800000001", "solution", ["lead-1"], "a-one", "sent the plan")
+    change_stage(app, "phone:13800000001", "solution", ["reply-1"], "a-one", "sent the plan")
+    assert app.find_customer("phone:13800000001").stage == "solution"
+    app.record([envelope("much-later", "douyin_dm", T0 + timedelta(days=45), "13900000001")])
+    assert apply_silence(app) == (1, 0)
+    assert "silent" in app.find_customer("phone:13800000001").tags
+    app.record([envelope("back", "wecom_msg", T0 + timedelta(days=46), "13800000001")])
+    assert apply_silence(app) == (0, 1)
+    assert "silent" not in app.find_customer("phone:13800000001").tags
+    assert apply_silence(app) == (0, 0)  # idempotent
