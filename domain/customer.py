@@ -151,6 +151,19 @@ class Customer(Aggregate):
         def apply(self, aggregate: Customer) -> None:
             aggregate.merged_into = None
 
+    class Corrected(Aggregate.Event):
+        """A profile correction by a person (nothing is edited in place: this event is the edit)."""
+
+        field: str
+        value: Any
+        reason: str
+        actor: str
+        corrected_at: datetime
+
+        def apply(self, aggregate: Customer) -> None:
+            marker = f"~correction:{self.originator_version:012d}"
+            aggregate._observe_profile(self.field, self.value, (self.corrected_at, marker))
+
     class LeadAssigned(Aggregate.Event):
         """A routing decision (also used for handovers: matched_step 'handover')."""
 
@@ -309,6 +322,14 @@ class Customer(Aggregate):
         self.trigger_event(self.FirstResponseOverdue, timestamp=recorded_at, deadline_at=deadline_at, step=step,
                            escalated_to=escalated_to, rule_version=rule_version)
         return True
+
+    def correct(self, field: str, value: Any, reason: str, actor: str, recorded_at: datetime) -> None:
+        if field not in PROFILE_FIELDS:
+            raise ValueError(f"field {field!r} cannot be corrected; one of {', '.join(PROFILE_FIELDS)}")
+        if not reason.strip() or not actor.strip():
+            raise ValueError("a correction needs a reason and an actor")
+        self.trigger_event(self.Corrected, timestamp=recorded_at, field=field, value=value, reason=reason,
+                           actor=actor, corrected_at=recorded_at)
 
     def change_stage(self, stage: str, changed_at: datetime, evidence: list[str], actor: str, reason: str,
                      recorded_at: datetime) -> None:

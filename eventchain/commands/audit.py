@@ -1,0 +1,103 @@
+"""``eventchain correct`` and ``eventchain history``: the audit trail is the event log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import msgspec
+
+from adapters.application import CustomerNotFoundError, EventChain
+from adapters.store import select_aggregate_events
+from domain.customer import Customer
+from eventchain.cli_support import open_app, settings_of
+from eventchain.read_paths import ROLE, snapshot_connection, team_of
+from projections.visibility import Role, visible_customer_ids
+
+# What each event says about who did it, for the history listing.
+_WHO = ("actor", "author", "agent_id")
+
+
+@click.command("correct")
+@click.argument("customer")
+@click.argument("field", type=click.Choice(["name", "company", "city", "industry", "budget_cny"]))
+@click.argument("value")
+@click.option("--reason", required=True, help="Why the old value was wrong.")
+@click.option("--actor", required=True, help="Who corrects it.")
+@click.pass_context
+def correct_command(ctx: click.Context, customer: str, field: str, value: str, reason: str, actor: str) -> None:
+    """Correct a profile field by appending an event (nothing is edited in place).
+
+    \b
+    Example:
+      eventchain correct phone:13800138000 company 杭州某智能硬件股份有限公司 --reason "renamed" --actor a-wang
+    """
+    app = open_app(ctx)
+    try:
+        target = app.find_customer(customer)
+        typed: Any = float(value) if field == "budget_cny" else value
+        target.correct(field, typed, reason, actor, app.clock())
+    except (CustomerNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    app.save(target)
+    click.echo(f"{field} of {target.id} corrected by {actor}")
+
+
+@click.command("history")
+@click.argument("customer")
+@click.option("--as", "role", type=ROLE, default="exec", show_default=True,
+              help="Whose view: sales:<agent>, director:<agent> or exec.")
+@click.pass_context
+def history_command(ctx: click.Context, customer: str, role: Role) -> None:
+    """Who did what and when to a customer, read from its events.
+
+    \b
+    Example:
+      eventchain history phone:13800138000
+      eventchain history 4ba5387c-155c-547c-86a0-f0c41daddff4 --as sales:a-wang
+    """
+    app = open_app(ctx)
+    try:
+        target = app.find_customer(customer)
+    except CustomerNotFoundError as error:
+        raise click.ClickException(str(error)) from None
+    if not role.sees_everything:
+        with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
+            if str(target.id) not in visible_customer_ids(connection, role, team_of(role)):
+                raise click.ClickException(f"customer not found: {customer}")
+    for line in history_lines(app, target):
+        click.echo(line)
+
+
+def history_lines(app: EventChain, customer: Customer) -> list[str]:
+    lines: list[tuple[str, int, str]] = []
+    ids = [customer.id, *customer.absorbed_from]
+    for customer_id, stored in select_aggregate_events(app.recorder, ids).items():
+        for event in stored:
+            fields = msgspec.json.decode(event.state)
+            when = fields.get("timestamp", {}).get("_data_", "?")
+            kind = event.topic.rpartition(".")[2]
+            who = next((f"{k}={fields[k]}" for k in _WHO if fields.get(k)), "")
+            detail = _detail(kind, fields)
+            text = f"{when}  {str(customer_id)[:8]} v{event.originator_version}  {kind}  {who}  {detail}"
+            lines.append((when, event.originator_version, text.rstrip()))
+    return [text for _, _, text in sorted(lines)]
+
+
+def _detail(kind: str, fields: dict[str, Any]) -> str:
+    if kind == "TouchpointRecorded":
+        return f"{fields['channel']} {fields['direction']} {fields['touchpoint_id']}"
+    if kind == "Corrected":
+        return f"{fields['field']} := {fields['value']!r} ({fields['reason']})"
+    if kind == "LeadAssigned":
+        return f"{fields['matched_step']} v{fields['rule_version']}: {fields['reason']}"
+    if kind in {"MergedInto", "Absorbed", "Unmerged", "Restored", "StageChanged"}:
+        return str(fields.get("reason") or fields.get("stage") or "")
+    if kind == "FirstResponseOverdue":
+        return f"step {fields['step']} → {fields['escalated_to']}"
+    return ""
+
+
+def register(group: click.Group) -> None:
+    group.add_command(correct_command)
+    group.add_command(history_command)
