@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, Recording, Tracking
 from eventsourcing.utils import get_topic
 
+from adapters.crypto import EncryptingMapper, KeyStore
 from adapters.store import schema_creation_lock, select_aggregate_events, store_env
 from domain.customer import Customer, IdentityIndex
 from domain.identities import identity_index_id, identity_key, normalise_identity
@@ -56,7 +57,12 @@ class EventChain(Application[UUID]):
         max_batch: int = DEFAULT_MAX_BATCH,
         cache_size: int = DEFAULT_CACHE_SIZE,
         clock: Callable[[], datetime] = utc_now,
+        kek: bytes | None = None,
     ) -> None:
+        # kek: the key-encryption key; with it personal fields are encrypted per customer
+        # (adapters.crypto) and identity index entries are keyed hashes. None: plaintext.
+        self._kek = kek
+        self.keys: KeyStore | None = None
         super().__init__(env)
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -76,6 +82,19 @@ class EventChain(Application[UUID]):
         # tables and functions (not atomic there, even with IF NOT EXISTS): serialise it.
         with schema_creation_lock(self.env):
             return self.factory.process_recorder()
+
+    def construct_event_store(self) -> Any:
+        if self._kek is not None:  # the recorder exists now: the key table lives next to the events
+            self.keys = KeyStore(self.recorder, self._kek)
+            self.mapper = EncryptingMapper(self.mapper.transcoder, self.keys)
+        return super().construct_event_store()
+
+    def index_id(self, key: str) -> UUID:
+        """The identity index aggregate of an identity key (keyed hash when encrypting)."""
+        return identity_index_id(self.pseudonym(key))
+
+    def pseudonym(self, key: str) -> str:
+        return key if self.keys is None else self.keys.pseudonym(key)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         recordings = super().save(*objs, **kwargs)
@@ -130,7 +149,10 @@ class EventChain(Application[UUID]):
     def _put(self, aggregates: Sequence[Aggregate]) -> None:
         # Application.save() checks every object against runtime Protocols, which costs
         # more than the encoding on our hot path; these are known aggregates.
-        self.events.put([event for aggregate in aggregates for event in aggregate.collect_events()])
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        if self.keys is not None:  # one round trip for the batch's data keys, committed first
+            self.keys.prepare(str(e.originator_id) for e in events if type(e).__qualname__.startswith("Customer."))
+        self.events.put(events)
 
     # --- queries --------------------------------------------------------------------
 
@@ -154,9 +176,11 @@ class EventChain(Application[UUID]):
             except ValueError:
                 raise CustomerNotFoundError(reference) from None
             try:
-                index: IdentityIndex = self.repository.get(identity_index_id(key))
+                index: IdentityIndex = self.repository.get(self.index_id(key))
             except AggregateNotFoundError:
                 raise CustomerNotFoundError(reference) from None
+            if index.customer_id is None:  # released by an erasure
+                raise CustomerNotFoundError(reference)
             return self.get_customer(index.customer_id)
         try:
             return self.get_customer(UUID(reference))
@@ -184,8 +208,11 @@ class EventChain(Application[UUID]):
         self, batch: Sequence[AcceptedTouchpoint], recorded_at: datetime
     ) -> tuple[BatchResolver, list[UUID]]:
         keys = {key for accepted in batch for key in accepted.identity_keys}
-        indexes = self._load(identity_index_id(key) for key in keys)
-        index = {agg.key: agg.customer_id for agg in indexes.values() if isinstance(agg, IdentityIndex)}
+        by_pseudonym = {self.pseudonym(key): key for key in keys}
+        indexes = self._load(identity_index_id(p) for p in by_pseudonym)
+        entries = [agg for agg in indexes.values() if isinstance(agg, IdentityIndex)]
+        index = {by_pseudonym[a.key]: a.customer_id for a in entries if a.customer_id is not None}
+        released = {by_pseudonym[a.key]: a for a in entries if a.customer_id is None}
         customers: dict[UUID, Customer] = {}
         wanted = set(index.values())
         while wanted:
@@ -196,7 +223,8 @@ class EventChain(Application[UUID]):
                 for c in customers.values()
                 if c.merged_into is not None and c.merged_into not in customers
             }
-        return BatchResolver(index, customers, recorded_at), [*indexes, *customers]
+        resolver = BatchResolver(index, customers, recorded_at, released=released, pseudonym=self.pseudonym)
+        return resolver, [*indexes, *customers]
 
     def _load(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
         found: dict[UUID, Aggregate] = {}

@@ -22,7 +22,7 @@ from typing import Any, Final
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
 from adapters.application import EventChain
 from adapters.store import select_raw_notifications
@@ -47,11 +47,24 @@ def log_events(app: EventChain, start: int = 1) -> Iterator[tuple[int, str, str,
         for notification in page:
             kind = notification.topic.rpartition(":")[2]
             if kind in FOLDED:
-                fields = msgspec.json.decode(notification.state)
-                if "occurred_at" in fields:
-                    fields["occurred_at"] = fields["occurred_at"]["_data_"]
-                yield notification.id, kind, str(UUID(str(notification.originator_id))), fields
+                yield notification.id, kind, str(UUID(str(notification.originator_id))), _fields(app, notification)
         start = page[-1].id + 1
+
+
+def _fields(app: EventChain, notification: Any) -> dict[str, Any]:
+    if app.keys is None:  # plain JSON: decode it directly (fast)
+        fields = msgspec.json.decode(notification.state)
+        if "occurred_at" in fields:
+            fields["occurred_at"] = fields["occurred_at"]["_data_"]
+        return fields  # type: ignore[no-any-return]
+    stored = StoredEvent(originator_id=UUID(str(notification.originator_id)),
+                         originator_version=notification.originator_version, topic=notification.topic,
+                         state=notification.state)
+    fields = dict(vars(app.mapper.to_domain_event(stored)))  # personal fields need the data key
+    for name, value in fields.items():
+        if isinstance(value, datetime):
+            fields[name] = value.isoformat()
+    return fields
 
 
 def route_pending(app: EventChain) -> int:
@@ -198,7 +211,7 @@ def apply_silence(app: EventChain, now: datetime | None = None) -> tuple[int, in
 
 def run_sla_watcher(settings: Any, stop: threading.Event, interval: float = 5.0) -> None:
     """`serve`'s follower: route new leads, then escalate overdue ones, every ``interval``."""
-    app = EventChain.from_url(settings.store_url)
+    app = EventChain.from_url(settings.store_url, kek=settings.kek)
     while not stop.is_set():
         try:
             routed = route_pending(app)

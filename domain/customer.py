@@ -164,6 +164,22 @@ class Customer(Aggregate):
             marker = f"~correction:{self.originator_version:012d}"
             aggregate._observe_profile(self.field, self.value, (self.corrected_at, marker))
 
+    class PersonalDataErased(Aggregate.Event):
+        """PIPL/GDPR erasure: the data keys of this customer (and of every customer merged
+        into it) were destroyed; their personal fields read as erased from now on."""
+
+        reason: str
+        actor: str
+        erased_ids: list[UUID]
+        erased_at: datetime
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.erased = True
+            aggregate.identity_keys.clear()
+            aggregate.identity_sources.clear()
+            aggregate.profile.clear()
+            aggregate.observations.clear()
+
     class LeadAssigned(Aggregate.Event):
         """A routing decision (also used for handovers: matched_step 'handover')."""
 
@@ -221,6 +237,7 @@ class Customer(Aggregate):
         self.observations: list[tuple[str, datetime, str, Any]] = []
         self.merged_into: UUID | None = None
         self.absorbed_from: list[UUID] = []
+        self.erased = False
 
     @classmethod
     def start(cls, first_touchpoint_id: str, recorded_at: datetime) -> Customer:
@@ -347,6 +364,12 @@ class Customer(Aggregate):
         if self.merged_into is not None:
             raise CustomerMergedError(self.id, self.merged_into)
 
+    def erase(self, erased_ids: list[UUID], reason: str, actor: str, recorded_at: datetime) -> None:
+        if not reason.strip():
+            raise ValueError("an erasure needs a reason")
+        self.trigger_event(self.PersonalDataErased, timestamp=recorded_at, reason=reason, actor=actor,
+                           erased_ids=erased_ids, erased_at=recorded_at)
+
     def conflicting_unique_identities(self, other: Customer) -> list[str]:
         """Unique-kind identities (e.g. two different USCCs) that forbid merging."""
         conflicts: set[str] = set()
@@ -433,9 +456,30 @@ class IdentityIndex(Aggregate):
         key: str
         customer_id: UUID
 
+    class Released(Aggregate.Event):
+        """The customer holding this identity was erased: the identity is free again."""
+
+        reason: str
+
+        def apply(self, aggregate: IdentityIndex) -> None:
+            aggregate.customer_id = None
+
+    class Reclaimed(Aggregate.Event):
+        customer_id: UUID
+
+        def apply(self, aggregate: IdentityIndex) -> None:
+            aggregate.customer_id = self.customer_id
+
     def __init__(self, key: str, customer_id: UUID) -> None:
         self.key = key
-        self.customer_id = customer_id
+        self.customer_id: UUID | None = customer_id
+
+    def release(self, reason: str, recorded_at: datetime) -> None:
+        if self.customer_id is not None:
+            self.trigger_event(self.Released, timestamp=recorded_at, reason=reason)
+
+    def reclaim(self, customer_id: UUID, recorded_at: datetime) -> None:
+        self.trigger_event(self.Reclaimed, timestamp=recorded_at, customer_id=customer_id)
 
     @classmethod
     def claim(cls, key: str, customer_id: UUID, recorded_at: datetime) -> IdentityIndex:

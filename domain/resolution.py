@@ -12,7 +12,7 @@ two USCCs) keeps them apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -38,8 +38,13 @@ class BatchResolver:
         index: Mapping[str, UUID],
         customers: Mapping[UUID, Customer],
         recorded_at: datetime,
+        *,
+        released: Mapping[str, IdentityIndex] | None = None,
+        pseudonym: Callable[[str], str] = str,
     ) -> None:
         self._index = dict(index)
+        self._released = dict(released or {})  # identities of erased customers, free to reclaim
+        self._pseudonym = pseudonym  # how the index stores an identity (a keyed hash when encrypting)
         self._customers = dict(customers)
         self._recorded_at = recorded_at
         self._changed: dict[UUID, Aggregate] = {}
@@ -65,10 +70,16 @@ class BatchResolver:
         self._changed[survivor.id] = survivor
 
         for key in accepted.identity_keys:
-            if key not in self._index:
-                claim = IdentityIndex.claim(key, survivor.id, self._recorded_at)
-                self._index[key] = survivor.id
-                self._changed[claim.id] = claim
+            if key in self._index:
+                continue
+            freed = self._released.pop(key, None)
+            if freed is not None:
+                freed.reclaim(survivor.id, self._recorded_at)
+                claim = freed
+            else:
+                claim = IdentityIndex.claim(self._pseudonym(key), survivor.id, self._recorded_at)
+            self._index[key] = survivor.id
+            self._changed[claim.id] = claim
         return Placement(accepted.touchpoint_id, survivor.id, recorded=True)
 
     def _merge(self, candidates: list[Customer], touchpoint_id: str) -> Customer:

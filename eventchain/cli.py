@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 import eventchain.commands
+from adapters.crypto import KeyError_
 from eventchain.config import Settings
 from eventchain.one_line_errors import OneLineErrorGroup
 
@@ -43,7 +44,10 @@ def main(ctx: click.Context, **options: Any) -> None:
       eventchain demo
       eventchain --store-url postgresql://me@localhost/eventchain ingest touchpoints.jsonl
     """
-    ctx.obj = Settings.load(**options)
+    try:
+        ctx.obj = Settings.load(**options)
+    except KeyError_ as error:  # a malformed EVENTCHAIN_KEK
+        raise click.ClickException(str(error)) from None
 
 
 for module_info in sorted(pkgutil.iter_modules(eventchain.commands.__path__), key=lambda m: m.name):

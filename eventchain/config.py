@@ -15,6 +15,7 @@ class Settings:
     nats_url: str | None  # None: start a local nats-server under data_dir
     views_path: Path
     snapshot_path: Path
+    kek: bytes | None = None  # from EVENTCHAIN_KEK only (a secret: never a flag, never a file in the repo)
 
     @classmethod
     def load(
@@ -38,4 +39,13 @@ class Settings:
             snapshot_path=Path(
                 snapshot_path or env.get("EVENTCHAIN_SNAPSHOT_PATH") or root / "analytics.duckdb"
             ),
+            kek=_kek(env.get("EVENTCHAIN_KEK")),
         )
+
+
+def _kek(text: str | None) -> bytes | None:
+    if not text:
+        return None
+    from adapters.crypto import parse_kek
+
+    return parse_kek(text)

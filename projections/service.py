@@ -38,7 +38,7 @@ def run_projector(settings: Settings, stop: threading.Event, app: EventChain | N
     every PUBLISH_INTERVAL. A store or DuckDB error is logged and the loop resumes from the
     last committed position after a short delay (nothing is applied twice). When a
     ``replay rebuild`` swaps a new views file in, the loop reopens it and goes on from there."""
-    app = app or EventChain.from_url(settings.store_url)
+    app = app or EventChain.from_url(settings.store_url, kek=settings.kek)
     while not stop.is_set():
         views = DuckDBViews(settings.views_path)
         inode = os.stat(settings.views_path).st_ino

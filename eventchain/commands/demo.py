@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 
@@ -15,7 +16,9 @@ from adapters.nats_ingest import IngestWorker, PublishResult, WorkerStats, publi
 from domain.customer import Customer
 from domain.metrics import first_response_by_channel
 from domain.touchpoints import decode_touchpoint
+from adapters.crypto import new_kek, parse_kek
 from eventchain.cli_support import open_app, settings_of
+from eventchain.config import Settings
 from eventchain.demo_routing import setup_and_route
 from eventchain.demo_views import project_and_show
 from eventchain.nats_support import nats_url
@@ -39,9 +42,9 @@ def demo_command(ctx: click.Context, customers: int) -> None:
     Example:
       eventchain --data-dir /tmp/ec demo --customers 200
     """
-    app = open_app(ctx)
     console = Console()
-    settings = settings_of(ctx)
+    settings = _with_demo_kek(ctx, console)
+    app = open_app(ctx)
     envelopes = [json.dumps(e, ensure_ascii=False).encode() for e in seed_touchpoints(customers)]
     with nats_url(settings) as url:
         published, stats = publish_and_consume(app, url, envelopes)
@@ -54,6 +57,23 @@ def demo_command(ctx: click.Context, customers: int) -> None:
     print_chain(console, app.find_customer(SHOWCASE_CUSTOMER))
     print_first_response(console, app)
     project_and_show(console, app, settings)
+
+
+def _with_demo_kek(ctx: click.Context, console: Console) -> Settings:
+    """The demo runs on embedded defaults: without EVENTCHAIN_KEK it makes a demo key under
+    the data directory (never in the repository) so personal data is encrypted as in production."""
+    settings = settings_of(ctx)
+    if settings.kek is not None:
+        return settings
+    key_file = settings.data_dir / "demo.kek"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not key_file.exists():
+        key_file.write_text(new_kek())
+        key_file.chmod(0o600)
+    console.print(f"[dim]EVENTCHAIN_KEK not set: using the demo key in {key_file} (set your own in production)[/]")
+    settings = dataclasses.replace(settings, kek=parse_kek(key_file.read_text()))
+    ctx.find_root().obj = settings
+    return settings
 
 
 def publish_and_consume(app: EventChain, url: str, envelopes: list[bytes]) -> tuple[PublishResult, WorkerStats]:

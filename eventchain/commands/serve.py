@@ -75,7 +75,7 @@ def serve_command(ctx: click.Context, only: tuple[str, ...], batch: int, ack_wai
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    app = open_app(ctx)
+    app = open_app(ctx, require_kek=True)
     with nats_url(settings) as url:
         runners: dict[str, Callable[[], None]] = {}
         if "ingest" in selected:

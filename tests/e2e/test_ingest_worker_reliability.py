@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from adapters.application import EventChain
+from adapters.crypto import new_kek
 from adapters.local_servers import LocalNats, LocalPostgres
 from adapters.nats_ingest import CRASH_AFTER_COMMIT_ENV, publish_envelopes, wait_until
 from bench.workload import touchpoint_envelopes
@@ -20,8 +21,11 @@ from tests.conftest import fresh_database
 from tests.nats_support import private_config, recorded_touchpoint_ids, running_worker, versions_are_gapless
 
 
+KEK = new_kek()  # serve refuses to run without a key-encryption key
+
+
 def serve(data_dir: Path, nats_url: str, *extra_env: tuple[str, str]) -> subprocess.Popen[str]:
-    env = {**os.environ, "EVENTCHAIN_NATS_URL": nats_url, **dict(extra_env)}
+    env = {**os.environ, "EVENTCHAIN_NATS_URL": nats_url, "EVENTCHAIN_KEK": KEK, **dict(extra_env)}
     return subprocess.Popen(
         [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), "serve", "--only", "ingest",
          "--ack-wait", "2"],
@@ -32,7 +36,8 @@ def serve(data_dir: Path, nats_url: str, *extra_env: tuple[str, str]) -> subproc
 def status(data_dir: Path, nats_url: str) -> dict[str, object]:
     result = subprocess.run(
         [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), "status", "--json"],
-        env={**os.environ, "EVENTCHAIN_NATS_URL": nats_url}, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "EVENTCHAIN_NATS_URL": nats_url, "EVENTCHAIN_KEK": KEK}, capture_output=True, text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]

@@ -1,0 +1,221 @@
+"""Crypto-shredding (SPEC §7, PIPL Art. 47 / GDPR): personal fields in stored events are
+encrypted with a per-customer data key; erasing a customer deletes its key.
+
+- Data keys (AES-256-GCM) live in a table of the store (``eventchain_data_keys``), each
+  wrapped by the key-encryption key from ``EVENTCHAIN_KEK`` (never stored). A check row
+  sealed under the KEK makes a wrong KEK fail at start instead of producing garbage.
+- A key is committed in its own transaction *before* the events that use it: an orphan
+  key is harmless, an event whose key was never stored would be data loss.
+- ``EncryptingMapper`` seals the personal fields of Customer events (contact, payload,
+  identity keys, summaries, profile, corrected values) into one ``_sealed`` field and
+  leaves the structure (ids, channel, direction, times, actors) clear. Without the key
+  (erased) the same event classes come back with those fields redacted, so aggregates,
+  the projector and ``replay rebuild`` keep working and never see the data again.
+- Identity index ids and keys are HMAC-SHA256 of the identity under a key derived from
+  the KEK, so the index does not reveal (or let anyone enumerate) phone numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+from typing import Any, Final
+from uuid import UUID
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import ApplicationRecorder, Mapper, StoredEvent, Transcoder
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import get_topic
+
+from domain.customer import Customer
+
+KEK_ENV: Final = "EVENTCHAIN_KEK"
+ERASED_TEXT: Final = "[erased]"
+_CHECK_PLAINTEXT: Final = b"eventchain key-encryption key check v1"
+SEALED: Final = "_sealed"
+# Personal fields per event topic, and what each reads as once its key is gone.
+PERSONAL: Final[dict[str, dict[str, Any]]] = {
+    get_topic(Customer.TouchpointRecorded): {"contact": {}, "payload": {}, "identity_keys": [], "summary": ERASED_TEXT},
+    get_topic(Customer.Absorbed): {"touchpoints": [], "identity_keys": [], "profile": {}},
+    get_topic(Customer.Unmerged): {"identity_keys": []},
+    get_topic(Customer.Corrected): {"value": ERASED_TEXT},
+}
+
+
+class KeyError_(RuntimeError):  # noqa: N801 - distinct from the builtin KeyError
+    """A key-encryption key problem: missing, malformed or not this store's."""
+
+
+def parse_kek(text: str | None) -> bytes:
+    if not text:
+        raise KeyError_(f"{KEK_ENV} is not set (generate one with `eventchain keygen`)")
+    try:
+        key = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+    except (ValueError, TypeError):
+        raise KeyError_(f"{KEK_ENV} is not base64") from None
+    if len(key) != 32:
+        raise KeyError_(f"{KEK_ENV} must be 32 bytes (base64url), got {len(key)}")
+    return key
+
+
+def new_kek() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def _derive(kek: bytes, purpose: bytes) -> bytes:
+    return hmac.new(kek, purpose, hashlib.sha256).digest()
+
+
+class KeyStore:
+    """Wrapped per-customer data keys in the store's own database."""
+
+    def __init__(self, recorder: ApplicationRecorder, kek: bytes) -> None:
+        self.recorder = recorder
+        self._wrap = AESGCM(_derive(kek, b"wrap data keys"))
+        self.index_key = _derive(kek, b"identity index")
+        self._cache: dict[str, AESGCM | None] = {}
+        self._postgres = isinstance(recorder, PostgresApplicationRecorder)
+        self._create_tables()
+        self._check(kek)
+
+    # --- SQL ------------------------------------------------------------------------
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = (), fetch: bool = False) -> list[tuple[Any, ...]]:
+        if self._postgres:
+            sql = sql.replace("?", "%s").replace("BLOB", "BYTEA")
+            with self.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+                cursor.execute(sql, params)
+                return [tuple(r.values()) for r in cursor.fetchall()] if fetch else []
+        with self.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(sql, params)
+            return [tuple(r) for r in cursor.fetchall()] if fetch else []
+
+    def _create_tables(self) -> None:
+        self._execute("CREATE TABLE IF NOT EXISTS eventchain_data_keys (customer_id TEXT PRIMARY KEY, "
+                      "wrapped BLOB NOT NULL)")
+        self._execute("CREATE TABLE IF NOT EXISTS eventchain_kek_check (id INTEGER PRIMARY KEY, sealed BLOB NOT NULL)")
+
+    def _check(self, kek: bytes) -> None:
+        rows = self._execute("SELECT sealed FROM eventchain_kek_check WHERE id = 1", fetch=True)
+        if not rows:
+            nonce = os.urandom(12)
+            sealed = nonce + self._wrap.encrypt(nonce, _CHECK_PLAINTEXT, b"check")
+            self._execute("INSERT INTO eventchain_kek_check (id, sealed) VALUES (1, ?) ON CONFLICT DO NOTHING",
+                          (sealed,))
+            rows = self._execute("SELECT sealed FROM eventchain_kek_check WHERE id = 1", fetch=True)
+        sealed = bytes(rows[0][0])
+        try:
+            self._wrap.decrypt(sealed[:12], sealed[12:], b"check")
+        except Exception:
+            raise KeyError_(f"{KEK_ENV} does not match the key this store was created with") from None
+
+    # --- keys -------------------------------------------------------------------------
+
+    def prepare(self, customer_ids: Iterable[str]) -> None:
+        """Makes sure every customer has a committed key (one round trip per batch)."""
+        missing = [c for c in dict.fromkeys(customer_ids) if self._cache.get(c) is None]
+        if not missing:
+            return
+        self._load(missing)
+        for customer_id in [c for c in missing if self._cache.get(c) is None]:
+            dek = AESGCM.generate_key(bit_length=256)
+            nonce = os.urandom(12)
+            wrapped = nonce + self._wrap.encrypt(nonce, dek, customer_id.encode())
+            self._execute("INSERT INTO eventchain_data_keys (customer_id, wrapped) VALUES (?, ?) "
+                          "ON CONFLICT DO NOTHING", (customer_id, wrapped))
+        self._load([c for c in missing if self._cache.get(c) is None])
+
+    def _load(self, customer_ids: list[str]) -> None:
+        for start in range(0, len(customer_ids), 500):
+            chunk = customer_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._execute(f"SELECT customer_id, wrapped FROM eventchain_data_keys WHERE customer_id IN ({marks})",
+                                 tuple(chunk), fetch=True)
+            found = {str(r[0]): bytes(r[1]) for r in rows}
+            for customer_id in chunk:
+                wrapped = found.get(customer_id)
+                self._cache[customer_id] = None if wrapped is None else AESGCM(
+                    self._wrap.decrypt(wrapped[:12], wrapped[12:], customer_id.encode()))
+
+    def key(self, customer_id: str) -> AESGCM | None:
+        if customer_id not in self._cache:
+            self._load([customer_id])
+        return self._cache[customer_id]
+
+    def shred(self, customer_ids: Iterable[str]) -> int:
+        ids = list(dict.fromkeys(customer_ids))
+        for customer_id in ids:
+            self._execute("DELETE FROM eventchain_data_keys WHERE customer_id = ?", (customer_id,))
+            self._cache[customer_id] = None
+        return len(ids)
+
+    def pseudonym(self, identity_key: str) -> str:
+        """The identity as the index stores it: a keyed hash, not the phone or email."""
+        return "h:" + hmac.new(self.index_key, identity_key.encode(), hashlib.sha256).hexdigest()
+
+
+class EncryptingMapper(Mapper[UUID]):
+    def __init__(self, transcoder: Transcoder, keys: KeyStore) -> None:
+        super().__init__(transcoder=transcoder)
+        self.keys = keys
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        topic = get_topic(domain_event.__class__)
+        personal = PERSONAL.get(topic)
+        if personal is None:
+            return super().to_stored_event(domain_event)
+        state = dict(vars(domain_event))
+        customer_id = str(state.pop("originator_id"))
+        version = state.pop("originator_version")
+        secret = {name: state.pop(name) for name in personal}
+        self.keys.prepare([customer_id])
+        key = self.keys.key(customer_id)
+        assert key is not None
+        nonce = os.urandom(12)
+        sealed = nonce + key.encrypt(nonce, self.transcoder.encode(secret), f"{customer_id}:{version}".encode())
+        state[SEALED] = base64.b64encode(sealed).decode()
+        return StoredEvent(originator_id=UUID(customer_id), originator_version=version, topic=topic,
+                           state=self.transcoder.encode(state))
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        personal = PERSONAL.get(stored_event.topic)
+        if personal is None:
+            return super().to_domain_event(stored_event)
+        state = self.transcoder.decode(stored_event.state)
+        sealed = state.pop(SEALED, None)
+        if sealed is not None:
+            customer_id = str(stored_event.originator_id)
+            key = self.keys.key(customer_id)
+            if key is None:  # erased: the data key is gone for good
+                state.update({name: _copy(value) for name, value in personal.items()})
+            else:
+                raw = base64.b64decode(sealed)
+                aad = f"{customer_id}:{stored_event.originator_version}".encode()
+                state.update(self.transcoder.decode(key.decrypt(raw[:12], raw[12:], aad)))
+        rebuilt = StoredEvent(originator_id=stored_event.originator_id,
+                              originator_version=stored_event.originator_version,
+                              topic=stored_event.topic, state=self.transcoder.encode(state))
+        return super().to_domain_event(rebuilt)
+
+
+def _copy(value: Any) -> Any:
+    return type(value)() if isinstance(value, (dict, list)) else value
+
+
+def is_encrypting(mapper: Any) -> bool:
+    return isinstance(mapper, EncryptingMapper)
+
+
+def store_has_kek(recorder: ApplicationRecorder) -> bool:
+    """Whether this store was ever opened with a key-encryption key (it holds sealed data)."""
+    postgres = isinstance(recorder, PostgresApplicationRecorder)
+    sql = ("SELECT to_regclass('eventchain_kek_check') IS NOT NULL" if postgres else
+           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'eventchain_kek_check'")
+    with recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    value = next(iter(row.values())) if isinstance(row, dict) else row[0]
+    return bool(value)
