@@ -51,11 +51,20 @@ EVENT_TIME = EventTimeParam()
 
 
 def team_of(role: Role) -> list[str]:
-    """The agents a director's role covers (empty for the other roles)."""
+    """The agents a director's role covers: everyone on the director's team in the roster
+    (the director included), and everyone who reports to them. Empty for the other roles."""
     if role.kind != "director":
         return []
-    # The roster (domain/roster.py) is not part of this build yet: refuse rather than guess.
-    raise click.UsageError(f"role {role}: director visibility needs the sales roster, not available yet")
+    from adapters.application import EventChain
+    from adapters.rules import roster
+    from eventchain.cli_support import settings_of
+
+    settings = settings_of(click.get_current_context())
+    agents = roster(EventChain.from_url(settings.store_url)).agents
+    director = agents.get(role.agent_id or "")
+    if director is None:
+        raise click.UsageError(f"role {role}: no agent {role.agent_id} on the roster (eventchain team list)")
+    return sorted(a.agent_id for a in agents.values() if a.team == director.team or a.manager == director.agent_id)
 
 
 @contextmanager

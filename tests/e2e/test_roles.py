@@ -1,0 +1,68 @@
+"""Three roles over one shared dataset, on every read path; reassignment moves visibility."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+
+def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    kek = (data_dir / "demo.kek").read_text() if (data_dir / "demo.kek").exists() else ""
+    return subprocess.run([sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *args],
+                          capture_output=True, text=True, timeout=240, env={**os.environ, "EVENTCHAIN_KEK": kek})
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("roles")
+    result = run(directory, "demo", "--customers", "30")
+    assert result.returncode == 0, result.stderr
+    return directory
+
+
+def owners(directory: Path) -> dict[str, str | None]:
+    with duckdb.connect(str(directory / "analytics.duckdb"), read_only=True) as connection:
+        return dict(connection.execute("SELECT customer_id::VARCHAR, owner_agent_id FROM customer_360").fetchall())
+
+
+def exported(directory: Path, role: str) -> set[str]:
+    result = run(directory, "export", "--as", role)
+    assert result.returncode == 0, result.stderr
+    return {row["customer_id"] for row in csv.DictReader(io.StringIO(result.stdout.lstrip("\ufeff")))}
+
+
+def test_each_role_sees_exactly_its_customers_on_every_read_path(demo_dir: Path) -> None:
+    owner = owners(demo_dir)
+    hz_team = {"a-wang", "a-chen", "m-zhao", "d-qian"}  # examples/team.toml: team hz (+ reports to d-qian)
+    expected = {
+        "exec": set(owner),
+        "director:d-qian": {c for c, o in owner.items() if o in hz_team},
+        "sales:a-li": {c for c, o in owner.items() if o == "a-li"},
+    }
+    assert expected["sales:a-li"] and expected["director:d-qian"] and expected["sales:a-li"] < expected["exec"]
+    for role, customers in expected.items():
+        assert exported(demo_dir, role) == customers, role
+        listing = run(demo_dir, "customers", "--as", role)
+        assert f"{len(customers)} customers visible" in listing.stdout or role == "exec", listing.stdout
+        report = run(demo_dir, "report", "--html", str(demo_dir / f"{role.replace(':', '-')}.html"), "--as", role)
+        assert report.returncode == 0, report.stderr
+    other = next(iter(expected["director:d-qian"]))
+    hidden = run(demo_dir, "customer", other, "--as", "sales:a-li")
+    assert hidden.returncode == 1 and "not found" in hidden.stderr
+
+
+def test_reassignment_moves_visibility_after_the_views_update(demo_dir: Path) -> None:
+    before = exported(demo_dir, "sales:a-li")
+    assert before
+    assert run(demo_dir, "team", "leave", "a-li", "--reason", "resigned", "--actor", "hr-liu").returncode == 0
+    assert exported(demo_dir, "sales:a-li") == before  # the views have not seen the handover yet
+    assert run(demo_dir, "replay", "rebuild").returncode == 0
+    assert exported(demo_dir, "sales:a-li") == set()
+    assert before <= exported(demo_dir, "sales:m-zhao")
