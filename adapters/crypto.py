@@ -38,14 +38,19 @@ _CHECK_PLAINTEXT: Final = b"eventchain key-encryption key check v1"
 SEALED: Final = "_sealed"
 # Personal fields per event topic, and what each reads as once its key is gone.
 PERSONAL: Final[dict[str, dict[str, Any]]] = {
-    get_topic(Customer.TouchpointRecorded): {"contact": {}, "payload": {}, "identity_keys": [], "summary": ERASED_TEXT},
+    get_topic(Customer.TouchpointRecorded): {
+        "contact": {},
+        "payload": {},
+        "identity_keys": [],
+        "summary": ERASED_TEXT,
+    },
     get_topic(Customer.Absorbed): {"touchpoints": [], "identity_keys": [], "profile": {}},
     get_topic(Customer.Unmerged): {"identity_keys": []},
     get_topic(Customer.Corrected): {"value": ERASED_TEXT},
 }
 
 
-class KeyError_(RuntimeError):  # noqa: N801 - distinct from the builtin KeyError
+class KeyError_(RuntimeError):
     """A key-encryption key problem: missing, malformed or not this store's."""
 
 
@@ -93,18 +98,30 @@ class KeyStore:
             cursor.execute(sql, params)
             return [tuple(r) for r in cursor.fetchall()] if fetch else []
 
+    def _execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if self._postgres:
+            sql = sql.replace("?", "%s")
+        with self.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            cursor.executemany(sql, rows)
+
     def _create_tables(self) -> None:
-        self._execute("CREATE TABLE IF NOT EXISTS eventchain_data_keys (customer_id TEXT PRIMARY KEY, "
-                      "wrapped BLOB NOT NULL)")
-        self._execute("CREATE TABLE IF NOT EXISTS eventchain_kek_check (id INTEGER PRIMARY KEY, sealed BLOB NOT NULL)")
+        self._execute(
+            "CREATE TABLE IF NOT EXISTS eventchain_data_keys (customer_id TEXT PRIMARY KEY, "
+            "wrapped BLOB NOT NULL)"
+        )
+        self._execute(
+            "CREATE TABLE IF NOT EXISTS eventchain_kek_check (id INTEGER PRIMARY KEY, sealed BLOB NOT NULL)"
+        )
 
     def _check(self, kek: bytes) -> None:
         rows = self._execute("SELECT sealed FROM eventchain_kek_check WHERE id = 1", fetch=True)
         if not rows:
             nonce = os.urandom(12)
             sealed = nonce + self._wrap.encrypt(nonce, _CHECK_PLAINTEXT, b"check")
-            self._execute("INSERT INTO eventchain_kek_check (id, sealed) VALUES (1, ?) ON CONFLICT DO NOTHING",
-                          (sealed,))
+            self._execute(
+                "INSERT INTO eventchain_kek_check (id, sealed) VALUES (1, ?) ON CONFLICT DO NOTHING",
+                (sealed,),
+            )
             rows = self._execute("SELECT sealed FROM eventchain_kek_check WHERE id = 1", fetch=True)
         sealed = bytes(rows[0][0])
         try:
@@ -120,25 +137,39 @@ class KeyStore:
         if not missing:
             return
         self._load(missing)
-        for customer_id in [c for c in missing if self._cache.get(c) is None]:
-            dek = AESGCM.generate_key(bit_length=256)
-            nonce = os.urandom(12)
-            wrapped = nonce + self._wrap.encrypt(nonce, dek, customer_id.encode())
-            self._execute("INSERT INTO eventchain_data_keys (customer_id, wrapped) VALUES (?, ?) "
-                          "ON CONFLICT DO NOTHING", (customer_id, wrapped))
-        self._load([c for c in missing if self._cache.get(c) is None])
+        fresh = [c for c in missing if self._cache.get(c) is None]
+        if not fresh:
+            return
+        # One transaction for the batch's new keys; a concurrent writer's key for the same
+        # customer wins (DO NOTHING) and is what we read back.
+        self._execute_many(
+            "INSERT INTO eventchain_data_keys (customer_id, wrapped) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(customer_id, self._new_wrapped_key(customer_id)) for customer_id in fresh],
+        )
+        self._load(fresh)
+
+    def _new_wrapped_key(self, customer_id: str) -> bytes:
+        nonce = os.urandom(12)
+        dek = AESGCM.generate_key(bit_length=256)
+        return nonce + self._wrap.encrypt(nonce, dek, customer_id.encode())
 
     def _load(self, customer_ids: list[str]) -> None:
         for start in range(0, len(customer_ids), 500):
-            chunk = customer_ids[start:start + 500]
+            chunk = customer_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._execute(f"SELECT customer_id, wrapped FROM eventchain_data_keys WHERE customer_id IN ({marks})",
-                                 tuple(chunk), fetch=True)
+            rows = self._execute(
+                f"SELECT customer_id, wrapped FROM eventchain_data_keys WHERE customer_id IN ({marks})",
+                tuple(chunk),
+                fetch=True,
+            )
             found = {str(r[0]): bytes(r[1]) for r in rows}
             for customer_id in chunk:
                 wrapped = found.get(customer_id)
-                self._cache[customer_id] = None if wrapped is None else AESGCM(
-                    self._wrap.decrypt(wrapped[:12], wrapped[12:], customer_id.encode()))
+                self._cache[customer_id] = (
+                    None
+                    if wrapped is None
+                    else AESGCM(self._wrap.decrypt(wrapped[:12], wrapped[12:], customer_id.encode()))
+                )
 
     def key(self, customer_id: str) -> AESGCM | None:
         if customer_id not in self._cache:
@@ -147,9 +178,9 @@ class KeyStore:
 
     def shred(self, customer_ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(customer_ids))
-        for customer_id in ids:
-            self._execute("DELETE FROM eventchain_data_keys WHERE customer_id = ?", (customer_id,))
-            self._cache[customer_id] = None
+        # one transaction: a survivor and its absorbed customers are shredded together
+        self._execute_many("DELETE FROM eventchain_data_keys WHERE customer_id = ?", [(c,) for c in ids])
+        self._cache.update(dict.fromkeys(ids))
         return len(ids)
 
     def pseudonym(self, identity_key: str) -> str:
@@ -175,10 +206,16 @@ class EncryptingMapper(Mapper[UUID]):
         key = self.keys.key(customer_id)
         assert key is not None
         nonce = os.urandom(12)
-        sealed = nonce + key.encrypt(nonce, self.transcoder.encode(secret), f"{customer_id}:{version}".encode())
+        sealed = nonce + key.encrypt(
+            nonce, self.transcoder.encode(secret), f"{customer_id}:{version}".encode()
+        )
         state[SEALED] = base64.b64encode(sealed).decode()
-        return StoredEvent(originator_id=UUID(customer_id), originator_version=version, topic=topic,
-                           state=self.transcoder.encode(state))
+        return StoredEvent(
+            originator_id=UUID(customer_id),
+            originator_version=version,
+            topic=topic,
+            state=self.transcoder.encode(state),
+        )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         personal = PERSONAL.get(stored_event.topic)
@@ -195,9 +232,12 @@ class EncryptingMapper(Mapper[UUID]):
                 raw = base64.b64decode(sealed)
                 aad = f"{customer_id}:{stored_event.originator_version}".encode()
                 state.update(self.transcoder.decode(key.decrypt(raw[:12], raw[12:], aad)))
-        rebuilt = StoredEvent(originator_id=stored_event.originator_id,
-                              originator_version=stored_event.originator_version,
-                              topic=stored_event.topic, state=self.transcoder.encode(state))
+        rebuilt = StoredEvent(
+            originator_id=stored_event.originator_id,
+            originator_version=stored_event.originator_version,
+            topic=stored_event.topic,
+            state=self.transcoder.encode(state),
+        )
         return super().to_domain_event(rebuilt)
 
 
@@ -212,8 +252,11 @@ def is_encrypting(mapper: Any) -> bool:
 def store_has_kek(recorder: ApplicationRecorder) -> bool:
     """Whether this store was ever opened with a key-encryption key (it holds sealed data)."""
     postgres = isinstance(recorder, PostgresApplicationRecorder)
-    sql = ("SELECT to_regclass('eventchain_kek_check') IS NOT NULL" if postgres else
-           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'eventchain_kek_check'")
+    sql = (
+        "SELECT to_regclass('eventchain_kek_check') IS NOT NULL"
+        if postgres
+        else "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'eventchain_kek_check'"
+    )
     with recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
         cursor.execute(sql)
         row = cursor.fetchone()
