@@ -151,7 +151,9 @@ class EventChain(Application[UUID]):
         # more than the encoding on our hot path; these are known aggregates.
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         if self.keys is not None:  # one round trip for the batch's data keys, committed first
-            self.keys.prepare(str(e.originator_id) for e in events if type(e).__qualname__.startswith("Customer."))
+            self.keys.prepare(
+                str(e.originator_id) for e in events if type(e).__qualname__.startswith("Customer.")
+            )
         self.events.put(events)
 
     # --- queries --------------------------------------------------------------------

@@ -54,6 +54,10 @@ class KeyError_(RuntimeError):
     """A key-encryption key problem: missing, malformed or not this store's."""
 
 
+class ErasedCustomerError(ValueError):
+    """Personal data written for a customer whose keys were shredded."""
+
+
 def parse_kek(text: str | None) -> bytes:
     if not text:
         raise KeyError_(f"{KEK_ENV} is not set (generate one with `eventchain keygen`)")
@@ -98,11 +102,11 @@ class KeyStore:
             cursor.execute(sql, params)
             return [tuple(r) for r in cursor.fetchall()] if fetch else []
 
-    def _execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        if self._postgres:
-            sql = sql.replace("?", "%s")
+    def _execute_many(self, *statements: tuple[str, list[tuple[Any, ...]]]) -> None:
+        """Runs each statement over its rows, all in one transaction."""
         with self.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-            cursor.executemany(sql, rows)
+            for sql, rows in statements:
+                cursor.executemany(sql.replace("?", "%s") if self._postgres else sql, rows)
 
     def _create_tables(self) -> None:
         self._execute(
@@ -112,6 +116,9 @@ class KeyStore:
         self._execute(
             "CREATE TABLE IF NOT EXISTS eventchain_kek_check (id INTEGER PRIMARY KEY, sealed BLOB NOT NULL)"
         )
+        # Tombstones of shredded customers (ids only, nothing personal): no writer may ever
+        # create a fresh key for them, which would let new personal data in under an erased id.
+        self._execute("CREATE TABLE IF NOT EXISTS eventchain_erased_customers (customer_id TEXT PRIMARY KEY)")
 
     def _check(self, kek: bytes) -> None:
         rows = self._execute("SELECT sealed FROM eventchain_kek_check WHERE id = 1", fetch=True)
@@ -140,13 +147,33 @@ class KeyStore:
         fresh = [c for c in missing if self._cache.get(c) is None]
         if not fresh:
             return
+        erased = self._erased(fresh)  # stay keyless: sealing for them is refused by the mapper
+        fresh = [c for c in fresh if c not in erased]
+        if not fresh:
+            return
         # One transaction for the batch's new keys; a concurrent writer's key for the same
         # customer wins (DO NOTHING) and is what we read back.
         self._execute_many(
-            "INSERT INTO eventchain_data_keys (customer_id, wrapped) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            [(customer_id, self._new_wrapped_key(customer_id)) for customer_id in fresh],
+            (
+                "INSERT INTO eventchain_data_keys (customer_id, wrapped) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING",
+                [(customer_id, self._new_wrapped_key(customer_id)) for customer_id in fresh],
+            )
         )
         self._load(fresh)
+
+    def _erased(self, customer_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(customer_ids), 500):
+            chunk = customer_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._execute(
+                f"SELECT customer_id FROM eventchain_erased_customers WHERE customer_id IN ({marks})",
+                tuple(chunk),
+                fetch=True,
+            )
+            found.update(str(r[0]) for r in rows)
+        return found
 
     def _new_wrapped_key(self, customer_id: str) -> bytes:
         nonce = os.urandom(12)
@@ -179,7 +206,13 @@ class KeyStore:
     def shred(self, customer_ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(customer_ids))
         # one transaction: a survivor and its absorbed customers are shredded together
-        self._execute_many("DELETE FROM eventchain_data_keys WHERE customer_id = ?", [(c,) for c in ids])
+        self._execute_many(
+            (
+                "INSERT INTO eventchain_erased_customers (customer_id) VALUES (?) ON CONFLICT DO NOTHING",
+                [(c,) for c in ids],
+            ),
+            ("DELETE FROM eventchain_data_keys WHERE customer_id = ?", [(c,) for c in ids]),
+        )
         self._cache.update(dict.fromkeys(ids))
         return len(ids)
 
@@ -204,7 +237,10 @@ class EncryptingMapper(Mapper[UUID]):
         secret = {name: state.pop(name) for name in personal}
         self.keys.prepare([customer_id])
         key = self.keys.key(customer_id)
-        assert key is not None
+        if key is None:
+            raise ErasedCustomerError(
+                f"customer {customer_id} was erased: no personal data can be added to it"
+            )
         nonce = os.urandom(12)
         sealed = nonce + key.encrypt(
             nonce, self.transcoder.encode(secret), f"{customer_id}:{version}".encode()

@@ -13,8 +13,8 @@ import functools
 import hashlib
 import io
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -122,7 +122,7 @@ def import_file(
     content_hash = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     summary = ImportSummary(batch_id or f"import-{content_hash}")
     rows = read_rows(path)
-    header_number, header = next(rows, (0, None))
+    _, header = next(rows, (0, None))
     if not isinstance(header, list):
         raise ImportFileError(f"{path.name}: no readable header row")
     mapping = header_mapping([h or "" for h in header], overrides)
@@ -155,7 +155,9 @@ def import_file(
 
 
 def _cleaned(
-    rows: list[tuple[int, list[str | None] | Problem]], mapping: Mapping[int, str], header_of: Mapping[str, str]
+    rows: list[tuple[int, list[str | None] | Problem]],
+    mapping: Mapping[int, str],
+    header_of: Mapping[str, str],
 ) -> Iterator[tuple[int, CleanRow | RejectedRow]]:
     """Cleaning (phone parsing above all) costs as much as recording: on a big file it runs
     in a second process, chunk by chunk, while this one records the chunks already cleaned."""
@@ -163,7 +165,7 @@ def _cleaned(
         for number, cells in rows:
             yield number, _outcome(cells, mapping, header_of)
         return
-    chunks = [rows[start:start + CLEAN_CHUNK] for start in range(0, len(rows), CLEAN_CHUNK)]
+    chunks = [rows[start : start + CLEAN_CHUNK] for start in range(0, len(rows), CLEAN_CHUNK)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         cleaning = functools.partial(_clean_chunk, mapping=dict(mapping), header_of=dict(header_of))
@@ -171,40 +173,64 @@ def _cleaned(
             yield from cleaned
 
 
-def _clean_chunk(chunk: list[tuple[int, list[str | None] | Problem]], mapping: dict[int, str],
-                 header_of: dict[str, str]) -> list[tuple[int, CleanRow | RejectedRow]]:
+def _clean_chunk(
+    chunk: list[tuple[int, list[str | None] | Problem]], mapping: dict[int, str], header_of: dict[str, str]
+) -> list[tuple[int, CleanRow | RejectedRow]]:
     return [(number, _outcome(cells, mapping, header_of)) for number, cells in chunk]
 
 
-def _outcome(cells: list[str | None] | Problem, mapping: Mapping[int, str],
-             header_of: Mapping[str, str]) -> CleanRow | RejectedRow:
+def _outcome(
+    cells: list[str | None] | Problem, mapping: Mapping[int, str], header_of: Mapping[str, str]
+) -> CleanRow | RejectedRow:
     if isinstance(cells, Problem):
         return RejectedRow([cells])
     values = {target: cells[index] if index < len(cells) else None for index, target in mapping.items()}
     return clean_row(values, header_of)
 
 
-def _touchpoint(row: CleanRow, batch_id: str, source: str, number: int, occurred_at: datetime) -> AcceptedTouchpoint:
+def _touchpoint(
+    row: CleanRow, batch_id: str, source: str, number: int, occurred_at: datetime
+) -> AcceptedTouchpoint:
     values = row.values
     digest = hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()[:24]
-    identities = [Identity(kind=identity_kind(key), value=key.partition(":")[2])  # type: ignore[arg-type]
-                  for key in row.identity_keys]
-    contact = Contact(name=values.get("name"), company=values.get("company"), city=values.get("city"),
-                      industry=values.get("industry"))
+    identities = [
+        Identity(kind=identity_kind(key), value=key.partition(":")[2])  # type: ignore[arg-type]
+        for key in row.identity_keys
+    ]
+    contact = Contact(
+        name=values.get("name"),
+        company=values.get("company"),
+        city=values.get("city"),
+        industry=values.get("industry"),
+    )
     touchpoint = ImportRow(
-        touchpoint_id=f"import-{digest}", occurred_at=occurred_at, direction="inbound", identities=identities,
-        contact=contact, payload=ImportPayload(batch_id=batch_id, row_number=number, source_file=source[:500],
-                                               owner=values.get("owner")),
+        touchpoint_id=f"import-{digest}",
+        occurred_at=occurred_at,
+        direction="inbound",
+        identities=identities,
+        contact=contact,
+        payload=ImportPayload(
+            batch_id=batch_id, row_number=number, source_file=source[:500], owner=values.get("owner")
+        ),
     )
     # the identity keys were normalised by clean_row with the same functions accept() uses
     return AcceptedTouchpoint(touchpoint, row.identity_keys)
 
 
-def _complete(app: EventChain, summary: ImportSummary, source: str, filled: Mapping[str, int],
-              at: datetime) -> None:
+def _complete(
+    app: EventChain, summary: ImportSummary, source: str, filled: Mapping[str, int], at: datetime
+) -> None:
     null_rates = {name: (1 - filled[name] / summary.accepted) if summary.accepted else 0.0 for name in filled}
-    batch = ImportBatch.complete(summary.batch_id, source, summary.rows_read, summary.accepted,
-                                 summary.rejected_rows, null_rates, summary.abnormal_rows, at)
+    batch = ImportBatch.complete(
+        summary.batch_id,
+        source,
+        summary.rows_read,
+        summary.accepted,
+        summary.rejected_rows,
+        null_rates,
+        summary.abnormal_rows,
+        at,
+    )
     try:
         app.save(batch)
     except IntegrityError:

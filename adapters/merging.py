@@ -8,14 +8,18 @@ from adapters.application import CustomerNotFoundError, EventChain
 from domain.customer import Customer, MergeRefusedError
 
 
-def merge(app: EventChain, survivor: str, absorbed: str, *, reason: str, actor: str, force: bool = False) -> Customer:
+def merge(
+    app: EventChain, survivor: str, absorbed: str, *, reason: str, actor: str, force: bool = False
+) -> Customer:
     """Merges ``absorbed`` into ``survivor``. Merge protection (different USCCs) refuses
     unless ``force``; a forced merge records the override in the reason."""
     keep, other = _live(app, survivor), _live(app, absorbed)
     if keep.id == other.id:
         raise MergeRefusedError("both references are the same customer")
     conflicts = keep.conflicting_unique_identities(other)
-    note = f"{reason} [forced over merge protection: {', '.join(conflicts)}]" if conflicts and force else reason
+    note = (
+        f"{reason} [forced over merge protection: {', '.join(conflicts)}]" if conflicts and force else reason
+    )
     keep.absorb(other, note, actor, app.clock(), force=force)
     app.save(keep, other)
     return keep

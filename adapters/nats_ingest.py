@@ -78,7 +78,11 @@ class IngestConfig:
 async def connect(url: str, name: str = "eventchain") -> nats.NATS:
     """A connection that reconnects forever (a restarted nats-server is waited for)."""
     return await nats.connect(
-        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5,
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
         allow_reconnect=True,
     )
 
@@ -88,10 +92,18 @@ async def ensure_streams(nc: nats.NATS, config: IngestConfig) -> None:
     js = nc.jetstream()
     names = config.names
     streams = (
-        api.StreamConfig(name=names.stream, subjects=[f"{names.subject_prefix}.>"],
-                         storage=api.StorageType.FILE, duplicate_window=config.duplicate_window),
-        api.StreamConfig(name=names.dlq_stream, subjects=[f"{names.dlq_prefix}.>"],
-                         storage=api.StorageType.FILE, duplicate_window=config.duplicate_window),
+        api.StreamConfig(
+            name=names.stream,
+            subjects=[f"{names.subject_prefix}.>"],
+            storage=api.StorageType.FILE,
+            duplicate_window=config.duplicate_window,
+        ),
+        api.StreamConfig(
+            name=names.dlq_stream,
+            subjects=[f"{names.dlq_prefix}.>"],
+            storage=api.StorageType.FILE,
+            duplicate_window=config.duplicate_window,
+        ),
     )
     for stream in streams:
         try:
@@ -100,9 +112,13 @@ async def ensure_streams(nc: nats.NATS, config: IngestConfig) -> None:
         except NotFoundError:
             await js.add_stream(stream)
     consumer = api.ConsumerConfig(
-        durable_name=names.durable, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=config.ack_wait,
-        max_deliver=config.max_deliver, filter_subject=f"{names.subject_prefix}.>",
-        max_ack_pending=max(10_000, config.batch * 4), deliver_policy=api.DeliverPolicy.ALL,
+        durable_name=names.durable,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=config.ack_wait,
+        max_deliver=config.max_deliver,
+        filter_subject=f"{names.subject_prefix}.>",
+        max_ack_pending=max(10_000, config.batch * 4),
+        deliver_policy=api.DeliverPolicy.ALL,
     )
     try:
         await js.add_consumer(names.stream, consumer)  # creates, or updates a compatible existing one
@@ -151,10 +167,14 @@ class IngestWorker:
             while not stop.is_set():
                 try:
                     messages = await subscription.fetch(self.config.batch, timeout=self.config.fetch_timeout)
-                except (TimeoutError, asyncio.TimeoutError, nats.errors.TimeoutError):
+                except (TimeoutError, nats.errors.TimeoutError):
                     continue
-                except (nats.errors.ConnectionClosedError, nats.errors.NoRespondersError,
-                        nats.js.errors.APIError, nats.errors.Error) as error:
+                except (
+                    nats.errors.ConnectionClosedError,
+                    nats.errors.NoRespondersError,
+                    nats.js.errors.APIError,
+                    nats.errors.Error,
+                ) as error:
                     log.warning("fetch failed (%s); retrying", error)
                     await asyncio.sleep(0.5)
                     continue
@@ -163,7 +183,9 @@ class IngestWorker:
                 accepted, valid = await self.validate(js, messages)
                 if in_flight is not None:
                     await in_flight
-                in_flight = asyncio.ensure_future(self.commit_and_ack(accepted, valid, stop)) if accepted else None
+                in_flight = (
+                    asyncio.ensure_future(self.commit_and_ack(accepted, valid, stop)) if accepted else None
+                )
             if in_flight is not None:
                 await in_flight
         finally:
@@ -187,8 +209,9 @@ class IngestWorker:
                 await self.dead_letter(js, message, error)
         return accepted, valid
 
-    async def commit_and_ack(self, accepted: list[AcceptedTouchpoint], valid: list[Any],
-                             stop: threading.Event) -> None:
+    async def commit_and_ack(
+        self, accepted: list[AcceptedTouchpoint], valid: list[Any], stop: threading.Event
+    ) -> None:
         result = await self.commit(accepted, valid, stop)
         if result is None:
             return  # stopping before the store came back: nothing acked, JetStream redelivers
@@ -200,8 +223,9 @@ class IngestWorker:
         self.stats.duplicates += result.duplicates
         self.stats.batches += 1
 
-    async def commit(self, accepted: list[AcceptedTouchpoint], messages: list[Any],
-                     stop: threading.Event) -> BatchResult | None:
+    async def commit(
+        self, accepted: list[AcceptedTouchpoint], messages: list[Any], stop: threading.Event
+    ) -> BatchResult | None:
         """Records the batch, retrying through store outages; keeps the messages ours meanwhile."""
         while True:
             task = asyncio.ensure_future(asyncio.to_thread(self.record, accepted))
@@ -237,7 +261,9 @@ class IngestWorker:
             # a redelivered reject is dead-lettered once (within the duplicate window)
             "Nats-Msg-Id": f"dlq-{names.stream}-{metadata.sequence.stream}",
         }
-        await js.publish(f"{names.dlq_prefix}.{names.channel_of(message.subject)}", message.data, headers=headers)
+        await js.publish(
+            f"{names.dlq_prefix}.{names.channel_of(message.subject)}", message.data, headers=headers
+        )
         await message.term()
         self.stats.dead_lettered += 1
         log.info("dead-lettered %s seq %s: %s", message.subject, metadata.sequence.stream, error)

@@ -32,8 +32,16 @@ from domain.rules import RulesDocument, rules_from_dict
 
 ROUTER_NAME: Final = "router"
 SLA_NAME: Final = "sla"
-FOLDED: Final = frozenset({"RuleSet.RulesRevised", "Roster.AgentJoined", "Roster.AgentUpdated", "Roster.AgentLeft",
-                           "Customer.LeadAssigned", "Customer.TouchpointRecorded"})
+FOLDED: Final = frozenset(
+    {
+        "RuleSet.RulesRevised",
+        "Roster.AgentJoined",
+        "Roster.AgentUpdated",
+        "Roster.AgentLeft",
+        "Customer.LeadAssigned",
+        "Customer.TouchpointRecorded",
+    }
+)
 DECISION_BATCH: Final = 200
 log = logging.getLogger("eventchain.router")
 
@@ -47,7 +55,12 @@ def log_events(app: EventChain, start: int = 1) -> Iterator[tuple[int, str, str,
         for notification in page:
             kind = notification.topic.rpartition(":")[2]
             if kind in FOLDED:
-                yield notification.id, kind, str(UUID(str(notification.originator_id))), _fields(app, notification)
+                yield (
+                    notification.id,
+                    kind,
+                    str(UUID(str(notification.originator_id))),
+                    _fields(app, notification),
+                )
         start = page[-1].id + 1
 
 
@@ -57,9 +70,12 @@ def _fields(app: EventChain, notification: Any) -> dict[str, Any]:
         if "occurred_at" in fields:
             fields["occurred_at"] = fields["occurred_at"]["_data_"]
         return fields  # type: ignore[no-any-return]
-    stored = StoredEvent(originator_id=UUID(str(notification.originator_id)),
-                         originator_version=notification.originator_version, topic=notification.topic,
-                         state=notification.state)
+    stored = StoredEvent(
+        originator_id=UUID(str(notification.originator_id)),
+        originator_version=notification.originator_version,
+        topic=notification.topic,
+        state=notification.state,
+    )
     fields = dict(vars(app.mapper.to_domain_event(stored)))  # personal fields need the data key
     for name, value in fields.items():
         if isinstance(value, datetime):
@@ -92,8 +108,16 @@ def _record(app: EventChain, decisions: list[tuple[int, Decision]]) -> int:
         customer_id = UUID(decision.customer_id)
         customer = customers.get(customer_id) or app.get_customer(customer_id, follow_merges=False)
         customers[customer_id] = customer
-        customer.assign(decision.agent_id, decision.decided_at, decision.rule_version, decision.matched_step,
-                        decision.reason, decision.priority, ROUTER, now)
+        customer.assign(
+            decision.agent_id,
+            decision.decided_at,
+            decision.rule_version,
+            decision.matched_step,
+            decision.reason,
+            decision.priority,
+            ROUTER,
+            now,
+        )
         if decision.tags:
             customer.change_tags(list(decision.tags), [], decision.decided_at, "keywords in the lead", now)
     try:
@@ -150,12 +174,15 @@ def check_sla(app: EventChain, now: datetime | None = None) -> list[Escalation]:
     return escalations
 
 
-def _due_steps(customer: Customer, rules: RulesDocument, now: datetime, owner: str | None,
-               fold: RoutingFold) -> list[tuple[int, str, datetime]]:
+def _due_steps(
+    customer: Customer, rules: RulesDocument, now: datetime, owner: str | None, fold: RoutingFold
+) -> list[tuple[int, str, datetime]]:
     lead, response = customer.first_inbound, customer.first_response
     if lead is None or customer.merged_into is not None:
         return []
-    minutes = rules.sla.vip_first_response_minutes if "vip" in customer.tags else rules.sla.first_response_minutes
+    minutes = (
+        rules.sla.vip_first_response_minutes if "vip" in customer.tags else rules.sla.first_response_minutes
+    )
     deadline = lead.occurred_at + timedelta(minutes=minutes)
     answered_at = response.occurred_at if response else None
     steps = []
@@ -200,8 +227,9 @@ def apply_silence(app: EventChain, now: datetime | None = None) -> tuple[int, in
         last = customer.chain[-1].occurred_at
         silent = now - last >= timedelta(days=days)
         reason = f"no touchpoint for {days} days (rules v{version})" if silent else "touched again"
-        if customer.change_tags(["silent"] if silent else [], [] if silent else ["silent"], now, reason,
-                                app.clock()):
+        if customer.change_tags(
+            ["silent"] if silent else [], [] if silent else ["silent"], now, reason, app.clock()
+        ):
             changed.append(customer)
             tagged, lifted = tagged + silent, lifted + (not silent)
     if changed:
@@ -218,8 +246,13 @@ def run_sla_watcher(settings: Any, stop: threading.Event, interval: float = 5.0)
             escalated = check_sla(app)
             tagged, lifted = apply_silence(app)
             if routed or escalated or tagged or lifted:
-                log.info("routed %d leads, %d escalations, %d tagged silent, %d no longer silent",
-                         routed, len(escalated), tagged, lifted)
+                log.info(
+                    "routed %d leads, %d escalations, %d tagged silent, %d no longer silent",
+                    routed,
+                    len(escalated),
+                    tagged,
+                    lifted,
+                )
         except Exception as error:  # the loop survives outages; decisions are idempotent
             log.warning("router/SLA pass failed: %s", error)
         stop.wait(interval)

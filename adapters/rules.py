@@ -115,7 +115,9 @@ def _uuid(value: str) -> Any:
     return UUID(str(value))
 
 
-def change_stage(app: EventChain, reference: str, stage: str, evidence: list[str], actor: str, reason: str) -> None:
+def change_stage(
+    app: EventChain, reference: str, stage: str, evidence: list[str], actor: str, reason: str
+) -> None:
     """Moves a customer to ``stage`` if the evidence touchpoints satisfy the rules' gate."""
     from domain.rules import RulesError, rules_from_dict
 
@@ -127,8 +129,12 @@ def change_stage(app: EventChain, reference: str, stage: str, evidence: list[str
         missing = sorted(set(evidence) - set(customer.touchpoints))
         raise RulesError("--evidence", f"not touchpoints of this customer: {', '.join(missing)}")
     if gate is not None:
-        fitting = [f for f in facts if (not gate.channels or f.channel in gate.channels)
-                   and (gate.direction is None or f.direction == gate.direction)]
+        fitting = [
+            f
+            for f in facts
+            if (not gate.channels or f.channel in gate.channels)
+            and (gate.direction is None or f.direction == gate.direction)
+        ]
         if not fitting:
             wanted = f"{gate.direction or 'any'} touchpoint on {', '.join(gate.channels) or 'any channel'}"
             raise RulesError(f"$.stages.{stage}", f"entering {stage} needs evidence: a {wanted}")

@@ -20,8 +20,12 @@ def measure(ctx: BenchContext, store: str, plain_url: str, sealed_url: str) -> F
     with stopwatch() as sealed_elapsed:
         sealed.record(sealed_tps)
     return Figure(
-        f"direct ingest with encryption, {store}", count / sealed_elapsed[0], "touchpoints/s",
-        "report the cost", baseline_name="without encryption", baseline_value=count / plain_elapsed[0],
+        f"direct ingest with encryption, {store}",
+        count / sealed_elapsed[0],
+        "touchpoints/s",
+        "report the cost",
+        baseline_name="without encryption",
+        baseline_value=count / plain_elapsed[0],
         notes=f"{count:,} touchpoints each; per-customer AES-256-GCM keys, keyed-hash identity index",
     )
 

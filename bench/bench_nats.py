@@ -53,11 +53,18 @@ def throughput(ctx: BenchContext, url: str) -> list[Figure]:
     stop.set()
     thread.join()
     events = app.max_notification_id()
-    return [Figure(
-        "NATS → committed + acked, PostgreSQL", events / elapsed[0], "stored events/s", "≥ 10,000 ev/s",
-        baseline_name="raw JetStream fetch+ack (msgs/s)", baseline_value=baseline,
-        notes=f"{count:,} touchpoints ({count / elapsed[0]:,.0f}/s) = {events:,} stored events; batches of 500",
-    )]
+    return [
+        Figure(
+            "NATS → committed + acked, PostgreSQL",
+            events / elapsed[0],
+            "stored events/s",
+            "≥ 10,000 ev/s",
+            baseline_name="raw JetStream fetch+ack (msgs/s)",
+            baseline_value=baseline,
+            notes=f"{count:,} touchpoints ({count / elapsed[0]:,.0f}/s) = {events:,} stored events; "
+            "batches of 500",
+        )
+    ]
 
 
 def latency(ctx: BenchContext, url: str) -> list[Figure]:
@@ -85,14 +92,25 @@ def latency(ctx: BenchContext, url: str) -> list[Figure]:
     thread.join()
     delays = sorted(committed_at[k] - published_at[k] for k in published_at if k in committed_at)
     p99 = delays[int(len(delays) * 0.99) - 1]
-    return [Figure(
-        "publish → commit latency p99 at 2,000/s offered", p99 * 1000, "ms", "≤ 500 ms",
-        notes=f"{len(delays):,} touchpoints over {seconds} s; median {delays[len(delays) // 2] * 1000:.0f} ms",
-    )]
+    return [
+        Figure(
+            "publish → commit latency p99 at 2,000/s offered",
+            p99 * 1000,
+            "ms",
+            "≤ 500 ms",
+            notes=f"{len(delays):,} touchpoints over {seconds} s; "
+            f"median {delays[len(delays) // 2] * 1000:.0f} ms",
+        )
+    ]
 
 
-async def _offer(url: str, config: IngestConfig, pairs: list[tuple[AcceptedTouchpoint, bytes]], rate: int,
-                 published_at: dict[str, float]) -> None:
+async def _offer(
+    url: str,
+    config: IngestConfig,
+    pairs: list[tuple[AcceptedTouchpoint, bytes]],
+    rate: int,
+    published_at: dict[str, float],
+) -> None:
     nc = await nats.connect(url)
     try:
         await ensure_streams(nc, config)
@@ -104,11 +122,12 @@ async def _offer(url: str, config: IngestConfig, pairs: list[tuple[AcceptedTouch
         for index in range(0, len(pairs), per_tick):
             target = start + (index // per_tick) * tick
             await asyncio.sleep(max(0.0, target - time.perf_counter()))
-            for accepted, raw in pairs[index:index + per_tick]:
+            for accepted, raw in pairs[index : index + per_tick]:
                 published_at[accepted.touchpoint_id] = time.perf_counter()
                 subject = config.names.subject(raw.split(b'"channel": "')[1].split(b'"')[0].decode())
-                futures.append(await js.publish_async(subject, raw,
-                                                      headers={"Nats-Msg-Id": accepted.touchpoint_id}))
+                futures.append(
+                    await js.publish_async(subject, raw, headers={"Nats-Msg-Id": accepted.touchpoint_id})
+                )
         await asyncio.gather(*futures)
     finally:
         await nc.close()

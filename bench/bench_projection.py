@@ -31,8 +31,11 @@ def million_event_store(ctx: BenchContext) -> EventChain:
         app = EventChain.from_url(f"sqlite:///{directory / 'events.db'}")
         touchpoints, customers = ctx.scaled(600_000), ctx.scaled(150_000)
         for start in range(0, touchpoints, 50_000):
-            app.record(accepted_touchpoints(min(50_000, touchpoints - start), customers, seed=start,
-                                            prefix=f"m{start}"))
+            app.record(
+                accepted_touchpoints(
+                    min(50_000, touchpoints - start), customers, seed=start, prefix=f"m{start}"
+                )
+            )
         _STORES[key] = app
     return _STORES[key]
 
@@ -48,17 +51,25 @@ def catch_up(ctx: BenchContext, app: EventChain) -> list[Figure]:
     rows = views.connection.execute("SELECT * FROM touchpoints LIMIT 3000").fetchall()
     views.close()
     with duckdb.connect(str(ctx.workdir / "row-by-row.duckdb")) as connection:
-        connection.execute("CREATE TABLE touchpoints (touchpoint_id VARCHAR, customer_id UUID, channel VARCHAR, "
-                           "direction VARCHAR, occurred_at TIMESTAMPTZ, recorded_at TIMESTAMPTZ, actor VARCHAR, "
-                           "summary VARCHAR)")
+        connection.execute(
+            "CREATE TABLE touchpoints (touchpoint_id VARCHAR, customer_id UUID, channel VARCHAR, "
+            "direction VARCHAR, occurred_at TIMESTAMPTZ, recorded_at TIMESTAMPTZ, actor VARCHAR, "
+            "summary VARCHAR)"
+        )
         with stopwatch() as baseline:
             for row in rows:
                 connection.execute("INSERT INTO touchpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
-    return [Figure(
-        "projection catch-up into DuckDB (all views)", rate, "events/s", "≥ 100,000 ev/s",
-        baseline_name="row-by-row INSERT of the same rows", baseline_value=len(rows) / baseline[0],
-        notes=f"{events:,} events in {elapsed[0]:.1f} s (SQLite store, batches of 50,000)",
-    )]
+    return [
+        Figure(
+            "projection catch-up into DuckDB (all views)",
+            rate,
+            "events/s",
+            "≥ 100,000 ev/s",
+            baseline_name="row-by-row INSERT of the same rows",
+            baseline_value=len(rows) / baseline[0],
+            notes=f"{events:,} events in {elapsed[0]:.1f} s (SQLite store, batches of 50,000)",
+        )
+    ]
 
 
 def queries(ctx: BenchContext) -> list[Figure]:
@@ -72,10 +83,15 @@ def queries(ctx: BenchContext) -> list[Figure]:
                 with stopwatch() as elapsed:
                     connection.execute(sql).fetchall()
                 timings.append(elapsed[0] * 1000)
-            figures.append(Figure(
-                f"{name} query on {events[0] if events else 0:,} events", statistics.median(timings), "ms",
-                "≤ 100 ms", notes=f"median of 20; max {max(timings):.1f} ms",
-            ))
+            figures.append(
+                Figure(
+                    f"{name} query on {events[0] if events else 0:,} events",
+                    statistics.median(timings),
+                    "ms",
+                    "≤ 100 ms",
+                    notes=f"median of 20; max {max(timings):.1f} ms",
+                )
+            )
     return figures
 
 
@@ -91,7 +107,7 @@ def freshness(ctx: BenchContext) -> list[Figure]:
     touchpoints = accepted_touchpoints(ctx.scaled(6_000), ctx.scaled(2_000), seed=9, prefix="fresh")
     try:
         for start in range(0, len(touchpoints), 100):
-            app.record(touchpoints[start:start + 100])
+            app.record(touchpoints[start : start + 100])
             committed_at, position = time.perf_counter(), app.max_notification_id()
             while _snapshot_position(settings.snapshot_path) < position:
                 time.sleep(0.01)
@@ -102,10 +118,16 @@ def freshness(ctx: BenchContext) -> list[Figure]:
         projector.join(timeout=30)
     delays.sort()
     p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
-    return [Figure(
-        "commit → visible in analyst snapshot, p99", p99 * 1000, "ms", "≤ 2,000 ms",
-        notes=f"{len(delays)} commits of 100 touchpoints; median {statistics.median(delays) * 1000:.0f} ms",
-    )]
+    return [
+        Figure(
+            "commit → visible in analyst snapshot, p99",
+            p99 * 1000,
+            "ms",
+            "≤ 2,000 ms",
+            notes=f"{len(delays)} commits of 100 touchpoints; "
+            f"median {statistics.median(delays) * 1000:.0f} ms",
+        )
+    ]
 
 
 def _snapshot_position(path: Path) -> int:

@@ -30,8 +30,12 @@ CHILD = textwrap.dedent("""
 
 
 def rebuild_in_child(store_url: str, target: Path) -> dict[str, float]:
-    output = subprocess.run([sys.executable, "-c", CHILD, store_url, str(target), str(ROOT)],
-                            capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(
+        [sys.executable, "-c", CHILD, store_url, str(target), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -40,23 +44,28 @@ def postgres_million(ctx: BenchContext) -> str:
     app = EventChain.from_url(url)
     touchpoints, customers = ctx.scaled(600_000), ctx.scaled(150_000)
     for start in range(0, touchpoints, 50_000):
-        app.record(accepted_touchpoints(min(50_000, touchpoints - start), customers, seed=start,
-                                        prefix=f"p{start}"))
+        app.record(
+            accepted_touchpoints(min(50_000, touchpoints - start), customers, seed=start, prefix=f"p{start}")
+        )
     return url
 
 
 def figure(store: str, measured: dict[str, float]) -> Figure:
     return Figure(
-        f"full rebuild, all views, {store}", measured["events"] / measured["seconds"], "events/s",
+        f"full rebuild, all views, {store}",
+        measured["events"] / measured["seconds"],
+        "events/s",
         "1M events ≤ 60 s, peak RSS ≤ 1 GB",
         notes=f"{measured['events']:,.0f} events in {measured['seconds']:.1f} s; "
-              f"peak RSS {measured['rss_mb']:,.0f} MB",
+        f"peak RSS {measured['rss_mb']:,.0f} MB",
     )
 
 
 def run(ctx: BenchContext) -> list[Figure]:
     sqlite_store = million_event_store(ctx)
     sqlite_url = f"sqlite:///{sqlite_store.env['SQLITE_DBNAME']}"
-    figures = [figure("PostgreSQL", rebuild_in_child(postgres_million(ctx), ctx.workdir / "rebuild-pg.duckdb"))]
+    figures = [
+        figure("PostgreSQL", rebuild_in_child(postgres_million(ctx), ctx.workdir / "rebuild-pg.duckdb"))
+    ]
     figures.append(figure("SQLite", rebuild_in_child(sqlite_url, ctx.workdir / "rebuild-sqlite.duckdb")))
     return figures

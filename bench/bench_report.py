@@ -21,8 +21,12 @@ def run(ctx: BenchContext) -> list[Figure]:
     customers = ctx.scaled(200_000)
     snapshot = _synthetic_snapshot(ctx.workdir / "report-bench.duckdb", customers)
     with open_views(snapshot) as connection:
-        baseline = _best_of(3, lambda: connection.execute(
-            "SELECT channel, count(*), avg(response_hours) FROM lead_response GROUP BY channel").fetchall())
+        baseline = _best_of(
+            3,
+            lambda: connection.execute(
+                "SELECT channel, count(*), avg(response_hours) FROM lead_response GROUP BY channel"
+            ).fetchall(),
+        )
         exec_seconds = _best_of(3, lambda: load_report_data(connection, EXEC, Window()))
         sales_seconds = _best_of(3, lambda: load_report_data(connection, parse_role("sales:a-7"), Window()))
         data = load_report_data(connection, EXEC, Window())
@@ -31,12 +35,31 @@ def run(ctx: BenchContext) -> list[Figure]:
     events = customers * TOUCHES_PER_CUSTOMER
     note = f"{customers:,} customers, {events:,} touchpoints"
     return [
-        Figure("report data, exec (all sections)", exec_seconds * 1000, "ms", "≤ 1000 ms",
-               "unfiltered per-channel aggregate", baseline * 1000, note),
-        Figure("report data, sales:<agent>", sales_seconds * 1000, "ms", "≤ 1000 ms",
-               "unfiltered per-channel aggregate", baseline * 1000, note),
-        Figure("report HTML render", rendered[0] * 1000, "ms", "≤ 2000 ms",
-               notes=f"{len(html) / 1e6:.1f} MB page, plotly.js inlined once"),
+        Figure(
+            "report data, exec (all sections)",
+            exec_seconds * 1000,
+            "ms",
+            "≤ 1000 ms",
+            "unfiltered per-channel aggregate",
+            baseline * 1000,
+            note,
+        ),
+        Figure(
+            "report data, sales:<agent>",
+            sales_seconds * 1000,
+            "ms",
+            "≤ 1000 ms",
+            "unfiltered per-channel aggregate",
+            baseline * 1000,
+            note,
+        ),
+        Figure(
+            "report HTML render",
+            rendered[0] * 1000,
+            "ms",
+            "≤ 2000 ms",
+            notes=f"{len(html) / 1e6:.1f} MB page, plotly.js inlined once",
+        ),
     ]
 
 
@@ -64,7 +87,8 @@ def _synthetic_snapshot(path: Path, customers: int) -> Path:
             ALTER TABLE lead_response ADD COLUMN first_response_at TIMESTAMPTZ;
             CREATE TABLE customer_360 AS SELECT customer_id, 'name' AS display_name, 'company' AS company,
                 'city' AS city, 'industry' AS industry, owner_agent_id,
-                ['lead','contacted','requirement','solution','contract'][1 + (hash(customer_id) % 5)::BIGINT] AS stage,
+                ['lead','contacted','requirement','solution','contract']
+                    [1 + (hash(customer_id) % 5)::BIGINT] AS stage,
                 []::VARCHAR[] AS tags, []::VARCHAR[] AS identities, channel AS first_touch_channel,
                 lead_at AS first_touch_at, NULL::TIMESTAMPTZ AS first_response_at, lead_at AS last_touch_at,
                 {TOUCHES_PER_CUSTOMER} AS touch_count, []::VARCHAR[] AS merged_from, false AS erased

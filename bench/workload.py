@@ -49,9 +49,13 @@ def touchpoint_envelopes(count: int, customers: int, seed: int = 1, prefix: str 
             "direction": "outbound" if outbound else "inbound",
             "actor": AGENTS[customer % len(AGENTS)] if outbound else None,
             "identities": [{"kind": "phone", "value": f"139{customer:08d}"}],
-            "contact": None if outbound else {
-                "name": f"客户{customer}", "company": f"{CITIES[customer % 5]}某{INDUSTRIES[customer % 4]}有限公司",
-                "city": CITIES[customer % 5], "industry": INDUSTRIES[customer % 4],
+            "contact": None
+            if outbound
+            else {
+                "name": f"客户{customer}",
+                "company": f"{CITIES[customer % 5]}某{INDUSTRIES[customer % 4]}有限公司",
+                "city": CITIES[customer % 5],
+                "industry": INDUSTRIES[customer % 4],
             },
             "payload": _payload(channel, customer),
         }
@@ -59,5 +63,7 @@ def touchpoint_envelopes(count: int, customers: int, seed: int = 1, prefix: str 
     return result
 
 
-def accepted_touchpoints(count: int, customers: int, seed: int = 1, prefix: str = "w") -> list[AcceptedTouchpoint]:
+def accepted_touchpoints(
+    count: int, customers: int, seed: int = 1, prefix: str = "w"
+) -> list[AcceptedTouchpoint]:
     return [decode_touchpoint(e) for e in touchpoint_envelopes(count, customers, seed, prefix)]

@@ -22,14 +22,35 @@ MIN_COMPANY_CHARS: Final = 3
 MAX_CELL_CHARS: Final = 512
 # Common Chinese (and English) headers → field. `--map HEADER=field` adds or overrides.
 DEFAULT_HEADERS: Final[Mapping[str, str]] = {
-    "姓名": "name", "客户姓名": "name", "联系人": "name", "name": "name",
-    "手机": "phone", "手机号": "phone", "手机号码": "phone", "电话": "phone", "联系电话": "phone", "phone": "phone",
-    "邮箱": "email", "电子邮箱": "email", "email": "email",
-    "公司": "company", "公司名称": "company", "单位": "company", "company": "company",
-    "城市": "city", "所在城市": "city", "city": "city",
-    "行业": "industry", "所属行业": "industry", "industry": "industry",
-    "统一社会信用代码": "uscc", "信用代码": "uscc", "uscc": "uscc",
-    "负责人": "owner", "销售负责人": "owner", "owner": "owner",
+    "姓名": "name",
+    "客户姓名": "name",
+    "联系人": "name",
+    "name": "name",
+    "手机": "phone",
+    "手机号": "phone",
+    "手机号码": "phone",
+    "电话": "phone",
+    "联系电话": "phone",
+    "phone": "phone",
+    "邮箱": "email",
+    "电子邮箱": "email",
+    "email": "email",
+    "公司": "company",
+    "公司名称": "company",
+    "单位": "company",
+    "company": "company",
+    "城市": "city",
+    "所在城市": "city",
+    "city": "city",
+    "行业": "industry",
+    "所属行业": "industry",
+    "industry": "industry",
+    "统一社会信用代码": "uscc",
+    "信用代码": "uscc",
+    "uscc": "uscc",
+    "负责人": "owner",
+    "销售负责人": "owner",
+    "owner": "owner",
 }
 _FORMULA: Final = re.compile(r"^\s*[=＝]|^\s*[+\-@]\s*[A-Za-z]+\s*\(|#(N/A|REF!|VALUE!|NAME\?|DIV/0!)")
 _ABNORMAL: Final = re.compile("[\u200b-\u200f\u202a-\u202e\u2060\ufeff\ufff9-\ufffb]")
@@ -77,7 +98,9 @@ def clean_row(cells: Mapping[str, str | None], header_of: Mapping[str, str]) -> 
             problems.append(Problem(header_of.get(name, name), f"spreadsheet formula residue {text[:40]!r}"))
             continue
         cleaned = clean_text(text)
-        abnormal = abnormal or bool(_ABNORMAL.search(text)) or cleaned != unicodedata.normalize("NFC", text).strip()
+        abnormal = (
+            abnormal or bool(_ABNORMAL.search(text)) or cleaned != unicodedata.normalize("NFC", text).strip()
+        )
         if len(cleaned) > MAX_CELL_CHARS:
             problems.append(Problem(header_of.get(name, name), f"longer than {MAX_CELL_CHARS} characters"))
         elif cleaned:
@@ -91,8 +114,12 @@ def clean_row(cells: Mapping[str, str | None], header_of: Mapping[str, str]) -> 
                 problems.append(Problem(header_of.get(name, name), f"invalid {name}: {error}"))
     company = values.get("company")
     if company is not None and len(company) < MIN_COMPANY_CHARS:
-        problems.append(Problem(header_of.get("company", "company"),
-                                f"company name shorter than {MIN_COMPANY_CHARS} characters ({company!r})"))
+        problems.append(
+            Problem(
+                header_of.get("company", "company"),
+                f"company name shorter than {MIN_COMPANY_CHARS} characters ({company!r})",
+            )
+        )
     if not problems and not keys:
         problems.append(Problem("(row)", "no phone, email or USCC: the row cannot be placed on a customer"))
     if problems:

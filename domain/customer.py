@@ -314,30 +314,61 @@ class Customer(Aggregate):
         """Identity keys that no touchpoint outside ``touchpoint_ids`` carried."""
         return {key for key, sources in self.identity_sources.items() if sources <= touchpoint_ids}
 
-    def assign(self, agent_id: str, decided_at: datetime, rule_version: int, matched_step: str, reason: str,
-               priority: float, actor: str, recorded_at: datetime) -> None:
+    def assign(
+        self,
+        agent_id: str,
+        decided_at: datetime,
+        rule_version: int,
+        matched_step: str,
+        reason: str,
+        priority: float,
+        actor: str,
+        recorded_at: datetime,
+    ) -> None:
         """A routing decision or a handover (matched_step "handover")."""
-        self.trigger_event(self.LeadAssigned, timestamp=recorded_at, agent_id=agent_id, decided_at=decided_at,
-                           rule_version=rule_version, matched_step=matched_step, reason=reason, priority=priority,
-                           actor=actor)
+        self.trigger_event(
+            self.LeadAssigned,
+            timestamp=recorded_at,
+            agent_id=agent_id,
+            decided_at=decided_at,
+            rule_version=rule_version,
+            matched_step=matched_step,
+            reason=reason,
+            priority=priority,
+            actor=actor,
+        )
 
-    def change_tags(self, added: list[str], removed: list[str], changed_at: datetime, reason: str,
-                    recorded_at: datetime) -> bool:
+    def change_tags(
+        self, added: list[str], removed: list[str], changed_at: datetime, reason: str, recorded_at: datetime
+    ) -> bool:
         added = sorted(set(added) - self.tags)
         removed = sorted(set(removed) & self.tags)
         if not added and not removed:
             return False
-        self.trigger_event(self.TagsChanged, timestamp=recorded_at, added=added, removed=removed,
-                           changed_at=changed_at, reason=reason)
+        self.trigger_event(
+            self.TagsChanged,
+            timestamp=recorded_at,
+            added=added,
+            removed=removed,
+            changed_at=changed_at,
+            reason=reason,
+        )
         return True
 
-    def escalate(self, deadline_at: datetime, step: int, escalated_to: str, rule_version: int,
-                 recorded_at: datetime) -> bool:
+    def escalate(
+        self, deadline_at: datetime, step: int, escalated_to: str, rule_version: int, recorded_at: datetime
+    ) -> bool:
         """Records a missed first-response deadline for one escalation step, once."""
         if step in self.escalated_steps:
             return False
-        self.trigger_event(self.FirstResponseOverdue, timestamp=recorded_at, deadline_at=deadline_at, step=step,
-                           escalated_to=escalated_to, rule_version=rule_version)
+        self.trigger_event(
+            self.FirstResponseOverdue,
+            timestamp=recorded_at,
+            deadline_at=deadline_at,
+            step=step,
+            escalated_to=escalated_to,
+            rule_version=rule_version,
+        )
         return True
 
     def correct(self, field: str, value: Any, reason: str, actor: str, recorded_at: datetime) -> None:
@@ -345,18 +376,39 @@ class Customer(Aggregate):
             raise ValueError(f"field {field!r} cannot be corrected; one of {', '.join(PROFILE_FIELDS)}")
         if not reason.strip() or not actor.strip():
             raise ValueError("a correction needs a reason and an actor")
-        self.trigger_event(self.Corrected, timestamp=recorded_at, field=field, value=value, reason=reason,
-                           actor=actor, corrected_at=recorded_at)
+        self.trigger_event(
+            self.Corrected,
+            timestamp=recorded_at,
+            field=field,
+            value=value,
+            reason=reason,
+            actor=actor,
+            corrected_at=recorded_at,
+        )
 
-    def change_stage(self, stage: str, changed_at: datetime, evidence: list[str], actor: str, reason: str,
-                     recorded_at: datetime) -> None:
+    def change_stage(
+        self,
+        stage: str,
+        changed_at: datetime,
+        evidence: list[str],
+        actor: str,
+        reason: str,
+        recorded_at: datetime,
+    ) -> None:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
         missing = [e for e in evidence if e not in self.touchpoints]
         if missing:
             raise ValueError(f"evidence not on this customer: {', '.join(missing)}")
-        self.trigger_event(self.StageChanged, timestamp=recorded_at, stage=stage, changed_at=changed_at,
-                           evidence=evidence, actor=actor, reason=reason)
+        self.trigger_event(
+            self.StageChanged,
+            timestamp=recorded_at,
+            stage=stage,
+            changed_at=changed_at,
+            evidence=evidence,
+            actor=actor,
+            reason=reason,
+        )
 
     # --- rules ----------------------------------------------------------------------
 
@@ -367,8 +419,14 @@ class Customer(Aggregate):
     def erase(self, erased_ids: list[UUID], reason: str, actor: str, recorded_at: datetime) -> None:
         if not reason.strip():
             raise ValueError("an erasure needs a reason")
-        self.trigger_event(self.PersonalDataErased, timestamp=recorded_at, reason=reason, actor=actor,
-                           erased_ids=erased_ids, erased_at=recorded_at)
+        self.trigger_event(
+            self.PersonalDataErased,
+            timestamp=recorded_at,
+            reason=reason,
+            actor=actor,
+            erased_ids=erased_ids,
+            erased_at=recorded_at,
+        )
 
     def conflicting_unique_identities(self, other: Customer) -> list[str]:
         """Unique-kind identities (e.g. two different USCCs) that forbid merging."""

@@ -20,7 +20,19 @@ from domain.identities import STRONG_KINDS, clean_text, identity_kind
 
 SIMILARITY: Final = 0.85
 MAX_BLOCK: Final = 200  # a block larger than this (e.g. "有限公司") is split by name too
-_COMPANY_NOISE: Final = ("有限责任公司", "股份有限公司", "有限公司", "集团", "公司", "科技", "(", ")", "（", "）", " ")
+_COMPANY_NOISE: Final = (
+    "有限责任公司",
+    "股份有限公司",
+    "有限公司",
+    "集团",
+    "公司",
+    "科技",
+    "(",
+    ")",
+    "（",
+    "）",
+    " ",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +79,9 @@ def find_candidates(profiles: Iterable[Profile]) -> list[Candidate]:
             by_company[company_key(person.company)].append(person)
     for key, group in by_identity.items():
         for a, b in combinations(sorted(group, key=lambda p: p.customer_id), 2):
-            found[(a.customer_id, b.customer_id)] = Candidate(a.customer_id, b.customer_id, f"same {key}", 1.0)
+            found[(a.customer_id, b.customer_id)] = Candidate(
+                a.customer_id, b.customer_id, f"same {key}", 1.0
+            )
     for block in by_company.values():
         for sub in _split(block):
             for a, b in combinations(sorted(sub, key=lambda p: p.customer_id), 2):

@@ -22,8 +22,17 @@ class ImportBatch(Aggregate):
         abnormal_char_rows: int  # rows whose cells needed invisible-character or NFKC cleaning
         completed_at: datetime
 
-    def __init__(self, batch_id: str, source_file: str, rows_read: int, accepted: int, rejected: int,
-                 null_rates: dict[str, float], abnormal_char_rows: int, completed_at: datetime) -> None:
+    def __init__(
+        self,
+        batch_id: str,
+        source_file: str,
+        rows_read: int,
+        accepted: int,
+        rejected: int,
+        null_rates: dict[str, float],
+        abnormal_char_rows: int,
+        completed_at: datetime,
+    ) -> None:
         self.batch_id = batch_id
         self.source_file = source_file
         self.rows_read = rows_read
@@ -34,10 +43,27 @@ class ImportBatch(Aggregate):
         self.completed_at = completed_at
 
     @classmethod
-    def complete(cls, batch_id: str, source_file: str, rows_read: int, accepted: int, rejected: int,
-                 null_rates: dict[str, float], abnormal_char_rows: int, completed_at: datetime) -> ImportBatch:
+    def complete(
+        cls,
+        batch_id: str,
+        source_file: str,
+        rows_read: int,
+        accepted: int,
+        rejected: int,
+        null_rates: dict[str, float],
+        abnormal_char_rows: int,
+        completed_at: datetime,
+    ) -> ImportBatch:
         return cls._create(
-            cls.Completed, id=uuid5(IMPORT_NAMESPACE, batch_id), timestamp=completed_at, batch_id=batch_id,
-            source_file=source_file, rows_read=rows_read, accepted=accepted, rejected=rejected,
-            null_rates=null_rates, abnormal_char_rows=abnormal_char_rows, completed_at=completed_at,
+            cls.Completed,
+            id=uuid5(IMPORT_NAMESPACE, batch_id),
+            timestamp=completed_at,
+            batch_id=batch_id,
+            source_file=source_file,
+            rows_read=rows_read,
+            accepted=accepted,
+            rejected=rejected,
+            null_rates=null_rates,
+            abnormal_char_rows=abnormal_char_rows,
+            completed_at=completed_at,
         )

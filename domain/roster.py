@@ -10,7 +10,18 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 ROSTER_ID: Final = uuid5(UUID("3f1e9a40-7c55-4e0e-9a7d-6b3d2c1f0a99"), "roster")
-AGENT_FIELDS: Final = ("name", "team", "city", "skills", "manager", "hired_on", "lat", "lon", "capacity", "status")
+AGENT_FIELDS: Final = (
+    "name",
+    "team",
+    "city",
+    "skills",
+    "manager",
+    "hired_on",
+    "lat",
+    "lon",
+    "capacity",
+    "status",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,20 +40,33 @@ class Agent:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "agent_id": self.agent_id, "name": self.name, "team": self.team, "city": self.city,
-            "skills": list(self.skills), "manager": self.manager,
+            "agent_id": self.agent_id,
+            "name": self.name,
+            "team": self.team,
+            "city": self.city,
+            "skills": list(self.skills),
+            "manager": self.manager,
             "hired_on": None if self.hired_on is None else self.hired_on.isoformat(),
-            "lat": self.lat, "lon": self.lon, "capacity": self.capacity, "status": self.status,
+            "lat": self.lat,
+            "lon": self.lon,
+            "capacity": self.capacity,
+            "status": self.status,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Agent:
         hired = data.get("hired_on")
         return cls(
-            agent_id=data["agent_id"], name=data["name"], team=data["team"], city=data.get("city"),
-            skills=tuple(data.get("skills") or ()), manager=data.get("manager"),
+            agent_id=data["agent_id"],
+            name=data["name"],
+            team=data["team"],
+            city=data.get("city"),
+            skills=tuple(data.get("skills") or ()),
+            manager=data.get("manager"),
             hired_on=date.fromisoformat(hired) if isinstance(hired, str) else hired,
-            lat=data.get("lat"), lon=data.get("lon"), capacity=int(data.get("capacity") or 200),
+            lat=data.get("lat"),
+            lon=data.get("lon"),
+            capacity=int(data.get("capacity") or 200),
             status=data.get("status") or "active",
         )
 
@@ -106,8 +130,15 @@ class Roster(Aggregate):
         """Marks the agent gone and returns who takes their customers (manager or the pool)."""
         agent = self._member(agent_id)
         handover = agent.manager if agent.manager and self._active(agent.manager) else "pool"
-        self.trigger_event(self.AgentLeft, timestamp=at, agent_id=agent_id, handover_to=handover, reason=reason,
-                           actor=actor, left_at=at)
+        self.trigger_event(
+            self.AgentLeft,
+            timestamp=at,
+            agent_id=agent_id,
+            handover_to=handover,
+            reason=reason,
+            actor=actor,
+            left_at=at,
+        )
         return handover
 
     def _member(self, agent_id: str) -> Agent:

@@ -68,14 +68,19 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def tags_for(lead: Lead, rules: RulesDocument) -> tuple[str, ...]:
     words = rules.keywords
-    found = [tag for tag, keys in (("urgent", words.urgent), ("high_intent", words.high_intent), ("vip", words.vip))
-             if any(k in lead.text for k in keys)]
+    found = [
+        tag
+        for tag, keys in (("urgent", words.urgent), ("high_intent", words.high_intent), ("vip", words.vip))
+        if any(k in lead.text for k in keys)
+    ]
     return tuple(found)
 
 
 def score(lead: Lead, rules: RulesDocument, tags: Sequence[str]) -> float:
     routing = rules.routing
-    value = routing.city_weights.get(lead.city or "", 1.0) * routing.industry_weights.get(lead.industry or "", 1.0)
+    value = routing.city_weights.get(lead.city or "", 1.0) * routing.industry_weights.get(
+        lead.industry or "", 1.0
+    )
     if lead.budget_cny is not None:
         exceeded = [b for b in routing.budget_weights if lead.budget_cny > b.above_cny]
         if exceeded:  # the highest threshold the budget passes
@@ -99,8 +104,11 @@ def decide(
     priority = score(lead, rules, tags)
     routing = rules.routing
     team = routing.channel_teams.get(lead.channel)
-    pool = [a for a in sorted(agents.values(), key=lambda a: a.agent_id)
-            if a.status == "active" and loads.get(a.agent_id, 0) < a.capacity and (team is None or a.team == team)]
+    pool = [
+        a
+        for a in sorted(agents.values(), key=lambda a: a.agent_id)
+        if a.status == "active" and loads.get(a.agent_id, 0) < a.capacity and (team is None or a.team == team)
+    ]
     where = f"team {team}" if team else "all teams"
     if lead.has_history:
         cutoff = lead.occurred_at.date() - timedelta(days=routing.new_hire_days)
@@ -108,13 +116,24 @@ def decide(
         where += ", no new hires (lead has history)"
 
     def made(agent_id: str, step: str, reason: str, pool_key: str = "") -> Decision:
-        return Decision(lead.customer_id, agent_id, lead.occurred_at, rule_version, step,
-                        f"{reason}; {where}; priority {priority:g}" + (f"; tags {', '.join(tags)}" if tags else ""),
-                        priority, tags, pool_key)
+        return Decision(
+            lead.customer_id,
+            agent_id,
+            lead.occurred_at,
+            rule_version,
+            step,
+            f"{reason}; {where}; priority {priority:g}" + (f"; tags {', '.join(tags)}" if tags else ""),
+            priority,
+            tags,
+            pool_key,
+        )
 
     if lead.channel == "expo_scan" and lead.lat is not None and lead.lon is not None:
-        located = [(haversine_km(lead.lat, lead.lon, a.lat, a.lon), a.agent_id) for a in pool
-                   if a.lat is not None and a.lon is not None]
+        located = [
+            (haversine_km(lead.lat, lead.lon, a.lat, a.lon), a.agent_id)
+            for a in pool
+            if a.lat is not None and a.lon is not None
+        ]
         near = sorted(d for d in located if d[0] <= routing.expo_radius_km)
         if near:
             distance, agent_id = near[0]
@@ -133,8 +152,12 @@ def decide(
     key = "|".join([team or "*", *steps])
     chosen = pool[pointers.get(key, 0) % len(pool)]
     step = "+".join(s.split()[0] for s in steps) or "team"
-    return made(chosen.agent_id, f"{step}_round_robin",
-                f"round robin among {len(pool)} ({', '.join(steps) or 'team'})", key)
+    return made(
+        chosen.agent_id,
+        f"{step}_round_robin",
+        f"round robin among {len(pool)} ({', '.join(steps) or 'team'})",
+        key,
+    )
 
 
 @dataclass
@@ -175,8 +198,12 @@ class RoutingFold:
     def _lead(self, customer_id: str, fields: dict[str, Any]) -> Lead | None:
         history = customer_id in self.seen
         self.seen.add(customer_id)
-        if (fields["direction"] != "inbound" or fields["channel"] not in CHANNELS or customer_id in self.leads
-                or customer_id in self.owners):
+        if (
+            fields["direction"] != "inbound"
+            or fields["channel"] not in CHANNELS
+            or customer_id in self.leads
+            or customer_id in self.owners
+        ):
             return None
         self.leads.add(customer_id)
         return lead_from(customer_id, fields, history)
@@ -203,13 +230,28 @@ class RoutingFold:
 def lead_from(customer_id: str, fields: dict[str, Any], history: bool) -> Lead:
     payload, contact = fields.get("payload") or {}, fields.get("contact") or {}
     occurred = fields["occurred_at"]
-    text = " ".join(str(v) for v in (fields.get("summary"), payload.get("text"), payload.get("summary"),
-                                     payload.get("diagnosis"), *(payload.get("fields") or {}).values()) if v)
+    text = " ".join(
+        str(v)
+        for v in (
+            fields.get("summary"),
+            payload.get("text"),
+            payload.get("summary"),
+            payload.get("diagnosis"),
+            *(payload.get("fields") or {}).values(),
+        )
+        if v
+    )
     budget = contact.get("budget_cny") or (payload.get("entities") or {}).get("budget_cny")
     return Lead(
-        customer_id=customer_id, touchpoint_id=fields["touchpoint_id"], channel=fields["channel"],
+        customer_id=customer_id,
+        touchpoint_id=fields["touchpoint_id"],
+        channel=fields["channel"],
         occurred_at=occurred if isinstance(occurred, datetime) else datetime.fromisoformat(occurred),
-        text=text, city=contact.get("city"), industry=contact.get("industry"),
+        text=text,
+        city=contact.get("city"),
+        industry=contact.get("industry"),
         budget_cny=float(budget) if budget is not None else None,
-        lat=payload.get("lat"), lon=payload.get("lon"), has_history=history,
+        lat=payload.get("lat"),
+        lon=payload.get("lon"),
+        has_history=history,
     )

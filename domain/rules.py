@@ -26,7 +26,8 @@ class Sla(Strict, frozen=True):
     first_response_minutes: Minutes = 15
     vip_first_response_minutes: Minutes = 4
     escalation_chain: list[Annotated[str, Meta(min_length=1, max_length=64)]] = msgspec.field(
-        default_factory=lambda: ["manager", "director"])
+        default_factory=lambda: ["manager", "director"]
+    )
 
 
 class Keywords(Strict, frozen=True):
@@ -97,7 +98,9 @@ def rules_from_dict(raw: dict[str, Any]) -> RulesDocument:
 
     for channel in document.routing.channel_teams:
         if channel not in CHANNELS:
-            raise RulesError(f"$.routing.channel_teams.{channel}", f"unknown channel; expected one of {CHANNELS}")
+            raise RulesError(
+                f"$.routing.channel_teams.{channel}", f"unknown channel; expected one of {CHANNELS}"
+            )
     for stage, gate in document.stages.items():
         if stage not in STAGES:
             raise RulesError(f"$.stages.{stage}", f"unknown stage; expected one of {STAGES}")
@@ -156,14 +159,27 @@ class RuleSet(Aggregate):
             raise RulesError("version", f"no version {number} (versions 1..{len(self.revisions)})")
         return self.revisions[number - 1].document
 
-    def revise(self, document: RulesDocument, author: str, note: str, at: datetime,
-               rollback_of: int | None = None) -> int:
-        self.trigger_event(self.RulesRevised, timestamp=at, number=len(self.revisions) + 1,
-                           document=as_dict(document), author=author, note=note, revised_at=at,
-                           rollback_of=rollback_of)
+    def revise(
+        self, document: RulesDocument, author: str, note: str, at: datetime, rollback_of: int | None = None
+    ) -> int:
+        self.trigger_event(
+            self.RulesRevised,
+            timestamp=at,
+            number=len(self.revisions) + 1,
+            document=as_dict(document),
+            author=author,
+            note=note,
+            revised_at=at,
+            rollback_of=rollback_of,
+        )
         return len(self.revisions)
 
     def rollback(self, number: int, author: str, note: str, at: datetime) -> int:
         """Appends a new version equal to version ``number``."""
-        return self.revise(rules_from_dict(self.document(number)), author, note or f"rollback to {number}", at,
-                           rollback_of=number)
+        return self.revise(
+            rules_from_dict(self.document(number)),
+            author,
+            note or f"rollback to {number}",
+            at,
+            rollback_of=number,
+        )

@@ -24,8 +24,10 @@ def open_app(ctx: click.Context, *, require_kek: bool = False, **kwargs: Any) ->
     settings = settings_of(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if require_kek and settings.kek is None:
-        raise click.ClickException(f"{KEK_ENV} is not set: personal data must be encrypted at rest "
-                                   "(generate a key with `eventchain keygen`)")
+        raise click.ClickException(
+            f"{KEK_ENV} is not set: personal data must be encrypted at rest "
+            "(generate a key with `eventchain keygen`)"
+        )
     try:
         app = EventChain.from_url(settings.store_url, kek=settings.kek, **kwargs)
     except StoreURLError as error:

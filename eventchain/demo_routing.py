@@ -27,14 +27,20 @@ def setup_and_route(console: Console, app: EventChain) -> None:
     routed = route_pending(app)
     escalations = check_sla(app)
     tagged, _ = apply_silence(app)
-    console.print(f"[bold]routed[/] {routed} new leads with rules v{last_rule_version(app)}; "
-                  f"[bold]SLA[/] {len(escalations)} escalations appended (event time, once per step); "
-                  f"{tagged} customers tagged silent")
+    console.print(
+        f"[bold]routed[/] {routed} new leads with rules v{last_rule_version(app)}; "
+        f"[bold]SLA[/] {len(escalations)} escalations appended (event time, once per step); "
+        f"{tagged} customers tagged silent"
+    )
     table = Table(title="First escalations (FirstResponseOverdue events)")
     for column in ("customer", "step", "escalated to", "deadline"):
         table.add_column(column)
     for escalation in escalations[:5]:
-        table.add_row(escalation.customer_id[:8], str(escalation.step), escalation.escalated_to,
-                      escalation.deadline_at.isoformat(timespec="minutes"))
+        table.add_row(
+            escalation.customer_id[:8],
+            str(escalation.step),
+            escalation.escalated_to,
+            escalation.deadline_at.isoformat(timespec="minutes"),
+        )
     if escalations:
         console.print(table)

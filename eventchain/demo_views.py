@@ -22,8 +22,10 @@ def project_and_show(console: Console, app: EventChain, settings: Settings) -> P
     """Projects the log into the views, prints the funnel and CTRE from the analyst
     snapshot, writes ``report.html`` next to it and returns its path."""
     processed = project_pending(app, settings)
-    console.print(f"[bold]projected[/] {processed} events into {settings.views_path}; "
-                  f"analyst snapshot: {settings.snapshot_path}")
+    console.print(
+        f"[bold]projected[/] {processed} events into {settings.views_path}; "
+        f"analyst snapshot: {settings.snapshot_path}"
+    )
     with duckdb.connect(str(settings.snapshot_path), read_only=True) as connection:
         print_funnel(console, connection)
         print_ctre(console, connection)
@@ -58,8 +60,10 @@ def print_ctre(console: Console, connection: duckdb.DuckDBPyConnection) -> None:
     for channel, leads, responded, mean, share, ctre, balance in rows:
         if channel == "*":
             console.print(table)
-            console.print(f"CTRE = Σ mean × share = [bold]{ctre:.2f} h[/] · balance index {balance:.2f} "
-                          "(0 = every channel answered equally fast)")
+            console.print(
+                f"CTRE = Σ mean × share = [bold]{ctre:.2f} h[/] · balance index {balance:.2f} "
+                "(0 = every channel answered equally fast)"
+            )
             return
         table.add_row(channel, str(leads), str(responded), f"{mean:.1f}", f"{share:.0%}")
     console.print(table)

@@ -41,8 +41,11 @@ class EventTimeParam(click.ParamType[datetime, Any]):
         try:
             moment = datetime.fromisoformat(str(value))
         except ValueError:
-            self.fail(f"{value!r} is not an ISO date or date-time (e.g. 2026-03-01 or "
-                      "2026-03-01T09:00+08:00)", param, ctx)
+            self.fail(
+                f"{value!r} is not an ISO date or date-time (e.g. 2026-03-01 or 2026-03-01T09:00+08:00)",
+                param,
+                ctx,
+            )
         return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_STANDARD_TIME)
 
 
@@ -64,7 +67,9 @@ def team_of(role: Role) -> list[str]:
     director = agents.get(role.agent_id or "")
     if director is None:
         raise click.UsageError(f"role {role}: no agent {role.agent_id} on the roster (eventchain team list)")
-    return sorted(a.agent_id for a in agents.values() if a.team == director.team or a.manager == director.agent_id)
+    return sorted(
+        a.agent_id for a in agents.values() if a.team == director.team or a.manager == director.agent_id
+    )
 
 
 @contextmanager

@@ -69,7 +69,7 @@ def insert_staged(connection: duckdb.DuckDBPyConnection, lines: Sequence[bytes])
 
 # The stored state's fields the views need; DuckDB parses each line once into this struct.
 _STAGED_STATE: Final = (
-    "STRUCT(\"timestamp\" STRUCT(_data_ VARCHAR), touchpoint_id VARCHAR, channel VARCHAR, direction VARCHAR, "
+    'STRUCT("timestamp" STRUCT(_data_ VARCHAR), touchpoint_id VARCHAR, channel VARCHAR, direction VARCHAR, '
     "occurred_at STRUCT(_data_ VARCHAR), actor VARCHAR, summary VARCHAR, identity_keys VARCHAR[], "
     "contact STRUCT(name VARCHAR, company VARCHAR, city VARCHAR, industry VARCHAR, budget_cny VARCHAR))"
 )

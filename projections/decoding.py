@@ -20,8 +20,16 @@ import msgspec
 from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
 
 _DECODER: Final = msgspec.json.Decoder()
-_TIME_FIELDS: Final = ("timestamp", "occurred_at", "decided_at", "deadline_at", "changed_at", "corrected_at",
-                       "completed_at", "erased_at")
+_TIME_FIELDS: Final = (
+    "timestamp",
+    "occurred_at",
+    "decided_at",
+    "deadline_at",
+    "changed_at",
+    "corrected_at",
+    "completed_at",
+    "erased_at",
+)
 _UUID_FIELDS: Final = ("survivor_id", "absorbed_id")
 
 
@@ -76,15 +84,19 @@ def fast_decode(notification: Notification) -> ProjectedEvent:
     if "erased_ids" in fields:
         fields["erased_ids"] = [_plain_uuid(v) for v in fields["erased_ids"]]
     return ProjectedEvent(
-        qualname_of(notification.topic), str(UUID(str(notification.originator_id))),
-        notification.originator_version, fields,
+        qualname_of(notification.topic),
+        str(UUID(str(notification.originator_id))),
+        notification.originator_version,
+        fields,
     )
 
 
 def mapper_decode(mapper: Mapper[Any], notification: Notification) -> ProjectedEvent:
     event = mapper.to_domain_event(notification)
     return ProjectedEvent(
-        qualname_of(notification.topic), notification.originator_id, notification.originator_version,
+        qualname_of(notification.topic),
+        notification.originator_id,
+        notification.originator_version,
         dict(event.__dict__),
     )
 
@@ -107,7 +119,8 @@ _STAMP_DECODER: Final = msgspec.json.Decoder(_Stamped)
 def recorded_at(event: ProjectedEvent | StagedEvent) -> datetime:
     """When the event was committed (the library's event timestamp)."""
     if isinstance(event, StagedEvent):
-        return datetime.fromisoformat(_STAMP_DECODER.decode(event.line[event.line.index(b',"s":') + 5:-1])
-                                      .timestamp._data_)
+        return datetime.fromisoformat(
+            _STAMP_DECODER.decode(event.line[event.line.index(b',"s":') + 5 : -1]).timestamp._data_
+        )
     value = event.timestamp
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)

@@ -26,7 +26,7 @@ from projections.decoding import (
     STAGED_EVENTS,
     ProjectedEvent,
     StagedEvent,
-    fast_decode, 
+    fast_decode,
     mapper_decode,
     qualname_of,
     recorded_at,
@@ -36,15 +36,27 @@ from projections.views import DuckDBViews
 
 APPLICATION_NAME: Final = EventChain.name
 DEFAULT_BATCH_SIZE: Final = 50_000
+FAST_FORWARD: Final = 100_000  # behind by more than this: defer per-customer recomputation
 POLL_INTERVAL: Final = 0.2  # seconds between SQLite polls when idle
 # Only these events change a view: the others (identity index entries, rules and roster
 # documents the views don't show) are skipped without being decoded.
-PROJECTED_EVENTS: Final = frozenset({
-    "Customer.Created", "Customer.TouchpointRecorded", "Customer.MergedInto", "Customer.Absorbed",
-    "Customer.Unmerged", "Customer.Restored", "Customer.LeadAssigned", "Customer.FirstResponseOverdue",
-    "Customer.StageChanged", "Customer.TagsChanged", "Customer.PersonalDataErased", "Customer.Corrected",
-    "ImportBatch.Completed",
-})
+PROJECTED_EVENTS: Final = frozenset(
+    {
+        "Customer.Created",
+        "Customer.TouchpointRecorded",
+        "Customer.MergedInto",
+        "Customer.Absorbed",
+        "Customer.Unmerged",
+        "Customer.Restored",
+        "Customer.LeadAssigned",
+        "Customer.FirstResponseOverdue",
+        "Customer.StageChanged",
+        "Customer.TagsChanged",
+        "Customer.PersonalDataErased",
+        "Customer.Corrected",
+        "ImportBatch.Completed",
+    }
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +72,10 @@ class Projector:
         on_idle: Callable[[], None] | None = None,
         fast: bool | None = None,
         as_of: datetime | None = None,
+        fast_forward: int = FAST_FORWARD,
     ) -> None:
         self.app = app
+        self.fast_forward = fast_forward
         self.views = views
         self.batch_size = batch_size
         self.on_commit = on_commit
@@ -76,31 +90,53 @@ class Projector:
 
     def catch_up(self, until: int | None = None, *, refresh: bool = True) -> int:
         """Projects everything recorded so far (or up to notification ``until``); returns
-        the number of notifications processed."""
+        the number of notifications processed.
+
+        Far behind (more than ``fast_forward`` notifications), batches skip the per-customer
+        recomputation and one recomputation runs at the end — the rebuild's trick, several
+        times faster. Those intermediate commits are not published (``on_commit`` is not
+        called) and a pending recomputation is recorded with them, so a crash midway is
+        finished by the next run before anything is published.
+        """
         processed = 0
+        if refresh:
+            self._finish_pending_refresh()
         while True:
             start = self.position + 1
             limit = self.batch_size if until is None else min(self.batch_size, until - start + 1)
             if limit <= 0:
-                return processed
+                break
             notifications = self._select(start, limit)
             if not notifications:
-                return processed
-            self.apply(notifications, refresh=refresh)
+                break
+            behind = (until if until is not None else self.app.max_notification_id()) - notifications[-1].id
+            skip = refresh and behind > self.fast_forward
+            self.apply(notifications, refresh=refresh and not skip, defer=skip)
             processed += len(notifications)
+        if refresh:
+            self._finish_pending_refresh()
+        return processed
 
-    def apply(self, notifications: Sequence[Notification | RawNotification], *, refresh: bool = True) -> None:
+    def _finish_pending_refresh(self) -> None:
+        if self.views.refresh_pending():
+            self.views.refresh_all()
+            if self.on_commit is not None:
+                self.on_commit(self.position)
+
+    def apply(self, notifications: Sequence[Notification | RawNotification], *, refresh: bool = True,
+              defer: bool = False) -> None:
         events = [self._decode(n) for n in notifications if qualname_of(n.topic) in PROJECTED_EVENTS]
         if self.as_of is not None:
             events = [e for e in events if recorded_at(e) <= self.as_of]
 
         tracking = Tracking(APPLICATION_NAME, notifications[-1].id)
-        self.views.apply(events, tracking, refresh=refresh)
-        if self.on_commit is not None:
+        self.views.apply(events, tracking, refresh=refresh, defer=defer)
+        if self.on_commit is not None and not defer:
             self.on_commit(tracking.notification_id)
 
     def run(self, stop: threading.Event) -> None:
-        """Follows the log until ``stop`` is set."""
+        """Follows the log until ``stop`` is set (first catching up, fast-forwarding a backlog)."""
+        self.catch_up()
         if isinstance(self.app.recorder, PostgresApplicationRecorder):
             self._follow_subscription(stop)
         else:

@@ -23,7 +23,8 @@ CONTRACT_STALL_DAYS: Final = 14
 
 TABLES: Final = """
 CREATE SCHEMA IF NOT EXISTS ec;
-CREATE TABLE IF NOT EXISTS ec.tracking (application_name VARCHAR PRIMARY KEY, notification_id BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS ec.tracking (
+  application_name VARCHAR PRIMARY KEY, notification_id BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS ec.settings (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS ec.customers (
   customer_id UUID PRIMARY KEY, created_at TIMESTAMPTZ, merged_into UUID, erased BOOLEAN DEFAULT false,
@@ -133,8 +134,10 @@ CREATE OR REPLACE VIEW ec.journey_breakpoints_ordered AS
   UNION ALL
   SELECT 'first contact overdue',
          count(*) FILTER (WHERE lead_at IS NOT NULL AND first_response_at IS NULL
-                            AND (SELECT as_of FROM w) > lead_at + to_minutes((SELECT first_response_minutes FROM r))),
-         count(*) FILTER (WHERE first_response_at > lead_at + to_minutes((SELECT first_response_minutes FROM r))),
+                            AND (SELECT as_of FROM w)
+                                > lead_at + to_minutes((SELECT first_response_minutes FROM r))),
+         count(*) FILTER (WHERE first_response_at
+                            > lead_at + to_minutes((SELECT first_response_minutes FROM r))),
          2 FROM live
   UNION ALL
   SELECT 'requirement doc not sent',
@@ -149,7 +152,8 @@ CREATE OR REPLACE VIEW ec.journey_breakpoints_ordered AS
   UNION ALL
   SELECT 'contract stalled',
          count(*) FILTER (WHERE live.stage = 'contract'
-                            AND live.last_touch_at < (SELECT as_of FROM w) - INTERVAL {CONTRACT_STALL_DAYS} DAY),
+                            AND live.last_touch_at
+                                < (SELECT as_of FROM w) - INTERVAL {CONTRACT_STALL_DAYS} DAY),
          count(*) FILTER (WHERE live.stage = 'won'),
          5 FROM live
   ORDER BY ord;

@@ -31,31 +31,52 @@ from projections.decoding import StagedEvent
 from projections.schema import LEAD_CHANNELS_SQL, TABLES, VIEWS
 
 PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
+MEMORY_LIMIT: Final = "512MB"
 ERASED_TEXT: Final = "[erased]"
 
 _TOUCHPOINT_COLUMNS: Final = (
-    ("touchpoint_id", "VARCHAR"), ("customer_id", "UUID"), ("channel", "VARCHAR"),
-    ("direction", "VARCHAR"), ("occurred_at", "TIMESTAMPTZ"), ("recorded_at", "TIMESTAMPTZ"),
-    ("actor", "VARCHAR"), ("summary", "VARCHAR"),
+    ("touchpoint_id", "VARCHAR"),
+    ("customer_id", "UUID"),
+    ("channel", "VARCHAR"),
+    ("direction", "VARCHAR"),
+    ("occurred_at", "TIMESTAMPTZ"),
+    ("recorded_at", "TIMESTAMPTZ"),
+    ("actor", "VARCHAR"),
+    ("summary", "VARCHAR"),
 )
 _CUSTOMER_COLUMNS: Final = (("customer_id", "UUID"), ("created_at", "TIMESTAMPTZ"))
 _IDENTITY_COLUMNS: Final = (("customer_id", "UUID"), ("identity_key", "VARCHAR"))
 _OBSERVATION_COLUMNS: Final = (
-    ("customer_id", "UUID"), ("field", "VARCHAR"), ("value", "VARCHAR"),
-    ("occurred_at", "TIMESTAMPTZ"), ("touchpoint_id", "VARCHAR"),
+    ("customer_id", "UUID"),
+    ("field", "VARCHAR"),
+    ("value", "VARCHAR"),
+    ("occurred_at", "TIMESTAMPTZ"),
+    ("touchpoint_id", "VARCHAR"),
 )
 _ASSIGNMENT_COLUMNS: Final = (
-    ("customer_id", "UUID"), ("agent_id", "VARCHAR"), ("decided_at", "TIMESTAMPTZ"),
-    ("rule_version", "INTEGER"), ("matched_step", "VARCHAR"), ("reason", "VARCHAR"),
+    ("customer_id", "UUID"),
+    ("agent_id", "VARCHAR"),
+    ("decided_at", "TIMESTAMPTZ"),
+    ("rule_version", "INTEGER"),
+    ("matched_step", "VARCHAR"),
+    ("reason", "VARCHAR"),
 )
 _BREACH_COLUMNS: Final = (
-    ("customer_id", "UUID"), ("deadline_at", "TIMESTAMPTZ"), ("escalated_to", "VARCHAR"),
-    ("step", "INTEGER"), ("rule_version", "INTEGER"),
+    ("customer_id", "UUID"),
+    ("deadline_at", "TIMESTAMPTZ"),
+    ("escalated_to", "VARCHAR"),
+    ("step", "INTEGER"),
+    ("rule_version", "INTEGER"),
 )
 _IMPORT_COLUMNS: Final = (
-    ("import_batch", "VARCHAR"), ("source_file", "VARCHAR"), ("rows_read", "BIGINT"),
-    ("accepted", "BIGINT"), ("rejected", "BIGINT"), ("null_rates", "MAP(VARCHAR, DOUBLE)"),
-    ("abnormal_char_rows", "BIGINT"), ("completed_at", "TIMESTAMPTZ"),
+    ("import_batch", "VARCHAR"),
+    ("source_file", "VARCHAR"),
+    ("rows_read", "BIGINT"),
+    ("accepted", "BIGINT"),
+    ("rejected", "BIGINT"),
+    ("null_rates", "MAP(VARCHAR, DOUBLE)"),
+    ("abnormal_char_rows", "BIGINT"),
+    ("completed_at", "TIMESTAMPTZ"),
 )
 
 
@@ -82,7 +103,8 @@ class DuckDBViews(TrackingRecorder):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = duckdb.connect(str(self.path))
+        # Bounded memory: DuckDB would take 80% of RAM; past this it spills to disk instead.
+        self.connection = duckdb.connect(str(self.path), config={"memory_limit": MEMORY_LIMIT})
         self._lock = threading.RLock()
         with self._lock:
             self.connection.execute(TABLES)
@@ -120,8 +142,10 @@ class DuckDBViews(TrackingRecorder):
 
     # --- projection -------------------------------------------------------------------
 
-    def apply(self, events: Sequence[Any], tracking: Tracking | None, *, refresh: bool = True) -> None:
-        """Applies events (``projections.decoding.ProjectedEvent``, in log order) and records ``tracking``, in ONE transaction.
+    def apply(self, events: Sequence[Any], tracking: Tracking | None, *, refresh: bool = True,
+              defer: bool = False) -> None:
+        """Applies events (``projections.decoding.ProjectedEvent``, in log order) and records
+        ``tracking``, in ONE transaction.
 
         ``refresh=False`` defers the per-customer recomputation (a rebuild refreshes
         everything once at the end with ``refresh_all``).
@@ -135,16 +159,24 @@ class DuckDBViews(TrackingRecorder):
                 touched = _Applier(connection).run(events)
                 if refresh:
                     self._refresh(touched)
+                if defer:  # committed with the batch: a crash leaves the debt on record
+                    connection.execute("INSERT OR REPLACE INTO ec.settings VALUES ('refresh_pending', 'true')")
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
+
+    def refresh_pending(self) -> bool:
+        with self._lock:
+            row = self.connection.execute("SELECT value FROM ec.settings WHERE key = 'refresh_pending'").fetchone()
+        return row is not None and row[0] == "true"
 
     def refresh_all(self) -> None:
         with self._lock:
             self.connection.execute("BEGIN TRANSACTION")
             try:
                 self._refresh(None)
+                self.connection.execute("DELETE FROM ec.settings WHERE key = 'refresh_pending'")
                 self.connection.execute("COMMIT")
             except BaseException:
                 self.connection.execute("ROLLBACK")
@@ -194,10 +226,18 @@ class _Applier:
     def on_Customer_TouchpointRecorded(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         segment = self.segment
-        segment.touchpoints.append((
-            event.touchpoint_id, customer_id, event.channel, event.direction, event.occurred_at,
-            event.timestamp, event.actor, event.summary,
-        ))
+        segment.touchpoints.append(
+            (
+                event.touchpoint_id,
+                customer_id,
+                event.channel,
+                event.direction,
+                event.occurred_at,
+                event.timestamp,
+                event.actor,
+                event.summary,
+            )
+        )
         segment.identities.extend((customer_id, key) for key in event.identity_keys)
         for name, value in event.contact.items():
             if name in PROFILE_FIELDS and value is not None:
@@ -208,16 +248,29 @@ class _Applier:
 
     def on_Customer_LeadAssigned(self, event: Any) -> None:
         customer_id = str(event.originator_id)
-        self.segment.assignments.append((
-            customer_id, event.agent_id, event.decided_at, event.rule_version, event.matched_step, event.reason,
-        ))
+        self.segment.assignments.append(
+            (
+                customer_id,
+                event.agent_id,
+                event.decided_at,
+                event.rule_version,
+                event.matched_step,
+                event.reason,
+            )
+        )
         self.segment.owners[customer_id] = event.agent_id
         self.touched.add(customer_id)
 
     def on_Customer_FirstResponseOverdue(self, event: Any) -> None:
-        self.segment.breaches.append((
-            str(event.originator_id), event.deadline_at, event.escalated_to, event.step, event.rule_version,
-        ))
+        self.segment.breaches.append(
+            (
+                str(event.originator_id),
+                event.deadline_at,
+                event.escalated_to,
+                event.step,
+                event.rule_version,
+            )
+        )
 
     def on_Customer_StageChanged(self, event: Any) -> None:
         customer_id = str(event.originator_id)
@@ -233,17 +286,30 @@ class _Applier:
         customer_id = str(event.originator_id)
         if event.field in PROFILE_FIELDS:
             # A correction wins over every observation up to its own time.
-            self.segment.observations.append((
-                customer_id, event.field, _text(event.value), event.corrected_at,
-                f"~correction:{event.originator_version:012d}",
-            ))
+            self.segment.observations.append(
+                (
+                    customer_id,
+                    event.field,
+                    _text(event.value),
+                    event.corrected_at,
+                    f"~correction:{event.originator_version:012d}",
+                )
+            )
         self.touched.add(customer_id)
 
     def on_ImportBatch_Completed(self, event: Any) -> None:
-        self.segment.imports.append((
-            event.batch_id, event.source_file, event.rows_read, event.accepted, event.rejected,
-            dict(event.null_rates), event.abnormal_char_rows, event.completed_at,
-        ))
+        self.segment.imports.append(
+            (
+                event.batch_id,
+                event.source_file,
+                event.rows_read,
+                event.accepted,
+                event.rejected,
+                dict(event.null_rates),
+                event.abnormal_char_rows,
+                event.completed_at,
+            )
+        )
 
     # --- moves (flush first, then update) -----------------------------------------------
 
@@ -251,7 +317,8 @@ class _Applier:
         self.flush()
         absorbed = str(event.originator_id)
         self.connection.execute(
-            "UPDATE ec.customers SET merged_into = ? WHERE customer_id = ?", [str(event.survivor_id), absorbed]
+            "UPDATE ec.customers SET merged_into = ? WHERE customer_id = ?",
+            [str(event.survivor_id), absorbed],
         )
         self.touched.add(absorbed)
 
@@ -262,7 +329,9 @@ class _Applier:
             self.connection.execute(
                 f"UPDATE {table} SET customer_id = ? WHERE customer_id = ?", [survivor, absorbed]
             )
-        self.connection.execute("INSERT INTO ec.merges VALUES (?, ?, ?)", [survivor, absorbed, event.timestamp])
+        self.connection.execute(
+            "INSERT INTO ec.merges VALUES (?, ?, ?)", [survivor, absorbed, event.timestamp]
+        )
         self.touched.update((survivor, absorbed))
 
     def on_Customer_Unmerged(self, event: Any) -> None:
@@ -286,16 +355,21 @@ class _Applier:
     def on_Customer_Restored(self, event: Any) -> None:
         self.flush()
         customer_id = str(event.originator_id)
-        self.connection.execute("UPDATE ec.customers SET merged_into = NULL WHERE customer_id = ?", [customer_id])
+        self.connection.execute(
+            "UPDATE ec.customers SET merged_into = NULL WHERE customer_id = ?", [customer_id]
+        )
         self.touched.add(customer_id)
 
     def on_Customer_PersonalDataErased(self, event: Any) -> None:
         self.flush()
         ids = [str(event.originator_id), *(str(i) for i in event.erased_ids)]
         connection = self.connection
-        connection.execute("UPDATE ec.customers SET erased = true WHERE list_contains(?, customer_id::VARCHAR)", [ids])
         connection.execute(
-            "UPDATE touchpoints SET summary = ? WHERE list_contains(?, customer_id::VARCHAR)", [ERASED_TEXT, ids]
+            "UPDATE ec.customers SET erased = true WHERE list_contains(?, customer_id::VARCHAR)", [ids]
+        )
+        connection.execute(
+            "UPDATE touchpoints SET summary = ? WHERE list_contains(?, customer_id::VARCHAR)",
+            [ERASED_TEXT, ids],
         )
         for table in ("ec.observations", "ec.identities"):
             connection.execute(f"DELETE FROM {table} WHERE list_contains(?, customer_id::VARCHAR)", [ids])
@@ -319,7 +393,8 @@ class _Applier:
             )
         for customer_id, (stage, at) in segment.stages.items():
             connection.execute(
-                "UPDATE ec.customers SET stage = ?, stage_at = ? WHERE customer_id = ?", [stage, at, customer_id]
+                "UPDATE ec.customers SET stage = ?, stage_at = ? WHERE customer_id = ?",
+                [stage, at, customer_id],
             )
         self._apply_tag_changes(segment.tag_changes)
         self.segment = _Segment()
@@ -329,7 +404,8 @@ class _Applier:
             return
         ids = sorted({customer_id for customer_id, _, _ in changes})
         rows = self.connection.execute(
-            "SELECT customer_id::VARCHAR, tags FROM ec.customers WHERE list_contains(?, customer_id::VARCHAR)",
+            "SELECT customer_id::VARCHAR, tags FROM ec.customers "
+            "WHERE list_contains(?, customer_id::VARCHAR)",
             [ids],
         ).fetchall()
         tags = {customer_id: set(current or []) for customer_id, current in rows}
@@ -448,7 +524,8 @@ INSERT INTO data_health
            WHERE NOT erased
            UNION ALL SELECT 'name', count(*) FILTER (WHERE display_name = '(unknown)') FROM customer_360
            WHERE NOT erased
-           UNION ALL SELECT 'phone', count(*) FILTER (WHERE len(list_filter(identities, lambda x: starts_with(x, 'phone:'))) = 0) FROM customer_360
+           UNION ALL SELECT 'phone', count(*) FILTER (
+             WHERE len(list_filter(identities, lambda x: starts_with(x, 'phone:'))) = 0) FROM customer_360
            WHERE NOT erased)
   UNION ALL
   -- customers sharing a (name, company) with another live customer: the cheap, exact part of

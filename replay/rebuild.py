@@ -55,7 +55,9 @@ def rebuild_lock(views_path: Path) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise RebuildRunningError(f"a rebuild is already running ({holder}); wait for it to finish") from None
+            raise RebuildRunningError(
+                f"a rebuild is already running ({holder}); wait for it to finish"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} since {datetime.now().astimezone().isoformat(timespec='seconds')}")
@@ -86,8 +88,13 @@ def build_views(
     total = until if until is not None else app.max_notification_id()
     views = DuckDBViews(target)
     try:
-        projector = Projector(app, views, batch_size=REBUILD_BATCH, as_of=as_of,
-                              on_commit=(lambda position: progress(position, total)) if progress else None)
+        projector = Projector(
+            app,
+            views,
+            batch_size=REBUILD_BATCH,
+            as_of=as_of,
+            on_commit=(lambda position: progress(position, total)) if progress else None,
+        )
         events = projector.catch_up(until=total, refresh=False)
         views.refresh_all()
         position = projector.position

@@ -24,7 +24,9 @@ from domain.rules import RulesDocument
 @dataclass
 class WhatIf:
     leads: int = 0
-    changed: list[tuple[str, str, str, str]] = field(default_factory=list)  # customer, actual, predicted, step
+    changed: list[tuple[str, str, str, str]] = field(
+        default_factory=list
+    )  # customer, actual, predicted, step
     breaches_actual: int = 0
     breaches_predicted: int = 0
     appear: list[str] = field(default_factory=list)  # customers that would breach but did not
@@ -32,8 +34,9 @@ class WhatIf:
     ctre_hours: float | None = None  # lead-share weighted mean response (as recorded, to the watermark)
 
 
-def what_if(app: EventChain, rules: RulesDocument, start: datetime | None = None,
-            end: datetime | None = None) -> WhatIf:
+def what_if(
+    app: EventChain, rules: RulesDocument, start: datetime | None = None, end: datetime | None = None
+) -> WhatIf:
     now = watermark(app)
     fold = RoutingFold(rules_override=rules)
     actual_owner: dict[str, str] = {}
@@ -55,7 +58,11 @@ def what_if(app: EventChain, rules: RulesDocument, start: datetime | None = None
             report.changed.append((customer_id, actual, decision.agent_id, decision.matched_step))
         customer = app.get_customer(UUID(customer_id), follow_merges=False)
         escalated[customer_id] = set(customer.escalated_steps)
-        would = {step for step, _, _ in _due_steps(customer, rules, now, decision.agent_id, fold)} if now else set()
+        would = (
+            {step for step, _, _ in _due_steps(customer, rules, now, decision.agent_id, fold)}
+            if now
+            else set()
+        )
         report.breaches_actual += bool(customer.escalated_steps)
         report.breaches_predicted += bool(would)
         if would and not customer.escalated_steps:
@@ -89,12 +96,23 @@ def summary_lines(report: WhatIf, sample: int = 10) -> list[str]:
         f"breaches: {report.breaches_actual} actual → {report.breaches_predicted} predicted "
         f"({len(report.appear)} would appear, {len(report.vanish)} would vanish)",
         "CTRE (responses as recorded): "
-        + ("—" if report.ctre_hours is None else f"{report.ctre_hours:.2f} h actual = {report.ctre_hours:.2f} h predicted"),
+        + (
+            "—"
+            if report.ctre_hours is None
+            else f"{report.ctre_hours:.2f} h actual = {report.ctre_hours:.2f} h predicted"
+        ),
     ]
     return lines
 
 
 def as_json(report: WhatIf) -> dict[str, Any]:
-    return {"leads": report.leads, "changed": len(report.changed), "changes_sample": report.changed[:20],
-            "breaches_actual": report.breaches_actual, "breaches_predicted": report.breaches_predicted,
-            "appear": len(report.appear), "vanish": len(report.vanish), "ctre_hours": report.ctre_hours}
+    return {
+        "leads": report.leads,
+        "changed": len(report.changed),
+        "changes_sample": report.changed[:20],
+        "breaches_actual": report.breaches_actual,
+        "breaches_predicted": report.breaches_predicted,
+        "appear": len(report.appear),
+        "vanish": len(report.vanish),
+        "ctre_hours": report.ctre_hours,
+    }

@@ -27,8 +27,15 @@ def customer_sheet(count: int, seed: int = 1, bad_share: float = 0.05) -> Sheet:
     for index in range(count):
         number = index + 2
         phone = f"139{index:08d}"
-        row = [f"客户{index}", phone, f"c{index}@example.cn", f"{rng.choice(CITIES)}某{rng.choice(INDUSTRIES)}有限公司",
-               rng.choice(CITIES), rng.choice(INDUSTRIES), f"a-{index % 7}"]
+        row = [
+            f"客户{index}",
+            phone,
+            f"c{index}@example.cn",
+            f"{rng.choice(CITIES)}某{rng.choice(INDUSTRIES)}有限公司",
+            rng.choice(CITIES),
+            rng.choice(INDUSTRIES),
+            f"a-{index % 7}",
+        ]
         if index > 0 and rng.random() < bad_share:
             kind = rng.randrange(7)
             if kind == 0:
@@ -38,7 +45,9 @@ def customer_sheet(count: int, seed: int = 1, bad_share: float = 0.05) -> Sheet:
                 row[3] = "=VLOOKUP(A2,Sheet2!A:B,2,0)"
                 sheet.bad_rows[number] = "公司"
             elif kind == 2:
-                row[1] = phone.translate(str.maketrans("0123456789", "０１２３４５６７８９"))  # full-width: cleaned
+                row[1] = phone.translate(
+                    str.maketrans("0123456789", "０１２３４５６７８９")
+                )  # full-width: cleaned
                 sheet.cleaned_rows.add(number)
             elif kind == 3:
                 row[2] = f"c{index}@@example"

@@ -22,8 +22,13 @@ from domain.customer import Customer
 def private_config(**overrides: Any) -> IngestConfig:
     """Stream/subject/consumer names no other test uses (one shared server for the suite)."""
     tag = uuid.uuid4().hex[:8]
-    names = NatsNames(stream=f"TP_{tag}", subject_prefix=f"tp{tag}", dlq_stream=f"DLQ_{tag}",
-                      dlq_prefix=f"dlq{tag}", durable=f"ingest{tag}")
+    names = NatsNames(
+        stream=f"TP_{tag}",
+        subject_prefix=f"tp{tag}",
+        dlq_stream=f"DLQ_{tag}",
+        dlq_prefix=f"dlq{tag}",
+        durable=f"ingest{tag}",
+    )
     return IngestConfig(**{"names": names, **overrides})
 
 

@@ -36,16 +36,21 @@ def envelope(
         "engineer_log": {"ticket_id": touchpoint_id, "log_uri": "s3://logs/x.tgz"},
         "wecom_msg": {"external_userid": f"wm-{phone}", "text": "您好"},
     }
-    return decode_touchpoint(json.dumps({
-        "touchpoint_id": touchpoint_id,
-        "channel": channel,
-        "occurred_at": at.isoformat(),
-        "direction": direction,
-        "actor": actor if direction == "outbound" else None,
-        "identities": [{"kind": "phone", "value": phone}],
-        "contact": contact,
-        "payload": payloads[channel],
-    }, ensure_ascii=False).encode())
+    return decode_touchpoint(
+        json.dumps(
+            {
+                "touchpoint_id": touchpoint_id,
+                "channel": channel,
+                "occurred_at": at.isoformat(),
+                "direction": direction,
+                "actor": actor if direction == "outbound" else None,
+                "identities": [{"kind": "phone", "value": phone}],
+                "contact": contact,
+                "payload": payloads[channel],
+            },
+            ensure_ascii=False,
+        ).encode()
+    )
 
 
 def lead_and_reply(
@@ -54,8 +59,16 @@ def lead_and_reply(
     phone = f"1380000{number:04d}"
     result = [envelope(f"lead-{number}", channel, lead_at, phone)]
     if reply_after_hours is not None:
-        result.append(envelope(f"reply-{number}", "wecom_msg", lead_at + timedelta(hours=reply_after_hours),
-                               phone, direction="outbound", actor="a-wang"))
+        result.append(
+            envelope(
+                f"reply-{number}",
+                "wecom_msg",
+                lead_at + timedelta(hours=reply_after_hours),
+                phone,
+                direction="outbound",
+                actor="a-wang",
+            )
+        )
     return result
 
 
@@ -72,7 +85,14 @@ def contents(connection: duckdb.DuckDBPyConnection, relation: str) -> list[tuple
 
 
 def all_contents(connection: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
-    relations = [*PUBLIC_RELATIONS, "ec.customers", "ec.identities", "ec.observations", "ec.merges", "ec.leads"]
+    relations = [
+        *PUBLIC_RELATIONS,
+        "ec.customers",
+        "ec.identities",
+        "ec.observations",
+        "ec.merges",
+        "ec.leads",
+    ]
     return {relation: contents(connection, relation) for relation in relations}
 
 

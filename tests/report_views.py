@@ -71,28 +71,59 @@ def _insert_customer(connection: duckdb.DuckDBPyConnection, customer: Customer, 
     name = customer.profile_value("name") or "(unknown)"
     connection.execute(
         "INSERT INTO customer_360 VALUES (?, ?, ?, ?, ?, ?, ?, [], ?, ?, ?, ?, ?, ?, [], false)",
-        [str(customer.id), name, customer.profile_value("company"), customer.profile_value("city"),
-         customer.profile_value("industry"), owner, stage, sorted(customer.identity_keys),
-         chain[0].channel, chain[0].occurred_at, response.occurred_at if response else None,
-         chain[-1].occurred_at, len(chain)],
+        [
+            str(customer.id),
+            name,
+            customer.profile_value("company"),
+            customer.profile_value("city"),
+            customer.profile_value("industry"),
+            owner,
+            stage,
+            sorted(customer.identity_keys),
+            chain[0].channel,
+            chain[0].occurred_at,
+            response.occurred_at if response else None,
+            chain[-1].occurred_at,
+            len(chain),
+        ],
     )
     connection.executemany(
         "INSERT INTO touchpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [[f.touchpoint_id, str(customer.id), f.channel, f.direction, f.occurred_at, f.occurred_at,
-          f.actor, f.summary] for f in chain],
+        [
+            [
+                f.touchpoint_id,
+                str(customer.id),
+                f.channel,
+                f.direction,
+                f.occurred_at,
+                f.occurred_at,
+                f.actor,
+                f.summary,
+            ]
+            for f in chain
+        ],
     )
     if lead is None:
         return
     hours = None if response is None else (response.occurred_at - lead.occurred_at).total_seconds() / 3600
     connection.execute(
         "INSERT INTO lead_response VALUES (?, ?, ?, ?, ?, ?)",
-        [str(customer.id), lead.channel, lead.occurred_at, response.occurred_at if response else None,
-         hours, owner],
+        [
+            str(customer.id),
+            lead.channel,
+            lead.occurred_at,
+            response.occurred_at if response else None,
+            hours,
+            owner,
+        ],
     )
     if hours is None or hours > 0.25:
-        connection.execute("INSERT INTO sla_breaches VALUES (?, ?, 'manager', 1, 1)",
-                           [str(customer.id), lead.occurred_at + timedelta(minutes=15)])
+        connection.execute(
+            "INSERT INTO sla_breaches VALUES (?, ?, 'manager', 1, 1)",
+            [str(customer.id), lead.occurred_at + timedelta(minutes=15)],
+        )
     if (latest - chain[-1].occurred_at).days >= 2:
-        connection.execute("INSERT INTO silent_customers VALUES (?, ?, ?, ?, ?)",
-                           [str(customer.id), name, owner, chain[-1].occurred_at,
-                            (latest - chain[-1].occurred_at).days])
+        connection.execute(
+            "INSERT INTO silent_customers VALUES (?, ?, ?, ?, ?)",
+            [str(customer.id), name, owner, chain[-1].occurred_at, (latest - chain[-1].occurred_at).days],
+        )

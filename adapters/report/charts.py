@@ -31,12 +31,18 @@ def funnel_figure(funnel: list[tuple[str, str, int, int]]) -> go.Figure:
     for channel in sorted({row[1] for row in funnel}):
         counts = {row[0]: row[2] for row in funnel if row[1] == channel}
         figure.add_bar(
-            name=channel, orientation="h", y=stages, x=[counts.get(s, 0) for s in stages],
+            name=channel,
+            orientation="h",
+            y=stages,
+            x=[counts.get(s, 0) for s in stages],
             marker_color=CHANNEL_COLOURS.get(channel, "#888888"),
         )
     figure.update_layout(
-        _LAYOUT, title="Customers by stage × first-touch channel", barmode="stack",
-        yaxis={"autorange": "reversed", "title": "stage"}, xaxis={"title": "customers"},
+        _LAYOUT,
+        title="Customers by stage × first-touch channel",
+        barmode="stack",
+        yaxis={"autorange": "reversed", "title": "stage"},
+        xaxis={"title": "customers"},
     )
     return _with_empty_note(figure, bool(funnel))
 
@@ -47,21 +53,28 @@ def ctre_figure(ctre: CTRE) -> go.Figure:
     figure.add_bar(
         x=[c.channel for c in ctre.channels],
         y=[round(c.mean_response_hours, 2) for c in ctre.channels],
-        text=[f"{c.mean_response_hours:.1f} h · {c.leads} lead{'' if c.leads == 1 else 's'}"
-              for c in ctre.channels],
+        text=[
+            f"{c.mean_response_hours:.1f} h · {c.leads} lead{'' if c.leads == 1 else 's'}"
+            for c in ctre.channels
+        ],
         textposition="outside",
         marker_color=[CHANNEL_COLOURS.get(c.channel, "#888888") for c in ctre.channels],
         name="mean response (h)",
     )
     if ctre.ctre_hours is not None:
         figure.add_hline(
-            y=ctre.ctre_hours, line_dash="dash", line_color="#1d2330",
-            annotation_text=f"CTRE {ctre.ctre_hours:.1f} h", annotation_position="bottom right",
+            y=ctre.ctre_hours,
+            line_dash="dash",
+            line_color="#1d2330",
+            annotation_text=f"CTRE {ctre.ctre_hours:.1f} h",
+            annotation_position="bottom right",
             annotation_bgcolor="rgba(255,255,255,0.85)",
         )
     figure.update_layout(
-        _LAYOUT, title="Mean hours to first response",
-        yaxis={"title": "hours to first response"}, showlegend=False,
+        _LAYOUT,
+        title="Mean hours to first response",
+        yaxis={"title": "hours to first response"},
+        showlegend=False,
     )
     return _with_empty_note(figure, bool(ctre.channels))
 
@@ -75,20 +88,28 @@ def heatmap_figure(cells: list[tuple[int, int, int, float]]) -> go.Figure:
         leads[weekday - 1][hour] = count
     figure = go.Figure(
         go.Heatmap(
-            z=hours, x=list(range(24)), y=list(WEEKDAYS), customdata=leads,
-            colorscale="YlOrRd", colorbar={"title": "hours"}, hoverongaps=False,
+            z=hours,
+            x=list(range(24)),
+            y=list(WEEKDAYS),
+            customdata=leads,
+            colorscale="YlOrRd",
+            colorbar={"title": "hours"},
+            hoverongaps=False,
             hovertemplate="%{y} %{x}:00 · %{customdata} leads · %{z} h<extra></extra>",
         )
     )
     figure.update_layout(
-        _LAYOUT, title="Lead weekday × hour (UTC+8)",
-        xaxis={"title": "hour of day", "dtick": 2}, yaxis={"autorange": "reversed"},
+        _LAYOUT,
+        title="Lead weekday × hour (UTC+8)",
+        xaxis={"title": "hour of day", "dtick": 2},
+        yaxis={"autorange": "reversed"},
     )
     return _with_empty_note(figure, bool(cells))
 
 
 def _with_empty_note(figure: go.Figure, has_data: bool) -> go.Figure:
     if not has_data:
-        figure.add_annotation(text="no data for this role and period", showarrow=False,
-                              xref="paper", yref="paper", x=0.5, y=0.5)
+        figure.add_annotation(
+            text="no data for this role and period", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5
+        )
     return figure

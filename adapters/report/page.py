@@ -41,9 +41,12 @@ def render_page(data: ReportData, generated_at: datetime, source: str) -> str:
             _section("Funnel", _chart(charts["funnel"], "funnel"), _funnel_note(data)),
             '<div class="grid">',
             _section("CTRE by channel", _chart(charts["ctre"], "ctre"), _ctre_table(data)),
-            _section("Response heatmap", _chart(charts["heatmap"], "heatmap"),
-                     '<p class="note">Leads by the weekday and hour (event time, UTC+8) they arrived; '
-                     "colour: mean hours to first response.</p>"),
+            _section(
+                "Response heatmap",
+                _chart(charts["heatmap"], "heatmap"),
+                '<p class="note">Leads by the weekday and hour (event time, UTC+8) they arrived; '
+                "colour: mean hours to first response.</p>",
+            ),
             "</div>",
             _section("SLA breaches", _table(data.sla_breaches, "no first-response deadline missed")),
             _section("Silent customers", _table(data.silent_customers, "no silent customer")),
@@ -120,8 +123,15 @@ def _ctre_table(data: ReportData) -> str:
         for c in ctre.channels
     ]
     if ctre.ctre_hours is not None:
-        rows.append(("* total (CTRE)", sum(c.leads for c in ctre.channels),
-                     sum(c.responded for c in ctre.channels), f"{ctre.ctre_hours:.2f}", "100%"))
+        rows.append(
+            (
+                "* total (CTRE)",
+                sum(c.leads for c in ctre.channels),
+                sum(c.responded for c in ctre.channels),
+                f"{ctre.ctre_hours:.2f}",
+                "100%",
+            )
+        )
     table = _table(Table(["channel", "leads", "answered", "mean hours", "lead share"], rows), "no leads")
     note = (
         '<p class="note">CTRE = Σ mean response hours × lead share; unanswered leads count their '

@@ -222,11 +222,11 @@ def readable_columns(columns: dict[str, str], alias: str = "") -> str:
     """A select list that shows timestamps as local wall-clock text."""
     prefix = f"{alias}." if alias else ""
     return ", ".join(
-        f"strftime({prefix}\"{name}\", '{TIME_FORMAT}') AS \"{name}\""
+        f'strftime({prefix}"{name}", \'{TIME_FORMAT}\') AS "{name}"'
         if kind.startswith("TIMESTAMP")
-        else f"CAST({prefix}\"{name}\" AS VARCHAR) AS \"{name}\""
+        else f'CAST({prefix}"{name}" AS VARCHAR) AS "{name}"'
         if kind == "UUID"
-        else f"{prefix}\"{name}\""
+        else f'{prefix}"{name}"'
         for name, kind in columns.items()
     )
 

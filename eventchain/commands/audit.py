@@ -10,6 +10,7 @@ import msgspec
 from adapters.application import CustomerNotFoundError, EventChain
 from adapters.store import select_aggregate_events
 from domain.customer import Customer
+from domain.identities import clean_text
 from eventchain.cli_support import open_app, settings_of
 from eventchain.read_paths import ROLE, snapshot_connection, team_of
 from projections.visibility import Role, visible_customer_ids
@@ -25,28 +26,54 @@ _WHO = ("actor", "author", "agent_id")
 @click.option("--reason", required=True, help="Why the old value was wrong.")
 @click.option("--actor", required=True, help="Who corrects it.")
 @click.pass_context
-def correct_command(ctx: click.Context, customer: str, field: str, value: str, reason: str, actor: str) -> None:
+def correct_command(
+    ctx: click.Context, customer: str, field: str, value: str, reason: str, actor: str
+) -> None:
     """Correct a profile field by appending an event (nothing is edited in place).
 
     \b
     Example:
-      eventchain correct phone:13800138000 company 杭州某智能硬件股份有限公司 --reason "renamed" --actor a-wang
+      eventchain correct phone:13800138000 company 杭州某智能硬件股份有限公司 \
+        --reason "renamed" --actor a-wang
     """
     app = open_app(ctx)
     try:
         target = app.find_customer(customer)
-        typed: Any = float(value) if field == "budget_cny" else value
-        target.correct(field, typed, reason, actor, app.clock())
+        if target.erased:  # its data key is gone: new personal data would be unprotected
+            raise ValueError(f"customer {target.id} was erased: its profile cannot be corrected")
+        target.correct(field, _checked(field, value), reason, actor, app.clock())
     except (CustomerNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     app.save(target)
     click.echo(f"{field} of {target.id} corrected by {actor}")
 
 
+def _checked(field: str, value: str) -> Any:
+    """The value as an envelope's contact field would be accepted: cleaned, not empty."""
+    text = clean_text(value).strip()
+    if not text:
+        raise ValueError(f"{field}: the corrected value is empty")
+    if field != "budget_cny":
+        return text
+    try:
+        budget = float(text.replace(",", ""))
+    except ValueError:
+        raise ValueError(f"budget_cny: {value!r} is not a number") from None
+    if budget < 0 or budget != budget or budget == float("inf"):
+        raise ValueError(f"budget_cny: {value!r} must be a non-negative amount")
+    return budget
+
+
 @click.command("history")
 @click.argument("customer")
-@click.option("--as", "role", type=ROLE, default="exec", show_default=True,
-              help="Whose view: sales:<agent>, director:<agent> or exec.")
+@click.option(
+    "--as",
+    "role",
+    type=ROLE,
+    default="exec",
+    show_default=True,
+    help="Whose view: sales:<agent>, director:<agent> or exec.",
+)
 @click.pass_context
 def history_command(ctx: click.Context, customer: str, role: Role) -> None:
     """Who did what and when to a customer, read from its events.

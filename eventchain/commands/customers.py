@@ -37,8 +37,13 @@ def customers_command(ctx: click.Context, role: Role, stage: str | None) -> None
     with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
         load_visible_customers(connection, role, team_of(role))
         where, parameters = ("stage = ?", [stage]) if stage else ("TRUE", [])
-        rows = visible_rows(connection, "customer_360", where=where, parameters=parameters,
-                            order_by="last_touch_at DESC NULLS LAST, customer_id")
+        rows = visible_rows(
+            connection,
+            "customer_360",
+            where=where,
+            parameters=parameters,
+            order_by="last_touch_at DESC NULLS LAST, customer_id",
+        )
     shown = _pick(rows, LIST_COLUMNS)
     _print_table(f"{len(shown.rows)} customers visible to {role}", shown)
 
@@ -64,8 +69,13 @@ def customer_command(ctx: click.Context, reference: str, role: Role) -> None:
             # Same words whether it does not exist or the role may not see it: no leak.
             raise click.ClickException(f"customer {reference} not found")
         customer_id = profile[profile_index(connection)]
-        chain = visible_rows(connection, "touchpoints", where="CAST(customer_id AS VARCHAR) = ?",
-                             parameters=[customer_id], order_by="occurred_at, touchpoint_id")
+        chain = visible_rows(
+            connection,
+            "touchpoints",
+            where="CAST(customer_id AS VARCHAR) = ?",
+            parameters=[customer_id],
+            order_by="occurred_at, touchpoint_id",
+        )
         columns = list(table_columns(connection, "customer_360"))
     console = Console()
     for name, value in zip(columns, profile, strict=True):

@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.application import EventChain
+from adapters.crypto import new_kek, parse_kek
 from adapters.nats_ingest import IngestWorker, PublishResult, WorkerStats, publish_envelopes, wait_until
 from domain.customer import Customer
 from domain.metrics import first_response_by_channel
 from domain.touchpoints import decode_touchpoint
-from adapters.crypto import new_kek, parse_kek
 from eventchain.cli_support import open_app, settings_of
 from eventchain.config import Settings
 from eventchain.demo_routing import setup_and_route
@@ -28,8 +28,13 @@ SHOWCASE_CUSTOMER = "phone:13800138000"
 
 
 @click.command("demo")
-@click.option("--customers", default=40, show_default=True, type=click.IntRange(1, 100_000),
-              help="Generated customers on top of the hand-written seed stories.")
+@click.option(
+    "--customers",
+    default=40,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Generated customers on top of the hand-written seed stories.",
+)
 @click.pass_context
 def demo_command(ctx: click.Context, customers: int) -> None:
     """Run the seed scenarios end to end and print what the service knows.
@@ -70,13 +75,17 @@ def _with_demo_kek(ctx: click.Context, console: Console) -> Settings:
     if not key_file.exists():
         key_file.write_text(new_kek())
         key_file.chmod(0o600)
-    console.print(f"[dim]EVENTCHAIN_KEK not set: using the demo key in {key_file} (set your own in production)[/]")
+    console.print(
+        f"[dim]EVENTCHAIN_KEK not set: using the demo key in {key_file} (set your own in production)[/]"
+    )
     settings = dataclasses.replace(settings, kek=parse_kek(key_file.read_text()))
     ctx.find_root().obj = settings
     return settings
 
 
-def publish_and_consume(app: EventChain, url: str, envelopes: list[bytes]) -> tuple[PublishResult, WorkerStats]:
+def publish_and_consume(
+    app: EventChain, url: str, envelopes: list[bytes]
+) -> tuple[PublishResult, WorkerStats]:
     """Publishes the envelopes as a channel would and runs an ingest worker until every
     one is committed (and acked)."""
     pairs = [(decode_touchpoint(raw), raw) for raw in envelopes]
@@ -92,18 +101,27 @@ def publish_and_consume(app: EventChain, url: str, envelopes: list[bytes]) -> tu
         stop.set()
         thread.join(timeout=30)
     if not done:
-        raise click.ClickException(f"only {worker.stats.recorded} of {published} touchpoints arrived in 120 s")
+        raise click.ClickException(
+            f"only {worker.stats.recorded} of {published} touchpoints arrived in 120 s"
+        )
     return result, worker.stats
 
 
 def print_chain(console: Console, customer: Customer) -> None:
-    table = Table(title=f"Customer {customer.profile_value('name')} · "
-                        f"{customer.profile_value('company')} · {customer.id}")
+    table = Table(
+        title=f"Customer {customer.profile_value('name')} · "
+        f"{customer.profile_value('company')} · {customer.id}"
+    )
     for column in ("occurred at", "channel", "direction", "actor", "summary"):
         table.add_column(column)
     for facts in customer.chain:
-        table.add_row(facts.occurred_at.isoformat(timespec="minutes"), facts.channel,
-                      facts.direction, facts.actor or "", facts.summary)
+        table.add_row(
+            facts.occurred_at.isoformat(timespec="minutes"),
+            facts.channel,
+            facts.direction,
+            facts.actor or "",
+            facts.summary,
+        )
     console.print(table)
     console.print("identities: " + ", ".join(sorted(customer.identity_keys)))
 

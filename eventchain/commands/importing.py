@@ -21,22 +21,33 @@ def _mapping(values: tuple[str, ...]) -> dict[str, str]:
     for value in values:
         header, sep, target = value.partition("=")
         if not sep or target not in FIELDS:
-            raise click.BadParameter(f"{value!r}: expected HEADER=FIELD with FIELD one of {', '.join(FIELDS)}",
-                                     param_hint="'--map'")
+            raise click.BadParameter(
+                f"{value!r}: expected HEADER=FIELD with FIELD one of {', '.join(FIELDS)}",
+                param_hint="'--map'",
+            )
         result[header] = target
     return result
 
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--map", "maps", multiple=True, metavar="HEADER=FIELD",
-              help="Map a column to a field (name, phone, email, company, city, industry, uscc, owner).")
-@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write rejected rows (default: FILE.rejects.csv next to the file).")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="HEADER=FIELD",
+    help="Map a column to a field (name, phone, email, company, city, industry, uscc, owner).",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write rejected rows (default: FILE.rejects.csv next to the file).",
+)
 @click.option("--batch-id", help="Name of this import batch (default: derived from the file's content).")
 @click.pass_context
-def import_command(ctx: click.Context, file: Path, maps: tuple[str, ...], rejects: Path | None,
-                   batch_id: str | None) -> None:
+def import_command(
+    ctx: click.Context, file: Path, maps: tuple[str, ...], rejects: Path | None, batch_id: str | None
+) -> None:
     """Import customers from XLSX or CSV (UTF-8, UTF-8 with BOM, GBK/GB18030).
 
     Cleans every cell (BOM, invisible and bidi characters, full-width digits), rejects
@@ -54,17 +65,25 @@ def import_command(ctx: click.Context, file: Path, maps: tuple[str, ...], reject
     app = open_app(ctx)
     with progress("import", total=None) as advance:
         try:
-            summary = import_file(app, file, overrides=overrides, occurred_at=datetime.now(UTC),
-                                  batch_id=batch_id, progress=advance)
+            summary = import_file(
+                app,
+                file,
+                overrides=overrides,
+                occurred_at=datetime.now(UTC),
+                batch_id=batch_id,
+                progress=advance,
+            )
         except ImportFileError as error:
             raise click.ClickException(str(error)) from None
     target = rejects or file.with_name(file.name + ".rejects.csv")
     if summary.rejected_rows:
         write_rejects(target, summary)
     again = " (this batch was imported before)" if summary.already_imported else ""
-    click.echo(f"batch {summary.batch_id}{again}: {summary.rows_read} rows read = {summary.accepted} accepted "
-               f"+ {summary.rejected_rows} rejected; {summary.recorded} new touchpoints; "
-               f"{summary.abnormal_rows} rows cleaned of invisible/full-width characters")
+    click.echo(
+        f"batch {summary.batch_id}{again}: {summary.rows_read} rows read = {summary.accepted} accepted "
+        f"+ {summary.rejected_rows} rejected; {summary.recorded} new touchpoints; "
+        f"{summary.abnormal_rows} rows cleaned of invisible/full-width characters"
+    )
     if summary.rejected_rows:
         click.echo(f"rejected rows with reasons: {target}", err=True)
         sys.exit(EXIT_SOME_REJECTED)

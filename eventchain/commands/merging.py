@@ -20,7 +20,9 @@ from eventchain.read_paths import snapshot_connection
 @click.option("--actor", default="operator", show_default=True, help="Who decided.")
 @click.option("--force", is_flag=True, help="Merge even when the two carry different USCCs (recorded).")
 @click.pass_context
-def merge_command(ctx: click.Context, survivor: str, absorbed: str, reason: str, actor: str, force: bool) -> None:
+def merge_command(
+    ctx: click.Context, survivor: str, absorbed: str, reason: str, actor: str, force: bool
+) -> None:
     """Merge ABSORBED into SURVIVOR (ids or identities such as phone:138…).
 
     \b
@@ -33,8 +35,9 @@ def merge_command(ctx: click.Context, survivor: str, absorbed: str, reason: str,
     except (CustomerNotFoundError, MergeRefusedError) as error:
         hint = " (use --force to override, with a reason)" if "protection" in str(error) else ""
         raise click.ClickException(f"{error}{hint}") from None
-    click.echo(f"merged into {kept.id}; {len(kept.touchpoints)} touchpoints, "
-               f"{len(kept.identity_keys)} identities")
+    click.echo(
+        f"merged into {kept.id}; {len(kept.touchpoints)} touchpoints, {len(kept.identity_keys)} identities"
+    )
 
 
 @click.command("unmerge")

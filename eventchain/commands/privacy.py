@@ -41,9 +41,13 @@ def erase_command(ctx: click.Context, customer: str, reason: str, actor: str) ->
         try:
             purged = purge_dead_letters(url, NatsNames().dlq_stream, values)
         except Exception as error:  # NATS down: say so, the store erasure stands
-            click.echo(f"warning: dead letters not purged ({error}); run erase again when NATS is up", err=True)
-    click.echo(f"erased {len(result.erased_ids)} customer(s) ({result.customer_id}); "
-               f"{result.identities_released} identities released; {purged} dead letters purged")
+            click.echo(
+                f"warning: dead letters not purged ({error}); run erase again when NATS is up", err=True
+            )
+    click.echo(
+        f"erased {len(result.erased_ids)} customer(s) ({result.customer_id}); "
+        f"{result.identities_released} identities released; {purged} dead letters purged"
+    )
 
 
 @click.command("keygen")

@@ -49,8 +49,10 @@ def publish_command(ctx: click.Context, file: Path) -> None:
         click.echo(f"rejected {rejection}", err=True)
     with nats_url(settings_of(ctx)) as url, progress("publish", total=len(envelopes)) as advance:
         result = asyncio.run(publish_envelopes(url, envelopes, progress=advance))
-    click.echo(f"published {result.published} touchpoints ({result.duplicates} already in the stream), "
-               f"{len(rejections)} rejected")
+    click.echo(
+        f"published {result.published} touchpoints ({result.duplicates} already in the stream), "
+        f"{len(rejections)} rejected"
+    )
     if rejections:
         sys.exit(EXIT_SOME_REJECTED)
 

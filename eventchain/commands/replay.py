@@ -27,12 +27,22 @@ def replay_group() -> None:
 
 
 @replay_group.command("rebuild")
-@click.option("--view", type=click.Choice(PUBLIC_RELATIONS),
-              help="The view you care about (all views share one position, so the whole file is rebuilt).")
-@click.option("--as-of", "as_of", type=EVENT_TIME,
-              help="Build the views as they stood at this instant (events recorded at or before it).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="With --as-of: where to write them (default: DATA_DIR/views-asof-<ts>.duckdb).")
+@click.option(
+    "--view",
+    type=click.Choice(PUBLIC_RELATIONS),
+    help="The view you care about (all views share one position, so the whole file is rebuilt).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=EVENT_TIME,
+    help="Build the views as they stood at this instant (events recorded at or before it).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --as-of: where to write them (default: DATA_DIR/views-asof-<ts>.duckdb).",
+)
 @click.pass_context
 def rebuild_command(ctx: click.Context, view: str | None, as_of: datetime | None, out: Path | None) -> None:
     """Rebuild every view from position 0 into a new file and swap it in atomically.
@@ -60,8 +70,9 @@ def rebuild_command(ctx: click.Context, view: str | None, as_of: datetime | None
             stamp = as_of.strftime("%Y%m%dT%H%M%S")
             target = out or settings.data_dir / f"views-asof-{stamp}.duckdb"
             result = build_views(app, target, as_of=as_of, progress=report)
-            click.echo(f"views as of {as_of.isoformat()} written to {result.path} "
-                       f"({result.events} events read)")
+            click.echo(
+                f"views as of {as_of.isoformat()} written to {result.path} ({result.events} events read)"
+            )
             return
         if out is not None:
             raise click.UsageError("--out only goes with --as-of (a full rebuild replaces the live views)")
@@ -70,8 +81,10 @@ def rebuild_command(ctx: click.Context, view: str | None, as_of: datetime | None
         except RebuildRunningError as error:
             raise click.ClickException(str(error)) from None
     focus = f" (including {view})" if view else ""
-    click.echo(f"rebuilt all views{focus} from {result.events} events; live at position {result.position}: "
-               f"{result.path}")
+    click.echo(
+        f"rebuilt all views{focus} from {result.events} events; live at position {result.position}: "
+        f"{result.path}"
+    )
 
 
 @replay_group.command("verify")
@@ -88,27 +101,36 @@ def verify_command(ctx: click.Context) -> None:
     """
     settings = settings_of(ctx)
     if not settings.snapshot_path.exists():
-        raise click.ClickException(f"no analyst snapshot at {settings.snapshot_path}: run serve or demo first")
+        raise click.ClickException(
+            f"no analyst snapshot at {settings.snapshot_path}: run serve or demo first"
+        )
     app = open_app(ctx)
     scratch = settings.data_dir / ".verify.duckdb"
     result = verify(app, settings.snapshot_path, scratch)
     if result.ok:
-        click.echo(f"verified {len(result.checked)} views at position {result.position}: "
-                   "incremental == rebuilt")
+        click.echo(
+            f"verified {len(result.checked)} views at position {result.position}: incremental == rebuilt"
+        )
         return
     click.echo(f"MISMATCH at position {result.position}: {', '.join(result.mismatched)}", err=True)
     ctx.exit(1)
 
 
 @replay_group.command("what-if")
-@click.option("--rules", "rules_ref", required=True, metavar="V|FILE",
-              help="A rules version number, or a draft TOML file.")
+@click.option(
+    "--rules",
+    "rules_ref",
+    required=True,
+    metavar="V|FILE",
+    help="A rules version number, or a draft TOML file.",
+)
 @click.option("--from", "start", type=EVENT_TIME, help="Only leads from this event time on.")
 @click.option("--to", "end", type=EVENT_TIME, help="Only leads before this event time.")
 @click.option("--json", "as_json_output", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-def what_if_command(ctx: click.Context, rules_ref: str, start: datetime | None, end: datetime | None,
-                    as_json_output: bool) -> None:
+def what_if_command(
+    ctx: click.Context, rules_ref: str, start: datetime | None, end: datetime | None, as_json_output: bool
+) -> None:
     """Back-test routing and SLA under another rules version or a draft file, writing nothing.
 
     Reports the assignments that would change (count and sample), the breaches that would

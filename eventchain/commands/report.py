@@ -17,10 +17,21 @@ from projections.visibility import EXEC, Role
 
 
 @click.command("report")
-@click.option("--html", "out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Where to write the HTML file.")
-@click.option("--as", "role", type=ROLE, default="exec", show_default=True,
-              help="Whose view: sales:<agent>, director:<agent> or exec.")
+@click.option(
+    "--html",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Where to write the HTML file.",
+)
+@click.option(
+    "--as",
+    "role",
+    type=ROLE,
+    default="exec",
+    show_default=True,
+    help="Whose view: sales:<agent>, director:<agent> or exec.",
+)
 @click.option("--from", "start", type=EVENT_TIME, help="Only leads from this event time on (UTC+8 if naive).")
 @click.option("--to", "end", type=EVENT_TIME, help="Only leads before this event time (UTC+8 if naive).")
 @click.pass_context
@@ -49,8 +60,9 @@ def report_command(
         try:
             data = load_report_data(connection, role, Window(start, end), team)
         except duckdb.Error as error:
-            raise click.ClickException(f"{snapshot} is missing a read model the report needs: "
-                                       f"{str(error).splitlines()[0]}") from None
+            raise click.ClickException(
+                f"{snapshot} is missing a read model the report needs: {str(error).splitlines()[0]}"
+            ) from None
         advance(1)
         html = render_page(data, datetime.now(UTC), snapshot.name)
         advance(1)

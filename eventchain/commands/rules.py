@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from adapters.rules import apply_rules, join, leave, roster, rollback_rules, ruleset, update
+from adapters.rules import apply_rules, join, leave, rollback_rules, roster, ruleset, update
 from domain.roster import Agent, RosterError
 from domain.rules import RulesError, diff
 from eventchain.cli_support import open_app
@@ -57,8 +57,10 @@ def history_command(ctx: click.Context) -> None:
     """
     for revision in ruleset(open_app(ctx)).revisions:
         rollback = f" (rollback of {revision.rollback_of})" if revision.rollback_of else ""
-        click.echo(f"v{revision.number}  {revision.revised_at.isoformat(timespec='seconds')}  "
-                   f"{revision.author}: {revision.note}{rollback}")
+        click.echo(
+            f"v{revision.number}  {revision.revised_at.isoformat(timespec='seconds')}  "
+            f"{revision.author}: {revision.note}{rollback}"
+        )
 
 
 @rules_group.command("show")
@@ -132,9 +134,13 @@ def team_group() -> None:
 
 
 @team_group.command("join")
-@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TOML with [[agent]] tables (agent_id, name, team, city, skills, manager, hired_on, lat, lon, "
-                   "capacity).")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML with [[agent]] tables (agent_id, name, team, city, skills, manager, hired_on, lat, lon, "
+    "capacity).",
+)
 @click.option("--agent", "fields", multiple=True, metavar="KEY=VALUE", help="One agent given inline.")
 @click.option("--actor", default="operator", show_default=True)
 @click.pass_context
@@ -146,7 +152,9 @@ def join_command(ctx: click.Context, file: Path | None, fields: tuple[str, ...],
       eventchain team join --file examples/team.toml
       eventchain team join --agent agent_id=a-sun --agent name=孙工 --agent team=hz --agent city=杭州
     """
-    agents = [_agent(a) for a in tomllib.loads(file.read_text(encoding="utf-8")).get("agent", [])] if file else []
+    agents = (
+        [_agent(a) for a in tomllib.loads(file.read_text(encoding="utf-8")).get("agent", [])] if file else []
+    )
     if fields:
         agents.append(_agent(dict(f.split("=", 1) for f in fields)))
     if not agents:
@@ -212,8 +220,10 @@ def list_command(ctx: click.Context) -> None:
       eventchain team list
     """
     for agent in sorted(roster(open_app(ctx)).agents.values(), key=lambda a: a.agent_id):
-        click.echo(f"{agent.agent_id}  {agent.name}  team {agent.team}  {agent.city or '—'}  "
-                   f"skills {','.join(agent.skills) or '—'}  manager {agent.manager or '—'}  {agent.status}")
+        click.echo(
+            f"{agent.agent_id}  {agent.name}  team {agent.team}  {agent.city or '—'}  "
+            f"skills {','.join(agent.skills) or '—'}  manager {agent.manager or '—'}  {agent.status}"
+        )
 
 
 @click.command("stage")
@@ -223,8 +233,9 @@ def list_command(ctx: click.Context) -> None:
 @click.option("--actor", required=True)
 @click.option("--reason", default="", help="Why.")
 @click.pass_context
-def stage_command(ctx: click.Context, customer: str, stage: str, evidence: tuple[str, ...], actor: str,
-                  reason: str) -> None:
+def stage_command(
+    ctx: click.Context, customer: str, stage: str, evidence: tuple[str, ...], actor: str, reason: str
+) -> None:
     """Move CUSTOMER to STAGE; the rules' gate says what evidence that stage needs.
 
     \b

@@ -50,12 +50,26 @@ def configure_logging() -> None:
 
 
 @click.command("serve")
-@click.option("--only", type=click.Choice(SERVICES), multiple=True,
-              help="Run only these services (repeatable); default: all three.")
-@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 5000),
-              help="Messages fetched (and committed in one transaction) at a time.")
-@click.option("--ack-wait", default=30.0, show_default=True, type=click.FloatRange(1, 3600),
-              help="Seconds JetStream waits for an ack before redelivering.")
+@click.option(
+    "--only",
+    type=click.Choice(SERVICES),
+    multiple=True,
+    help="Run only these services (repeatable); default: all three.",
+)
+@click.option(
+    "--batch",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 5000),
+    help="Messages fetched (and committed in one transaction) at a time.",
+)
+@click.option(
+    "--ack-wait",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(1, 3600),
+    help="Seconds JetStream waits for an ack before redelivering.",
+)
 @click.pass_context
 def serve_command(ctx: click.Context, only: tuple[str, ...], batch: int, ack_wait: float) -> None:
     """Run the service: NATS ingest, the DuckDB projector and the SLA watcher.

@@ -52,8 +52,13 @@ def _snapshot_status(settings: Settings, store_position: int) -> dict[str, Any]:
 
 def _nats_status(settings: Settings) -> dict[str, Any]:
     url = settings.nats_url or running_local_url(settings.data_dir / "nats")
-    result: dict[str, Any] = {"nats_url": url, "consumer_pending": None, "consumer_ack_pending": None,
-                              "consumer_lag": None, "dlq_messages": None}
+    result: dict[str, Any] = {
+        "nats_url": url,
+        "consumer_pending": None,
+        "consumer_ack_pending": None,
+        "consumer_lag": None,
+        "dlq_messages": None,
+    }
     if url is None:
         return result
     try:

@@ -52,7 +52,10 @@ def test_an_unknown_option_is_one_line_naming_it_and_a_non_zero_exit(
 def test_an_unknown_command_is_one_line_from_the_installed_entry_point(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "eventchain", "--data-dir", str(tmp_path), "reprot"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
     assert 2 == result.returncode

@@ -18,8 +18,13 @@ def run(data_dir: Path, *args: str, kek: str | None = None) -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if k != "EVENTCHAIN_KEK"}
     if kek is not None:
         env["EVENTCHAIN_KEK"] = kek
-    return subprocess.run([sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *args],
-                          capture_output=True, text=True, timeout=240, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
 
 
 def test_erase_then_views_show_erased_and_missing_or_wrong_keys_are_refused(tmp_path: Path) -> None:
@@ -31,11 +36,23 @@ def test_erase_then_views_show_erased_and_missing_or_wrong_keys_are_refused(tmp_
     wrong = run(tmp_path, "status", kek=new_kek())
     assert wrong.returncode == 1 and "does not match" in wrong.stderr
     malformed = run(tmp_path, "status", kek="not-a-key")
-    assert malformed.returncode == 1 and "EVENTCHAIN_KEK" in malformed.stderr and "Traceback" not in malformed.stderr
+    assert (
+        malformed.returncode == 1
+        and "EVENTCHAIN_KEK" in malformed.stderr
+        and "Traceback" not in malformed.stderr
+    )
     serve = run(tmp_path / "other", "serve", "--only", "project")
     assert serve.returncode == 1 and "EVENTCHAIN_KEK is not set" in serve.stderr
-    erased = run(tmp_path, "erase", "phone:13800138000", "--reason", "PIPL request 7", "--actor", "dpo-li", kek=kek)
+    erased = run(
+        tmp_path, "erase", "phone:13800138000", "--reason", "PIPL request 7", "--actor", "dpo-li", kek=kek
+    )
     assert erased.returncode == 0, erased.stderr
+    customer_id = erased.stdout.split("(")[1].split(")")[0]
+    refused = run(
+        tmp_path, "correct", customer_id, "name", "李雷", "--reason", "re-add", "--actor", "x", kek=kek
+    )
+    assert refused.returncode == 1 and "was erased" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
     assert run(tmp_path, "replay", "rebuild", kek=kek).returncode == 0
     with duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True) as connection:
         rows = connection.execute("SELECT display_name, erased FROM customer_360 WHERE erased").fetchall()

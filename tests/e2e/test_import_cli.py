@@ -13,18 +13,23 @@ EVENTCHAIN = [sys.executable, "-m", "eventchain"]
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*EVENTCHAIN, "--data-dir", str(data_dir), *args], capture_output=True, text=True,
-                          timeout=240)
+    return subprocess.run(
+        [*EVENTCHAIN, "--data-dir", str(data_dir), *args], capture_output=True, text=True, timeout=240
+    )
 
 
 def test_import_reports_rejects_then_export_neutralises_formulas(tmp_path: Path) -> None:
     sheet = tmp_path / "客户.csv"
-    sheet.write_bytes("\r\n".join([
-        ",".join(HEADERS),
-        '"=HYPERLINK(""http://x"")",13800138000,li@example.cn,杭州某智能硬件有限公司,杭州,智能硬件,a-wang',
-        "韩梅梅,13905712345,han@example.cn,华为,成都,医疗设备,a-li",
-        "王芳,１３９５２９９２３１２,wang@example.cn,北京某新能源有限公司,北京,新能源,a-li",
-    ]).encode("gbk"))
+    sheet.write_bytes(
+        "\r\n".join(
+            [
+                ",".join(HEADERS),
+                '"=HYPERLINK(""http://x"")",13800138000,li@example.cn,杭州某智能硬件有限公司,杭州,智能硬件,a-wang',
+                "韩梅梅,13905712345,han@example.cn,华为,成都,医疗设备,a-li",
+                "王芳,１３９５２９９２３１２,wang@example.cn,北京某新能源有限公司,北京,新能源,a-li",
+            ]
+        ).encode("gbk")
+    )
     result = run(tmp_path, "import", str(sheet))
     assert result.returncode == 1, result.stderr
     assert "3 rows read = 1 accepted + 2 rejected" in result.stdout
@@ -45,11 +50,16 @@ def test_import_reports_rejects_then_export_neutralises_formulas(tmp_path: Path)
 
 def test_merge_protection_is_one_line_and_suggests_force(tmp_path: Path) -> None:
     sheet = tmp_path / "a.csv"
-    sheet.write_text("姓名,手机,统一社会信用代码,公司\n"
-                     "李雷,13800138000,91350100M000100Y43,杭州某智能硬件有限公司\n"
-                     "李雷,13800138001,91110108551385082Q,杭州某智能硬件有限公司\n", encoding="utf-8")
+    sheet.write_text(
+        "姓名,手机,统一社会信用代码,公司\n"
+        "李雷,13800138000,91350100M000100Y43,杭州某智能硬件有限公司\n"
+        "李雷,13800138001,91110108551385082Q,杭州某智能硬件有限公司\n",
+        encoding="utf-8",
+    )
     assert run(tmp_path, "import", str(sheet)).returncode == 0
     refused = run(tmp_path, "merge", "phone:13800138000", "phone:13800138001", "--reason", "same")
     assert refused.returncode == 1 and "--force" in refused.stderr and "Traceback" not in refused.stderr
-    forced = run(tmp_path, "merge", "phone:13800138000", "phone:13800138001", "--reason", "same group", "--force")
+    forced = run(
+        tmp_path, "merge", "phone:13800138000", "phone:13800138001", "--reason", "same group", "--force"
+    )
     assert forced.returncode == 0, forced.stderr

@@ -20,23 +20,37 @@ from domain.touchpoints import decode_touchpoint
 from tests.conftest import fresh_database
 from tests.nats_support import private_config, recorded_touchpoint_ids, running_worker, versions_are_gapless
 
-
 KEK = new_kek()  # serve refuses to run without a key-encryption key
 
 
 def serve(data_dir: Path, nats_url: str, *extra_env: tuple[str, str]) -> subprocess.Popen[str]:
     env = {**os.environ, "EVENTCHAIN_NATS_URL": nats_url, "EVENTCHAIN_KEK": KEK, **dict(extra_env)}
     return subprocess.Popen(
-        [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), "serve", "--only", "ingest",
-         "--ack-wait", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "eventchain",
+            "--data-dir",
+            str(data_dir),
+            "serve",
+            "--only",
+            "ingest",
+            "--ack-wait",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
 def status(data_dir: Path, nats_url: str) -> dict[str, object]:
     result = subprocess.run(
         [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), "status", "--json"],
-        env={**os.environ, "EVENTCHAIN_NATS_URL": nats_url, "EVENTCHAIN_KEK": KEK}, capture_output=True, text=True,
+        env={**os.environ, "EVENTCHAIN_NATS_URL": nats_url, "EVENTCHAIN_KEK": KEK},
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -78,7 +92,7 @@ def test_postgresql_stopping_mid_stream_loses_and_duplicates_nothing(
 
     def publish_slowly() -> None:
         for start in range(0, len(pairs), 100):
-            asyncio.run(publish_envelopes(nats_server, pairs[start:start + 100], config))
+            asyncio.run(publish_envelopes(nats_server, pairs[start : start + 100], config))
             time.sleep(0.05)
 
     publisher = threading.Thread(target=publish_slowly)

@@ -19,8 +19,9 @@ EVENTCHAIN = [sys.executable, "-m", "eventchain"]
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*EVENTCHAIN, "--data-dir", str(data_dir), *args], capture_output=True, text=True,
-                          timeout=240)
+    return subprocess.run(
+        [*EVENTCHAIN, "--data-dir", str(data_dir), *args], capture_output=True, text=True, timeout=240
+    )
 
 
 def test_a_rebuild_killed_midway_leaves_the_live_views_untouched_and_a_rerun_succeeds(tmp_path: Path) -> None:
@@ -29,8 +30,11 @@ def test_a_rebuild_killed_midway_leaves_the_live_views_untouched_and_a_rerun_suc
     app.record(accepted_touchpoints(40_000, 10_000, seed=5))
     project_pending(app, settings)
     before = checksums(settings.views_path)
-    process = subprocess.Popen([*EVENTCHAIN, "--data-dir", str(tmp_path), "replay", "rebuild"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [*EVENTCHAIN, "--data-dir", str(tmp_path), "replay", "rebuild"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     scratch = tmp_path / ".views.duckdb.rebuild"
     while not scratch.exists() and process.poll() is None:  # kill it once it has started writing
         time.sleep(0.005)
@@ -51,8 +55,15 @@ def test_views_as_of_a_past_instant_go_to_their_own_file(tmp_path: Path) -> None
     settings = Settings.load(environ={}, data_dir=str(tmp_path))
     app = EventChain.from_url(settings.store_url)
     app.record(accepted_touchpoints(300, 100, seed=2))
-    result = run(tmp_path, "replay", "rebuild", "--as-of", "2000-01-01T00:00:00+08:00",
-                 "--out", str(tmp_path / "past.duckdb"))
+    result = run(
+        tmp_path,
+        "replay",
+        "rebuild",
+        "--as-of",
+        "2000-01-01T00:00:00+08:00",
+        "--out",
+        str(tmp_path / "past.duckdb"),
+    )
     assert result.returncode == 0, result.stderr
     assert checksums(tmp_path / "past.duckdb")["touchpoints"][0] == 0  # nothing was recorded back then
     assert not settings.views_path.exists()  # the live views were not touched

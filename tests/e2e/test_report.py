@@ -25,7 +25,10 @@ CHARTS = ("chart-funnel", "chart-ctre", "chart-heatmap")
 def eventchain(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *args],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -36,12 +39,19 @@ def chromium() -> str:
     if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=False, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-wqy-zenhei"],
-                       env=env, capture_output=True, check=False, timeout=900)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium", "fonts-wqy-zenhei"],
+            env=env,
+            capture_output=True,
+            check=False,
+            timeout=900,
+        )
         found = shutil.which("chromium")
     if found is None:
-        pytest.skip("CHROMIUM NOT AVAILABLE and not installable here (needs root + apt-get): "
-                    "the report was NOT checked in a browser")
+        pytest.skip(
+            "CHROMIUM NOT AVAILABLE and not installable here (needs root + apt-get): "
+            "the report was NOT checked in a browser"
+        )
     return found
 
 
@@ -57,11 +67,26 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def run_chromium(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-         "--virtual-time-budget=10000", *args],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -72,7 +97,8 @@ def console_messages(stderr: str) -> list[str]:
 def customers_owned_by(snapshot: Path, agent: str) -> set[str]:
     with duckdb.connect(str(snapshot), read_only=True) as connection:
         rows = connection.execute(
-            "SELECT CAST(customer_id AS VARCHAR), owner_agent_id FROM customer_360").fetchall()
+            "SELECT CAST(customer_id AS VARCHAR), owner_agent_id FROM customer_360"
+        ).fetchall()
     return {customer for customer, owner in rows if owner == agent}
 
 
@@ -92,8 +118,13 @@ def test_the_demo_report_draws_every_chart_in_headless_chromium_without_errors(
 
     dom = run_chromium(chromium, tmp_path / "profile", "--dump-dom", out.as_uri())
     screenshot = tmp_path / "report.png"
-    shot = run_chromium(chromium, tmp_path / "profile-shot", "--window-size=1400,2600",
-                        f"--screenshot={screenshot}", out.as_uri())
+    shot = run_chromium(
+        chromium,
+        tmp_path / "profile-shot",
+        "--window-size=1400,2600",
+        f"--screenshot={screenshot}",
+        out.as_uri(),
+    )
 
     assert 0 == dom.returncode, dom.stderr[-2000:]
     for chart in CHARTS:  # plotly replaced each placeholder div with its drawn SVG
@@ -128,8 +159,16 @@ def test_a_sales_reps_report_contains_only_that_reps_customers(data_dir: Path, t
 
 def test_a_period_keeps_only_the_leads_that_arrived_in_it(data_dir: Path, tmp_path: Path) -> None:
     everything = eventchain(data_dir, "report", "--html", str(tmp_path / "all.html"))
-    period = eventchain(data_dir, "report", "--html", str(tmp_path / "week.html"),
-                        "--from", "2026-03-02", "--to", "2026-03-04")
+    period = eventchain(
+        data_dir,
+        "report",
+        "--html",
+        str(tmp_path / "week.html"),
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-04",
+    )
     empty = eventchain(data_dir, "report", "--html", str(tmp_path / "none.html"), "--from", "2030-01-01")
 
     leads = [int(re.search(r"(\d+) leads\)", r.stdout).group(1)) for r in (everything, period, empty)]  # type: ignore[union-attr]
@@ -161,16 +200,21 @@ def test_a_report_without_a_snapshot_says_what_to_run_first(tmp_path: Path) -> N
     result = eventchain(tmp_path / "empty", "report", "--html", str(tmp_path / "r.html"))
 
     assert 1 == result.returncode
-    assert [f"error: no analyst snapshot at {tmp_path / 'empty' / 'analytics.duckdb'}: run `eventchain "
-            "demo` or `eventchain serve` first (or pass --snapshot-path)"] == result.stderr.splitlines()
+    assert [
+        f"error: no analyst snapshot at {tmp_path / 'empty' / 'analytics.duckdb'}: run `eventchain "
+        "demo` or `eventchain serve` first (or pass --snapshot-path)"
+    ] == result.stderr.splitlines()
 
 
 def test_a_period_without_an_offset_is_china_standard_time(data_dir: Path, tmp_path: Path) -> None:
     runner = CliRunner()
 
     def leads_from(moment: str) -> str:
-        result = runner.invoke(main, ["--data-dir", str(data_dir), "report", "--html",
-                                      str(tmp_path / "r.html"), "--from", moment], prog_name="eventchain")
+        result = runner.invoke(
+            main,
+            ["--data-dir", str(data_dir), "report", "--html", str(tmp_path / "r.html"), "--from", moment],
+            prog_name="eventchain",
+        )
         assert 0 == result.exit_code, result.output
         return result.output.rsplit(",", 1)[1]
 

@@ -15,8 +15,13 @@ import pytest
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     kek = (data_dir / "demo.kek").read_text() if (data_dir / "demo.kek").exists() else ""
-    return subprocess.run([sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *args],
-                          capture_output=True, text=True, timeout=240, env={**os.environ, "EVENTCHAIN_KEK": kek})
+    return subprocess.run(
+        [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "EVENTCHAIN_KEK": kek},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +34,9 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def owners(directory: Path) -> dict[str, str | None]:
     with duckdb.connect(str(directory / "analytics.duckdb"), read_only=True) as connection:
-        return dict(connection.execute("SELECT customer_id::VARCHAR, owner_agent_id FROM customer_360").fetchall())
+        return dict(
+            connection.execute("SELECT customer_id::VARCHAR, owner_agent_id FROM customer_360").fetchall()
+        )
 
 
 def exported(directory: Path, role: str) -> set[str]:
@@ -46,12 +53,16 @@ def test_each_role_sees_exactly_its_customers_on_every_read_path(demo_dir: Path)
         "director:d-qian": {c for c, o in owner.items() if o in hz_team},
         "sales:a-li": {c for c, o in owner.items() if o == "a-li"},
     }
-    assert expected["sales:a-li"] and expected["director:d-qian"] and expected["sales:a-li"] < expected["exec"]
+    assert (
+        expected["sales:a-li"] and expected["director:d-qian"] and expected["sales:a-li"] < expected["exec"]
+    )
     for role, customers in expected.items():
         assert exported(demo_dir, role) == customers, role
         listing = run(demo_dir, "customers", "--as", role)
         assert f"{len(customers)} customers visible" in listing.stdout or role == "exec", listing.stdout
-        report = run(demo_dir, "report", "--html", str(demo_dir / f"{role.replace(':', '-')}.html"), "--as", role)
+        report = run(
+            demo_dir, "report", "--html", str(demo_dir / f"{role.replace(':', '-')}.html"), "--as", role
+        )
         assert report.returncode == 0, report.stderr
     other = next(iter(expected["director:d-qian"]))
     hidden = run(demo_dir, "customer", other, "--as", "sales:a-li")
@@ -66,3 +77,21 @@ def test_reassignment_moves_visibility_after_the_views_update(demo_dir: Path) ->
     assert run(demo_dir, "replay", "rebuild").returncode == 0
     assert exported(demo_dir, "sales:a-li") == set()
     assert before <= exported(demo_dir, "sales:m-zhao")
+
+
+def test_status_json_numbers_match_the_store_and_the_views(demo_dir: Path) -> None:
+    import json
+
+    from adapters.application import EventChain
+    from adapters.crypto import parse_kek
+
+    status = json.loads(run(demo_dir, "status", "--json").stdout)
+    kek = parse_kek((demo_dir / "demo.kek").read_text())
+    app = EventChain.from_url(f"sqlite:///{demo_dir / 'events.db'}", kek=kek)
+    with duckdb.connect(str(demo_dir / "analytics.duckdb"), read_only=True) as connection:
+        projected = connection.execute("SELECT max(notification_id) FROM ec.tracking").fetchone()
+    assert status["store_position"] == app.max_notification_id()
+    assert projected is not None and status["projector_position"] == projected[0]
+    assert status["projector_lag"] == status["store_position"] - status["projector_position"]
+    assert status["last_rule_version"] == 1
+    assert status["snapshot_age_s"] is not None and status["snapshot_age_s"] >= 0

@@ -11,16 +11,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *args],
-                          capture_output=True, text=True, timeout=240)
+    return subprocess.run(
+        [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 def test_apply_diff_rollback_history_and_a_bad_document(tmp_path: Path) -> None:
     v1 = ROOT / "examples" / "rules.toml"
     v2 = tmp_path / "v2.toml"
-    v2.write_text(v1.read_text(encoding="utf-8").replace("first_response_minutes = 15",
-                                                         "first_response_minutes = 10"), encoding="utf-8")
-    assert run(tmp_path, "rules", "apply", str(v1), "--note", "first").stdout.strip() == "rules version 1 applied"
+    v2.write_text(
+        v1.read_text(encoding="utf-8").replace("first_response_minutes = 15", "first_response_minutes = 10"),
+        encoding="utf-8",
+    )
+    assert (
+        run(tmp_path, "rules", "apply", str(v1), "--note", "first").stdout.strip()
+        == "rules version 1 applied"
+    )
     assert run(tmp_path, "rules", "apply", str(v2), "--note", "faster").returncode == 0
     assert run(tmp_path, "rules", "diff", "1", "2").stdout.strip() == "sla.first_response_minutes: 15 → 10"
     assert "version 3 = version 1" in run(tmp_path, "rules", "rollback", "1", "--note", "undo").stdout
@@ -39,7 +48,9 @@ def test_team_join_leave_and_what_if_through_the_cli(tmp_path: Path) -> None:
     assert run(tmp_path, "team", "join", "--file", str(ROOT / "examples" / "team.toml")).returncode == 0
     assert "a-li" in run(tmp_path, "team", "list").stdout
     assert run(tmp_path, "ingest", str(ROOT / "examples" / "touchpoints.jsonl")).returncode in (0, 1)
-    assert run(tmp_path, "rules", "apply", str(ROOT / "examples" / "rules.toml"), "--note", "v1").returncode == 0
+    assert (
+        run(tmp_path, "rules", "apply", str(ROOT / "examples" / "rules.toml"), "--note", "v1").returncode == 0
+    )
     from adapters.application import EventChain
     from adapters.router import route_pending
 

@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from adapters.application import EventChain
-from adapters.crypto import SEALED, KeyStore, new_kek, parse_kek
+from adapters.crypto import SEALED, ErasedCustomerError, KeyStore, new_kek, parse_kek
 from domain.customer import Customer, IdentityIndex
 from tests.projection_support import T0, envelope
 
@@ -97,3 +97,19 @@ def test_the_identity_index_stores_a_keyed_hash_not_the_phone(tmp_path: Path) ->
     with sqlite3.connect(tmp_path / "events.db") as connection:
         rows = connection.execute("SELECT state FROM stored_events").fetchall()
     assert not [row for row in rows if b"13500000001" in bytes(row[0])]
+
+
+def test_an_erased_customer_never_gets_a_new_key_but_still_takes_structural_events(store_url: str) -> None:
+    app = EventChain.from_url(store_url, kek=KEK)
+    app.record([envelope("a", "web_form", T0, "13500000001", contact={"name": "欧阳娜娜"})])
+    customer = app.find_customer("phone:13500000001")
+    assert app.keys is not None and app.keys.shred([str(customer.id)]) == 1
+    later = EventChain.from_url(store_url, kek=KEK)  # another process: the tombstone is in the store
+    erased = later.get_customer(customer.id)
+    erased.correct("name", "欧阳娜娜", "typo", "ops", T0)
+    with pytest.raises(ErasedCustomerError, match="was erased"):
+        later.save(erased)
+    untouched = later.get_customer(customer.id)
+    assert untouched.change_tags(["vip"], [], T0, "rule", T0)  # no personal field: no key needed
+    later.save(untouched)
+    assert later.keys is not None and later.keys.key(str(customer.id)) is None

@@ -29,9 +29,19 @@ NEEDLES = [PHONE, NAME, TEXT, COMPANY]
 def li_na(app: EventChain) -> None:
     app.record([envelope("na-1", "web_form", T0, PHONE, contact={"name": NAME, "company": COMPANY})])
     douyin = envelope("na-2", "douyin_dm", T0.replace(hour=11), PHONE)
-    app.record([type(douyin)(douyin.touchpoint.__class__(**{  # a DM whose text is personal
-        **{f: getattr(douyin.touchpoint, f) for f in douyin.touchpoint.__struct_fields__},
-        "payload": douyin.touchpoint.payload.__class__(open_id="dy-na", text=TEXT)}), douyin.identity_keys)])
+    app.record(
+        [
+            type(douyin)(
+                douyin.touchpoint.__class__(
+                    **{  # a DM whose text is personal
+                        **{f: getattr(douyin.touchpoint, f) for f in douyin.touchpoint.__struct_fields__},
+                        "payload": douyin.touchpoint.payload.__class__(open_id="dy-na", text=TEXT),
+                    }
+                ),
+                douyin.identity_keys,
+            )
+        ]
+    )
     app.record([envelope("other-1", "web_form", T0, "13900000000", contact={"name": "韩梅梅"})])
 
 
@@ -47,11 +57,16 @@ def raw_store_text(store_url: str) -> str:
         tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
         for (table,) in tables:
             parts += [row for (row,) in conn.execute(f'SELECT t::text FROM "{table}" t')]
-            columns = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s "
-                                   "AND data_type = 'bytea'", (table,)).fetchall()
+            columns = conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                "AND data_type = 'bytea'",
+                (table,),
+            ).fetchall()
             for (column,) in columns:  # bytea renders as hex in t::text: decode it too
-                parts += [bytes(v).decode("utf-8", "replace") for (v,) in conn.execute(
-                    f'SELECT "{column}" FROM "{table}"')]
+                parts += [
+                    bytes(v).decode("utf-8", "replace")
+                    for (v,) in conn.execute(f'SELECT "{column}" FROM "{table}"')
+                ]
     return "\n".join(parts)
 
 
@@ -66,7 +81,9 @@ def test_personal_fields_are_never_stored_in_plain_text_and_erasure_shreds_them_
     reader = EventChain.from_url(store_url, kek=KEK)
     assert reader.find_customer(f"phone:{PHONE}").profile_value("name") == NAME  # the key opens it
     views = project(app, tmp_path / "views.duckdb")
-    assert views.connection.execute("SELECT count(*) FROM customer_360 WHERE display_name = ?", [NAME]).fetchone() == (1,)
+    assert views.connection.execute(
+        "SELECT count(*) FROM customer_360 WHERE display_name = ?", [NAME]
+    ).fetchone() == (1,)
 
     result, _ = erase(app, f"phone:{PHONE}", "PIPL request", "dpo")
     assert result.identities_released == 2  # the phone and the Douyin open id
@@ -81,12 +98,17 @@ def test_personal_fields_are_never_stored_in_plain_text_and_erasure_shreds_them_
     rebuilt = build_views(fresh, tmp_path / "rebuilt.duckdb")
     for path in (tmp_path / "snapshot.duckdb", rebuilt.path):
         with duckdb.connect(str(path), read_only=True) as connection:
-            assert connection.execute("SELECT erased, display_name FROM customer_360 WHERE customer_id = ?",
-                                      [str(result.customer_id)]).fetchone() == (True, "[erased]")
+            assert connection.execute(
+                "SELECT erased, display_name FROM customer_360 WHERE customer_id = ?",
+                [str(result.customer_id)],
+            ).fetchone() == (True, "[erased]")
             text = _all_text(connection)
             assert not [n for n in NEEDLES if n in text], path
-            exported = "".join(neutralise(v) for row in connection.execute("SELECT * FROM customer_360").fetchall()
-                               for v in row)
+            exported = "".join(
+                neutralise(v)
+                for row in connection.execute("SELECT * FROM customer_360").fetchall()
+                for v in row
+            )
             assert not [n for n in NEEDLES if n in exported]
     assert not [n for n in NEEDLES if n in raw_store_text(store_url)]
 
@@ -147,5 +169,8 @@ def _all_text(connection: duckdb.DuckDBPyConnection) -> str:
     tables = connection.execute(
         "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
     ).fetchall()
-    return "\n".join(str(row) for schema, table in tables
-                     for row in connection.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall())
+    return "\n".join(
+        str(row)
+        for schema, table in tables
+        for row in connection.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
+    )

@@ -32,7 +32,9 @@ def test_an_xlsx_with_bad_rows_imports_with_exactly_those_rows_rejected_and_expl
     summary = import_file(app, path, occurred_at=NOW)
     assert summary.rows_read == 2_000
     assert summary.accepted + summary.rejected_rows == summary.rows_read
-    assert {number: column for number, column in ((n, p.column) for n, p in summary.rejected)} == sheet.bad_rows
+    assert {
+        number: column for number, column in ((n, p.column) for n, p in summary.rejected)
+    } == sheet.bad_rows
     assert summary.abnormal_rows >= len(sheet.cleaned_rows)
     assert summary.recorded == summary.accepted - len(sheet.duplicate_rows)
     cleaned = next(iter(sheet.cleaned_rows))
@@ -45,14 +47,19 @@ def test_an_xlsx_with_bad_rows_imports_with_exactly_those_rows_rejected_and_expl
     again = import_file(app, path, occurred_at=NOW)  # the same file again: nothing new
     assert (again.recorded, again.already_imported) == (0, True)
     views = project(app, tmp_path / "views.duckdb")
-    health = dict(views.connection.execute(
-        "SELECT metric, value FROM data_health WHERE import_batch = ?", [summary.batch_id]).fetchall())
+    health = dict(
+        views.connection.execute(
+            "SELECT metric, value FROM data_health WHERE import_batch = ?", [summary.batch_id]
+        ).fetchall()
+    )
     assert health["rows_read"] == 2_000
     assert health["rejected_rate"] == pytest.approx(summary.rejected_rows / 2_000)
 
 
 @pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig", "utf-8"])
-def test_csv_in_chinese_encodings_imports_with_correct_headers_and_names(tmp_path: Path, encoding: str) -> None:
+def test_csv_in_chinese_encodings_imports_with_correct_headers_and_names(
+    tmp_path: Path, encoding: str
+) -> None:
     path = tmp_path / f"leads-{encoding}.csv"
     lines = [",".join(HEADERS), "李雷,13800138000,li@example.cn,杭州某智能硬件有限公司,杭州,智能硬件,a-wang"]
     path.write_bytes("\r\n".join(lines).encode(encoding))
@@ -78,17 +85,28 @@ def test_undecodable_bytes_reject_their_row_and_are_never_replaced(tmp_path: Pat
 
 def test_merge_then_unmerge_restores_both_customers_and_their_views(tmp_path: Path) -> None:
     app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
-    app.record([envelope("a1", "web_form", T0, "13500000001", contact={"name": "李雷", "city": "杭州"}),
-                envelope("b1", "douyin_dm", T0.replace(hour=11), "13500000002", contact={"name": "李磊"})])
-    app.record([envelope("a2", "wecom_msg", T0.replace(hour=12), "13500000001", direction="outbound",
-                         actor="a-wang")])
+    app.record(
+        [
+            envelope("a1", "web_form", T0, "13500000001", contact={"name": "李雷", "city": "杭州"}),
+            envelope("b1", "douyin_dm", T0.replace(hour=11), "13500000002", contact={"name": "李磊"}),
+        ]
+    )
+    app.record(
+        [
+            envelope(
+                "a2", "wecom_msg", T0.replace(hour=12), "13500000001", direction="outbound", actor="a-wang"
+            )
+        ]
+    )
     first, second = app.find_customer("phone:13500000001"), app.find_customer("phone:13500000002")
     states = {c.id: {k: v for k, v in c.state().items() if k != "version"} for c in (first, second)}
     before = project(app, tmp_path / "before.duckdb")
     merge(app, str(first.id), str(second.id), reason="same buyer", actor="ops")
     assert app.find_customer("phone:13500000002").id == first.id
     merged = project(app, tmp_path / "merged.duckdb")
-    assert merged.connection.execute("SELECT count(*), max(len(merged_from)) FROM customer_360").fetchone() == (1, 1)
+    assert merged.connection.execute(
+        "SELECT count(*), max(len(merged_from)) FROM customer_360"
+    ).fetchone() == (1, 1)
     unmerge(app, str(first.id), str(second.id), reason="different people", actor="ops")
     for customer_id, state in states.items():
         restored = app.get_customer(customer_id, follow_merges=False)
@@ -103,12 +121,26 @@ def test_merging_customers_with_different_usccs_is_refused_unless_forced(tmp_pat
     app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
     for number, uscc in ((1, "91350100M000100Y43"), (2, "91110108551385082Q")):
         touchpoint = envelope(f"u{number}", "web_form", T0, f"1350000000{number}").touchpoint
-        app.record([accept(type(touchpoint)(**{**{f: getattr(touchpoint, f) for f in touchpoint.__struct_fields__},
-                                              "identities": [*touchpoint.identities,
-                                                             type(touchpoint.identities[0])(kind="uscc", value=uscc)]}))])
+        app.record(
+            [
+                accept(
+                    type(touchpoint)(
+                        **{
+                            **{f: getattr(touchpoint, f) for f in touchpoint.__struct_fields__},
+                            "identities": [
+                                *touchpoint.identities,
+                                type(touchpoint.identities[0])(kind="uscc", value=uscc),
+                            ],
+                        }
+                    )
+                )
+            ]
+        )
     with pytest.raises(MergeRefusedError, match="merge protection"):
         merge(app, "phone:13500000001", "phone:13500000002", reason="looks same", actor="ops")
-    kept = merge(app, "phone:13500000001", "phone:13500000002", reason="group company", actor="ops", force=True)
+    kept = merge(
+        app, "phone:13500000001", "phone:13500000002", reason="group company", actor="ops", force=True
+    )
     assert len(kept.absorbed_from) == 1
 
 
@@ -130,19 +162,27 @@ def test_an_exported_formula_opens_as_text() -> None:
     assert neutralise(["phone:+86138", "=1+1"]) == "phone:+86138|=1+1"
 
 
-cells = st.fixed_dictionaries({
-    "name": st.one_of(st.none(), st.text(max_size=12)),
-    "phone": st.one_of(st.none(), st.sampled_from(["13800138000", "１３８００１３８０００", "138\u200e00138000",
-                                                   "12345", "=A1"])),
-    "company": st.one_of(st.none(), st.text(max_size=8)),
-})
+cells = st.fixed_dictionaries(
+    {
+        "name": st.one_of(st.none(), st.text(max_size=12)),
+        "phone": st.one_of(
+            st.none(),
+            st.sampled_from(["13800138000", "１３８００１３８０００", "138\u200e00138000", "12345", "=A1"]),
+        ),
+        "company": st.one_of(st.none(), st.text(max_size=8)),
+    }
+)
 
 
 @settings(max_examples=200)
 @given(st.lists(cells, max_size=20))
-def test_every_row_is_either_accepted_or_rejected_and_cleaning_is_idempotent(rows: list[dict[str, str | None]]) -> None:
+def test_every_row_is_either_accepted_or_rejected_and_cleaning_is_idempotent(
+    rows: list[dict[str, str | None]],
+) -> None:
     outcomes = [clean_row(row, {}) for row in rows]
-    assert sum(isinstance(o, CleanRow) for o in outcomes) + sum(isinstance(o, RejectedRow) for o in outcomes) == len(rows)
+    assert sum(isinstance(o, CleanRow) for o in outcomes) + sum(
+        isinstance(o, RejectedRow) for o in outcomes
+    ) == len(rows)
     for outcome in outcomes:
         if isinstance(outcome, CleanRow):
             again = clean_row(outcome.values, {})

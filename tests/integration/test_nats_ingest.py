@@ -36,17 +36,35 @@ VALID = touchpoint_envelopes(6, 3, seed=11, prefix="ok")
 
 malformed = st.one_of(
     st.binary(min_size=0, max_size=64),  # junk bytes
-    st.builds(lambda n: json.dumps({"touchpoint_id": "x", "channel": "fax", "occurred_at": "2026-01-01T00:00:00Z",
-                                    "direction": "inbound", "identities": [], "payload": {}}).encode(),
-              st.integers()),  # unknown channel
-    st.builds(lambda v: json.dumps({**json.loads(VALID[0]), "occurred_at": v}).encode(),
-              st.sampled_from(["2026-03-02T09:15:00", "yesterday", 12])),  # naive / wrong timestamps
-    st.builds(lambda v: json.dumps({**json.loads(VALID[1]), "direction": v}).encode(),
-              st.one_of(st.integers(), st.just("sideways"))),  # wrong types / values
-    st.builds(lambda k: json.dumps({kk: vv for kk, vv in json.loads(VALID[2]).items() if kk != k}).encode(),
-              st.sampled_from(["touchpoint_id", "channel", "payload", "identities"])),  # missing fields
-    st.builds(lambda n: json.dumps({**json.loads(VALID[3]), "touchpoint_id": "x" * n}).encode(),
-              st.integers(300, 200_000)),  # huge strings
+    st.builds(
+        lambda n: json.dumps(
+            {
+                "touchpoint_id": "x",
+                "channel": "fax",
+                "occurred_at": "2026-01-01T00:00:00Z",
+                "direction": "inbound",
+                "identities": [],
+                "payload": {},
+            }
+        ).encode(),
+        st.integers(),
+    ),  # unknown channel
+    st.builds(
+        lambda v: json.dumps({**json.loads(VALID[0]), "occurred_at": v}).encode(),
+        st.sampled_from(["2026-03-02T09:15:00", "yesterday", 12]),
+    ),  # naive / wrong timestamps
+    st.builds(
+        lambda v: json.dumps({**json.loads(VALID[1]), "direction": v}).encode(),
+        st.one_of(st.integers(), st.just("sideways")),
+    ),  # wrong types / values
+    st.builds(
+        lambda k: json.dumps({kk: vv for kk, vv in json.loads(VALID[2]).items() if kk != k}).encode(),
+        st.sampled_from(["touchpoint_id", "channel", "payload", "identities"]),
+    ),  # missing fields
+    st.builds(
+        lambda n: json.dumps({**json.loads(VALID[3]), "touchpoint_id": "x" * n}).encode(),
+        st.integers(300, 200_000),
+    ),  # huge strings
 )
 
 
@@ -71,11 +89,12 @@ def test_malformed_messages_go_to_the_dead_letter_stream_and_valid_ones_around_t
     for index, payload in enumerate(bad):  # each bad message sits between two valid ones
         mixed.append(("web_form", valid[index], None))
         mixed.append(("web_form", payload, None))
-    mixed += [("web_form", v, None) for v in valid[len(bad):]]
+    mixed += [("web_form", v, None) for v in valid[len(bad) :]]
     publish_raw(nats_server, config, mixed)
     with running_worker(app, nats_server, config) as worker:
-        assert wait_until(lambda: worker.stats.dead_lettered == len(bad)
-                          and worker.stats.recorded == len(valid), timeout=30)
+        assert wait_until(
+            lambda: worker.stats.dead_lettered == len(bad) and worker.stats.recorded == len(valid), timeout=30
+        )
     assert sorted(recorded_touchpoint_ids(app)) == sorted(json.loads(v)["touchpoint_id"] for v in valid)
     letters = dead_letters(nats_server, config)
     assert sorted(data for data, _ in letters) == sorted(bad)  # the original bytes

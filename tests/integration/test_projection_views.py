@@ -51,11 +51,13 @@ def test_ctre_reproduces_the_seed_example(tmp_path: Path) -> None:
 
 def test_an_unanswered_lead_counts_with_its_elapsed_time_up_to_the_watermark(tmp_path: Path) -> None:
     app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
-    app.record([
-        *lead_and_reply(1, "web_form", T0, 1.0),
-        *lead_and_reply(2, "web_form", T0, None),  # never answered
-        envelope("late", "douyin_dm", T0 + timedelta(hours=11), "13900000000"),  # watermark: T0 + 11 h
-    ])
+    app.record(
+        [
+            *lead_and_reply(1, "web_form", T0, 1.0),
+            *lead_and_reply(2, "web_form", T0, None),  # never answered
+            envelope("late", "douyin_dm", T0 + timedelta(hours=11), "13900000000"),  # watermark: T0 + 11 h
+        ]
+    )
     views = project(app, tmp_path / "views.duckdb")
     web = views.connection.execute(
         "SELECT leads, responded, mean_response_hours FROM ctre WHERE channel = 'web_form'"
@@ -76,8 +78,9 @@ def test_the_chain_and_the_heatmap_use_event_time_not_arrival_time(tmp_path: Pat
     app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
     phone = "13700000000"
     # an expo scan uploaded two days late arrives after the reply it preceded
-    app.record([envelope("reply", "wecom_msg", T0 + timedelta(hours=2), phone, direction="outbound",
-                         actor="a-li")])
+    app.record(
+        [envelope("reply", "wecom_msg", T0 + timedelta(hours=2), phone, direction="outbound", actor="a-li")]
+    )
     app.record([envelope("expo", "expo_scan", T0, phone)])
     views = project(app, tmp_path / "views.duckdb")
     con = views.connection
@@ -87,18 +90,36 @@ def test_the_chain_and_the_heatmap_use_event_time_not_arrival_time(tmp_path: Pat
     ).fetchall() == [("expo_scan", "09:00", 2)]
     assert con.execute("SELECT channel, response_hours FROM lead_response").fetchall() == [("expo_scan", 2.0)]
     # 2026-03-02 is a Monday; the lead came at 09:00 China time
-    assert con.execute("SELECT weekday, hour, leads, mean_response_hours FROM response_heatmap").fetchall() == [
-        (1, 9, 1, 2.0)
-    ]
+    assert con.execute(
+        "SELECT weekday, hour, leads, mean_response_hours FROM response_heatmap"
+    ).fetchall() == [(1, 9, 1, 2.0)]
 
 
 def test_the_profile_keeps_the_latest_value_by_event_time(tmp_path: Path) -> None:
     app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
     phone = "13600000000"
-    app.record([envelope("new", "web_form", T0 + timedelta(days=3), phone,
-                         contact={"name": "李雷", "company": "杭州新公司有限公司"})])
-    app.record([envelope("old", "web_form", T0, phone,
-                         contact={"name": "李雷", "company": "杭州旧公司有限公司", "city": "杭州"})])
+    app.record(
+        [
+            envelope(
+                "new",
+                "web_form",
+                T0 + timedelta(days=3),
+                phone,
+                contact={"name": "李雷", "company": "杭州新公司有限公司"},
+            )
+        ]
+    )
+    app.record(
+        [
+            envelope(
+                "old",
+                "web_form",
+                T0,
+                phone,
+                contact={"name": "李雷", "company": "杭州旧公司有限公司", "city": "杭州"},
+            )
+        ]
+    )
     views = project(app, tmp_path / "views.duckdb")
     assert views.connection.execute("SELECT display_name, company, city FROM customer_360").fetchall() == [
         ("李雷", "杭州新公司有限公司", "杭州")
@@ -107,11 +128,13 @@ def test_the_profile_keeps_the_latest_value_by_event_time(tmp_path: Path) -> Non
 
 def test_the_funnel_counts_follow_ups_within_seven_days(tmp_path: Path) -> None:
     app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
-    app.record([
-        *lead_and_reply(1, "web_form", T0, 2.0),
-        *lead_and_reply(2, "web_form", T0, 24 * 8.0),  # answered, but after 7 days
-        *lead_and_reply(3, "douyin_dm", T0, None),
-    ])
+    app.record(
+        [
+            *lead_and_reply(1, "web_form", T0, 2.0),
+            *lead_and_reply(2, "web_form", T0, 24 * 8.0),  # answered, but after 7 days
+            *lead_and_reply(3, "douyin_dm", T0, None),
+        ]
+    )
     views = project(app, tmp_path / "views.duckdb")
     rows = views.connection.execute("SELECT * FROM funnel ORDER BY channel").fetchall()
     assert rows == [("lead", "douyin_dm", 1, 0, 0.0), ("lead", "web_form", 2, 1, 0.5)]
@@ -124,12 +147,19 @@ def test_a_merged_customer_disappears_and_its_chain_moves_to_the_survivor(tmp_pa
     views = project(app, tmp_path / "views.duckdb")
     assert views.connection.execute("SELECT count(*) FROM customer_360").fetchone() == (2,)
     # one touchpoint carrying both phones bridges the two customers: the later one is absorbed
-    two_phones = json.dumps({
-        "touchpoint_id": "bridge", "channel": "call_400", "direction": "inbound",
-        "occurred_at": (T0 + timedelta(hours=2)).isoformat(),
-        "identities": [{"kind": "phone", "value": "13500000001"}, {"kind": "phone", "value": "13500000002"}],
-        "payload": {"call_id": "c-1"},
-    }).encode()
+    two_phones = json.dumps(
+        {
+            "touchpoint_id": "bridge",
+            "channel": "call_400",
+            "direction": "inbound",
+            "occurred_at": (T0 + timedelta(hours=2)).isoformat(),
+            "identities": [
+                {"kind": "phone", "value": "13500000001"},
+                {"kind": "phone", "value": "13500000002"},
+            ],
+            "payload": {"call_id": "c-1"},
+        }
+    ).encode()
     app.record([decode_touchpoint(two_phones)])
     Projector(app, views).catch_up()
     rows = views.connection.execute(
@@ -143,8 +173,8 @@ def test_a_merged_customer_disappears_and_its_chain_moves_to_the_survivor(tmp_pa
 def test_every_contract_relation_exists_with_its_columns() -> None:
     expected = {
         "customer_360": "customer_id display_name company city industry owner_agent_id stage tags identities "
-                        "first_touch_channel first_touch_at first_response_at last_touch_at touch_count "
-                        "merged_from erased",
+        "first_touch_channel first_touch_at first_response_at last_touch_at touch_count "
+        "merged_from erased",
         "touchpoints": "touchpoint_id customer_id channel direction occurred_at recorded_at actor summary",
         "lead_response": "customer_id channel lead_at first_response_at response_hours owner_agent_id",
         "ctre": "channel leads responded mean_response_hours lead_share ctre_hours balance_index",
@@ -163,14 +193,23 @@ def test_every_contract_relation_exists_with_its_columns() -> None:
         views.close()
 
 
-def test_data_health_counts_customers_sharing_a_name_and_company_as_duplicate_candidates(tmp_path: Path) -> None:
+def test_data_health_counts_customers_sharing_a_name_and_company_as_duplicate_candidates(
+    tmp_path: Path,
+) -> None:
     app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
     same = {"name": "李雷", "company": "杭州某智能硬件有限公司"}
-    app.record([envelope("a", "web_form", T0, "13500000001", contact=same),
-                envelope("b", "web_form", T0, "13500000002", contact=same),
-                envelope("c", "web_form", T0, "13500000003", contact={"name": "韩梅梅"})])
+    app.record(
+        [
+            envelope("a", "web_form", T0, "13500000001", contact=same),
+            envelope("b", "web_form", T0, "13500000002", contact=same),
+            envelope("c", "web_form", T0, "13500000003", contact={"name": "韩梅梅"}),
+        ]
+    )
     views = project(app, tmp_path / "views.duckdb")
-    health = dict(views.connection.execute(
-        "SELECT metric, value FROM data_health WHERE import_batch = 'overall'").fetchall())
+    health = dict(
+        views.connection.execute(
+            "SELECT metric, value FROM data_health WHERE import_batch = 'overall'"
+        ).fetchall()
+    )
     assert health["duplicate_candidate_rate"] == pytest.approx(2 / 3)
     assert health["null_rate_company"] == pytest.approx(1 / 3)

@@ -23,10 +23,15 @@ escalation_chain = ["manager", "director"]
 [routing]
 fallback_owner = "m-boss"
 """
-V2 = V1.replace("first_response_minutes = 60", "first_response_minutes = 30") + '\n[routing.city_weights]\n"成都" = 1.5\n'
-TEAM = [Agent("a-one", "一", "t", "杭州", (), "m-boss", date(2020, 1, 1)),
-        Agent("a-two", "二", "t", "杭州", (), "m-boss", date(2020, 1, 1)),
-        Agent("m-boss", "经理", "t", "杭州", (), "d-top", date(2019, 1, 1), capacity=1)]
+V2 = (
+    V1.replace("first_response_minutes = 60", "first_response_minutes = 30")
+    + '\n[routing.city_weights]\n"成都" = 1.5\n'
+)
+TEAM = [
+    Agent("a-one", "一", "t", "杭州", (), "m-boss", date(2020, 1, 1)),
+    Agent("a-two", "二", "t", "杭州", (), "m-boss", date(2020, 1, 1)),
+    Agent("m-boss", "经理", "t", "杭州", (), "d-top", date(2019, 1, 1), capacity=1),
+]
 
 
 def staffed(url: str) -> EventChain:
@@ -50,7 +55,9 @@ def test_rule_versions_roll_back_append_only_and_leads_carry_the_version_in_forc
     rules = ruleset(app)
     assert rules.document(3) == rules.document(1) and rules.revisions[2].rollback_of == 1
     assert [p for p, _, _ in diff(rules.document(1), rules.document(2))] == [
-        "routing.city_weights.成都", "sla.first_response_minutes"]
+        "routing.city_weights.成都",
+        "sla.first_response_minutes",
+    ]
     versions = {}
     for number in (1, 2, 3):
         customer = app.find_customer(f"phone:1380000{number:04d}")
@@ -64,14 +71,19 @@ def test_rule_versions_roll_back_append_only_and_leads_carry_the_version_in_forc
 def _assigned_version(app: EventChain, customer_id: object) -> int:
     from adapters.router import log_events
 
-    return next(int(f["rule_version"]) for _, kind, c, f in log_events(app)
-                if kind == "Customer.LeadAssigned" and c == str(customer_id))
+    return next(
+        int(f["rule_version"])
+        for _, kind, c, f in log_events(app)
+        if kind == "Customer.LeadAssigned" and c == str(customer_id)
+    )
 
 
 def test_an_agent_who_leaves_owns_nothing_afterwards_and_every_handover_is_an_event(tmp_path: Path) -> None:
     app = staffed(f"sqlite:///{tmp_path / 'events.db'}")
     apply_rules(app, V1, "ops", "first")
-    app.record([envelope(f"l{n}", "web_form", T0 + timedelta(minutes=n), f"1390000{n:04d}") for n in range(6)])
+    app.record(
+        [envelope(f"l{n}", "web_form", T0 + timedelta(minutes=n), f"1390000{n:04d}") for n in range(6)]
+    )
     assert route_pending(app) == 6
     mine = [c for c, agent in owners(app).items() if agent == "a-one"]
     assert mine
@@ -80,19 +92,28 @@ def test_an_agent_who_leaves_owns_nothing_afterwards_and_every_handover_is_an_ev
     assert "a-one" not in owners(app).values()
     from adapters.router import log_events
 
-    handovers = [f for _, kind, _, f in log_events(app) if kind == "Customer.LeadAssigned"
-                 and f["matched_step"] == "handover"]
+    handovers = [
+        f
+        for _, kind, _, f in log_events(app)
+        if kind == "Customer.LeadAssigned" and f["matched_step"] == "handover"
+    ]
     assert len(handovers) == len(mine)
     assert all(h["actor"] == "hr-liu" and "resigned" in h["reason"] for h in handovers)
 
 
-def test_sla_escalates_once_per_step_in_event_time_and_never_for_leads_answered_in_time(store_url: str) -> None:
+def test_sla_escalates_once_per_step_in_event_time_and_never_for_leads_answered_in_time(
+    store_url: str,
+) -> None:
     app = staffed(store_url)
     apply_rules(app, V1, "ops", "first")  # 60 minutes, chain manager → director
-    app.record([*lead_and_reply(1, "web_form", T0, 0.5),  # answered in time
-                *lead_and_reply(2, "web_form", T0, 1.5),  # answered late: step 1 only
-                *lead_and_reply(3, "web_form", T0, None),  # never answered
-                envelope("clock", "douyin_dm", T0 + timedelta(hours=5), "13700000000")])  # the watermark
+    app.record(
+        [
+            *lead_and_reply(1, "web_form", T0, 0.5),  # answered in time
+            *lead_and_reply(2, "web_form", T0, 1.5),  # answered late: step 1 only
+            *lead_and_reply(3, "web_form", T0, None),  # never answered
+            envelope("clock", "douyin_dm", T0 + timedelta(hours=5), "13700000000"),
+        ]
+    )  # the watermark
     route_pending(app)
     escalations = check_sla(app)
     by_customer = {}
@@ -110,7 +131,9 @@ def test_sla_escalates_once_per_step_in_event_time_and_never_for_leads_answered_
 
 def test_rebuilding_views_appends_nothing_and_what_if_reproduces_the_recorded_routing(tmp_path: Path) -> None:
     app = staffed(f"sqlite:///{tmp_path / 'events.db'}")
-    app.record([envelope(f"w{n}", "web_form", T0 + timedelta(minutes=n), f"1360000{n:04d}") for n in range(8)])
+    app.record(
+        [envelope(f"w{n}", "web_form", T0 + timedelta(minutes=n), f"1360000{n:04d}") for n in range(8)]
+    )
     app.record([envelope("later", "douyin_dm", T0 + timedelta(hours=5), "13700000000")])  # the watermark
     apply_rules(app, V1, "ops", "first")  # the leads waited for rules: routed now
     assert route_pending(app) == 9
@@ -125,14 +148,18 @@ def test_rebuilding_views_appends_nothing_and_what_if_reproduces_the_recorded_ro
         assert connection.execute("SELECT count(*) FROM sla_breaches").fetchone()[0] > 0  # type: ignore[index]
     same = what_if(app, parse_rules(V1))
     assert (same.leads, same.changed, same.appear, same.vanish) == (9, [], [], [])
-    lenient = what_if(app, parse_rules(V1.replace("first_response_minutes = 60", "first_response_minutes = 600")))
+    lenient = what_if(
+        app, parse_rules(V1.replace("first_response_minutes = 60", "first_response_minutes = 600"))
+    )
     assert lenient.breaches_predicted == 0 and len(lenient.vanish) == lenient.breaches_actual > 0
 
 
 def test_what_if_with_a_changed_team_mapping_reports_the_expected_changes(tmp_path: Path) -> None:
     app = staffed(f"sqlite:///{tmp_path / 'events.db'}")
     apply_rules(app, V1, "ops", "first")
-    app.record([envelope(f"d{n}", "douyin_dm", T0 + timedelta(minutes=n), f"1350000{n:04d}") for n in range(4)])
+    app.record(
+        [envelope(f"d{n}", "douyin_dm", T0 + timedelta(minutes=n), f"1350000{n:04d}") for n in range(4)]
+    )
     route_pending(app)
     draft = parse_rules(V1 + '\n[routing.channel_teams]\ndouyin_dm = "nobody"\n')
     report = what_if(app, draft)
@@ -147,7 +174,9 @@ def test_stage_gates_need_evidence_and_the_silence_tag_comes_and_goes(tmp_path: 
     from adapters.rules import change_stage
 
     app = staffed(f"sqlite:///{tmp_path / 'events.db'}")
-    apply_rules(app, V1 + '\n[silence]\ndays = 30\n[stages.solution]\ndirection = "outbound"\n', "ops", "gates")
+    apply_rules(
+        app, V1 + '\n[silence]\ndays = 30\n[stages.solution]\ndirection = "outbound"\n', "ops", "gates"
+    )
     app.record(lead_and_reply(1, "web_form", T0, 1.0))
     with pytest.raises(RulesError, match="needs evidence"):
         change_stage(app, "phone:13800000001", "solution", ["lead-1"], "a-one", "sent the plan")

@@ -90,6 +90,8 @@ def test_a_malformed_role_is_rejected_with_the_reason(text: str, reason: str) ->
 
 def test_roles_read_back_as_they_are_written() -> None:
     assert [Role("sales", "a-wang"), Role("director", "d-boss"), EXEC] == [
-        parse_role("sales:a-wang"), parse_role(" director:d-boss "), parse_role("exec")
+        parse_role("sales:a-wang"),
+        parse_role(" director:d-boss "),
+        parse_role("exec"),
     ]
     assert "sales:a-wang" == str(parse_role("sales:a-wang"))

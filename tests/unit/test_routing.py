@@ -78,7 +78,9 @@ def test_round_robin_takes_turns_among_equal_agents() -> None:
 def test_new_hires_get_only_fresh_leads_without_history() -> None:
     fresh = decide(lead(), RULES, 1, agents(NEWBIE), {}, {})
     assert fresh.agent_id == "a-new"
-    known = decide(lead(has_history=True), RULES, 1, agents(NEWBIE, VETERAN), {}, {"*|city 成都|skill 医疗设备": 0})
+    known = decide(
+        lead(has_history=True), RULES, 1, agents(NEWBIE, VETERAN), {}, {"*|city 成都|skill 医疗设备": 0}
+    )
     assert known.agent_id == "a-old" and "no new hires" in known.reason
     assert decide(lead(has_history=True), RULES, 1, agents(NEWBIE), {}, {}).agent_id == "pool"
 
@@ -114,22 +116,41 @@ def test_diff_lists_exactly_the_changed_keys() -> None:
     from domain.rules import as_dict
 
     assert diff(as_dict(one), as_dict(two)) == [
-        ("routing.city_weights.成都", None, 1.5), ("sla.first_response_minutes", 15, 10)]
+        ("routing.city_weights.成都", None, 1.5),
+        ("sla.first_response_minutes", 15, 10),
+    ]
 
 
-def _touchpoint(touchpoint_id: str, channel: str = "web_form", minutes: int = 0, city: str = "成都") -> dict[str, object]:
-    return {"touchpoint_id": touchpoint_id, "channel": channel, "direction": "inbound",
-            "occurred_at": (AT + timedelta(minutes=minutes)).isoformat(), "summary": "询价",
-            "payload": {}, "contact": {"city": city, "industry": "医疗设备"}}
+def _touchpoint(
+    touchpoint_id: str, channel: str = "web_form", minutes: int = 0, city: str = "成都"
+) -> dict[str, object]:
+    return {
+        "touchpoint_id": touchpoint_id,
+        "channel": channel,
+        "direction": "inbound",
+        "occurred_at": (AT + timedelta(minutes=minutes)).isoformat(),
+        "summary": "询价",
+        "payload": {},
+        "contact": {"city": city, "industry": "医疗设备"},
+    }
 
 
-histories = st.lists(st.tuples(st.integers(0, 8), st.sampled_from(["web_form", "douyin_dm", "expo_scan"]),
-                               st.sampled_from(["成都", "杭州", "北京"])), min_size=1, max_size=30)
+histories = st.lists(
+    st.tuples(
+        st.integers(0, 8),
+        st.sampled_from(["web_form", "douyin_dm", "expo_scan"]),
+        st.sampled_from(["成都", "杭州", "北京"]),
+    ),
+    min_size=1,
+    max_size=30,
+)
 
 
 @settings(max_examples=100)
 @given(histories)
-def test_the_same_leads_roster_and_rules_always_give_the_same_assignments(history: list[tuple[int, str, str]]) -> None:
+def test_the_same_leads_roster_and_rules_always_give_the_same_assignments(
+    history: list[tuple[int, str, str]],
+) -> None:
     def run() -> list[tuple[str, str, str]]:
         fold = RoutingFold()
         for agent in (VETERAN, NEWBIE, FAR):
@@ -137,8 +158,11 @@ def test_the_same_leads_roster_and_rules_always_give_the_same_assignments(histor
         fold.feed("RuleSet.RulesRevised", "", {"document": _as_doc()})
         out = []
         for index, (customer, channel, city) in enumerate(history):
-            for d in fold.feed("Customer.TouchpointRecorded", f"c-{customer}", _touchpoint(f"t-{index}", channel,
-                                                                                         index, city)):
+            for d in fold.feed(
+                "Customer.TouchpointRecorded",
+                f"c-{customer}",
+                _touchpoint(f"t-{index}", channel, index, city),
+            ):
                 out.append((d.customer_id, d.agent_id, d.matched_step))
         return out
 
