@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,7 @@ def test_erase_then_views_show_erased_and_missing_or_wrong_keys_are_refused(tmp_
         tmp_path, "erase", "phone:13800138000", "--reason", "PIPL request 7", "--actor", "dpo-li", kek=kek
     )
     assert erased.returncode == 0, erased.stderr
-    customer_id = erased.stdout.split("(")[1].split(")")[0]
+    customer_id = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", erased.stdout).group(0)  # type: ignore[union-attr]
     refused = run(
         tmp_path, "correct", customer_id, "name", "李雷", "--reason", "re-add", "--actor", "x", kek=kek
     )
