@@ -198,6 +198,9 @@ class KeyStore:
                     else AESGCM(self._wrap.decrypt(wrapped[:12], wrapped[12:], customer_id.encode()))
                 )
 
+    def cached(self, customer_id: str) -> AESGCM | None:
+        return self._cache.get(customer_id)
+
     def key(self, customer_id: str) -> AESGCM | None:
         if customer_id not in self._cache:
             self._load([customer_id])
@@ -235,8 +238,10 @@ class EncryptingMapper(Mapper[UUID]):
         customer_id = str(state.pop("originator_id"))
         version = state.pop("originator_version")
         secret = {name: state.pop(name) for name in personal}
-        self.keys.prepare([customer_id])
-        key = self.keys.key(customer_id)
+        key = self.keys.cached(customer_id)  # the batch path prepared the keys already
+        if key is None:
+            self.keys.prepare([customer_id])
+            key = self.keys.key(customer_id)
         if key is None:
             raise ErasedCustomerError(
                 f"customer {customer_id} was erased: no personal data can be added to it"
