@@ -165,3 +165,38 @@ def test_two_workers_on_one_stream_and_one_postgresql_store_reconcile_exactly(
     ids = recorded_touchpoint_ids(one)
     assert len(ids) == len(set(ids)) == 3_000
     assert versions_are_gapless(one)
+
+
+def test_junk_on_a_subject_that_names_no_channel_is_dead_lettered_under_unknown(
+    nats_server: str, tmp_path: Path
+) -> None:
+    config = private_config()
+    app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
+    valid = unique_valid("unk", 2)
+    publish_raw(nats_server, config, [("web_form", valid[0], None), ("fax", b"\x00junk", None)])
+    with running_worker(app, nats_server, config) as worker:
+        assert wait_until(lambda: worker.stats.dead_lettered == 1 and worker.stats.recorded == 1, timeout=30)
+    assert dead_letter_subjects(nats_server, config) == [f"{config.names.dlq_prefix}.unknown"]
+    [(data, headers)] = dead_letters(nats_server, config)
+    assert data == b"\x00junk"
+    assert headers["Eventchain-Original-Subject"] == config.names.subject("fax")
+    assert headers[REASON_HEADER]
+
+
+async def _dead_letter_subjects(url: str, config: Any) -> list[str]:
+    import nats
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(config.names.dlq_stream)
+        return [
+            (await js.get_msg(config.names.dlq_stream, sequence)).subject or ""
+            for sequence in range(info.state.first_seq, info.state.last_seq + 1)
+        ]
+    finally:
+        await nc.close()
+
+
+def dead_letter_subjects(url: str, config: Any) -> list[str]:
+    return asyncio.run(_dead_letter_subjects(url, config))
