@@ -53,6 +53,7 @@ def throughput(ctx: BenchContext, url: str) -> list[Figure]:
     stop.set()
     thread.join()
     events = app.max_notification_id()
+    store_alone = store_only(ctx, pairs)
     return [
         Figure(
             "NATS → committed + acked, PostgreSQL",
@@ -63,8 +64,25 @@ def throughput(ctx: BenchContext, url: str) -> list[Figure]:
             baseline_value=baseline,
             notes=f"{count:,} touchpoints ({count / elapsed[0]:,.0f}/s) = {events:,} stored events; "
             "batches of 500",
-        )
+        ),
+        Figure(
+            "store alone (record_batch, no NATS), PostgreSQL",
+            store_alone,
+            "stored events/s",
+            "what dominates the line above",
+            notes="the same touchpoints in batches of 500 on a fresh database: the NATS path's ceiling",
+        ),
     ]
+
+
+def store_only(ctx: BenchContext, pairs: Sequence[tuple[AcceptedTouchpoint, bytes]]) -> float:
+    """The same touchpoints straight into a fresh store, batch by batch as the worker does."""
+    app = EventChain.from_url(ctx.postgres_url())
+    accepted = [a for a, _ in pairs]
+    with stopwatch() as elapsed:
+        for start in range(0, len(accepted), 500):
+            app.record_batch(accepted[start : start + 500])
+    return app.max_notification_id() / elapsed[0]
 
 
 def latency(ctx: BenchContext, url: str) -> list[Figure]:
