@@ -29,6 +29,7 @@ from adapters.store import select_raw_notifications
 from domain.customer import Customer
 from domain.routing import ROUTER, Decision, RoutingFold
 from domain.rules import RulesDocument, rules_from_dict
+from domain.sla import due_steps
 
 ROUTER_NAME: Final = "router"
 SLA_NAME: Final = "sla"
@@ -183,15 +184,14 @@ def _due_steps(
     minutes = (
         rules.sla.vip_first_response_minutes if "vip" in customer.tags else rules.sla.first_response_minutes
     )
-    deadline = lead.occurred_at + timedelta(minutes=minutes)
-    answered_at = response.occurred_at if response else None
-    steps = []
-    for index, role in enumerate(rules.sla.escalation_chain, start=1):
-        at = deadline + timedelta(minutes=minutes * (index - 1))  # each step one more SLA period later
-        if at > now or (answered_at is not None and answered_at <= at):
-            break
-        steps.append((index, _resolve(role, owner, fold), deadline))
-    return steps
+    due = due_steps(
+        lead.occurred_at,
+        response.occurred_at if response else None,
+        minutes,
+        rules.sla.escalation_chain,
+        now,
+    )
+    return [(d.step, _resolve(d.role, owner, fold), d.deadline_at) for d in due]
 
 
 def _resolve(role: str, owner: str | None, fold: RoutingFold) -> str:
