@@ -18,7 +18,7 @@ priority.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -225,6 +225,22 @@ class RoutingFold:
             self.loads[previous] = self.loads.get(previous, 1) - 1
         self.owners[customer_id] = agent_id
         self.loads[agent_id] = self.loads.get(agent_id, 0) + 1
+
+
+def replay_decisions(
+    events: Iterable[tuple[str, str, dict[str, Any]]], rules: RulesDocument | None = None
+) -> list[Decision]:
+    """Re-runs routing over logged ``(kind, customer_id, fields)`` events without writing.
+
+    With ``rules=None`` every lead is decided under the version in force at its position in the
+    log (this reproduces the recorded decisions); with a document (an older version or a draft)
+    every lead is decided under it instead — the what-if back-test. Roster changes and manual
+    assignments are taken from the log either way.
+    """
+    fold = RoutingFold(rules_override=rules)
+    for kind, customer_id, fields in events:
+        fold.feed(kind, customer_id, fields)
+    return fold.decisions
 
 
 def lead_from(customer_id: str, fields: dict[str, Any], history: bool) -> Lead:

@@ -175,3 +175,23 @@ def _as_doc() -> dict[str, object]:
     from domain.rules import as_dict
 
     return as_dict(RULES)
+
+
+def test_replaying_the_log_reproduces_decisions_and_a_draft_changes_only_what_it_should() -> None:
+    from domain.routing import replay_decisions
+
+    events: list[tuple[str, str, dict[str, object]]] = [
+        ("Roster.AgentJoined", "", {"agent": a.as_dict()}) for a in (VETERAN, FAR)
+    ]
+    events.append(("RuleSet.RulesRevised", "", {"document": _as_doc()}))
+    events += [
+        ("Customer.TouchpointRecorded", f"c-{i}", _touchpoint(f"t-{i}", "web_form", i, "北京"))
+        for i in range(4)
+    ]
+    recorded = replay_decisions(events)
+    assert recorded == replay_decisions(events)
+    assert {(d.rule_version, d.agent_id) for d in recorded} == {(1, "a-far")}  # city match wins
+    draft = rules_from_dict({**_as_doc(), "routing": {**_as_doc()["routing"], "fallback_owner": "x"}})  # type: ignore[dict-item]
+    what_if = replay_decisions(events, rules=draft)
+    assert [d.agent_id for d in what_if] == [d.agent_id for d in recorded]  # fallback unused
+    assert {d.rule_version for d in what_if} == {0}  # 0 marks a draft, never a stored version
