@@ -156,7 +156,7 @@ def join_command(ctx: click.Context, file: Path | None, fields: tuple[str, ...],
         [_agent(a) for a in tomllib.loads(file.read_text(encoding="utf-8")).get("agent", [])] if file else []
     )
     if fields:
-        agents.append(_agent(dict(f.split("=", 1) for f in fields)))
+        agents.append(_agent(_key_values(fields)))
     if not agents:
         raise click.UsageError("give --file or --agent KEY=VALUE")
     app = open_app(ctx)
@@ -255,8 +255,22 @@ def stage_command(
 def _agent(data: dict[str, Any]) -> Agent:
     try:
         return Agent.from_dict(data)
-    except (KeyError, ValueError, TypeError) as error:
+    except KeyError as error:  # name the missing field, not the bare key repr
+        raise click.BadParameter(f"agent {data.get('agent_id', '?')}: missing field {error}") from None
+    except (ValueError, TypeError) as error:
         raise click.BadParameter(f"agent {data.get('agent_id', '?')}: {error}") from None
+
+
+def _key_values(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--agent key=value`` pairs; skills are comma-separated (a bare string would be split
+    into characters by the Agent's tuple field)."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"--agent {pair!r}: expected KEY=VALUE")
+        values[key] = [s for s in value.split(",") if s] if key == "skills" else value
+    return values
 
 
 def register(group: click.Group) -> None:
