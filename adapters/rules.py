@@ -74,10 +74,11 @@ def leave(app: EventChain, agent_id: str, reason: str, actor: str) -> tuple[str,
     team = roster(app)
     now = app.clock()
     handover = team.leave(agent_id, reason, actor, now)
+    version = last_rule_version(app) or 0  # the version in force when the handover happened
     customers = []
     for customer_id in owned_by(app, agent_id):
         customer = app.get_customer(customer_id, follow_merges=False)
-        customer.assign(handover, now, 0, "handover", f"{agent_id} left: {reason}", 0.0, actor, now)
+        customer.assign(handover, now, version, "handover", f"{agent_id} left: {reason}", 0.0, actor, now)
         customers.append(customer)
     app.save(team, *customers)
     return handover, len(customers)

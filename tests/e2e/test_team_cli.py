@@ -61,4 +61,4 @@ def test_leaving_hands_every_owned_customer_over_as_an_event_with_actor_and_reas
     ]
     handovers = [e for e in handovers if e.matched_step == "handover"]
     assert len(handovers) == sum(owner == leaver for owner in owners.values())
-    assert all(e.actor == "hr-liu" and "resigned" in e.reason for e in handovers)
+    assert all(e.actor == "hr-liu" and "resigned" in e.reason and e.rule_version == 1 for e in handovers)
