@@ -203,11 +203,22 @@ class IngestWorker:
         valid: list[Any] = []
         for message in messages:
             try:
-                accepted.append(decode_touchpoint(message.data))
+                accepted.append(self.decode(message))
                 valid.append(message)
             except RejectedTouchpointError as error:
                 await self.dead_letter(js, message, error)
         return accepted, valid
+
+    def decode(self, message: Any) -> AcceptedTouchpoint:
+        """Strict decode, and the subject must name the envelope's channel (SPEC §2.1b): a
+        mismatch is a publisher bug that would file dead letters and metrics under the wrong channel."""
+        touchpoint = decode_touchpoint(message.data)
+        channel = channel_of(touchpoint.touchpoint)
+        if message.subject != self.config.names.subject(channel):
+            raise RejectedTouchpointError(
+                "$.channel", f"is {channel!r} but the message was published on {message.subject!r}"
+            )
+        return touchpoint
 
     async def commit_and_ack(
         self, accepted: list[AcceptedTouchpoint], valid: list[Any], stop: threading.Event

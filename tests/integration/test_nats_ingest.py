@@ -72,6 +72,10 @@ def envelope_pairs(raw: Sequence[bytes]) -> list[tuple[AcceptedTouchpoint, bytes
     return [(decode_touchpoint(r), r) for r in raw]
 
 
+def channel_of_envelope(raw: bytes) -> str:
+    return str(json.loads(raw)["channel"])
+
+
 def unique_valid(tag: str, count: int = 6) -> list[bytes]:
     return touchpoint_envelopes(count, 3, seed=11, prefix=tag)
 
@@ -87,9 +91,9 @@ def test_malformed_messages_go_to_the_dead_letter_stream_and_valid_ones_around_t
     valid = unique_valid(config.names.durable)
     mixed: list[tuple[str, bytes, str | None]] = []
     for index, payload in enumerate(bad):  # each bad message sits between two valid ones
-        mixed.append(("web_form", valid[index], None))
+        mixed.append((channel_of_envelope(valid[index]), valid[index], None))
         mixed.append(("web_form", payload, None))
-    mixed += [("web_form", v, None) for v in valid[len(bad) :]]
+    mixed += [(channel_of_envelope(v), v, None) for v in valid[len(bad) :]]
     publish_raw(nats_server, config, mixed)
     with running_worker(app, nats_server, config) as worker:
         assert wait_until(
@@ -173,7 +177,9 @@ def test_junk_on_a_subject_that_names_no_channel_is_dead_lettered_under_unknown(
     config = private_config()
     app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
     valid = unique_valid("unk", 2)
-    publish_raw(nats_server, config, [("web_form", valid[0], None), ("fax", b"\x00junk", None)])
+    publish_raw(
+        nats_server, config, [(channel_of_envelope(valid[0]), valid[0], None), ("fax", b"\x00junk", None)]
+    )
     with running_worker(app, nats_server, config) as worker:
         assert wait_until(lambda: worker.stats.dead_lettered == 1 and worker.stats.recorded == 1, timeout=30)
     assert dead_letter_subjects(nats_server, config) == [f"{config.names.dlq_prefix}.unknown"]
@@ -200,3 +206,19 @@ async def _dead_letter_subjects(url: str, config: Any) -> list[str]:
 
 def dead_letter_subjects(url: str, config: Any) -> list[str]:
     return asyncio.run(_dead_letter_subjects(url, config))
+
+
+def test_a_valid_envelope_published_on_another_channels_subject_is_dead_lettered_naming_the_channel(
+    nats_server: str, tmp_path: Path
+) -> None:
+    config = private_config()
+    app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
+    first, second = unique_valid("mis", 2)
+    wrong = next(c for c in ("web_form", "wecom_msg") if c != channel_of_envelope(second))
+    publish_raw(nats_server, config, [(channel_of_envelope(first), first, None), (wrong, second, None)])
+    with running_worker(app, nats_server, config) as worker:
+        assert wait_until(lambda: worker.stats.dead_lettered == 1 and worker.stats.recorded == 1, timeout=30)
+    assert recorded_touchpoint_ids(app) == [json.loads(first)["touchpoint_id"]]
+    [(data, headers)] = dead_letters(nats_server, config)
+    assert data == second and headers[PATH_HEADER] == "$.channel"
+    assert dead_letter_subjects(nats_server, config) == [f"{config.names.dlq_prefix}.{wrong}"]
