@@ -70,8 +70,9 @@ def test_analysts_read_the_snapshot_while_the_projector_writes_100k_events(
     reader = subprocess.Popen([sys.executable, "-c", READER, str(snapshot), str(stop_file), str(out)])
     try:
         views = DuckDBViews(tmp_path / "views.duckdb")
-        projector = Projector(
-            big_store, views, batch_size=4_000, on_commit=lambda _: publish_snapshot(views, snapshot)
+        projector = Projector(  # never fast-forward: every batch is published while the reader reads
+            big_store, views, batch_size=4_000, on_commit=lambda _: publish_snapshot(views, snapshot),
+            fast_forward=10**9,
         )
         projector.catch_up()
         time.sleep(0.3)  # let the reader see the final snapshot too
