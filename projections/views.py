@@ -160,7 +160,9 @@ class DuckDBViews(TrackingRecorder):
                 if refresh:
                     self._refresh(touched)
                 if defer:  # committed with the batch: a crash leaves the debt on record
-                    connection.execute("INSERT OR REPLACE INTO ec.settings VALUES ('refresh_pending', 'true')")
+                    connection.execute(
+                        "INSERT OR REPLACE INTO ec.settings VALUES ('refresh_pending', 'true')"
+                    )
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
@@ -168,7 +170,9 @@ class DuckDBViews(TrackingRecorder):
 
     def refresh_pending(self) -> bool:
         with self._lock:
-            row = self.connection.execute("SELECT value FROM ec.settings WHERE key = 'refresh_pending'").fetchone()
+            row = self.connection.execute(
+                "SELECT value FROM ec.settings WHERE key = 'refresh_pending'"
+            ).fetchone()
         return row is not None and row[0] == "true"
 
     def refresh_all(self) -> None:

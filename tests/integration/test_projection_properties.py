@@ -66,7 +66,8 @@ def test_one_go_small_batches_and_a_crash_at_any_position_give_identical_views(
             start = first_run.position + 1
             if start > upto:
                 break
-            first_run.apply(first_run._select(start, min(batch_size, upto - start + 1)), refresh=False, defer=True)
+            batch = first_run._select(start, min(batch_size, upto - start + 1))
+            first_run.apply(batch, refresh=False, defer=True)
         first.close()
         resumed = project(app, crashed_path, batch_size=3)
         expected = all_contents(whole.connection)
