@@ -163,17 +163,19 @@ class KeyStore:
         self._load(fresh)
 
     def _erased(self, customer_ids: list[str]) -> set[str]:
-        found: set[str] = set()
+        return {
+            str(r[0])
+            for r in self._select_in("SELECT customer_id FROM eventchain_erased_customers", customer_ids)
+        }
+
+    def _select_in(self, select: str, customer_ids: list[str]) -> list[tuple[Any, ...]]:
+        """``select … WHERE customer_id IN (…)``, chunked under the drivers' parameter limits."""
+        rows: list[tuple[Any, ...]] = []
         for start in range(0, len(customer_ids), 500):
             chunk = customer_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._execute(
-                f"SELECT customer_id FROM eventchain_erased_customers WHERE customer_id IN ({marks})",
-                tuple(chunk),
-                fetch=True,
-            )
-            found.update(str(r[0]) for r in rows)
-        return found
+            rows += self._execute(f"{select} WHERE customer_id IN ({marks})", tuple(chunk), fetch=True)
+        return rows
 
     def _new_wrapped_key(self, customer_id: str) -> bytes:
         nonce = os.urandom(12)
@@ -181,22 +183,15 @@ class KeyStore:
         return nonce + self._wrap.encrypt(nonce, dek, customer_id.encode())
 
     def _load(self, customer_ids: list[str]) -> None:
-        for start in range(0, len(customer_ids), 500):
-            chunk = customer_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._execute(
-                f"SELECT customer_id, wrapped FROM eventchain_data_keys WHERE customer_id IN ({marks})",
-                tuple(chunk),
-                fetch=True,
+        rows = self._select_in("SELECT customer_id, wrapped FROM eventchain_data_keys", customer_ids)
+        found = {str(r[0]): bytes(r[1]) for r in rows}
+        for customer_id in customer_ids:
+            wrapped = found.get(customer_id)
+            self._cache[customer_id] = (
+                None
+                if wrapped is None
+                else AESGCM(self._wrap.decrypt(wrapped[:12], wrapped[12:], customer_id.encode()))
             )
-            found = {str(r[0]): bytes(r[1]) for r in rows}
-            for customer_id in chunk:
-                wrapped = found.get(customer_id)
-                self._cache[customer_id] = (
-                    None
-                    if wrapped is None
-                    else AESGCM(self._wrap.decrypt(wrapped[:12], wrapped[12:], customer_id.encode()))
-                )
 
     def cached(self, customer_id: str) -> AESGCM | None:
         return self._cache.get(customer_id)

@@ -24,7 +24,7 @@ from eventsourcing.persistence import IntegrityError
 from python_calamine import CalamineWorkbook
 
 from adapters.application import EventChain
-from domain.cleaning import FIELDS, CleanRow, Problem, RejectedRow, clean_row, header_mapping
+from domain.cleaning import CleanRow, Problem, RejectedRow, clean_row, header_mapping
 from domain.identities import identity_kind
 from domain.imports import ImportBatch
 from domain.touchpoints import (
@@ -51,7 +51,6 @@ class ImportSummary:
     rejected_rows: int = 0
     abnormal_rows: int = 0
     already_imported: bool = False
-    unmapped_headers: list[str] = field(default_factory=list)
 
 
 class ImportFileError(ValueError):
@@ -129,7 +128,6 @@ def import_file(
     if not any(f in mapping.values() for f in ("phone", "email", "uscc")):
         raise ImportFileError(f"{path.name}: no phone, email or USCC column among {header}; use --map")
     header_of = {target: header[index] or target for index, target in mapping.items()}
-    summary.unmapped_headers = [h or "" for i, h in enumerate(header) if i not in mapping]
     filled = dict.fromkeys(CORE_FIELDS, 0)
     pending: list[AcceptedTouchpoint] = []
     for number, outcome in _cleaned(list(rows), mapping, header_of):
@@ -249,5 +247,3 @@ def write_rejects(path: Path, summary: ImportSummary) -> None:
 def _neutralise(text: str) -> str:
     return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
 
-
-__all__ = ["FIELDS", "ImportFileError", "ImportSummary", "import_file", "read_rows", "write_rejects"]

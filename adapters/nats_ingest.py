@@ -191,12 +191,6 @@ class IngestWorker:
         finally:
             await nc.close()
 
-    async def handle(self, js: Any, messages: list[Any], stop: threading.Event) -> None:
-        """Validates, commits and acks one fetched batch (without pipelining)."""
-        accepted, valid = await self.validate(js, messages)
-        if accepted:
-            await self.commit_and_ack(accepted, valid, stop)
-
     async def validate(self, js: Any, messages: list[Any]) -> tuple[list[AcceptedTouchpoint], list[Any]]:
         """Strict decode; rejects are dead-lettered (and terminated) right away."""
         accepted: list[AcceptedTouchpoint] = []

@@ -47,15 +47,18 @@ DECISION_BATCH: Final = 200
 log = logging.getLogger("eventchain.router")
 
 
-def log_events(app: EventChain, start: int = 1) -> Iterator[tuple[int, str, str, dict[str, Any]]]:
-    """(notification id, kind, originator id, fields) for the events the fold reads."""
+def log_events(
+    app: EventChain, start: int = 1, kinds: frozenset[str] = FOLDED
+) -> Iterator[tuple[int, str, str, dict[str, Any]]]:
+    """(notification id, kind, originator id, fields) for the events of ``kinds`` (by default
+    the ones the routing fold reads); the others are skipped without being decoded."""
     while True:
         page = select_raw_notifications(app.recorder, start, 10_000)
         if not page:
             return
         for notification in page:
             kind = notification.topic.rpartition(":")[2]
-            if kind in FOLDED:
+            if kind in kinds:
                 yield (
                     notification.id,
                     kind,
@@ -136,26 +139,18 @@ class Escalation:
     deadline_at: datetime
 
 
-def watermark(app: EventChain) -> datetime | None:
-    latest: datetime | None = None
-    for _, kind, _, fields in log_events(app):
-        if kind == "Customer.TouchpointRecorded":
-            at = datetime.fromisoformat(fields["occurred_at"])
-            latest = at if latest is None or at > latest else latest
-    return latest
-
-
 def check_sla(app: EventChain, now: datetime | None = None) -> list[Escalation]:
-    """Appends FirstResponseOverdue for every due, not yet recorded step (event time)."""
-    now = now or watermark(app)
-    if now is None:
-        return []
+    """Appends FirstResponseOverdue for every due, not yet recorded step (event time; by
+    default "now" is the log's watermark, read in the same pass)."""
     fold = RoutingFold()
     assigned: dict[str, int] = {}
     for _, kind, originator, fields in log_events(app):
         fold.feed(kind, originator, fields)
         if kind == "Customer.LeadAssigned" and fields.get("actor") == ROUTER:
             assigned[originator] = int(fields["rule_version"])
+    now = now or fold.watermark
+    if now is None:
+        return []
     escalations: list[Escalation] = []
     changed: list[Customer] = []
     for customer_id, version in sorted(assigned.items()):
@@ -208,16 +203,19 @@ def _resolve(role: str, owner: str | None, fold: RoutingFold) -> str:
 def apply_silence(app: EventChain, now: datetime | None = None) -> tuple[int, int]:
     """Tags customers silent after ``[silence] days`` without any touchpoint (event time) and
     lifts the tag from those touched again; returns (tagged, lifted)."""
-    now = now or watermark(app)
-    version = None
-    fold = RoutingFold()
-    for _, kind, originator, fields in log_events(app):
+    documents: list[dict[str, Any]] = []
+    latest: datetime | None = None
+    for _, kind, _, fields in log_events(app):  # one pass: the rules in force and the watermark
         if kind == "RuleSet.RulesRevised":
-            fold.feed(kind, originator, fields)
-    if now is None or not fold.rule_versions:
+            documents.append(fields["document"])
+        elif kind == "Customer.TouchpointRecorded":
+            at = datetime.fromisoformat(fields["occurred_at"])
+            latest = at if latest is None or at > latest else latest
+    now = now or latest
+    if now is None or not documents:
         return 0, 0
-    days = rules_from_dict(fold.rule_versions[-1]).silence.days
-    version = len(fold.rule_versions)
+    days = rules_from_dict(documents[-1]).silence.days
+    version = len(documents)
     tagged = lifted = 0
     changed = []
     for customer_id in app.customer_ids():

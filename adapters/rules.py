@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
-import msgspec
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.utils import get_topic
 
 from adapters.application import EventChain
-from adapters.store import select_raw_notifications
-from domain.customer import Customer
+from adapters.router import log_events
 from domain.roster import ROSTER_ID, Agent, Roster
 from domain.rules import RULESET_ID, RulesDocument, RuleSet, parse_rules
 
@@ -86,34 +83,12 @@ def leave(app: EventChain, agent_id: str, reason: str, actor: str) -> tuple[str,
 
 def owners(app: EventChain) -> dict[str, str]:
     """Current owner of every assigned customer, from the LeadAssigned events in log order."""
-    result: dict[str, str] = {}
-    for customer_id, fields in _events(app, get_topic(Customer.LeadAssigned)):
-        result[customer_id] = fields["agent_id"]
-    return result
+    assigned = log_events(app, kinds=frozenset({"Customer.LeadAssigned"}))
+    return {customer_id: fields["agent_id"] for _, _, customer_id, fields in assigned}
 
 
-def owned_by(app: EventChain, agent_id: str) -> list[Any]:
-    from uuid import UUID
-
+def owned_by(app: EventChain, agent_id: str) -> list[UUID]:
     return [UUID(c) for c, owner in owners(app).items() if owner == agent_id]
-
-
-def _events(app: EventChain, topic: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    start = 1
-    while True:
-        page = select_raw_notifications(app.recorder, start, 10_000)
-        if not page:
-            return
-        for notification in page:
-            if notification.topic == topic:
-                yield str(_uuid(notification.originator_id)), msgspec.json.decode(notification.state)
-        start = page[-1].id + 1
-
-
-def _uuid(value: str) -> Any:
-    from uuid import UUID
-
-    return UUID(str(value))
 
 
 def change_stage(

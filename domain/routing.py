@@ -174,6 +174,7 @@ class RoutingFold:
     leads: set[str] = field(default_factory=set)  # customers whose lead was routed
     decisions: list[Decision] = field(default_factory=list)
     waiting: list[Lead] = field(default_factory=list)  # leads seen before any rules existed
+    watermark: datetime | None = None  # the latest occurred_at fed: "now" in event time
 
     def feed(self, kind: str, customer_id: str, fields: dict[str, Any]) -> list[Decision]:
         """Applies one event; returns the decisions it triggers (in order)."""
@@ -187,6 +188,7 @@ class RoutingFold:
             if fields.get("actor") != ROUTER:  # the router's own decisions were counted when made
                 self._assign(customer_id, fields["agent_id"])
         elif kind == "Customer.TouchpointRecorded":
+            self._advance(fields["occurred_at"])
             lead = self._lead(customer_id, fields)
             if lead is not None:
                 if not self.rule_versions:  # (a what-if keeps the recorded timing: it waits too)
@@ -194,6 +196,11 @@ class RoutingFold:
                     return []
                 return [self._decide(lead)]
         return []
+
+    def _advance(self, occurred_at: datetime | str) -> None:
+        at = occurred_at if isinstance(occurred_at, datetime) else datetime.fromisoformat(occurred_at)
+        if self.watermark is None or at > self.watermark:
+            self.watermark = at
 
     def _lead(self, customer_id: str, fields: dict[str, Any]) -> Lead | None:
         history = customer_id in self.seen

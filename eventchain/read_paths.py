@@ -51,6 +51,15 @@ class EventTimeParam(click.ParamType[datetime, Any]):
 
 ROLE = RoleParam()
 EVENT_TIME = EventTimeParam()
+# `--as ROLE` for the read paths that default to everything (report, export, history).
+as_role = click.option(
+    "--as",
+    "role",
+    type=ROLE,
+    default="exec",
+    show_default=True,
+    help="Whose view: sales:<agent>, director:<agent> or exec.",
+)
 
 
 def team_of(role: Role) -> list[str]:

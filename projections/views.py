@@ -21,18 +21,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
-from uuid import UUID
 
 import duckdb
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
+from adapters.crypto import ERASED_TEXT  # what an erased text reads as, everywhere
 from projections.bulk import insert_rows, insert_staged
 from projections.decoding import StagedEvent
 from projections.schema import LEAD_CHANNELS_SQL, TABLES, VIEWS
 
 PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
 MEMORY_LIMIT: Final = "512MB"
-ERASED_TEXT: Final = "[erased]"
 
 _TOUCHPOINT_COLUMNS: Final = (
     ("touchpoint_id", "VARCHAR"),
@@ -552,7 +551,3 @@ INSERT INTO data_health
   SELECT import_batch, 'null_rate_' || unnest(map_keys(null_rates)), unnest(map_values(null_rates))
   FROM ec.import_batches;
 """
-
-
-def as_uuid(value: str | UUID) -> UUID:
-    return value if isinstance(value, UUID) else UUID(value)

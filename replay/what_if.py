@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from adapters.application import EventChain
-from adapters.router import _due_steps, log_events, watermark
+from adapters.router import _due_steps, log_events
 from domain.customer import Customer
 from domain.routing import ROUTER, Decision, RoutingFold
 from domain.rules import RulesDocument
@@ -37,16 +37,15 @@ class WhatIf:
 def what_if(
     app: EventChain, rules: RulesDocument, start: datetime | None = None, end: datetime | None = None
 ) -> WhatIf:
-    now = watermark(app)
     fold = RoutingFold(rules_override=rules)
     actual_owner: dict[str, str] = {}
-    escalated: dict[str, set[int]] = {}
     predicted: dict[str, Decision] = {}
     for _, kind, originator, fields in log_events(app):
         for decision in fold.feed(kind, originator, fields):
             predicted[decision.customer_id] = decision
         if kind == "Customer.LeadAssigned" and fields.get("actor") == ROUTER:
             actual_owner.setdefault(originator, fields["agent_id"])
+    now = fold.watermark
     report = WhatIf()
     response_hours: dict[str, list[float]] = {}
     for customer_id, decision in sorted(predicted.items()):
@@ -57,7 +56,6 @@ def what_if(
         if actual is not None and actual != decision.agent_id:
             report.changed.append((customer_id, actual, decision.agent_id, decision.matched_step))
         customer = app.get_customer(UUID(customer_id), follow_merges=False)
-        escalated[customer_id] = set(customer.escalated_steps)
         would = (
             {step for step, _, _ in _due_steps(customer, rules, now, decision.agent_id, fold)}
             if now

@@ -12,7 +12,7 @@ from adapters.store import select_aggregate_events
 from domain.customer import Customer
 from domain.identities import clean_text
 from eventchain.cli_support import open_app, settings_of
-from eventchain.read_paths import ROLE, snapshot_connection, team_of
+from eventchain.read_paths import as_role, snapshot_connection, team_of
 from projections.visibility import Role, visible_customer_ids
 
 # What each event says about who did it, for the history listing.
@@ -66,14 +66,7 @@ def _checked(field: str, value: str) -> Any:
 
 @click.command("history")
 @click.argument("customer")
-@click.option(
-    "--as",
-    "role",
-    type=ROLE,
-    default="exec",
-    show_default=True,
-    help="Whose view: sales:<agent>, director:<agent> or exec.",
-)
+@as_role
 @click.pass_context
 def history_command(ctx: click.Context, customer: str, role: Role) -> None:
     """Who did what and when to a customer, read from its events.

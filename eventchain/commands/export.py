@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from eventchain.cli_support import settings_of
-from eventchain.read_paths import ROLE, snapshot_connection, team_of
+from eventchain.read_paths import as_role, snapshot_connection, team_of
 from projections.visibility import VISIBLE_TABLE, Role, load_visible_customers
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -26,14 +26,7 @@ def neutralise(value: Any) -> str:
 
 @click.command("export")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout).")
-@click.option(
-    "--as",
-    "role",
-    type=ROLE,
-    default="exec",
-    show_default=True,
-    help="Whose view: sales:<agent>, director:<agent> or exec.",
-)
+@as_role
 @click.pass_context
 def export_command(ctx: click.Context, out: Path | None, role: Role) -> None:
     """Export customer_360 as CSV (UTF-8 with BOM), neutralising formula injection.

@@ -12,7 +12,7 @@ from adapters.report.page import render_page
 from adapters.report.queries import Window, load_report_data
 from eventchain.cli_support import settings_of
 from eventchain.console import progress
-from eventchain.read_paths import EVENT_TIME, ROLE, snapshot_connection, team_of
+from eventchain.read_paths import EVENT_TIME, as_role, snapshot_connection, team_of
 from projections.visibility import EXEC, Role
 
 
@@ -24,14 +24,7 @@ from projections.visibility import EXEC, Role
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Where to write the HTML file.",
 )
-@click.option(
-    "--as",
-    "role",
-    type=ROLE,
-    default="exec",
-    show_default=True,
-    help="Whose view: sales:<agent>, director:<agent> or exec.",
-)
+@as_role
 @click.option("--from", "start", type=EVENT_TIME, help="Only leads from this event time on (UTC+8 if naive).")
 @click.option("--to", "end", type=EVENT_TIME, help="Only leads before this event time (UTC+8 if naive).")
 @click.pass_context

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import signal
@@ -15,9 +14,10 @@ from typing import Any
 import click
 
 from adapters.nats_ingest import IngestConfig, IngestWorker
+from adapters.sla_watcher import run_sla_watcher
 from eventchain.cli_support import open_app, settings_of
-from eventchain.config import Settings
 from eventchain.nats_support import nats_url
+from projections.service import run_projector
 
 SERVICES = ("ingest", "project", "sla")
 log = logging.getLogger("eventchain.serve")
@@ -96,25 +96,12 @@ def serve_command(ctx: click.Context, only: tuple[str, ...], batch: int, ack_wai
             worker = IngestWorker(app, url, IngestConfig(batch=batch, ack_wait=ack_wait))
             runners["ingest"] = lambda: worker.run(stop)
         if "project" in selected:
-            from projections.service import run_projector
-
             runners["project"] = lambda: run_projector(settings, stop)
-        if "sla" in selected:
-            runner = _optional_sla_runner(settings, stop)
-            if runner is not None:
-                runners["sla"] = runner
+        if "sla" in selected:  # the router and the SLA watcher, in one loop
+            runners["sla"] = lambda: run_sla_watcher(settings, stop)
         log.info("serving %s (store %s, nats %s)", ", ".join(runners), settings.store_url.split("@")[-1], url)
         _run_all(runners, stop)
     log.info("stopped")
-
-
-def _optional_sla_runner(settings: Settings, stop: threading.Event) -> Callable[[], None] | None:
-    try:
-        module = importlib.import_module("adapters.sla_watcher")
-    except ModuleNotFoundError:
-        log.warning("SLA watcher not available in this build; skipping it")
-        return None
-    return lambda: module.run_sla_watcher(settings, stop)
 
 
 def _run_all(runners: dict[str, Callable[[], None]], stop: threading.Event) -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from adapters.application import EventChain
 from adapters.nats_ingest import IngestConfig, NatsNames, connect
+from adapters.rules import last_rule_version
 from eventchain.cli_support import open_app, settings_of
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
@@ -25,7 +26,7 @@ def collect_status(settings: Settings, app: EventChain) -> dict[str, Any]:
     status: dict[str, Any] = {"store_position": store_position}
     status.update(_snapshot_status(settings, store_position))
     status.update(_nats_status(settings))
-    status["last_rule_version"] = _last_rule_version(app)
+    status["last_rule_version"] = last_rule_version(app)
     return status
 
 
@@ -82,14 +83,6 @@ async def _read_nats(url: str, names: NatsNames) -> dict[str, Any]:
         }
     finally:
         await nc.close()
-
-
-def _last_rule_version(app: EventChain) -> int | None:
-    try:
-        from adapters.rules import last_rule_version  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return last_rule_version(app)  # type: ignore[no-any-return]
 
 
 @click.command("status")

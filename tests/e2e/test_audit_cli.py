@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 
+from tests.cli import eventchain
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-
-
 def test_a_correction_is_an_event_in_the_history_and_reaches_the_views(tmp_path: Path) -> None:
-    assert run(tmp_path, "ingest", str(ROOT / "examples" / "touchpoints.jsonl")).returncode in (0, 1)
-    corrected = run(
+    assert eventchain(tmp_path, "ingest", str(ROOT / "examples" / "touchpoints.jsonl")).returncode in (0, 1)
+    corrected = eventchain(
         tmp_path,
         "correct",
         "phone:13800138000",
@@ -34,18 +25,20 @@ def test_a_correction_is_an_event_in_the_history_and_reaches_the_views(tmp_path:
         "a-wang",
     )
     assert corrected.returncode == 0, corrected.stderr
-    history = run(tmp_path, "history", "phone:13800138000").stdout.splitlines()
+    history = eventchain(tmp_path, "history", "phone:13800138000").stdout.splitlines()
     assert any(
         "Corrected" in line and "actor=a-wang" in line and "renamed in 2026" in line for line in history
     )
     assert any("TouchpointRecorded" in line for line in history)
-    assert run(tmp_path, "replay", "rebuild").returncode == 0
+    assert eventchain(tmp_path, "replay", "rebuild").returncode == 0
     with duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True) as connection:
         company = connection.execute(
             "SELECT company FROM customer_360 WHERE list_contains(identities, 'phone:+8613800138000')"
         ).fetchone()
     assert company == ("杭州某智能硬件股份有限公司",)
-    refused = run(tmp_path, "correct", "phone:13800138000", "company", "x", "--reason", " ", "--actor", "a")
+    refused = eventchain(
+        tmp_path, "correct", "phone:13800138000", "company", "x", "--reason", " ", "--actor", "a"
+    )
     assert refused.returncode == 1 and "reason" in refused.stderr
-    hidden = run(tmp_path, "history", "phone:13800138000", "--as", "sales:a-nobody")
+    hidden = eventchain(tmp_path, "history", "phone:13800138000", "--as", "sales:a-nobody")
     assert hidden.returncode == 1 and "not found" in hidden.stderr

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli import eventchain
 from tests.import_files import HEADERS
-
-EVENTCHAIN = [sys.executable, "-m", "eventchain"]
-
-
-def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*EVENTCHAIN, "--data-dir", str(data_dir), *args], capture_output=True, text=True, timeout=240
-    )
 
 
 def test_import_reports_rejects_then_export_neutralises_formulas(tmp_path: Path) -> None:
@@ -30,7 +21,7 @@ def test_import_reports_rejects_then_export_neutralises_formulas(tmp_path: Path)
             ]
         ).encode("gbk")
     )
-    result = run(tmp_path, "import", str(sheet))
+    result = eventchain(tmp_path, "import", str(sheet))
     assert result.returncode == 1, result.stderr
     assert "3 rows read = 1 accepted + 2 rejected" in result.stdout
     with (tmp_path / "客户.csv.rejects.csv").open(encoding="utf-8-sig") as handle:
@@ -38,13 +29,13 @@ def test_import_reports_rejects_then_export_neutralises_formulas(tmp_path: Path)
     assert set(rejects) == {"row", "2", "3"}
     assert rejects["2"][1] == "姓名" and "formula" in rejects["2"][2]
     assert rejects["3"][1] == "公司"
-    assert run(tmp_path, "replay", "rebuild").returncode == 0  # projects the import into the views
-    exported = run(tmp_path, "export", "--out", str(tmp_path / "out.csv"))
+    assert eventchain(tmp_path, "replay", "rebuild").returncode == 0  # projects the import into the views
+    exported = eventchain(tmp_path, "export", "--out", str(tmp_path / "out.csv"))
     assert exported.returncode == 0, exported.stderr
     with (tmp_path / "out.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["display_name"] for r in rows] == ["王芳"]
-    again = run(tmp_path, "import", str(sheet))
+    again = eventchain(tmp_path, "import", str(sheet))
     assert "0 new touchpoints" in again.stdout and "imported before" in again.stdout
 
 
@@ -56,10 +47,10 @@ def test_merge_protection_is_one_line_and_suggests_force(tmp_path: Path) -> None
         "李雷,13800138001,91110108551385082Q,杭州某智能硬件有限公司\n",
         encoding="utf-8",
     )
-    assert run(tmp_path, "import", str(sheet)).returncode == 0
-    refused = run(tmp_path, "merge", "phone:13800138000", "phone:13800138001", "--reason", "same")
+    assert eventchain(tmp_path, "import", str(sheet)).returncode == 0
+    refused = eventchain(tmp_path, "merge", "phone:13800138000", "phone:13800138001", "--reason", "same")
     assert refused.returncode == 1 and "--force" in refused.stderr and "Traceback" not in refused.stderr
-    forced = run(
+    forced = eventchain(
         tmp_path, "merge", "phone:13800138000", "phone:13800138001", "--reason", "same group", "--force"
     )
     assert forced.returncode == 0, forced.stderr

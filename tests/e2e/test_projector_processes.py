@@ -71,7 +71,10 @@ def test_analysts_read_the_snapshot_while_the_projector_writes_100k_events(
     try:
         views = DuckDBViews(tmp_path / "views.duckdb")
         projector = Projector(  # never fast-forward: every batch is published while the reader reads
-            big_store, views, batch_size=4_000, on_commit=lambda _: publish_snapshot(views, snapshot),
+            big_store,
+            views,
+            batch_size=4_000,
+            on_commit=lambda _: publish_snapshot(views, snapshot),
             fast_forward=10**9,
         )
         projector.catch_up()

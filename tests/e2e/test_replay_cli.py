@@ -14,14 +14,9 @@ from bench.workload import accepted_touchpoints
 from eventchain.config import Settings
 from projections.service import project_pending
 from replay.rebuild import checksums
+from tests.cli import eventchain
 
 EVENTCHAIN = [sys.executable, "-m", "eventchain"]
-
-
-def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*EVENTCHAIN, "--data-dir", str(data_dir), *args], capture_output=True, text=True, timeout=240
-    )
 
 
 def test_a_rebuild_killed_midway_leaves_the_live_views_untouched_and_a_rerun_succeeds(tmp_path: Path) -> None:
@@ -42,11 +37,11 @@ def test_a_rebuild_killed_midway_leaves_the_live_views_untouched_and_a_rerun_suc
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
     assert checksums(settings.views_path) == before
-    rerun = run(tmp_path, "replay", "rebuild")
+    rerun = eventchain(tmp_path, "replay", "rebuild")
     assert rerun.returncode == 0, rerun.stderr
     assert "rebuilt all views" in rerun.stdout
     assert checksums(settings.views_path) == before
-    verified = run(tmp_path, "replay", "verify")
+    verified = eventchain(tmp_path, "replay", "verify")
     assert verified.returncode == 0, verified.stderr
     assert "incremental == rebuilt" in verified.stdout
 
@@ -55,7 +50,7 @@ def test_views_as_of_a_past_instant_go_to_their_own_file(tmp_path: Path) -> None
     settings = Settings.load(environ={}, data_dir=str(tmp_path))
     app = EventChain.from_url(settings.store_url)
     app.record(accepted_touchpoints(300, 100, seed=2))
-    result = run(
+    result = eventchain(
         tmp_path,
         "replay",
         "rebuild",
@@ -70,7 +65,7 @@ def test_views_as_of_a_past_instant_go_to_their_own_file(tmp_path: Path) -> None
 
 
 def test_verify_without_a_snapshot_is_one_line_and_non_zero(tmp_path: Path) -> None:
-    result = run(tmp_path, "replay", "verify")
+    result = eventchain(tmp_path, "replay", "verify")
     assert result.returncode != 0
     assert "no analyst snapshot" in result.stderr
     assert "Traceback" not in result.stderr

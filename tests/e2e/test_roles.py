@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tests.cli import eventchain
+
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    kek = (data_dir / "demo.kek").read_text() if (data_dir / "demo.kek").exists() else ""
-    return subprocess.run(
-        [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "EVENTCHAIN_KEK": kek},
-    )
+    kek = (data_dir / "demo.kek").read_text() if (data_dir / "demo.kek").exists() else None
+    return eventchain(data_dir, *args, kek=kek)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -197,4 +196,3 @@ def test_exported_views_read_through_the_projector(tmp_path: Path) -> None:
     views = project(app, tmp_path / "v.duckdb")
     name = views.connection.execute("SELECT display_name FROM customer_360").fetchone()
     assert name is not None and neutralise(name[0]).startswith("'=")
-    assert isinstance(views.connection, duckdb.DuckDBPyConnection)
