@@ -50,7 +50,8 @@ def insert_rows(
 
 def insert_staged(connection: duckdb.DuckDBPyConnection, lines: Sequence[bytes]) -> None:
     """Inserts Customer.Created / TouchpointRecorded events given as raw stored JSON: DuckDB
-    extracts the fields itself (vectorised), which is what makes catch-up fast."""
+    extracts the fields itself (vectorised), which is what makes catch-up fast. Their
+    customers are added to the temp table ``batch_touched`` (the caller creates it)."""
     if not lines:
         return
     with tempfile.NamedTemporaryFile(suffix=".ndjson", dir=_SCRATCH_DIR, delete=False) as scratch:
@@ -58,7 +59,7 @@ def insert_staged(connection: duckdb.DuckDBPyConnection, lines: Sequence[bytes])
         path = Path(scratch.name)
     try:
         connection.execute(
-            "CREATE OR REPLACE TEMP TABLE staged AS SELECT row_number() OVER () AS n, o, t, s "
+            "CREATE OR REPLACE TEMP TABLE staged AS SELECT o, t, s "
             f"FROM read_json('{path}', format = 'newline_delimited', maximum_object_size = 67108864, "
             f"columns = {{o: 'UUID', t: 'VARCHAR', s: '{_STAGED_STATE}'}})"
         )
@@ -74,22 +75,24 @@ _STAGED_STATE: Final = (
     "contact STRUCT(name VARCHAR, company VARCHAR, city VARCHAR, industry VARCHAR, budget_cny VARCHAR))"
 )
 
+# Rows keep log order without sorting: DuckDB preserves insertion order (its default).
 STAGED_SQL: Final = """
+INSERT INTO batch_touched SELECT DISTINCT o FROM staged;
 INSERT INTO ec.customers (customer_id, created_at)
-  SELECT o, s.timestamp._data_::TIMESTAMPTZ FROM staged WHERE t = 'C' ORDER BY n;
+  SELECT o, s.timestamp._data_::TIMESTAMPTZ FROM staged WHERE t = 'C';
 INSERT INTO touchpoints
   SELECT s.touchpoint_id, o, s.channel, s.direction, s.occurred_at._data_::TIMESTAMPTZ,
          s.timestamp._data_::TIMESTAMPTZ, s.actor, s.summary
-  FROM staged WHERE t = 'T' ORDER BY n;
+  FROM staged WHERE t = 'T';
 INSERT INTO ec.identities
-  SELECT o, unnest(s.identity_keys) FROM staged WHERE t = 'T' ORDER BY n;
+  SELECT o, unnest(s.identity_keys) FROM staged WHERE t = 'T';
 INSERT INTO ec.observations
   SELECT o, f, v, occurred_at, touchpoint_id FROM (
-    SELECT o, n, s.touchpoint_id AS touchpoint_id, s.occurred_at._data_::TIMESTAMPTZ AS occurred_at,
+    SELECT o, s.touchpoint_id AS touchpoint_id, s.occurred_at._data_::TIMESTAMPTZ AS occurred_at,
            unnest(['name', 'company', 'city', 'industry', 'budget_cny']) AS f,
            unnest([s.contact.name, s.contact.company, s.contact.city, s.contact.industry,
                    s.contact.budget_cny]) AS v
     FROM staged WHERE t = 'T')
-  WHERE v IS NOT NULL ORDER BY n;
+  WHERE v IS NOT NULL;
 DROP TABLE staged;
 """

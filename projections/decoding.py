@@ -20,6 +20,8 @@ import msgspec
 from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
 
 _DECODER: Final = msgspec.json.Decoder()
+# Transcoders that write the library's JSON byte for byte, which DuckDB and msgspec read here.
+_LIBRARY_JSON: Final = (JSONTranscoder,)
 _TIME_FIELDS: Final = (
     "timestamp",
     "occurred_at",
@@ -43,18 +45,30 @@ class ProjectedEvent:
         self.originator_version = originator_version
 
 
-# Events DuckDB decodes itself from the stored JSON (the bulk of any log).
+# Events DuckDB decodes itself from the stored JSON (the bulk of any log), each handed to
+# it as one NDJSON line of this form: customer id, kind, and the stored state as is.
 STAGED_EVENTS: Final = {"Customer.Created": b"C", "Customer.TouchpointRecorded": b"T"}
+STAGED_LINE: Final = '{"o":"%s","t":"%s","s":%s}'
+_STAGED_LINE_BYTES: Final = STAGED_LINE.encode()
 
 
 class StagedEvent:
     """A stored event handed to DuckDB as one NDJSON line: {"o": id, "t": kind, "s": state}."""
 
-    __slots__ = ("customer_id", "line")
+    __slots__ = ("line",)
 
     def __init__(self, notification: Notification, kind: bytes) -> None:
-        self.customer_id = str(notification.originator_id)
-        self.line = b'{"o":"%s","t":"%s","s":%s}' % (self.customer_id.encode(), kind, notification.state)
+        self.line = _STAGED_LINE_BYTES % (str(notification.originator_id).encode(), kind, notification.state)
+
+
+class StagedBlock:
+    """Many staged events' lines, newline-separated, as the store concatenated them
+    (projections.reading): catch-up hands DuckDB one block instead of a line per event."""
+
+    __slots__ = ("line",)
+
+    def __init__(self, lines: bytes) -> None:
+        self.line = lines
 
 
 @functools.cache
@@ -67,7 +81,7 @@ def supports_fast_path(mapper: Mapper[Any]) -> bool:
         type(mapper) is Mapper
         and mapper.cipher is None
         and mapper.compressor is None
-        and type(mapper.transcoder) is JSONTranscoder
+        and type(mapper.transcoder) in _LIBRARY_JSON
     )
 
 

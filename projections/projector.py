@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Final
 
@@ -25,6 +26,7 @@ from adapters.store import RawNotification, select_raw_notifications
 from projections.decoding import (
     STAGED_EVENTS,
     ProjectedEvent,
+    StagedBlock,
     StagedEvent,
     fast_decode,
     mapper_decode,
@@ -32,6 +34,7 @@ from projections.decoding import (
     recorded_at,
     supports_fast_path,
 )
+from projections.reading import LogRange, read_range, supports_range_reads
 from projections.views import DuckDBViews
 
 APPLICATION_NAME: Final = EventChain.name
@@ -83,6 +86,8 @@ class Projector:
         # None: decode in DuckDB whenever the stored format allows it (see projections.decoding)
         self._fast = supports_fast_path(app.mapper) if fast is None else fast
         self.as_of = as_of  # only events recorded at or before it (replay --as-of)
+        # catch-up reads whole ranges concatenated by the store when DuckDB decodes them itself
+        self._reads_ranges = self._fast and as_of is None and supports_range_reads(app.recorder)
 
     @property
     def position(self) -> int:
@@ -98,9 +103,41 @@ class Projector:
         called) and a pending recomputation is recorded with them, so a crash midway is
         finished by the next run before anything is published.
         """
-        processed = 0
         if refresh:
             self._finish_pending_refresh()
+        if self._reads_ranges:
+            processed = self._catch_up_by_ranges(until, refresh)
+        else:
+            processed = self._catch_up_by_notifications(until, refresh)
+        if refresh:
+            self._finish_pending_refresh()
+        return processed
+
+    def _catch_up_by_ranges(self, until: int | None, refresh: bool) -> int:
+        """The store concatenates each range (projections.reading); the next range is read
+        in a thread while DuckDB applies this one (both release the GIL)."""
+        processed = 0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="projector-read") as reader:
+            while True:
+                head = until if until is not None else self.app.max_notification_id()
+                if self.position >= head:
+                    return processed
+
+                def read_from(start: int, head: int = head) -> Future[LogRange] | None:
+                    end = min(head, start + self.batch_size - 1)
+                    return reader.submit(read_range, self.app.recorder, start, end) if start <= end else None
+
+                pending = read_from(self.position + 1)
+                while pending is not None:
+                    log_range = pending.result()
+                    pending = read_from(log_range.end + 1)
+                    skip = refresh and self._defers(behind=head - log_range.end)
+                    events = [p if isinstance(p, StagedBlock) else fast_decode(p) for p in log_range.parts]
+                    self._commit(events, log_range.end, refresh=refresh and not skip, defer=skip)
+                    processed += log_range.notifications
+
+    def _catch_up_by_notifications(self, until: int | None, refresh: bool) -> int:
+        processed = 0
         while True:
             start = self.position + 1
             limit = self.batch_size if until is None else min(self.batch_size, until - start + 1)
@@ -110,12 +147,14 @@ class Projector:
             if not notifications:
                 break
             behind = (until if until is not None else self.app.max_notification_id()) - notifications[-1].id
-            skip = refresh and behind > self.fast_forward
+            skip = refresh and self._defers(behind)
             self.apply(notifications, refresh=refresh and not skip, defer=skip)
             processed += len(notifications)
-        if refresh:
-            self._finish_pending_refresh()
         return processed
+
+    def _defers(self, behind: int) -> bool:
+        # Once a catch-up has deferred, partial recomputations would be redone by its final one.
+        return behind > self.fast_forward or self.views.refresh_pending()
 
     def _finish_pending_refresh(self) -> None:
         if self.views.refresh_pending():
@@ -123,16 +162,22 @@ class Projector:
             if self.on_commit is not None:
                 self.on_commit(self.position)
 
-    def apply(self, notifications: Sequence[Notification | RawNotification], *, refresh: bool = True,
-              defer: bool = False) -> None:
+    def apply(
+        self,
+        notifications: Sequence[Notification | RawNotification],
+        *,
+        refresh: bool = True,
+        defer: bool = False,
+    ) -> None:
         events = [self._decode(n) for n in notifications if qualname_of(n.topic) in PROJECTED_EVENTS]
         if self.as_of is not None:
             events = [e for e in events if recorded_at(e) <= self.as_of]
+        self._commit(events, notifications[-1].id, refresh=refresh, defer=defer)
 
-        tracking = Tracking(APPLICATION_NAME, notifications[-1].id)
-        self.views.apply(events, tracking, refresh=refresh, defer=defer)
+    def _commit(self, events: Sequence[Any], position: int, *, refresh: bool, defer: bool) -> None:
+        self.views.apply(events, Tracking(APPLICATION_NAME, position), refresh=refresh, defer=defer)
         if self.on_commit is not None and not defer:
-            self.on_commit(tracking.notification_id)
+            self.on_commit(position)
 
     def run(self, stop: threading.Event) -> None:
         """Follows the log until ``stop`` is set (first catching up, fast-forwarding a backlog)."""

@@ -27,7 +27,7 @@ from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
 from adapters.crypto import ERASED_TEXT  # what an erased text reads as, everywhere
 from projections.bulk import insert_rows, insert_staged
-from projections.decoding import StagedEvent
+from projections.decoding import StagedBlock, StagedEvent
 from projections.schema import LEAD_CHANNELS_SQL, TABLES, VIEWS
 
 PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
@@ -141,8 +141,9 @@ class DuckDBViews(TrackingRecorder):
 
     # --- projection -------------------------------------------------------------------
 
-    def apply(self, events: Sequence[Any], tracking: Tracking | None, *, refresh: bool = True,
-              defer: bool = False) -> None:
+    def apply(
+        self, events: Sequence[Any], tracking: Tracking | None, *, refresh: bool = True, defer: bool = False
+    ) -> None:
         """Applies events (``projections.decoding.ProjectedEvent``, in log order) and records
         ``tracking``, in ONE transaction.
 
@@ -155,6 +156,8 @@ class DuckDBViews(TrackingRecorder):
             try:
                 if tracking is not None:  # first: a batch already applied is refused before any write
                     self._insert_tracking(tracking)
+                # customers of staged events are collected here by DuckDB (projections.bulk)
+                connection.execute("CREATE OR REPLACE TEMP TABLE batch_touched (customer_id UUID)")
                 touched = _Applier(connection).run(events)
                 if refresh:
                     self._refresh(touched)
@@ -186,14 +189,17 @@ class DuckDBViews(TrackingRecorder):
                 raise
 
     def _refresh(self, touched: set[str] | None) -> None:
+        """Recomputes the customers in ``touched`` and ``batch_touched`` (None: everyone)."""
         connection = self.connection
-        if touched is not None and not touched:
-            return
         connection.execute("CREATE OR REPLACE TEMP TABLE touched (customer_id UUID)")
         if touched is None:
             connection.execute("INSERT INTO touched SELECT customer_id FROM ec.customers")
         else:
+            connection.execute("INSERT INTO touched SELECT DISTINCT customer_id FROM batch_touched")
             insert_rows(connection, "touched", [("customer_id", "UUID")], [(c,) for c in touched])
+            row = connection.execute("SELECT count(*) FROM touched").fetchone()
+            if row is None or row[0] == 0:
+                return
         _follow_merges(connection)
         connection.execute(REFRESH_SQL)
         refresh_data_health(connection)
@@ -209,9 +215,8 @@ class _Applier:
 
     def run(self, events: Iterable[Any]) -> set[str]:
         for event in events:
-            if isinstance(event, StagedEvent):
+            if isinstance(event, StagedEvent | StagedBlock):
                 self.segment.staged.append(event.line)
-                self.touched.add(event.customer_id)
                 continue
             handler = getattr(self, "on_" + event.qualname.replace(".", "_"), None)
             if handler is not None:
@@ -484,16 +489,13 @@ INSERT INTO customer_360
            first(channel ORDER BY occurred_at, touchpoint_id) AS first_touch_channel,
            min(occurred_at) AS first_touch_at
     FROM tp GROUP BY customer_id),
-  profile AS (
-    SELECT customer_id, field, last(value ORDER BY occurred_at, touchpoint_id) AS value
-    FROM ec.observations WHERE customer_id IN (SELECT customer_id FROM touched) GROUP BY ALL),
-  wide AS (
+  wide AS (  -- each field's latest value in event time
     SELECT customer_id,
-           max(value) FILTER (WHERE field = 'name') AS name,
-           max(value) FILTER (WHERE field = 'company') AS company,
-           max(value) FILTER (WHERE field = 'city') AS city,
-           max(value) FILTER (WHERE field = 'industry') AS industry
-    FROM profile GROUP BY customer_id),
+           arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'name') AS name,
+           arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'company') AS company,
+           arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'city') AS city,
+           arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'industry') AS industry
+    FROM ec.observations WHERE customer_id IN (SELECT customer_id FROM touched) GROUP BY customer_id),
   ids AS (
     SELECT customer_id, list(DISTINCT identity_key ORDER BY identity_key) AS identities
     FROM ec.identities WHERE customer_id IN (SELECT customer_id FROM touched) GROUP BY customer_id),
