@@ -7,10 +7,12 @@ import asyncio
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import nats
 
 from adapters.application import BatchResult, EventChain
+from adapters.jetstream_pull import BatchFetcher
 from adapters.nats_ingest import IngestConfig, IngestWorker, ensure_streams, publish_envelopes, wait_until
 from bench.harness import BenchContext, Figure, stopwatch
 from bench.workload import touchpoint_envelopes
@@ -18,12 +20,18 @@ from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint
 from tests.nats_support import private_config
 
 
-async def raw_fetch_ack(url: str, config: IngestConfig, count: int) -> float:
+async def raw_fetch_ack(url: str, config: IngestConfig, count: int, *, library_fetch: bool = False) -> float:
+    """Fetch + ack only, with the worker's BatchFetcher or with nats-py's own ``fetch``."""
     nc = await nats.connect(url)
     try:
         await ensure_streams(nc, config)
-        js = nc.jetstream()
-        subscription = await js.pull_subscribe_bind(durable=config.names.durable, stream=config.names.stream)
+        names = config.names
+        subscription: Any
+        if library_fetch:
+            js = nc.jetstream()
+            subscription = await js.pull_subscribe_bind(durable=names.durable, stream=names.stream)
+        else:
+            subscription = await BatchFetcher.bind(nc, names.stream, names.durable)
         received = 0
         start = time.perf_counter()
         while received < count:
@@ -39,10 +47,11 @@ def throughput(ctx: BenchContext, url: str) -> list[Figure]:
     count = ctx.scaled(40_000)
     raw = touchpoint_envelopes(count, count // 4, seed=31, prefix="nb")
     pairs = [(decode_touchpoint(r), r) for r in raw]
-    baseline_config, config = private_config(), private_config()
-    asyncio.run(publish_envelopes(url, pairs, baseline_config))
-    asyncio.run(publish_envelopes(url, pairs, config))
+    baseline_config, library_config, config = private_config(), private_config(), private_config()
+    for each in (baseline_config, library_config, config):
+        asyncio.run(publish_envelopes(url, pairs, each))
     baseline = asyncio.run(raw_fetch_ack(url, baseline_config, count))
+    library_fetch = asyncio.run(raw_fetch_ack(url, library_config, count, library_fetch=True))
     app = EventChain.from_url(ctx.postgres_url())
     worker = IngestWorker(app, url, config)
     stop = threading.Event()
@@ -60,10 +69,10 @@ def throughput(ctx: BenchContext, url: str) -> list[Figure]:
             events / elapsed[0],
             "stored events/s",
             "≥ 10,000 ev/s",
-            baseline_name="raw JetStream fetch+ack (msgs/s)",
+            baseline_name="raw JetStream fetch+ack, same fetcher (msgs/s)",
             baseline_value=baseline,
             notes=f"{count:,} touchpoints ({count / elapsed[0]:,.0f}/s) = {events:,} stored events; "
-            "batches of 500",
+            f"batches of 500; raw with nats-py's own fetch: {library_fetch:,.0f} msgs/s",
         ),
         Figure(
             "store alone (record_batch, no NATS), PostgreSQL",

@@ -19,9 +19,11 @@ from uuid import UUID
 import msgspec
 from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
 
+from adapters.transcoder import FastJSONTranscoder
+
 _DECODER: Final = msgspec.json.Decoder()
 # Transcoders that write the library's JSON byte for byte, which DuckDB and msgspec read here.
-_LIBRARY_JSON: Final = (JSONTranscoder,)
+_LIBRARY_JSON: Final = (JSONTranscoder, FastJSONTranscoder)
 _TIME_FIELDS: Final = (
     "timestamp",
     "occurred_at",
