@@ -26,13 +26,16 @@ from adapters.store import RawNotification, select_raw_notifications
 from projections.decoding import (
     STAGED_EVENTS,
     ProjectedEvent,
+    SealedStaging,
     StagedBlock,
     StagedEvent,
+    as_notification,
     fast_decode,
     mapper_decode,
     qualname_of,
     recorded_at,
     supports_fast_path,
+    supports_sealed_path,
 )
 from projections.reading import LogRange, read_range, supports_range_reads
 from projections.views import DuckDBViews
@@ -85,9 +88,15 @@ class Projector:
         self.on_idle = on_idle or (lambda: None)
         # None: decode in DuckDB whenever the stored format allows it (see projections.decoding)
         self._fast = supports_fast_path(app.mapper) if fast is None else fast
+        # personal fields sealed: DuckDB still decodes the staged events, opened one by one
+        self._sealed = (
+            SealedStaging(app.mapper) if fast is None and supports_sealed_path(app.mapper) else None
+        )
         self.as_of = as_of  # only events recorded at or before it (replay --as-of)
-        # catch-up reads whole ranges concatenated by the store when DuckDB decodes them itself
-        self._reads_ranges = self._fast and as_of is None and supports_range_reads(app.recorder)
+        # catch-up reads whole ranges (projections.reading) when DuckDB decodes the events itself
+        self._reads_ranges = (
+            (self._fast or self._sealed is not None) and as_of is None and supports_range_reads(app.recorder)
+        )
 
     @property
     def position(self) -> int:
@@ -125,14 +134,16 @@ class Projector:
 
                 def read_from(start: int, head: int = head) -> Future[LogRange] | None:
                     end = min(head, start + self.batch_size - 1)
-                    return reader.submit(read_range, self.app.recorder, start, end) if start <= end else None
+                    if start > end:
+                        return None
+                    return reader.submit(read_range, self.app.recorder, start, end, self._sealed)
 
                 pending = read_from(self.position + 1)
                 while pending is not None:
                     log_range = pending.result()
                     pending = read_from(log_range.end + 1)
                     skip = refresh and self._defers(behind=head - log_range.end)
-                    events = [p if isinstance(p, StagedBlock) else fast_decode(p) for p in log_range.parts]
+                    events = [p if isinstance(p, StagedBlock) else self._decode(p) for p in log_range.parts]
                     self._commit(events, log_range.end, refresh=refresh and not skip, defer=skip)
                     processed += log_range.notifications
 
@@ -169,7 +180,10 @@ class Projector:
         refresh: bool = True,
         defer: bool = False,
     ) -> None:
-        events = [self._decode(n) for n in notifications if qualname_of(n.topic) in PROJECTED_EVENTS]
+        projected = [n for n in notifications if qualname_of(n.topic) in PROJECTED_EVENTS]
+        if self._sealed is not None:
+            self._sealed.prefetch(projected)
+        events = [self._decode(n) for n in projected]
         if self.as_of is not None:
             events = [e for e in events if recorded_at(e) <= self.as_of]
         self._commit(events, notifications[-1].id, refresh=refresh, defer=defer)
@@ -207,14 +221,20 @@ class Projector:
             subscription.stop()
 
     def _select(self, start: int, limit: int) -> Sequence[Notification | RawNotification]:
-        if self._fast:
+        if self._fast or self._sealed is not None:
             return select_raw_notifications(self.app.recorder, start, limit)
         return self.app.recorder.select_notifications(start, limit)
 
     def _decode(self, notification: Any) -> ProjectedEvent | StagedEvent:
+        staged = STAGED_EVENTS.get(qualname_of(notification.topic))
         if self._fast:
-            staged = STAGED_EVENTS.get(qualname_of(notification.topic))
-            return fast_decode(notification) if staged is None else StagedEvent(notification, staged)
+            if staged is None:
+                return fast_decode(notification)
+            return StagedEvent(str(notification.originator_id), staged, notification.state)
+        if self._sealed is not None:
+            if staged is None:
+                return mapper_decode(self.app.mapper, as_notification(notification))
+            return self._sealed.event(notification, staged)
         return mapper_decode(self.app.mapper, notification)
 
 

@@ -24,7 +24,7 @@ from psycopg.rows import tuple_row
 from adapters.store import RawNotification
 from domain.customer import Customer
 from domain.imports import ImportBatch
-from projections.decoding import STAGED_EVENTS, STAGED_LINE, StagedBlock, qualname_of
+from projections.decoding import STAGED_EVENTS, STAGED_LINE, SealedStaging, StagedBlock, qualname_of
 
 # Events that move rows between customers: the views flush their buffers before each.
 MOVES: Final = frozenset(
@@ -75,16 +75,20 @@ def supports_range_reads(recorder: ApplicationRecorder) -> bool:
     return isinstance(recorder, PostgresApplicationRecorder | SQLiteApplicationRecorder)
 
 
-def read_range(recorder: ApplicationRecorder, start: int, end: int) -> LogRange:
+def read_range(
+    recorder: ApplicationRecorder, start: int, end: int, staging: SealedStaging | None = None
+) -> LogRange:
+    """With ``staging`` (a store with sealed personal fields) the staged events are read as
+    rows and opened one by one; without, the store concatenates them itself."""
     individual = _select_individual(recorder, start, end)
     parts: list[StagedBlock | RawNotification] = []
     block_start = start
     for notification in individual:
         if qualname_of(notification.topic) in MOVES:
-            _append_block(parts, recorder, block_start, notification.id - 1)
+            _append_block(parts, recorder, block_start, notification.id - 1, staging)
             block_start = notification.id + 1
         parts.append(notification)
-    _append_block(parts, recorder, block_start, end)
+    _append_block(parts, recorder, block_start, end, staging)
     return LogRange(start, end, _count(recorder, start, end), parts)
 
 
@@ -96,28 +100,42 @@ def _count(recorder: ApplicationRecorder, start: int, end: int) -> int:
     return int(_sqlite_fetch(recorder, sql, (start, end))[0][0])
 
 
-def _append_block(parts: list[Any], recorder: ApplicationRecorder, start: int, end: int) -> None:
-    if start <= end:
+def _append_block(
+    parts: list[Any], recorder: ApplicationRecorder, start: int, end: int, staging: SealedStaging | None
+) -> None:
+    if start > end:
+        return
+    if staging is None:
         block = _select_block(recorder, start, end)
         if block:
             parts.append(StagedBlock(block))
+        return
+    rows = _select_rows(recorder, start, end, tuple(STAGED_TOPICS))
+    if rows:
+        parts.append(staging.block(rows))
 
 
 def _select_individual(recorder: ApplicationRecorder, start: int, end: int) -> list[RawNotification]:
+    return _select_rows(recorder, start, end, INDIVIDUAL_TOPICS)
+
+
+def _select_rows(
+    recorder: ApplicationRecorder, start: int, end: int, topics: tuple[str, ...]
+) -> list[RawNotification]:
     if isinstance(recorder, PostgresApplicationRecorder):
         sql = (
             "SELECT notification_id, originator_id::text, originator_version, topic, state "
             f"FROM {_pg_table(recorder)} WHERE notification_id BETWEEN %s AND %s AND topic = ANY(%s) "
             "ORDER BY notification_id"
         )
-        rows = _pg_fetch(recorder, sql, (start, end, list(INDIVIDUAL_TOPICS)))
+        rows = _pg_fetch(recorder, sql, (start, end, list(topics)))
         return [RawNotification(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
-    marks = ",".join("?" * len(INDIVIDUAL_TOPICS))
+    marks = ",".join("?" * len(topics))
     sql = (
         "SELECT rowid, originator_id, originator_version, topic, state "
         f"FROM {_sqlite_table(recorder)} WHERE rowid BETWEEN ? AND ? AND topic IN ({marks}) ORDER BY rowid"
     )
-    return [RawNotification(*row) for row in _sqlite_fetch(recorder, sql, (start, end, *INDIVIDUAL_TOPICS))]
+    return [RawNotification(*row) for row in _sqlite_fetch(recorder, sql, (start, end, *topics))]
 
 
 def _select_block(recorder: ApplicationRecorder, start: int, end: int) -> bytes:

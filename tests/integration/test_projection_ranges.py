@@ -1,5 +1,6 @@
-"""Catch-up by ranges the store concatenates (projections.reading) gives exactly the views
-of decoding every notification through the library's mapper, on SQLite and PostgreSQL."""
+"""Catch-up by ranges the store concatenates (projections.reading), and the opening of sealed
+personal fields for DuckDB, give exactly the views of decoding every notification through
+the library's mapper, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,20 +12,27 @@ from typing import Any
 import pytest
 
 from adapters.application import EventChain
+from adapters.crypto import ERASED_TEXT, new_kek, parse_kek
+from adapters.erasure import erase
 from adapters.merging import merge, unmerge
 from adapters.store import select_raw_notifications
 from domain.touchpoints import decode_touchpoint
-from projections.decoding import STAGED_EVENTS, StagedBlock, qualname_of, supports_fast_path
+from projections.decoding import (
+    STAGED_EVENTS,
+    StagedBlock,
+    qualname_of,
+    supports_fast_path,
+    supports_sealed_path,
+)
 from projections.projector import Projector
 from projections.reading import INDIVIDUAL, MOVES, read_range, supports_range_reads
 from projections.views import DuckDBViews
 from tests.projection_support import T0, all_contents, envelope, lead_and_reply
 
 
-def recorded_history(store_url: str) -> EventChain:
+def recorded_history(app: EventChain) -> EventChain:
     """Touchpoints, an automatic merge, an operator merge and unmerge, then more touchpoints
     and per-customer events, so every kind of range boundary occurs."""
-    app = EventChain.from_url(store_url, max_batch=3)
     for number, channel in enumerate(("web_form", "douyin_dm", "expo_scan", "call_400")):
         app.record(lead_and_reply(number, channel, T0 + timedelta(hours=number), reply_after_hours=1.5))
     # one touchpoint carrying two customers' phones merges them (Absorbed / MergedInto)
@@ -52,7 +60,7 @@ def recorded_history(store_url: str) -> EventChain:
 def test_range_reads_give_the_views_of_the_library_mapper(
     store_url: str, tmp_path: Path, batch_size: int
 ) -> None:
-    app = recorded_history(store_url)
+    app = recorded_history(EventChain.from_url(store_url, max_batch=3))
     # the application's own stored format is what DuckDB reads directly (no silent slow path)
     assert supports_fast_path(app.mapper)
     assert supports_range_reads(app.recorder)
@@ -66,7 +74,7 @@ def test_range_reads_give_the_views_of_the_library_mapper(
 
 
 def test_a_range_is_split_into_blocks_exactly_at_the_moves(store_url: str) -> None:
-    app = recorded_history(store_url)
+    app = recorded_history(EventChain.from_url(store_url, max_batch=3))
     last = app.max_notification_id()
     expected: list[tuple[str, int]] = []  # ("block", staged events in it) or ("event", notification id)
     for notification in select_raw_notifications(app.recorder, 1, last):
@@ -86,6 +94,25 @@ def test_a_range_is_split_into_blocks_exactly_at_the_moves(store_url: str) -> No
     assert any(kind == "event" and _is_move(app, value) for kind, value in actual)
     assert _merge_adjacent_non_moves(app, expected) == _merge_adjacent_non_moves(app, actual)
     assert last == log_range.notifications
+
+
+@pytest.mark.parametrize("batch_size", [2, 1000])
+def test_sealed_personal_fields_are_opened_for_duckdb_as_the_library_mapper_opens_them(
+    store_url: str, tmp_path: Path, batch_size: int
+) -> None:
+    app = recorded_history(EventChain.from_url(store_url, max_batch=3, kek=parse_kek(new_kek())))
+    erase(app, "phone:13800000000", reason="PIPL request", actor="dpo")  # a survivor of a merge
+    app.record([envelope("after", "web_form", T0 + timedelta(days=2), "13800000000", contact={"name": "韩"})])
+    assert supports_sealed_path(app.mapper)
+    reference = DuckDBViews(tmp_path / "mapped.duckdb")
+    Projector(app, reference, fast=False).catch_up()
+    sealed = DuckDBViews(tmp_path / "sealed.duckdb")
+    Projector(app, sealed, batch_size=batch_size, fast_forward=3).catch_up()
+    assert all_contents(reference.connection) == all_contents(sealed.connection)
+    names = {
+        name for (name,) in sealed.connection.execute("SELECT display_name FROM customer_360").fetchall()
+    }
+    assert {"李", "韩", ERASED_TEXT} <= names  # opened, a customer created after the erasure, redacted
 
 
 def _is_move(app: EventChain, notification_id: int) -> bool:
