@@ -24,8 +24,14 @@ CHILD = textwrap.dedent("""
     start = time.perf_counter()
     result = build_views(app, __import__("pathlib").Path(sys.argv[2]))
     elapsed = time.perf_counter() - start
-    print(json.dumps({"events": result.events, "seconds": elapsed,
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    # VmHWM: this image's own peak. ru_maxrss survives execve on Linux and would report the
+    # bench parent's peak (the vfork'd child shared its memory until exec) if that was larger.
+    try:
+        status = open("/proc/self/status").read().split("VmHWM:")[1]
+        rss_mb = int(status.split()[0]) / 1024
+    except (OSError, IndexError):
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"events": result.events, "seconds": elapsed, "rss_mb": rss_mb}))
 """)
 
 
