@@ -83,21 +83,16 @@ def qualname_of(topic: str) -> str:
 
 
 def supports_fast_path(mapper: Mapper[Any]) -> bool:
-    return (
-        type(mapper) is Mapper
-        and mapper.cipher is None
-        and mapper.compressor is None
-        and type(mapper.transcoder) in _LIBRARY_JSON
-    )
+    return type(mapper) is Mapper and _stores_library_json(mapper)
 
 
 def supports_sealed_path(mapper: Mapper[Any]) -> bool:
-    return (
-        type(mapper) is EncryptingMapper
-        and mapper.cipher is None
-        and mapper.compressor is None
-        and type(mapper.transcoder) in _LIBRARY_JSON
-    )
+    return type(mapper) is EncryptingMapper and _stores_library_json(mapper)
+
+
+def _stores_library_json(mapper: Mapper[Any]) -> bool:
+    """The stored state is the library's JSON as written: no cipher, no compression."""
+    return mapper.cipher is None and mapper.compressor is None and type(mapper.transcoder) in _LIBRARY_JSON
 
 
 class SealedStaging:
