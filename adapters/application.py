@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,13 @@ A = TypeVar("A", bound=Aggregate)
 DEFAULT_MAX_BATCH = 500
 MAX_ATTEMPTS = 8
 DEFAULT_CACHE_SIZE = 200_000
+# A batch in flight (decoded envelopes, events, stored events: ~25,000 objects) outlives
+# many of CPython's young collections (every 700 allocations), so it is promoted to the
+# oldest generation and sets off a full collection of the whole heap, the aggregate cache
+# above all, every few batches: a fifth of the NATS worker's time, a third of an import's.
+# Collecting the young generation every 50,000 allocations lets a batch die by reference
+# counting first.
+YOUNG_GC_THRESHOLD = 50_000
 
 
 def utc_now() -> datetime:
@@ -146,6 +154,7 @@ class EventChain(Application[UUID]):
     def record_batch(self, batch: Sequence[AcceptedTouchpoint]) -> BatchResult:
         if len(batch) > self.max_batch:
             raise ValueError(f"a batch holds at most {self.max_batch} touchpoints")
+        tune_gc_for_batches()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             resolver, loaded = self._resolver_for(batch, self.clock())
             try:
@@ -274,6 +283,14 @@ class EventChain(Application[UUID]):
     def _forget(self, ids: Iterable[UUID]) -> None:
         for aggregate_id in ids:
             self._cache.pop(aggregate_id, None)
+
+
+def tune_gc_for_batches() -> None:
+    """Raises the process's young-generation GC threshold to YOUNG_GC_THRESHOLD, once;
+    a higher one set by the process, or collection switched off, is kept."""
+    young, middle, old = gc.get_threshold()
+    if 0 < young < YOUNG_GC_THRESHOLD:
+        gc.set_threshold(YOUNG_GC_THRESHOLD, middle, old)
 
 
 def _mutate(aggregate: Any, event: Any) -> Any:

@@ -246,4 +246,3 @@ def write_rejects(path: Path, summary: ImportSummary) -> None:
 
 def _neutralise(text: str) -> str:
     return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-

@@ -13,7 +13,6 @@ AckWait and the store's touchpoint-id deduplication makes the redelivery harmles
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import re
@@ -46,12 +45,6 @@ SUBJECT_HEADER: Final = "Eventchain-Original-Subject"
 SEQUENCE_HEADER: Final = "Eventchain-Stream-Sequence"
 CRASH_AFTER_COMMIT_ENV: Final = "EVENTCHAIN_TEST_CRASH_AFTER_COMMIT"  # test hook: die between commit and ack
 _CHANNEL_TOKEN: Final = re.compile(r"^[a-z0-9_]{1,40}$")
-# A batch in flight (decoded envelopes, events, stored events: ~25,000 objects) outlives
-# many of CPython's young collections (every 700 allocations), so it is promoted to the
-# oldest generation and sets off a full collection of the whole heap, the aggregate cache
-# above all, every few batches: a fifth of the worker's time. Collecting the young
-# generation every 50,000 allocations lets a batch die by reference counting first.
-YOUNG_GC_THRESHOLD: Final = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +156,6 @@ class IngestWorker:
         asyncio.run(self.run_async(stop))
 
     async def run_async(self, stop: threading.Event) -> None:
-        tune_gc_for_batches()
         nc = await connect(self.nats_url, name="eventchain-ingest")
         try:
             await ensure_streams(nc, self.config)
@@ -279,14 +271,6 @@ class IngestWorker:
         await message.term()
         self.stats.dead_lettered += 1
         log.info("dead-lettered %s seq %s: %s", message.subject, metadata.sequence.stream, error)
-
-
-def tune_gc_for_batches() -> None:
-    """Raises the process's young-generation GC threshold (see YOUNG_GC_THRESHOLD);
-    a higher one set by the process, or collection switched off, is kept."""
-    young, middle, old = gc.get_threshold()
-    if 0 < young < YOUNG_GC_THRESHOLD:
-        gc.set_threshold(YOUNG_GC_THRESHOLD, middle, old)
 
 
 @dataclass(frozen=True, slots=True)
