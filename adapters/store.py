@@ -227,27 +227,52 @@ class RawNotification(NamedTuple):
     state: bytes
 
 
-def select_raw_notifications(recorder: ApplicationRecorder, start: int, limit: int) -> list[RawNotification]:
-    """Notifications ``start``, ``start + 1``… (at most ``limit``) in log order."""
+def select_raw_notifications(
+    recorder: ApplicationRecorder,
+    start: int,
+    limit: int,
+    *,
+    end: int | None = None,
+    topics: Sequence[str] | None = None,
+) -> list[RawNotification]:
+    """Notifications ``start``, ``start + 1``… (at most ``limit``) in log order; with ``end``
+    none after that id, with ``topics`` only events of those topics."""
+    if topics is not None and not topics:
+        return []
     if isinstance(recorder, PostgresApplicationRecorder):
         from psycopg.sql import SQL, Identifier
 
+        conditions, params = _raw_conditions("notification_id", "%s", start, end, topics)
         statement = SQL(
             "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{} "
-            "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
+            f"WHERE {conditions} ORDER BY notification_id LIMIT %s"
         ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(statement, (start, limit))
+            cursor.execute(statement, (*params, limit))
             return [RawNotification(r[0], r[1], r[2], r[3], bytes(r[4])) for r in cursor.fetchall()]
     if isinstance(recorder, SQLiteApplicationRecorder):
+        conditions, params = _raw_conditions("rowid", "?", start, end, topics)
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(
                 "SELECT rowid, originator_id, originator_version, topic, state "
-                f"FROM {recorder.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?",
-                (start, limit),
+                f"FROM {recorder.events_table_name} WHERE {conditions} ORDER BY rowid LIMIT ?",
+                (*params, limit),
             )
             return [RawNotification(*row) for row in cursor.fetchall()]
     return [
         RawNotification(n.id, str(n.originator_id), n.originator_version, n.topic, n.state)
-        for n in recorder.select_notifications(start, limit)
+        for n in recorder.select_notifications(start, limit, stop=end, topics=topics or ())
     ]
+
+
+def _raw_conditions(
+    id_column: str, mark: str, start: int, end: int | None, topics: Sequence[str] | None
+) -> tuple[str, list[Any]]:
+    conditions, params = [f"{id_column} >= {mark}"], [start]
+    if end is not None:
+        conditions.append(f"{id_column} <= {mark}")
+        params.append(end)
+    if topics is not None:
+        conditions.append(f"topic IN ({', '.join([mark] * len(topics))})")
+        params.extend(topics)
+    return " AND ".join(conditions), params

@@ -21,7 +21,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg.rows import tuple_row
 
-from adapters.store import RawNotification
+from adapters.store import RawNotification, select_raw_notifications
 from domain.customer import Customer
 from domain.imports import ImportBatch
 from projections.decoding import STAGED_EVENTS, STAGED_LINE, SealedStaging, StagedBlock, qualname_of
@@ -122,20 +122,7 @@ def _select_individual(recorder: ApplicationRecorder, start: int, end: int) -> l
 def _select_rows(
     recorder: ApplicationRecorder, start: int, end: int, topics: tuple[str, ...]
 ) -> list[RawNotification]:
-    if isinstance(recorder, PostgresApplicationRecorder):
-        sql = (
-            "SELECT notification_id, originator_id::text, originator_version, topic, state "
-            f"FROM {_pg_table(recorder)} WHERE notification_id BETWEEN %s AND %s AND topic = ANY(%s) "
-            "ORDER BY notification_id"
-        )
-        rows = _pg_fetch(recorder, sql, (start, end, list(topics)))
-        return [RawNotification(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
-    marks = ",".join("?" * len(topics))
-    sql = (
-        "SELECT rowid, originator_id, originator_version, topic, state "
-        f"FROM {_sqlite_table(recorder)} WHERE rowid BETWEEN ? AND ? AND topic IN ({marks}) ORDER BY rowid"
-    )
-    return [RawNotification(*row) for row in _sqlite_fetch(recorder, sql, (start, end, *topics))]
+    return select_raw_notifications(recorder, start, end - start + 1, end=end, topics=topics)
 
 
 def _select_block(recorder: ApplicationRecorder, start: int, end: int) -> bytes:
