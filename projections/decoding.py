@@ -51,6 +51,25 @@ class ProjectedEvent:
         self.originator_version = originator_version
 
 
+# Only these events change a view: the others (identity index entries, rules and roster
+# documents the views don't show) are skipped without being decoded.
+PROJECTED_EVENTS: Final = frozenset(
+    {
+        "Customer.Created",
+        "Customer.TouchpointRecorded",
+        "Customer.MergedInto",
+        "Customer.Absorbed",
+        "Customer.Unmerged",
+        "Customer.Restored",
+        "Customer.LeadAssigned",
+        "Customer.FirstResponseOverdue",
+        "Customer.StageChanged",
+        "Customer.TagsChanged",
+        "Customer.PersonalDataErased",
+        "Customer.Corrected",
+        "ImportBatch.Completed",
+    }
+)
 # Events DuckDB decodes itself from the stored JSON (the bulk of any log), each handed to
 # it as one NDJSON line of this form: customer id, kind, and the stored state as is.
 STAGED_EVENTS: Final = {"Customer.Created": b"C", "Customer.TouchpointRecorded": b"T"}
@@ -104,7 +123,8 @@ class SealedStaging:
 
     def prefetch(self, notifications: Sequence[Any]) -> None:
         """Loads the keys of the customers of these notifications, many per query."""
-        self.mapper.keys.load(canonical_id(n) for n in notifications)
+        customers = {str(n.originator_id) for n in notifications}
+        self.mapper.keys.load(str(UUID(customer)) for customer in customers)
 
     def event(self, notification: Any, kind: bytes) -> StagedEvent:
         customer_id = canonical_id(notification)

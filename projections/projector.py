@@ -24,6 +24,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from adapters.application import EventChain
 from adapters.store import RawNotification, select_raw_notifications
 from projections.decoding import (
+    PROJECTED_EVENTS,
     STAGED_EVENTS,
     ProjectedEvent,
     SealedStaging,
@@ -44,26 +45,6 @@ APPLICATION_NAME: Final = EventChain.name
 DEFAULT_BATCH_SIZE: Final = 50_000
 FAST_FORWARD: Final = 100_000  # behind by more than this: defer per-customer recomputation
 POLL_INTERVAL: Final = 0.2  # seconds between SQLite polls when idle
-# Only these events change a view: the others (identity index entries, rules and roster
-# documents the views don't show) are skipped without being decoded.
-PROJECTED_EVENTS: Final = frozenset(
-    {
-        "Customer.Created",
-        "Customer.TouchpointRecorded",
-        "Customer.MergedInto",
-        "Customer.Absorbed",
-        "Customer.Unmerged",
-        "Customer.Restored",
-        "Customer.LeadAssigned",
-        "Customer.FirstResponseOverdue",
-        "Customer.StageChanged",
-        "Customer.TagsChanged",
-        "Customer.PersonalDataErased",
-        "Customer.Corrected",
-        "ImportBatch.Completed",
-    }
-)
-
 log = logging.getLogger(__name__)
 
 

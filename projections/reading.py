@@ -24,7 +24,14 @@ from psycopg.rows import tuple_row
 from adapters.store import RawNotification, select_raw_notifications
 from domain.customer import Customer
 from domain.imports import ImportBatch
-from projections.decoding import STAGED_EVENTS, STAGED_LINE, SealedStaging, StagedBlock, qualname_of
+from projections.decoding import (
+    PROJECTED_EVENTS,
+    STAGED_EVENTS,
+    STAGED_LINE,
+    SealedStaging,
+    StagedBlock,
+    qualname_of,
+)
 
 # Events that move rows between customers: the views flush their buffers before each.
 MOVES: Final = frozenset(
@@ -37,17 +44,7 @@ MOVES: Final = frozenset(
     }
 )
 # Projected events decoded one by one in Python (rare next to the staged ones).
-INDIVIDUAL: Final = frozenset(
-    {
-        *MOVES,
-        "Customer.LeadAssigned",
-        "Customer.FirstResponseOverdue",
-        "Customer.StageChanged",
-        "Customer.TagsChanged",
-        "Customer.Corrected",
-        "ImportBatch.Completed",
-    }
-)
+INDIVIDUAL: Final = PROJECTED_EVENTS - STAGED_EVENTS.keys()
 _CLASSES: Final = {"Customer": Customer, "ImportBatch": ImportBatch}
 
 
