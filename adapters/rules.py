@@ -8,7 +8,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.application import EventChain
-from adapters.router import log_events
+from adapters.log_reader import log_events
+from domain.customer import Customer
 from domain.roster import ROSTER_ID, Agent, Roster
 from domain.rules import RULESET_ID, RulesDocument, RuleSet, parse_rules
 
@@ -83,7 +84,7 @@ def leave(app: EventChain, agent_id: str, reason: str, actor: str) -> tuple[str,
 
 def owners(app: EventChain) -> dict[str, str]:
     """Current owner of every assigned customer, from the LeadAssigned events in log order."""
-    assigned = log_events(app, kinds=frozenset({"Customer.LeadAssigned"}))
+    assigned = log_events(app, [Customer.LeadAssigned], personal=False)
     return {customer_id: fields["agent_id"] for _, _, customer_id, fields in assigned}
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -21,6 +21,9 @@ from domain.touchpoints import (
     payload_dict,
     summarise,
 )
+
+if TYPE_CHECKING:
+    from domain.sla import Escalation
 
 CUSTOMER_NAMESPACE: Final = UUID("0d9c2b8e-6a47-4f1b-8a53-7c1e9f04d2a6")
 PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
@@ -195,12 +198,19 @@ class Customer(Aggregate):
             aggregate.owner_agent_id = self.agent_id
 
     class FirstResponseOverdue(Aggregate.Event):
-        """A missed first-response deadline, escalated to one step of the chain."""
+        """A missed first-response deadline, escalated to one step of the chain: the SLA
+        watcher's decision on the service's clock, recorded with the instant it observed, so
+        replays and rebuilds read it and never decide again."""
 
         deadline_at: datetime
         step: int  # 1-based position in the rules' escalation_chain
-        escalated_to: str
+        escalated_to: str  # an agent id (events before the clock-driven watcher: "role:agent")
         rule_version: int
+        # Added with the clock-driven watcher; events recorded before it lack them.
+        observed_at: datetime | None = None  # the service's clock when the step was found due
+        due_at: datetime | None = None  # when the step fell due (lateness = observed - due)
+        role: str | None = None  # the chain entry, e.g. "manager"
+        reason: str = ""  # why this agent, e.g. "manager of a-li (李经理)"
 
         def apply(self, aggregate: Customer) -> None:
             aggregate.escalated_steps.add(self.step)
@@ -355,19 +365,21 @@ class Customer(Aggregate):
         )
         return True
 
-    def escalate(
-        self, deadline_at: datetime, step: int, escalated_to: str, rule_version: int, recorded_at: datetime
-    ) -> bool:
+    def escalate(self, escalation: Escalation, recorded_at: datetime) -> bool:
         """Records a missed first-response deadline for one escalation step, once."""
-        if step in self.escalated_steps:
+        if escalation.step in self.escalated_steps:
             return False
         self.trigger_event(
             self.FirstResponseOverdue,
             timestamp=recorded_at,
-            deadline_at=deadline_at,
-            step=step,
-            escalated_to=escalated_to,
-            rule_version=rule_version,
+            deadline_at=escalation.deadline_at,
+            step=escalation.step,
+            escalated_to=escalation.escalated_to,
+            rule_version=escalation.rule_version,
+            observed_at=escalation.observed_at,
+            due_at=escalation.due_at,
+            role=escalation.role,
+            reason=escalation.reason,
         )
         return True
 

@@ -66,7 +66,7 @@ class Agent:
             hired_on=date.fromisoformat(hired) if isinstance(hired, str) else hired,
             lat=data.get("lat"),
             lon=data.get("lon"),
-            capacity=int(data.get("capacity") or 200),
+            capacity=200 if data.get("capacity") is None else int(data["capacity"]),  # 0 is a capacity
             status=data.get("status") or "active",
         )
 

@@ -7,10 +7,13 @@ import tomllib
 from datetime import datetime
 from typing import Annotated, Any, Final
 from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from eventsourcing.domain import Aggregate
 from msgspec import Meta, Struct
+
+from domain.business_time import CalendarName, WorkingTime, parse_business_hours
 
 RULESET_ID: Final = uuid5(UUID("3f1e9a40-7c55-4e0e-9a7d-6b3d2c1f0a99"), "ruleset")
 Minutes = Annotated[int, Meta(ge=1, le=7 * 24 * 60)]
@@ -28,6 +31,17 @@ class Sla(Strict, frozen=True):
     escalation_chain: list[Annotated[str, Meta(min_length=1, max_length=64)]] = msgspec.field(
         default_factory=lambda: ["manager", "director"]
     )
+    # Working time: deadlines count only these hours on the calendar's working days
+    # (domain.business_time); unset and "24x7" mean every minute counts.
+    business_hours: Annotated[str, Meta(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")] | None = None
+    calendar: CalendarName = "24x7"
+    timezone: Annotated[str, Meta(min_length=1, max_length=64)] = "Asia/Shanghai"
+
+    def working_time(self) -> WorkingTime:
+        if self.business_hours is None:
+            return WorkingTime(calendar=self.calendar, zone=self.timezone)
+        opens, closes = parse_business_hours(self.business_hours)
+        return WorkingTime(opens, closes, self.calendar, self.timezone)
 
 
 class Keywords(Strict, frozen=True):
@@ -101,6 +115,15 @@ def rules_from_dict(raw: dict[str, Any]) -> RulesDocument:
             raise RulesError(
                 f"$.routing.channel_teams.{channel}", f"unknown channel; expected one of {CHANNELS}"
             )
+    if document.sla.business_hours is not None:
+        try:
+            parse_business_hours(document.sla.business_hours)
+        except ValueError as error:
+            raise RulesError("$.sla.business_hours", str(error)) from None
+    try:
+        ZoneInfo(document.sla.timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise RulesError("$.sla.timezone", f"unknown time zone {document.sla.timezone!r}") from None
     for stage, gate in document.stages.items():
         if stage not in STAGES:
             raise RulesError(f"$.stages.{stage}", f"unknown stage; expected one of {STAGES}")

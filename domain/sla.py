@@ -1,28 +1,51 @@
-"""First-response SLA as a pure function of event times (no clock reads).
+"""First-response SLA (SPEC §4), pure: deadlines, escalation steps, and the watcher's book.
 
-A lead's deadline is its first inbound touch plus ``first_response_minutes`` (VIP leads use
-``vip_first_response_minutes``). Step k of the escalation chain falls due one further SLA period
-after step k-1, so the chain walks up one level per missed period. A first response at or before a
-step's due time cancels that step and every later one.
+A lead's deadline is its first inbound touch plus ``first_response_minutes`` of working time
+(VIP leads: ``vip_first_response_minutes``; working time from the rules' business hours and
+calendar, ``domain.business_time``). Step k of the escalation chain falls due k SLA periods
+after the lead, so the chain walks up one level per missed period. A first response at or
+before a step's due time cancels that step and every later one.
+
+``SlaBook`` is the SLA watcher's state as a fold over the log: what it needs of each lead, and
+the open leads ordered by their next due instant (a heap), so finding what is due costs
+O(due · log n), not a scan of every customer. It never reads a clock: the caller passes
+``now`` (the service's clock) and records what ``due`` returns as events carrying that instant;
+replays read those events and never decide again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from domain.business_time import WorkingTime
+from domain.roster import Agent, RosterState
+from domain.routing import ROUTER
+from domain.rules import RulesDocument, Sla, rules_from_dict
+from domain.touchpoints import CHANNELS
+
+ALWAYS: Final = WorkingTime()
+
+OrderKey = tuple[datetime, str]  # (occurred_at, touchpoint_id): the chain's order
 
 
 @dataclass(frozen=True, slots=True)
 class DueStep:
     step: int  # 1-based position in the escalation chain
-    role: str  # the chain entry, e.g. "manager"; the caller resolves it to a person
+    role: str  # the chain entry, e.g. "manager"; resolved to a person by escalation_target
     deadline_at: datetime  # the first-response deadline that was missed
-    due_at: datetime  # when this step fell due (event time)
+    due_at: datetime  # when this step fell due
 
 
-def first_response_deadline(lead_at: datetime, minutes: int) -> datetime:
-    return lead_at + timedelta(minutes=minutes)
+def first_response_deadline(lead_at: datetime, minutes: int, working: WorkingTime = ALWAYS) -> datetime:
+    return working.add(lead_at, minutes)
+
+
+def step_due_at(lead_at: datetime, minutes: int, step: int, working: WorkingTime = ALWAYS) -> datetime:
+    return working.add(lead_at, minutes * step)
 
 
 def due_steps(
@@ -32,15 +55,241 @@ def due_steps(
     chain: Sequence[str],
     now: datetime,
     already: frozenset[int] | set[int] = frozenset(),
+    working: WorkingTime = ALWAYS,
 ) -> list[DueStep]:
-    """Chain steps due at event time ``now`` that are not in ``already`` (idempotence lives here:
-    the caller passes the steps it has recorded, so re-running never repeats one)."""
-    deadline = first_response_deadline(lead_at, minutes)
+    """Chain steps due at ``now`` that are not in ``already`` (idempotence lives here: the
+    caller passes the steps it has recorded, so re-running never repeats one)."""
+    deadline = first_response_deadline(lead_at, minutes, working)
     steps: list[DueStep] = []
     for index, role in enumerate(chain, start=1):
-        due_at = deadline + timedelta(minutes=minutes * (index - 1))
+        due_at = step_due_at(lead_at, minutes, index, working)
         if due_at > now or (answered_at is not None and answered_at <= due_at):
             break  # later steps fall due even later, and an answer cancels them all
         if index not in already:
             steps.append(DueStep(index, role, deadline, due_at))
     return steps
+
+
+def response_minutes(sla: Sla, vip: bool) -> int:
+    return sla.vip_first_response_minutes if vip else sla.first_response_minutes
+
+
+def escalation_target(
+    role: str, owner: str | None, agents: Mapping[str, Agent], fallback: str
+) -> tuple[str, str]:
+    """The agent a chain step escalates to, and why: the chain may name an agent directly, or
+    ``manager`` (the owner's manager) / ``director`` (the manager's manager); when the roster
+    has nobody there who has not left, the rules' fallback owner, with the reason."""
+
+    def present(agent_id: str | None) -> bool:
+        return agent_id is not None and agent_id in agents and agents[agent_id].status != "left"
+
+    if present(role):
+        return role, f"named in the escalation chain ({agents[role].name})"
+    owner_agent = agents.get(owner or "")
+    manager = owner_agent.manager if owner_agent else None
+    if role == "manager" and present(manager):
+        assert manager is not None
+        return manager, f"manager of {owner} ({agents[manager].name})"
+    if role == "director" and manager in agents:
+        director = agents[manager].manager  # type: ignore[index]
+        if present(director):
+            assert director is not None
+            return director, f"director over {owner}: manager of {manager} ({agents[director].name})"
+    return fallback, f"no {role} for {owner or 'an unassigned lead'} on the roster; fallback owner"
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """A step the watcher found due at ``observed_at``, resolved to a person."""
+
+    customer_id: str
+    step: int
+    role: str
+    escalated_to: str
+    reason: str
+    deadline_at: datetime
+    due_at: datetime
+    rule_version: int
+    observed_at: datetime
+
+
+@dataclass(slots=True)
+class LeadClock:
+    """What the watcher knows of one customer: its lead, its replies, and the SLA's state."""
+
+    lead: OrderKey | None = None  # first inbound touch on a contact channel
+    outbound: set[OrderKey] = field(default_factory=set)
+    vip: bool = False
+    owner: str | None = None
+    rule_version: int | None = None  # of the router's assignment: the SLA that applies
+    escalated: set[int] = field(default_factory=set)
+    closed: bool = False  # merged into another customer
+
+    @property
+    def answered_at(self) -> datetime | None:
+        if self.lead is None:
+            return None
+        lead = self.lead
+        replies = [key for key in self.outbound if key > lead]
+        return min(replies)[0] if replies else None
+
+    def touch(self, key: OrderKey, direction: str, channel: str) -> None:
+        if direction == "outbound":
+            self.outbound.add(key)
+        elif channel in CHANNELS and (self.lead is None or key < self.lead):
+            self.lead = key
+
+
+@dataclass
+class SlaBook:
+    """The SLA watcher's fold: ``feed`` log events in order, then ``due(now)``."""
+
+    clocks: dict[str, LeadClock] = field(default_factory=dict)
+    rule_versions: list[dict[str, Any]] = field(default_factory=list)
+    roster: RosterState = field(default_factory=RosterState)
+    _parsed: dict[int, RulesDocument] = field(default_factory=dict)
+    _heap: list[tuple[datetime, str]] = field(default_factory=list)
+    _scheduled: dict[str, datetime] = field(default_factory=dict)
+    _dirty: set[str] = field(default_factory=set)
+
+    def feed(self, kind: str, customer_id: str, fields: dict[str, Any]) -> None:
+        if kind == "RuleSet.RulesRevised":
+            self.rule_versions.append(fields["document"])
+            return
+        if kind.startswith("Roster."):
+            self.roster.apply(kind, fields)
+            return
+        clock = self.clocks.setdefault(customer_id, LeadClock())
+        if kind == "Customer.TouchpointRecorded":
+            occurred = _as_datetime(fields["occurred_at"])
+            clock.touch((occurred, fields["touchpoint_id"]), fields["direction"], fields["channel"])
+        elif kind == "Customer.LeadAssigned":
+            clock.owner = fields["agent_id"]
+            if fields.get("actor") == ROUTER and clock.rule_version is None:
+                clock.rule_version = int(fields["rule_version"])
+        elif kind == "Customer.FirstResponseOverdue":
+            clock.escalated.add(int(fields["step"]))
+        elif kind == "Customer.TagsChanged":
+            if "vip" in fields["added"]:
+                clock.vip = True
+            if "vip" in fields["removed"]:
+                clock.vip = False
+        elif kind == "Customer.MergedInto":
+            clock.closed = True
+        elif kind == "Customer.Restored":
+            clock.closed = False
+        self._dirty.add(customer_id)
+
+    def replace(self, customer_id: str, clock: LeadClock) -> None:
+        """Sets a customer's state from its aggregate (after a merge or unmerge, which move
+        touchpoints between customers: simpler to reload than to fold)."""
+        known = self.clocks.get(customer_id)
+        if known is not None and clock.rule_version is None:
+            clock.rule_version = known.rule_version  # the router's version is not on the aggregate
+        self.clocks[customer_id] = clock
+        self._dirty.add(customer_id)
+
+    def mark_escalated(self, customer_id: str, steps: Sequence[int]) -> None:
+        self.clocks[customer_id].escalated.update(steps)
+        self._dirty.add(customer_id)
+
+    def reschedule(self, customer_ids: Sequence[str]) -> None:
+        self._dirty.update(customer_ids)
+
+    def next_due(self) -> datetime | None:
+        self._schedule_dirty()
+        while self._heap and self._scheduled.get(self._heap[0][1]) != self._heap[0][0]:
+            heapq.heappop(self._heap)  # stale: rescheduled or settled since
+        return self._heap[0][0] if self._heap else None
+
+    @property
+    def open_leads(self) -> int:
+        self._schedule_dirty()
+        return len(self._scheduled)
+
+    def due(self, now: datetime) -> list[Escalation]:
+        """Every step due at ``now`` and not yet recorded. The customers returned are
+        unscheduled until ``mark_escalated`` (after the caller recorded them) or ``reschedule``
+        (if recording failed)."""
+        self._schedule_dirty()
+        found: list[Escalation] = []
+        while self._heap and self._heap[0][0] <= now:
+            due_at, customer_id = heapq.heappop(self._heap)
+            if self._scheduled.get(customer_id) != due_at:
+                continue
+            del self._scheduled[customer_id]
+            found.extend(self._escalations(customer_id, now))
+        return found
+
+    def _escalations(self, customer_id: str, now: datetime) -> list[Escalation]:
+        clock = self.clocks[customer_id]
+        rules = self._rules(clock)
+        if rules is None or clock.lead is None:
+            return []
+        sla = rules.sla
+        steps = due_steps(
+            clock.lead[0],
+            clock.answered_at,
+            response_minutes(sla, clock.vip),
+            sla.escalation_chain,
+            now,
+            clock.escalated,
+            sla.working_time(),
+        )
+        escalations = []
+        for due in steps:
+            target, reason = escalation_target(
+                due.role, clock.owner, self.roster.agents, rules.routing.fallback_owner
+            )
+            escalations.append(
+                Escalation(
+                    customer_id,
+                    due.step,
+                    due.role,
+                    target,
+                    reason,
+                    due.deadline_at,
+                    due.due_at,
+                    clock.rule_version or 0,
+                    now,
+                )
+            )
+        return escalations
+
+    def _schedule_dirty(self) -> None:
+        for customer_id in self._dirty:
+            due_at = self._next_step_due(self.clocks[customer_id])
+            if due_at is None:
+                self._scheduled.pop(customer_id, None)
+            elif self._scheduled.get(customer_id) != due_at:
+                self._scheduled[customer_id] = due_at
+                heapq.heappush(self._heap, (due_at, customer_id))
+        self._dirty.clear()
+
+    def _next_step_due(self, clock: LeadClock) -> datetime | None:
+        rules = self._rules(clock)
+        if rules is None or clock.lead is None or clock.closed:
+            return None
+        sla, answered = rules.sla, clock.answered_at
+        working = sla.working_time()
+        minutes = response_minutes(sla, clock.vip)
+        for step in range(1, len(sla.escalation_chain) + 1):
+            due_at = step_due_at(clock.lead[0], minutes, step, working)
+            if answered is not None and answered <= due_at:
+                return None
+            if step not in clock.escalated:
+                return due_at
+        return None
+
+    def _rules(self, clock: LeadClock) -> RulesDocument | None:
+        version = clock.rule_version
+        if version is None or not 1 <= version <= len(self.rule_versions):
+            return None
+        if version not in self._parsed:
+            self._parsed[version] = rules_from_dict(self.rule_versions[version - 1])
+        return self._parsed[version]
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)

@@ -5,9 +5,11 @@ What the projector needs to keep them incremental (profile observations, identit
 stage/tag state, the tracking position) lives in the ``ec`` schema: analysts may read
 it, but it is not part of the contract.
 
-Time is event time. Where a view needs "now" (CTRE's elapsed time of unanswered leads,
-silence, overdue first contacts) it uses the log's event-time watermark: the latest
-``occurred_at`` projected (``ec.watermark``), so every view is a pure function of the log.
+Time is event time. Where a metric needs "now" (CTRE's elapsed time of unanswered leads) it
+uses the log's event-time watermark: the latest ``occurred_at`` projected (``ec.watermark``),
+so every view is a pure function of the log. Decisions taken on the service's clock (an
+overdue first contact, a silent customer) are not re-derived here: the views read the events
+that recorded them (``FirstResponseOverdue``, the ``silent`` tag).
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from typing import Final
 # Contact channels whose first inbound touch makes a lead (imports and other
 # non-contact sources are facts about a customer, not leads).
 LEAD_CHANNELS_SQL: Final = "('web_form','douyin_dm','expo_scan','call_400','engineer_log','wecom_msg')"
-DEFAULT_FIRST_RESPONSE_MINUTES: Final = 15
-DEFAULT_SILENCE_DAYS: Final = 30
 CONTRACT_STALL_DAYS: Final = 14
 
 TABLES: Final = """
@@ -39,8 +39,6 @@ CREATE TABLE IF NOT EXISTS ec.leads (
 CREATE TABLE IF NOT EXISTS ec.import_batches (
   import_batch VARCHAR PRIMARY KEY, source_file VARCHAR, rows_read BIGINT, accepted BIGINT, rejected BIGINT,
   null_rates MAP(VARCHAR, DOUBLE), abnormal_char_rows BIGINT, completed_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS ec.rule_versions (version INTEGER PRIMARY KEY, silence_days INTEGER,
-  first_response_minutes INTEGER, applied_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS touchpoints (
   touchpoint_id VARCHAR, customer_id UUID, channel VARCHAR, direction VARCHAR, occurred_at TIMESTAMPTZ,
   recorded_at TIMESTAMPTZ, actor VARCHAR, summary VARCHAR);
@@ -62,11 +60,6 @@ CREATE TABLE IF NOT EXISTS data_health (import_batch VARCHAR, metric VARCHAR, va
 VIEWS: Final = f"""
 CREATE OR REPLACE VIEW ec.watermark AS
   SELECT coalesce(max(occurred_at), TIMESTAMPTZ '1970-01-01 00:00:00+00') AS as_of FROM touchpoints;
-CREATE OR REPLACE VIEW ec.live_rules AS
-  SELECT coalesce((SELECT silence_days FROM ec.rule_versions ORDER BY version DESC LIMIT 1),
-                  {DEFAULT_SILENCE_DAYS}) AS silence_days,
-         coalesce((SELECT first_response_minutes FROM ec.rule_versions ORDER BY version DESC LIMIT 1),
-                  {DEFAULT_FIRST_RESPONSE_MINUTES}) AS first_response_minutes;
 CREATE OR REPLACE VIEW lead_response AS
   SELECT customer_id, channel, lead_at, first_response_at,
          epoch(first_response_at - lead_at) / 3600.0 AS response_hours, owner_agent_id
@@ -115,10 +108,10 @@ CREATE OR REPLACE VIEW response_heatmap AS
 CREATE OR REPLACE VIEW silent_customers AS
   SELECT c.customer_id, c.display_name, c.owner_agent_id, c.last_touch_at,
          date_diff('day', c.last_touch_at, w.as_of)::INTEGER AS silent_days
-  FROM customer_360 c, ec.watermark w, ec.live_rules r
-  WHERE c.last_touch_at <= w.as_of - to_days(r.silence_days) AND NOT c.erased;
+  FROM customer_360 c, ec.watermark w
+  WHERE list_contains(c.tags, 'silent') AND NOT c.erased;
 CREATE OR REPLACE VIEW ec.journey_breakpoints_ordered AS
-  WITH w AS (SELECT as_of FROM ec.watermark), r AS (SELECT * FROM ec.live_rules),
+  WITH w AS (SELECT as_of FROM ec.watermark),
   last_out AS (SELECT customer_id, max(occurred_at) AS at FROM touchpoints WHERE direction = 'outbound'
                GROUP BY customer_id),
   last_tech AS (SELECT customer_id, max(occurred_at) AS at FROM touchpoints
@@ -133,12 +126,9 @@ CREATE OR REPLACE VIEW ec.journey_breakpoints_ordered AS
          1 AS ord FROM live
   UNION ALL
   SELECT 'first contact overdue',
-         count(*) FILTER (WHERE lead_at IS NOT NULL AND first_response_at IS NULL
-                            AND (SELECT as_of FROM w)
-                                > lead_at + to_minutes((SELECT first_response_minutes FROM r))),
-         count(*) FILTER (WHERE first_response_at
-                            > lead_at + to_minutes((SELECT first_response_minutes FROM r))),
-         2 FROM live
+         count(*) FILTER (WHERE overdue AND first_response_at IS NULL),
+         count(*) FILTER (WHERE overdue AND first_response_at IS NOT NULL),
+         2 FROM (SELECT live.*, customer_id IN (SELECT customer_id FROM sla_breaches) AS overdue FROM live)
   UNION ALL
   SELECT 'requirement doc not sent',
          count(*) FILTER (WHERE live.stage = 'requirement' AND (o.at IS NULL OR o.at < live.stage_at)),

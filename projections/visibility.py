@@ -1,9 +1,10 @@
 """Role visibility over the DuckDB read models (SPEC §7), in one place for every read path.
 
 ``sales:<agent>`` sees the customers that agent owns, ``director:<agent>`` the customers
-owned by the agents of their team, ``exec`` everything. Read paths load the visible ids
-into a temporary table (``visible_customers``) and join it, so a customer outside the
-role is indistinguishable from one that does not exist.
+owned by the agents of their team, ``exec`` everything; an agent also sees every customer
+whose first-response escalation was addressed to them (they are the one who must act).
+Read paths load the visible ids into a temporary table (``visible_customers``) and join it,
+so a customer outside the role is indistinguishable from one that does not exist.
 """
 
 from __future__ import annotations
@@ -58,12 +59,17 @@ def owner_condition(role: Role, team: Collection[str] = ()) -> tuple[str, list[s
     """
     if role.sees_everything:
         return "TRUE", []
+    assert role.agent_id is not None
+    # Whoever a first-response escalation was addressed to must be able to act on it.
+    escalated = (
+        "CAST(customer_id AS VARCHAR) IN (SELECT CAST(customer_id AS VARCHAR) FROM sla_breaches "
+        "WHERE escalated_to = ? OR escalated_to LIKE '%:' || ?)"
+    )
     if role.kind == "sales":
-        assert role.agent_id is not None
-        return "owner_agent_id = ?", [role.agent_id]
-    members = sorted({*team, role.agent_id or ""} - {""})
+        return f"(owner_agent_id = ? OR {escalated})", [role.agent_id, role.agent_id, role.agent_id]
+    members = sorted({*team, role.agent_id} - {""})
     placeholders = ", ".join("?" for _ in members)
-    return f"owner_agent_id IN ({placeholders})", members
+    return f"(owner_agent_id IN ({placeholders}) OR {escalated})", [*members, role.agent_id, role.agent_id]
 
 
 def load_visible_customers(

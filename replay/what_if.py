@@ -15,10 +15,12 @@ from typing import Any
 from uuid import UUID
 
 from adapters.application import EventChain
-from adapters.router import _due_steps, log_events
+from adapters.log_reader import log_events
+from adapters.router import ROUTED_EVENTS
 from domain.customer import Customer
 from domain.routing import ROUTER, Decision, RoutingFold
 from domain.rules import RulesDocument
+from domain.sla import due_steps, response_minutes
 
 
 @dataclass
@@ -40,7 +42,7 @@ def what_if(
     fold = RoutingFold(rules_override=rules)
     actual_owner: dict[str, str] = {}
     predicted: dict[str, Decision] = {}
-    for _, kind, originator, fields in log_events(app):
+    for _, kind, originator, fields in log_events(app, ROUTED_EVENTS):
         for decision in fold.feed(kind, originator, fields):
             predicted[decision.customer_id] = decision
         if kind == "Customer.LeadAssigned" and fields.get("actor") == ROUTER:
@@ -56,11 +58,7 @@ def what_if(
         if actual is not None and actual != decision.agent_id:
             report.changed.append((customer_id, actual, decision.agent_id, decision.matched_step))
         customer = app.get_customer(UUID(customer_id), follow_merges=False)
-        would = (
-            {step for step, _, _ in _due_steps(customer, rules, now, decision.agent_id, fold)}
-            if now
-            else set()
-        )
+        would = _would_escalate(customer, rules, now)
         report.breaches_actual += bool(customer.escalated_steps)
         report.breaches_predicted += bool(would)
         if would and not customer.escalated_steps:
@@ -70,6 +68,23 @@ def what_if(
         _response(customer, now, response_hours)
     report.ctre_hours = _ctre(response_hours)
     return report
+
+
+def _would_escalate(customer: Customer, rules: RulesDocument, now: datetime | None) -> set[int]:
+    """The steps the draft's SLA would escalate in event time (responses as recorded)."""
+    lead, response = customer.first_inbound, customer.first_response
+    if lead is None or now is None or customer.merged_into is not None:
+        return set()
+    sla = rules.sla
+    due = due_steps(
+        lead.occurred_at,
+        response.occurred_at if response else None,
+        response_minutes(sla, "vip" in customer.tags),
+        sla.escalation_chain,
+        now,
+        working=sla.working_time(),
+    )
+    return {d.step for d in due}
 
 
 def _response(customer: Customer, now: datetime | None, into: dict[str, list[float]]) -> None:

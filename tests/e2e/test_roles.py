@@ -33,6 +33,16 @@ def owners(directory: Path) -> dict[str, str | None]:
         )
 
 
+def escalated_to(directory: Path) -> dict[str, set[str]]:
+    """Agent → the customers whose first-response escalation was addressed to them."""
+    with duckdb.connect(str(directory / "analytics.duckdb"), read_only=True) as connection:
+        rows = connection.execute("SELECT customer_id::VARCHAR, escalated_to FROM sla_breaches").fetchall()
+    found: dict[str, set[str]] = {}
+    for customer_id, agent in rows:
+        found.setdefault(agent, set()).add(customer_id)
+    return found
+
+
 def exported(directory: Path, role: str) -> set[str]:
     result = run(directory, "export", "--as", role)
     assert result.returncode == 0, result.stderr
@@ -41,12 +51,18 @@ def exported(directory: Path, role: str) -> set[str]:
 
 def test_each_role_sees_exactly_its_customers_on_every_read_path(demo_dir: Path) -> None:
     owner = owners(demo_dir)
+    escalated = escalated_to(demo_dir)
     hz_team = {"a-wang", "a-chen", "m-zhao", "d-qian"}  # examples/team.toml: team hz (+ reports to d-qian)
     expected = {
         "exec": set(owner),
-        "director:d-qian": {c for c, o in owner.items() if o in hz_team},
-        "sales:a-li": {c for c, o in owner.items() if o == "a-li"},
+        "director:d-qian": {c for c, o in owner.items() if o in hz_team} | escalated.get("d-qian", set()),
+        "sales:a-li": {c for c, o in owner.items() if o == "a-li"} | escalated.get("a-li", set()),
     }
+    # The director is escalated customers her team does not own, and can open them.
+    outside = sorted(escalated.get("d-qian", set()) - {c for c, o in owner.items() if o in hz_team})
+    assert outside
+    opened = run(demo_dir, "customer", outside[0], "--as", "director:d-qian")
+    assert opened.returncode == 0, opened.stderr
     assert (
         expected["sales:a-li"] and expected["director:d-qian"] and expected["sales:a-li"] < expected["exec"]
     )

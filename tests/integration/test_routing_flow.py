@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from adapters.application import EventChain
-from adapters.router import check_sla, route_pending
+from adapters.log_reader import log_events
+from adapters.router import ROUTED_EVENTS, route_pending
 from adapters.rules import apply_rules, join, leave, owners, rollback_rules, ruleset
+from adapters.sla_watcher import check_sla
 from domain.roster import Agent
 from domain.rules import RulesError, diff, parse_rules
 from replay.rebuild import build_views
@@ -69,11 +71,9 @@ def test_rule_versions_roll_back_append_only_and_leads_carry_the_version_in_forc
 
 
 def _assigned_version(app: EventChain, customer_id: object) -> int:
-    from adapters.router import log_events
-
     return next(
         int(f["rule_version"])
-        for _, kind, c, f in log_events(app)
+        for _, kind, c, f in log_events(app, ROUTED_EVENTS)
         if kind == "Customer.LeadAssigned" and c == str(customer_id)
     )
 
@@ -90,18 +90,16 @@ def test_an_agent_who_leaves_owns_nothing_afterwards_and_every_handover_is_an_ev
     handover, count = leave(app, "a-one", "resigned", "hr-liu")
     assert (handover, count) == ("m-boss", len(mine))
     assert "a-one" not in owners(app).values()
-    from adapters.router import log_events
-
     handovers = [
         f
-        for _, kind, _, f in log_events(app)
+        for _, kind, _, f in log_events(app, ROUTED_EVENTS)
         if kind == "Customer.LeadAssigned" and f["matched_step"] == "handover"
     ]
     assert len(handovers) == len(mine)
     assert all(h["actor"] == "hr-liu" and "resigned" in h["reason"] for h in handovers)
 
 
-def test_sla_escalates_once_per_step_in_event_time_and_never_for_leads_answered_in_time(
+def test_sla_escalates_once_per_step_on_the_clock_and_never_for_leads_answered_in_time(
     store_url: str,
 ) -> None:
     app = staffed(store_url)
@@ -111,22 +109,27 @@ def test_sla_escalates_once_per_step_in_event_time_and_never_for_leads_answered_
             *lead_and_reply(1, "web_form", T0, 0.5),  # answered in time
             *lead_and_reply(2, "web_form", T0, 1.5),  # answered late: step 1 only
             *lead_and_reply(3, "web_form", T0, None),  # never answered
-            envelope("clock", "douyin_dm", T0 + timedelta(hours=5), "13700000000"),
         ]
-    )  # the watermark
+    )
     route_pending(app)
-    escalations = check_sla(app)
-    by_customer = {}
+    assert check_sla(app, T0 + timedelta(minutes=59)) == []  # nothing is due yet
+    escalations = check_sla(app, T0 + timedelta(hours=5))  # nothing else arrived: the clock moved
+    by_customer: dict[str, list[tuple[int, str, str]]] = {}
     for e in escalations:
-        by_customer.setdefault(e.customer_id, []).append((e.step, e.escalated_to.split(":")[0]))
-    answered_late = str(app.find_customer("phone:13800000002").id)
-    never = str(app.find_customer("phone:13800000003").id)
-    assert by_customer.pop(answered_late) == [(1, "manager")]
-    assert by_customer.pop(never) == [(1, "manager"), (2, "director")]
-    assert set(by_customer) <= {str(app.find_customer("phone:13700000000").id)}  # the watermark lead itself
+        by_customer.setdefault(e.customer_id, []).append((e.step, e.role, e.escalated_to))
+        assert e.observed_at == T0 + timedelta(hours=5)
+    answered_late = app.find_customer("phone:13800000002")
+    never = app.find_customer("phone:13800000003")
+    assert by_customer.pop(str(answered_late.id)) == [(1, "manager", "m-boss")]
+    steps = by_customer.pop(str(never.id))
+    assert [(step, role) for step, role, _ in steps] == [(1, "manager"), (2, "director")]
+    assert by_customer == {}
+    # Every target is a person on the roster, or the fallback owner with the reason why.
+    director_step = next(e for e in escalations if e.customer_id == str(never.id) and e.step == 2)
+    assert director_step.escalated_to == "m-boss" and "fallback owner" in director_step.reason
     position = app.max_notification_id()
     restarted = EventChain.from_url(store_url)  # a restarted watcher appends nothing new
-    assert check_sla(restarted) == [] and restarted.max_notification_id() == position
+    assert check_sla(restarted, T0 + timedelta(days=3)) == [] and restarted.max_notification_id() == position
 
 
 def test_rebuilding_views_appends_nothing_and_what_if_reproduces_the_recorded_routing(tmp_path: Path) -> None:
@@ -137,7 +140,7 @@ def test_rebuilding_views_appends_nothing_and_what_if_reproduces_the_recorded_ro
     app.record([envelope("later", "douyin_dm", T0 + timedelta(hours=5), "13700000000")])  # the watermark
     apply_rules(app, V1, "ops", "first")  # the leads waited for rules: routed now
     assert route_pending(app) == 9
-    check_sla(app)
+    check_sla(app, T0 + timedelta(hours=5))
     position = app.max_notification_id()
     built = build_views(app, tmp_path / "rebuilt.duckdb")
     assert app.max_notification_id() == position
@@ -170,8 +173,8 @@ def test_what_if_with_a_changed_team_mapping_reports_the_expected_changes(tmp_pa
 
 
 def test_stage_gates_need_evidence_and_the_silence_tag_comes_and_goes(tmp_path: Path) -> None:
-    from adapters.router import apply_silence
     from adapters.rules import change_stage
+    from adapters.silence import apply_silence
 
     app = staffed(f"sqlite:///{tmp_path / 'events.db'}")
     apply_rules(
@@ -183,9 +186,9 @@ def test_stage_gates_need_evidence_and_the_silence_tag_comes_and_goes(tmp_path: 
     change_stage(app, "phone:13800000001", "solution", ["reply-1"], "a-one", "sent the plan")
     assert app.find_customer("phone:13800000001").stage == "solution"
     app.record([envelope("much-later", "douyin_dm", T0 + timedelta(days=45), "13900000001")])
-    assert apply_silence(app) == (1, 0)
+    assert apply_silence(app, T0 + timedelta(days=45)) == (1, 0)
     assert "silent" in app.find_customer("phone:13800000001").tags
     app.record([envelope("back", "wecom_msg", T0 + timedelta(days=46), "13800000001")])
-    assert apply_silence(app) == (0, 1)
+    assert apply_silence(app, T0 + timedelta(days=46)) == (0, 1)
     assert "silent" not in app.find_customer("phone:13800000001").tags
-    assert apply_silence(app) == (0, 0)  # idempotent
+    assert apply_silence(app, T0 + timedelta(days=46)) == (0, 0)  # idempotent

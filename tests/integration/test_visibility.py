@@ -21,11 +21,13 @@ def connection() -> Iterator[duckdb.DuckDBPyConnection]:
     # Module-scoped (each example refills the table): hypothesis reruns a test body many times.
     with duckdb.connect(":memory:") as connection:
         connection.execute("CREATE TABLE customer_360 (customer_id UUID, owner_agent_id VARCHAR)")
+        connection.execute("CREATE TABLE sla_breaches (customer_id UUID, escalated_to VARCHAR)")
         yield connection
 
 
 def fill(connection: duckdb.DuckDBPyConnection, owner_of: list[str | None]) -> dict[str, str | None]:
     connection.execute("DELETE FROM customer_360")
+    connection.execute("DELETE FROM sla_breaches")
     rows = {str(uuid.uuid4()): owner for owner in owner_of}
     if rows:
         connection.executemany("INSERT INTO customer_360 VALUES (?, ?)", list(rows.items()))
@@ -64,6 +66,32 @@ def test_a_director_sees_their_own_and_their_teams_customers(
     visible = visible_customer_ids(connection, parse_role("director:d-boss"), team=team)
 
     assert {c for c, owner in rows.items() if owner in team | {"d-boss"}} == visible
+
+
+@settings(max_examples=25)
+@given(
+    owner_of=owners,
+    escalations=st.lists(st.tuples(st.integers(0, 24), st.sampled_from(AGENTS)), max_size=10),
+    kind=st.sampled_from(["sales", "director"]),
+    agent=st.sampled_from(AGENTS),
+)
+def test_an_agent_a_lead_was_escalated_to_sees_that_customer_too(
+    connection: duckdb.DuckDBPyConnection,
+    owner_of: list[str | None],
+    escalations: list[tuple[int, str]],
+    kind: str,
+    agent: str,
+) -> None:
+    rows = fill(connection, owner_of)
+    ids = list(rows)
+    escalated = [(ids[i], target) for i, target in escalations if i < len(ids)]
+    if escalated:
+        connection.executemany("INSERT INTO sla_breaches VALUES (?, ?)", escalated)
+
+    visible = visible_customer_ids(connection, parse_role(f"{kind}:{agent}"))
+
+    owned = {c for c, owner in rows.items() if owner == agent}
+    assert owned | {c for c, target in escalated if target == agent} == visible
 
 
 def test_an_agent_id_that_tries_to_inject_sql_is_not_a_role(connection: duckdb.DuckDBPyConnection) -> None:

@@ -1,0 +1,51 @@
+"""Followers of the log (router, SLA watcher, silence tagger, notifier) and the loop that
+runs one in ``serve``.
+
+A follower folds the log into memory once at start, then on each ``tick`` reads only the
+events recorded since (``adapters.log_reader.LogTail``) and acts on what is new or due, so an
+idle tick costs one indexed query whatever the log's size. Its effects are idempotent and
+tracked (positions in the store, recorded steps, message ids), so a restart or a second
+instance adds nothing twice. A tick that fails (store or NATS down) is retried with backoff;
+the follower starts its fold afresh, so nothing it had not recorded is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Final, Protocol
+
+log = logging.getLogger("eventchain.followers")
+MAX_BACKOFF: Final = 30.0
+
+
+class Follower(Protocol):
+    name: str
+
+    def tick(self, should_stop: Callable[[], bool] = ...) -> int:
+        """Reads what is new, acts on what is due; returns how many effects it recorded."""
+        ...
+
+    def reset(self) -> None:
+        """Forgets the in-memory fold (after a failure): the next tick folds the log again."""
+        ...
+
+
+def run_follower(follower: Follower, stop: threading.Event, interval: float) -> None:
+    """Ticks ``follower`` every ``interval`` seconds until ``stop``; failures are logged and
+    retried with exponential backoff (the loop itself never dies of them)."""
+    backoff = interval
+    while not stop.is_set():
+        try:
+            done = follower.tick(stop.is_set)
+        except Exception as error:
+            log.warning("%s tick failed (retrying in %.1f s): %s", follower.name, backoff, error)
+            follower.reset()
+            stop.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+            continue
+        backoff = interval
+        if done:
+            log.info("%s recorded %d", follower.name, done)
+        stop.wait(interval)

@@ -1,0 +1,96 @@
+"""Reading the notification log for followers: the events of chosen classes, in log order,
+from a position on, as (notification id, kind, originator id, fields).
+
+``LogTail`` remembers where it stopped, so a follower that keeps its fold in memory reads
+only what is new on each tick (one indexed range query when nothing is). Fields come from the
+stored JSON directly (fast); with ``personal=True`` and encryption on, events with sealed
+personal fields go through the application's mapper, which opens them with the data key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID
+
+import msgspec
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+
+from adapters.application import EventChain
+from adapters.crypto import PERSONAL
+from adapters.store import RawNotification, select_raw_notifications
+
+PAGE: Final = 10_000
+LogEvent = tuple[int, str, str, dict[str, Any]]
+
+
+def kind_of(event_class: type) -> str:
+    """The kind followers dispatch on: the event class's qualified name, e.g.
+    ``Customer.TouchpointRecorded`` (the part of the library's topic after the colon)."""
+    return event_class.__qualname__
+
+
+class LogTail:
+    """An incremental reader of the events of ``classes`` (a follower's own position in the log)."""
+
+    def __init__(self, app: EventChain, classes: Iterable[type], *, personal: bool = False) -> None:
+        self.app = app
+        self.topics = sorted(get_topic(cls) for cls in classes)
+        self.personal = personal and app.keys is not None
+        self.position = 0  # the last notification id read
+
+    def read(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[LogEvent]:
+        """The events after ``position`` up to the log's end (or until ``should_stop``, checked
+        between pages); ``position`` moves as they are yielded. Each event's fields include
+        its ``originator_version`` (with the originator id, the event's identity)."""
+        while not should_stop():
+            page = select_raw_notifications(self.app.recorder, self.position + 1, PAGE, topics=self.topics)
+            if not page:
+                return
+            for notification in page:
+                fields = self._fields(notification)
+                fields["originator_version"] = notification.originator_version
+                yield (
+                    notification.id,
+                    notification.topic.rpartition(":")[2],
+                    str(UUID(notification.originator_id)),
+                    fields,
+                )
+                self.position = notification.id
+            if len(page) < PAGE:
+                return
+
+    def _fields(self, notification: RawNotification) -> dict[str, Any]:
+        if self.personal and notification.topic in PERSONAL:
+            return opened_fields(self.app, notification)
+        return plain_fields(notification.state)
+
+
+def plain_fields(state: bytes) -> dict[str, Any]:
+    """The stored JSON's fields (sealed personal fields stay sealed); ``occurred_at`` as text."""
+    fields: dict[str, Any] = msgspec.json.decode(state)
+    occurred = fields.get("occurred_at")
+    if isinstance(occurred, dict):
+        fields["occurred_at"] = occurred["_data_"]
+    return fields
+
+
+def opened_fields(app: EventChain, notification: RawNotification) -> dict[str, Any]:
+    stored = StoredEvent(
+        originator_id=UUID(notification.originator_id),
+        originator_version=notification.originator_version,
+        topic=notification.topic,
+        state=notification.state,
+    )
+    fields = dict(vars(app.mapper.to_domain_event(stored)))  # personal fields need the data key
+    for name, value in fields.items():
+        if isinstance(value, datetime):
+            fields[name] = value.isoformat()
+    return fields
+
+
+def log_events(app: EventChain, classes: Iterable[type], *, personal: bool = True) -> Iterator[LogEvent]:
+    """The whole log's events of ``classes``, from the start (one-shot readers and tests)."""
+    yield from LogTail(app, classes, personal=personal).read()
