@@ -9,17 +9,26 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import click
 
+from adapters.application import EventChain
+from adapters.followers import Follower, run_follower
 from adapters.nats_ingest import IngestConfig, IngestWorker
-from adapters.sla_watcher import run_sla_watcher
+from adapters.notifier import Notifier
+from adapters.router import Router
+from adapters.silence import SilenceTagger
+from adapters.sla_watcher import SlaWatcher
 from eventchain.cli_support import open_app, settings_of
 from eventchain.nats_support import nats_url
 from projections.service import run_projector
 
-SERVICES = ("ingest", "project", "sla")
+SERVICES = ("ingest", "project", "route", "sla", "silence", "notify")
+# Seconds between follower ticks: an idle tick is one indexed query, so the router can look
+# often (a new lead is assigned within about this long) and the SLA watcher fires within
+# about its interval after a deadline.
+TICKS: Final = {"route": 0.25, "sla": 1.0, "silence": 5.0}
 log = logging.getLogger("eventchain.serve")
 
 
@@ -54,7 +63,7 @@ def configure_logging() -> None:
     "--only",
     type=click.Choice(SERVICES),
     multiple=True,
-    help="Run only these services (repeatable); default: all three.",
+    help="Run only these services (repeatable); default: all of them.",
 )
 @click.option(
     "--batch",
@@ -72,7 +81,15 @@ def configure_logging() -> None:
 )
 @click.pass_context
 def serve_command(ctx: click.Context, only: tuple[str, ...], batch: int, ack_wait: float) -> None:
-    """Run the service: NATS ingest, the DuckDB projector and the SLA watcher.
+    """Run the service: NATS ingest, the DuckDB projector, and the followers of the log.
+
+    \b
+    ingest   NATS JetStream → the event store (scale out: run more)
+    project  the event store → DuckDB views and the analyst snapshot
+    route    assigns new leads (rules + roster)
+    sla      escalates unanswered leads when their deadline passes (the clock)
+    silence  tags customers silent after [silence] days without a touchpoint
+    notify   publishes assignments, handovers and escalations to notifications.>
 
     Without EVENTCHAIN_NATS_URL a local nats-server (JetStream) runs under the data
     directory. Logs are JSON lines when stderr is not a terminal. Stop with Ctrl-C or
@@ -82,6 +99,7 @@ def serve_command(ctx: click.Context, only: tuple[str, ...], batch: int, ack_wai
     Example:
       EVENTCHAIN_STORE_URL=postgresql://eventchain@db/eventchain eventchain serve
       eventchain serve --only ingest          # scale out: more ingest workers
+      eventchain serve --only sla --only notify
     """
     configure_logging()
     settings = settings_of(ctx)
@@ -97,11 +115,30 @@ def serve_command(ctx: click.Context, only: tuple[str, ...], batch: int, ack_wai
             runners["ingest"] = lambda: worker.run(stop)
         if "project" in selected:
             runners["project"] = lambda: run_projector(settings, stop)
-        if "sla" in selected:  # the router and the SLA watcher, in one loop
-            runners["sla"] = lambda: run_sla_watcher(settings, stop)
+        followers: dict[str, Callable[[EventChain], Follower]] = {
+            "route": Router,
+            "sla": SlaWatcher,
+            "silence": SilenceTagger,
+        }
+        for name, make in followers.items():
+            if name in selected:  # each on its own application: one store connection each
+                runners[name] = _follower_runner(make, settings, stop, TICKS[name])
+        if "notify" in selected:
+            notifier = Notifier(open_app(ctx, require_kek=True), url)
+            runners["notify"] = lambda: notifier.run(stop)
         log.info("serving %s (store %s, nats %s)", ", ".join(runners), settings.store_url.split("@")[-1], url)
         _run_all(runners, stop)
     log.info("stopped")
+
+
+def _follower_runner(
+    make: Callable[[EventChain], Follower], settings: Any, stop: threading.Event, interval: float
+) -> Callable[[], None]:
+    def run() -> None:
+        app = EventChain.from_url(settings.store_url, kek=settings.kek)
+        run_follower(make(app), stop, interval)
+
+    return run
 
 
 def _run_all(runners: dict[str, Callable[[], None]], stop: threading.Event) -> None:

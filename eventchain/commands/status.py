@@ -27,6 +27,9 @@ def collect_status(settings: Settings, app: EventChain) -> dict[str, Any]:
     status.update(_snapshot_status(settings, store_position))
     status.update(_nats_status(settings))
     status["last_rule_version"] = last_rule_version(app)
+    for follower in ("router", "notifier"):  # positions they track in the store
+        tracked = app.recorder.max_tracking_id(follower)
+        status[f"{follower}_position"] = tracked
     return status
 
 
@@ -75,14 +78,36 @@ async def _read_nats(url: str, names: NatsNames) -> dict[str, Any]:
         js = nc.jetstream()
         consumer = await js.consumer_info(names.stream, names.durable)
         dlq = await js.stream_info(names.dlq_stream)
-        return {
+        result: dict[str, Any] = {
             "consumer_pending": consumer.num_pending,
             "consumer_ack_pending": consumer.num_ack_pending,
             "consumer_lag": (consumer.num_pending or 0) + (consumer.num_ack_pending or 0),
             "dlq_messages": dlq.state.messages,
         }
+        result.update(await _notification_status(js))
+        return result
     finally:
         await nc.close()
+
+
+async def _notification_status(js: Any) -> dict[str, Any]:
+    """The notification stream and the WeCom bridge's consumer (None where absent)."""
+    from nats.js.errors import NotFoundError
+
+    from adapters.notifier import NotificationNames
+    from adapters.wecom import WECOM_DURABLE
+
+    names = NotificationNames()
+    result: dict[str, Any] = {"notifications": None, "wecom_pending": None, "wecom_redelivered": None}
+    try:
+        stream = await js.stream_info(names.stream)
+        result["notifications"] = stream.state.messages
+        bridge = await js.consumer_info(names.stream, WECOM_DURABLE)
+    except NotFoundError:
+        return result
+    result["wecom_pending"] = (bridge.num_pending or 0) + (bridge.num_ack_pending or 0)
+    result["wecom_redelivered"] = bridge.num_redelivered
+    return result
 
 
 @click.command("status")
