@@ -5,17 +5,21 @@ then one ``check_sla`` pass and an idle router pass (nothing new: the cost serve
 from __future__ import annotations
 
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 
 from adapters.application import EventChain
-from adapters.router import check_sla, log_events, route_pending
+from adapters.log_reader import log_events
+from adapters.router import ROUTED_EVENTS, route_pending
 from adapters.rules import apply_rules, join
+from adapters.sla_watcher import check_sla
 from bench.harness import BenchContext, Figure, stopwatch
-from bench.workload import accepted_touchpoints
+from bench.workload import START, accepted_touchpoints
 from domain.roster import Agent
 from domain.routing import replay_decisions
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+END_OF_WORKLOAD = START + timedelta(days=130)
 
 
 def _prepared(ctx: BenchContext) -> EventChain:
@@ -31,14 +35,15 @@ def _prepared(ctx: BenchContext) -> EventChain:
 def run(ctx: BenchContext) -> list[Figure]:
     app = _prepared(ctx)
     with stopwatch() as fold_time:
-        events = [(kind, originator, fields) for _, kind, originator, fields in log_events(app)]
+        logged = log_events(app, ROUTED_EVENTS)
+        events = [(kind, originator, fields) for _, kind, originator, fields in logged]
         leads = len(replay_decisions(events))
     with stopwatch() as route_time:
         routed = route_pending(app)
     with stopwatch() as idle_time:
         route_pending(app)
     with stopwatch() as sla_time:
-        escalations = check_sla(app)
+        escalations = check_sla(app, END_OF_WORKLOAD)
     return [
         Figure(
             "route_pending leads/s (PostgreSQL, decisions + position in one transaction)",
