@@ -231,6 +231,16 @@ class EventChain(Application[UUID]):
     def max_notification_id(self) -> int:
         return self.recorder.max_notification_id() or 0
 
+    def tracked_position(self, follower: str) -> int | None:
+        """The position a follower recorded in the store's tracking table (None: never)."""
+        recorder: ProcessRecorder = self.recorder  # type: ignore[assignment]
+        return recorder.max_tracking_id(follower)
+
+    def track(self, follower: str, position: int) -> None:
+        """Records a follower's position alone (one whose effects live outside the store)."""
+        recorder: ProcessRecorder = self.recorder  # type: ignore[assignment]
+        recorder.insert_tracking(Tracking(follower, position))
+
     # --- loading ---------------------------------------------------------------------
 
     def _resolver_for(

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 log = logging.getLogger("eventchain.followers")
@@ -22,6 +24,11 @@ MAX_BACKOFF: Final = 30.0
 
 class Follower(Protocol):
     name: str
+
+    @property
+    def position(self) -> int:
+        """The last notification id the follower has read."""
+        ...
 
     def tick(self, should_stop: Callable[[], bool] = ...) -> int:
         """Reads what is new, acts on what is due; returns how many effects it recorded."""
@@ -32,20 +39,38 @@ class Follower(Protocol):
         ...
 
 
-def run_follower(follower: Follower, stop: threading.Event, interval: float) -> None:
+@dataclass
+class FollowerHealth:
+    """What a running follower loop tells operators (metrics, readiness)."""
+
+    recorded: int = 0  # effects recorded since start
+    failures: int = 0  # ticks that failed (and were retried)
+    last_tick_at: float | None = None  # time.time() of the last successful tick
+    last_error: str | None = None
+
+
+def run_follower(
+    follower: Follower, stop: threading.Event, interval: float, health: FollowerHealth | None = None
+) -> None:
     """Ticks ``follower`` every ``interval`` seconds until ``stop``; failures are logged and
     retried with exponential backoff (the loop itself never dies of them)."""
+    health = health or FollowerHealth()
     backoff = interval
     while not stop.is_set():
         try:
             done = follower.tick(stop.is_set)
         except Exception as error:
+            health.failures += 1
+            health.last_error = str(error) or type(error).__name__
             log.warning("%s tick failed (retrying in %.1f s): %s", follower.name, backoff, error)
             follower.reset()
             stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
             continue
         backoff = interval
+        health.recorded += done
+        health.last_tick_at = time.time()
+        health.last_error = None
         if done:
             log.info("%s recorded %d", follower.name, done)
         stop.wait(interval)

@@ -45,9 +45,16 @@ class LogTail:
         """The events after ``position`` up to the log's end (or until ``should_stop``, checked
         between pages); ``position`` moves as they are yielded. Each event's fields include
         its ``originator_version`` (with the originator id, the event's identity)."""
+        # Read up to the log's end as of now; once there, the position is that end, so the lag
+        # behind the store (metrics, status) is zero when nothing relevant is left, whatever
+        # events of other classes were recorded meanwhile.
+        ceiling = self.app.max_notification_id()
         while not should_stop():
-            page = select_raw_notifications(self.app.recorder, self.position + 1, PAGE, topics=self.topics)
+            page = select_raw_notifications(
+                self.app.recorder, self.position + 1, PAGE, end=ceiling, topics=self.topics
+            )
             if not page:
+                self.position = max(self.position, ceiling)
                 return
             for notification in page:
                 fields = self._fields(notification)
@@ -60,6 +67,7 @@ class LogTail:
                 )
                 self.position = notification.id
             if len(page) < PAGE:
+                self.position = max(self.position, ceiling)
                 return
 
     def _fields(self, notification: RawNotification) -> dict[str, Any]:

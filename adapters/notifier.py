@@ -30,7 +30,6 @@ from typing import Any, Final
 from uuid import UUID
 
 import nats
-from eventsourcing.persistence import Tracking
 from nats.js import api
 from nats.js.errors import NotFoundError
 
@@ -146,7 +145,7 @@ class Notifier:
             await nc.close()
 
     async def _resume(self, js: Any) -> _Tail:
-        tracked = await asyncio.to_thread(self.app.recorder.max_tracking_id, NOTIFIER_NAME)
+        tracked = await asyncio.to_thread(self.app.tracked_position, NOTIFIER_NAME)
         published = await last_published_position(js, self.names)
         position = max(tracked or 0, published)
         self.stats.position = position
@@ -175,7 +174,7 @@ class Notifier:
             position = batch[-1].position
             if os.environ.get(CRASH_AFTER_PUBLISH_ENV):  # test hook: die between publish and tracking
                 os.kill(os.getpid(), signal.SIGKILL)
-            await asyncio.to_thread(self.app.recorder.insert_tracking, Tracking(NOTIFIER_NAME, position))
+            await asyncio.to_thread(self.app.track, NOTIFIER_NAME, position)
             self.stats.position = position
         return published
 

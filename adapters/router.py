@@ -47,7 +47,7 @@ class Router:
     def reset(self) -> None:
         self.fold = RoutingFold()
         self.tail = LogTail(self.app, ROUTED_EVENTS, personal=True)  # lead text, city, budget
-        self.recorded = self.app.recorder.max_tracking_id(ROUTER_NAME) or 0
+        self.recorded = self.app.tracked_position(ROUTER_NAME) or 0
 
     @property
     def position(self) -> int:
@@ -95,7 +95,7 @@ class Router:
         except IntegrityError:
             # Another router instance recorded these decisions first (the same ones: the fold
             # is deterministic); its LeadAssigned events are skipped when read.
-            self.recorded = self.app.recorder.max_tracking_id(ROUTER_NAME) or position
+            self.recorded = self.app.tracked_position(ROUTER_NAME) or position
             return 0
         self.recorded = position
         return len(decisions)

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -14,13 +15,14 @@ from typing import Any, Final
 import click
 
 from adapters.application import EventChain
-from adapters.followers import Follower, run_follower
+from adapters.followers import Follower, FollowerHealth, run_follower
 from adapters.nats_ingest import IngestConfig, IngestWorker
 from adapters.notifier import Notifier
 from adapters.router import Router
 from adapters.silence import SilenceTagger
 from adapters.sla_watcher import SlaWatcher
 from eventchain.cli_support import open_app, settings_of
+from eventchain.metrics import ServiceState, serve_endpoint
 from eventchain.nats_support import nats_url
 from projections.service import run_projector
 
@@ -28,6 +30,7 @@ SERVICES = ("ingest", "project", "route", "sla", "silence", "notify")
 # Seconds between follower ticks: an idle tick is one indexed query, so the router can look
 # often (a new lead is assigned within about this long) and the SLA watcher fires within
 # about its interval after a deadline.
+SHUTDOWN_GRACE: Final = 1.5  # seconds each part gets to finish its step after SIGTERM
 TICKS: Final = {"route": 0.25, "sla": 1.0, "silence": 5.0}
 log = logging.getLogger("eventchain.serve")
 
@@ -79,8 +82,17 @@ def configure_logging() -> None:
     type=click.FloatRange(1, 3600),
     help="Seconds JetStream waits for an ack before redelivering.",
 )
+@click.option(
+    "--metrics-addr",
+    envvar="EVENTCHAIN_METRICS_ADDR",
+    default="127.0.0.1:9464",
+    show_default=True,
+    help="host:port of /metrics (Prometheus), /healthz and /readyz; 'off' for none.",
+)
 @click.pass_context
-def serve_command(ctx: click.Context, only: tuple[str, ...], batch: int, ack_wait: float) -> None:
+def serve_command(
+    ctx: click.Context, only: tuple[str, ...], batch: int, ack_wait: float, metrics_addr: str
+) -> None:
     """Run the service: NATS ingest, the DuckDB projector, and the followers of the log.
 
     \b
@@ -108,10 +120,14 @@ def serve_command(ctx: click.Context, only: tuple[str, ...], batch: int, ack_wai
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     app = open_app(ctx, require_kek=True)
+    state = ServiceState(settings, app)
     with nats_url(settings) as url:
+        if metrics_addr != "off":
+            _start_endpoint(state, metrics_addr, stop)
         runners: dict[str, Callable[[], None]] = {}
         if "ingest" in selected:
             worker = IngestWorker(app, url, IngestConfig(batch=batch, ack_wait=ack_wait))
+            state.worker = worker.stats
             runners["ingest"] = lambda: worker.run(stop)
         if "project" in selected:
             runners["project"] = lambda: run_projector(settings, stop)
@@ -122,9 +138,10 @@ def serve_command(ctx: click.Context, only: tuple[str, ...], batch: int, ack_wai
         }
         for name, make in followers.items():
             if name in selected:  # each on its own application: one store connection each
-                runners[name] = _follower_runner(make, settings, stop, TICKS[name])
+                runners[name] = _follower_runner(name, make, state, stop, TICKS[name])
         if "notify" in selected:
             notifier = Notifier(open_app(ctx, require_kek=True), url)
+            state.positions["notify"] = lambda: notifier.stats.position
             runners["notify"] = lambda: notifier.run(stop)
         log.info("serving %s (store %s, nats %s)", ", ".join(runners), settings.store_url.split("@")[-1], url)
         _run_all(runners, stop)
@@ -132,25 +149,60 @@ def serve_command(ctx: click.Context, only: tuple[str, ...], batch: int, ack_wai
 
 
 def _follower_runner(
-    make: Callable[[EventChain], Follower], settings: Any, stop: threading.Event, interval: float
+    name: str,
+    make: Callable[[EventChain], Follower],
+    state: ServiceState,
+    stop: threading.Event,
+    interval: float,
 ) -> Callable[[], None]:
+    health = state.health[name] = FollowerHealth()
+    running: list[Follower] = []
+    state.positions[name] = lambda: running[0].position if running else 0
+
     def run() -> None:
-        app = EventChain.from_url(settings.store_url, kek=settings.kek)
-        run_follower(make(app), stop, interval)
+        settings = state.settings
+        follower = make(EventChain.from_url(settings.store_url, kek=settings.kek))
+        running.append(follower)
+        run_follower(follower, stop, interval, health)
 
     return run
 
 
+def _start_endpoint(state: ServiceState, address: str, stop: threading.Event) -> None:
+    host, _, port = address.rpartition(":")
+    if not port.isdigit() or not host:
+        raise click.BadParameter(f"{address!r} is not host:port", param_hint="--metrics-addr")
+    try:
+        serve_endpoint(state, address, stop)
+    except OSError as error:  # e.g. a second worker on this host: it serves on, without metrics
+        log.error("no metrics endpoint: cannot listen on %s (%s)", address, error.strerror)
+
+
 def _run_all(runners: dict[str, Callable[[], None]], stop: threading.Event) -> None:
-    threads = [threading.Thread(target=_guarded(name, run, stop), name=name) for name, run in runners.items()]
+    threads = [
+        threading.Thread(target=_guarded(name, run, stop), name=name, daemon=True)
+        for name, run in runners.items()
+    ]
     for thread in threads:
         thread.start()
     while not stop.wait(0.2):
         if not any(thread.is_alive() for thread in threads):
             break
     stop.set()
+    # Each part finishes its in-flight step (a batch commit, a projector range, a follower
+    # tick) if it can within the grace period; one still blocked after it (a store call
+    # waiting out an outage) is abandoned: nothing it had not committed is acked or tracked,
+    # so its messages are redelivered and its followers resume from their positions.
+    deadline = time.monotonic() + SHUTDOWN_GRACE
     for thread in threads:
-        thread.join()
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    abandoned = [thread.name for thread in threads if thread.is_alive()]
+    if abandoned:
+        log.warning(
+            "abandoning %s after %.1f s (uncommitted work is redone on restart)",
+            ", ".join(abandoned),
+            SHUTDOWN_GRACE,
+        )
 
 
 def _guarded(name: str, run: Callable[[], None], stop: threading.Event) -> Callable[[], None]:

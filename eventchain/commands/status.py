@@ -28,7 +28,7 @@ def collect_status(settings: Settings, app: EventChain) -> dict[str, Any]:
     status.update(_nats_status(settings))
     status["last_rule_version"] = last_rule_version(app)
     for follower in ("router", "notifier"):  # positions they track in the store
-        tracked = app.recorder.max_tracking_id(follower)
+        tracked = app.tracked_position(follower)
         status[f"{follower}_position"] = tracked
     return status
 
