@@ -66,9 +66,11 @@ CREATE OR REPLACE VIEW lead_response AS
   FROM ec.leads;
 CREATE OR REPLACE MACRO ctre_between(from_ts, to_ts, as_of_ts) AS TABLE
   WITH scoped AS (
-    SELECT channel, first_response_at IS NOT NULL AS answered,
-           epoch(coalesce(first_response_at, greatest(CAST(as_of_ts AS TIMESTAMPTZ), lead_at)) - lead_at)
-             / 3600.0 AS hours
+    -- A reply after as_of had not happened yet as of then: the lead counts as unanswered,
+    -- with its elapsed time up to as_of (so the figure never depends on the future).
+    SELECT channel, coalesce(first_response_at <= CAST(as_of_ts AS TIMESTAMPTZ), false) AS answered,
+           epoch(CASE WHEN first_response_at <= CAST(as_of_ts AS TIMESTAMPTZ) THEN first_response_at
+                      ELSE greatest(CAST(as_of_ts AS TIMESTAMPTZ), lead_at) END - lead_at) / 3600.0 AS hours
     FROM ec.leads
     WHERE lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND lead_at < CAST(to_ts AS TIMESTAMPTZ)),
   per_channel AS (

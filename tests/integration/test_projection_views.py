@@ -68,6 +68,12 @@ def test_an_unanswered_lead_counts_with_its_elapsed_time_up_to_the_watermark(tmp
         [T0.isoformat(), (T0 + timedelta(minutes=1)).isoformat(), (T0 + timedelta(hours=3)).isoformat()],
     ).fetchone()
     assert between == (2, 1, pytest.approx((1.0 + 3.0) / 2))
+    # As of half an hour, the reply (after one hour) had not happened: both leads unanswered.
+    before_reply = views.connection.execute(
+        "SELECT leads, responded, mean_response_hours FROM ctre_between(?, ?, ?) WHERE channel = 'web_form'",
+        [T0.isoformat(), (T0 + timedelta(minutes=1)).isoformat(), (T0 + timedelta(minutes=30)).isoformat()],
+    ).fetchone()
+    assert before_reply == (2, 0, pytest.approx(0.5))
     response = views.connection.execute(
         "SELECT response_hours FROM lead_response ORDER BY response_hours NULLS LAST"
     ).fetchall()
