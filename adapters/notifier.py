@@ -303,12 +303,14 @@ async def last_published_position(js: Any, names: NotificationNames) -> int:
     except NotFoundError:
         return 0
     sequence = info.state.last_seq
-    # Walk back over messages removed (erasure purges single messages) to the newest one left.
+    # Walk back over messages removed (erasure purges single messages) and messages of other
+    # publishers to the newest notification of ours.
     for candidate in range(sequence, max(0, sequence - 1000), -1):
         try:
             message = await js.get_msg(names.stream, seq=candidate)
         except NotFoundError:
             continue
-        headers = message.headers or {}
-        return int(headers.get(POSITION_HEADER, 0))
+        position = (message.headers or {}).get(POSITION_HEADER)
+        if position is not None:  # other publishers (read alerts) share the stream: skip theirs
+            return int(position)
     return 0

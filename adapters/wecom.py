@@ -168,6 +168,7 @@ KIND_TITLES: Final = {
     "lead_assigned": "新线索分配",
     "handover": "客户交接",
     "first_response_overdue": "首次响应超时",
+    "read_alert": "客户数据读取告警",
 }
 
 
