@@ -50,7 +50,7 @@ def erase(app: EventChain, reference: str, reason: str, actor: str) -> Erasure:
     now = app.clock()
     indexes = []
     for key in keys:
-        index = app.repository.get(app.index_id(key))
+        index: object = app.repository.get(app.index_id(key))
         if isinstance(index, IdentityIndex) and index.customer_id in {m.id for m in members}:
             index.release(f"customer erased: {reason}", now)
             indexes.append(index)

@@ -99,7 +99,7 @@ def alert_policy(environ: Mapping[str, str]) -> ReadAlertPolicy:
         or (hours is not None and (len(hours) != 2 or not 0 <= hours[0] < hours[1] <= 24))
     ):
         raise ValueError("EVENTCHAIN_READ_ALERT_*: rows ≥ 0, minutes > 0, hours START-END within 0-24")
-    return ReadAlertPolicy(rows, timedelta(minutes=minutes), hours, default.utc_offset)  # type: ignore[arg-type]
+    return ReadAlertPolicy(rows, timedelta(minutes=minutes), hours, default.utc_offset)
 
 
 def alerts_for(app: EventChain, read_id: UUID, policy: ReadAlertPolicy) -> tuple[ReadEntry, list[str]]:
