@@ -96,7 +96,12 @@ def history_command(ctx: click.Context, customer: str, role: Role, actor: str) -
 
 @click.group("audit")
 def audit_group() -> None:
-    """The audit trails kept in the store."""
+    """The audit trails kept in the store: who read which personal data.
+
+    \b
+    Example:
+      eventchain audit reads --since 2026-03-01
+    """
 
 
 @audit_group.command("reads")

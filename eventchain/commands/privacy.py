@@ -110,7 +110,12 @@ def keygen_command() -> None:
 
 @click.group("keys")
 def keys_group() -> None:
-    """The key-encryption key's life: rotate it after erasures (docs/privacy.md)."""
+    """The key-encryption key's life: rotate it after erasures (docs/privacy.md).
+
+    \b
+    Example:
+      EVENTCHAIN_NEW_KEK=$(eventchain keygen) eventchain keys rotate
+    """
 
 
 @keys_group.command("rotate")
