@@ -4,6 +4,7 @@ exports, dead letters, rebuilds — and identity resolution carries on."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -200,3 +201,24 @@ def _all_text(connection: duckdb.DuckDBPyConnection) -> str:
         for schema, table in tables
         for row in connection.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
     )
+
+
+def test_notifications_of_an_erased_customer_are_purged_by_their_customer_id_header(nats_server: str) -> None:
+    stream, erased, other = f"NOTE_{uuid.uuid4().hex[:8]}", str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def seed() -> None:
+        nc = await nats.connect(nats_server)
+        js = nc.jetstream()
+        await js.add_stream(name=stream, subjects=[f"{stream.lower()}.>"], max_age=3600)
+        for customer_id in (erased, other, erased):
+            body = b'{"display_name": "someone"}'  # the body alone names nobody we could match
+            await js.publish(
+                f"{stream.lower()}.lead_assigned.a-wang",
+                body,
+                headers={"Eventchain-Customer-Id": customer_id},
+            )
+        await nc.close()
+
+    asyncio.run(seed())
+    [purge] = purge_streams(nats_server, [stream], erased_party([erased.upper()], [], [], []))
+    assert (purge.scanned, purge.deleted) == (3, 2)
