@@ -15,6 +15,7 @@ JetStream's message delete overwrites the message's bytes in the stream's block 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any, Final
 
 import msgspec
 import phonenumbers
+from nats.js import api
 from nats.js.errors import NotFoundError
 
 from domain.identities import DEFAULT_PHONE_REGION, InvalidIdentityError, clean_text, normalise_email
@@ -29,6 +31,7 @@ from domain.identities import DEFAULT_PHONE_REGION, InvalidIdentityError, clean_
 NOTIFICATIONS_STREAM: Final = "NOTIFICATIONS"
 CUSTOMER_HEADER: Final = "Eventchain-Customer-Id"
 _EMAIL_LIKE: Final = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+_NOT_DIGIT: Final = re.compile(r"\D")
 MIN_NAME_LENGTH: Final = 2  # a one-character "name" would match half of all messages
 
 
@@ -41,6 +44,8 @@ class ErasedParty:
     identity_keys: frozenset[str]
     names: frozenset[str] = field(default_factory=frozenset)
     touchpoint_ids: frozenset[str] = field(default_factory=frozenset)
+    # national numbers of the erased phones: every spelling of a phone holds these digits
+    phone_digits: frozenset[str] = field(default_factory=frozenset)
 
     def mentioned_in(self, data: bytes, headers: dict[str, str] | None = None) -> bool:
         if headers and (
@@ -58,10 +63,18 @@ class ErasedParty:
         values = {key.partition(":")[2] for key in self.identity_keys}
         if any(value in text for value in values if not value.startswith("+")):
             return True  # emails, open ids, USCCs as written
+        digits = _NOT_DIGIT.sub("", text)
+        if not any(d in digits for d in self.phone_digits):  # the matcher is the costly part
+            return self._mentions_email(text)
         for match in phonenumbers.PhoneNumberMatcher(text, DEFAULT_PHONE_REGION, leniency=0):
             number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
             if f"phone:{number}" in self.identity_keys:
                 return True
+        return self._mentions_email(text)
+
+    def _mentions_email(self, text: str) -> bool:
+        if "@" not in text:
+            return False
         for candidate in _EMAIL_LIKE.findall(text):
             try:
                 if f"email:{normalise_email(candidate)}" in self.identity_keys:
@@ -80,16 +93,21 @@ def erased_party(
         frozenset(identity_keys),
         frozenset(n for n in cleaned if len(n) >= MIN_NAME_LENGTH and n != "(unknown)"),
         frozenset(touchpoint_ids),
+        frozenset(
+            str(phonenumbers.parse(key.partition(":")[2]).national_number)
+            for key in identity_keys
+            if key.startswith("phone:")
+        ),
     )
 
 
 def _texts(data: bytes) -> Iterator[str]:
     """Every string a message holds: the decoded JSON's strings (so ``\\u674e`` escapes
-    count), and the raw bytes as text (for payloads that are not JSON at all)."""
-    yield data.decode("utf-8", "replace")
+    count), or the raw bytes as text for payloads that are not JSON at all."""
     try:
         document = msgspec.json.decode(data)
     except msgspec.DecodeError:
+        yield data.decode("utf-8", "replace")
         return
     yield from _strings(document)
 
@@ -116,29 +134,47 @@ class StreamPurge:
     present: bool = True
 
 
-async def purge_stream(js: Any, stream: str, party: ErasedParty) -> StreamPurge:
+async def purge_stream(js: Any, stream: str, party: ErasedParty, batch: int = 1000) -> StreamPurge:
     """Deletes (with erase) every message of ``stream`` that mentions ``party``; a missing
-    stream is reported as absent, not as an error."""
+    stream is reported as absent, not as an error. Reads through an ephemeral consumer that
+    never acks (batches, not one request per message) and is removed afterwards."""
     try:
         info = await js.stream_info(stream)
     except NotFoundError:
         return StreamPurge(stream, 0, 0, present=False)
-    scanned = deleted = 0
-    sequence = info.state.first_seq
     last = info.state.last_seq
-    while info.state.messages and sequence <= last:
-        try:  # the next message at or after this sequence (deleted ones are skipped)
-            message = await js.get_msg(stream, seq=sequence, subject=">", next=True)
-        except NotFoundError:
-            break
-        if message.seq is None or message.seq > last:
-            break
-        scanned += 1
-        if party.mentioned_in(message.data or b"", message.headers):
-            await js.delete_msg(stream, message.seq)
-            deleted += 1
-        sequence = message.seq + 1
-    return StreamPurge(stream, scanned, deleted)
+    if not info.state.messages:
+        return StreamPurge(stream, 0, 0)
+    config = api.ConsumerConfig(
+        ack_policy=api.AckPolicy.NONE,
+        deliver_policy=api.DeliverPolicy.ALL,
+        filter_subjects=list(info.config.subjects or [">"]),
+        inactive_threshold=60.0,
+        mem_storage=True,
+    )
+    reader = await js.pull_subscribe("", stream=stream, config=config)
+    scanned, matches = 0, []
+    try:
+        sequence = 0
+        while sequence < last:
+            try:
+                messages = await reader.fetch(batch, timeout=2)
+            except TimeoutError:
+                break  # nothing more to deliver (the rest was deleted meanwhile)
+            for message in messages:
+                sequence = message.metadata.sequence.stream
+                if sequence > last:
+                    break
+                scanned += 1
+                if party.mentioned_in(message.data or b"", message.headers):
+                    matches.append(sequence)
+    finally:
+        await reader.unsubscribe()
+        with contextlib.suppress(NotFoundError):  # gone already (inactive threshold)
+            await js.delete_consumer(stream, config.name)
+    for sequence in matches:
+        await js.delete_msg(stream, sequence)
+    return StreamPurge(stream, scanned, len(matches))
 
 
 async def _purge_all(url: str, streams: list[str], party: ErasedParty) -> list[StreamPurge]:
