@@ -46,7 +46,8 @@ def main(ctx: click.Context, **options: Any) -> None:
       eventchain demo
       eventchain --store-url postgresql://me@localhost/eventchain ingest touchpoints.jsonl
     """
-    apply_private_umask(os.environ)
+    previous = apply_private_umask(os.environ)
+    ctx.call_on_close(lambda: os.umask(previous))  # in-process runners (tests) get theirs back
     try:
         ctx.obj = Settings.load(**options)
     except KeyError_ as error:  # a malformed EVENTCHAIN_KEK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -86,10 +87,11 @@ def audit_read(
 UMASK_ENV = "EVENTCHAIN_UMASK"
 
 
-def apply_private_umask(environ: dict[str, str] | os._Environ[str]) -> None:
+def apply_private_umask(environ: Mapping[str, str]) -> int:
     """Files the commands create (store, views, snapshot, reports, exports, NATS store) are
     private to the operator, 0600 files / 0700 directories, unless EVENTCHAIN_UMASK says
-    otherwise (e.g. 027 to let an analysts' group read the snapshot)."""
+    otherwise (e.g. 027 to let an analysts' group read the snapshot). Returns the previous
+    umask, for callers that run the CLI inside a longer-lived process."""
     text = environ.get(UMASK_ENV, "077").strip()
     try:
         mask = int(text, 8)
@@ -97,4 +99,4 @@ def apply_private_umask(environ: dict[str, str] | os._Environ[str]) -> None:
         raise click.UsageError(f"{UMASK_ENV}={text!r} is not an octal umask such as 077 or 027") from None
     if not 0 <= mask <= 0o777:
         raise click.UsageError(f"{UMASK_ENV}={text!r} is not an octal umask such as 077 or 027")
-    os.umask(mask)
+    return os.umask(mask)
