@@ -120,10 +120,14 @@ def alert_subject(actor: str) -> str:
 
 
 def alert_body(entry: ReadEntry, reasons: list[str]) -> bytes:
-    """The alert's JSON: who read what and why it alarms; no personal data."""
+    """The alert's JSON: who read what and why it alarms; no personal data. ``agent_id``,
+    ``reason`` and ``reference`` are the fields the notification forwarders show."""
     return msgspec.json.encode(
         {
             "kind": "read_alert",
+            "agent_id": entry.actor,
+            "reason": "; ".join(reasons),
+            "reference": f"eventchain audit reads --by {entry.actor}",
             "actor": entry.actor,
             "role": entry.role,
             "action": entry.action,
