@@ -85,11 +85,12 @@ class KeyStore:
     def __init__(self, recorder: ApplicationRecorder, kek: bytes) -> None:
         self.recorder = recorder
         self._wrap = AESGCM(_derive(kek, b"wrap data keys"))
-        self.index_key = _derive(kek, b"identity index")
+        self._kek = kek
         self._cache: dict[str, AESGCM | None] = {}
         self._postgres = isinstance(recorder, PostgresApplicationRecorder)
         self._create_tables()
         self._check(kek)
+        self.index_key = self._index_key(kek)
 
     # --- SQL ------------------------------------------------------------------------
 
@@ -103,9 +104,15 @@ class KeyStore:
             cursor.execute(sql, params)
             return [tuple(r) for r in cursor.fetchall()] if fetch else []
 
-    def _execute_many(self, *statements: tuple[str, list[tuple[Any, ...]]]) -> None:
-        """Runs each statement over its rows, all in one transaction."""
+    def _execute_many(
+        self, *statements: tuple[str, list[tuple[Any, ...]]], secure_delete: bool = False
+    ) -> None:
+        """Runs each statement over its rows, all in one transaction. ``secure_delete``: SQLite
+        overwrites deleted rows' bytes instead of only freeing them (not guaranteed by the
+        build; the KEK rotation is what makes old wrapped keys useless, on either store)."""
         with self.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            if secure_delete and not self._postgres:
+                cursor.execute("PRAGMA secure_delete = ON")
             for sql, rows in statements:
                 cursor.executemany(sql.replace("?", "%s") if self._postgres else sql, rows)
 
@@ -120,22 +127,67 @@ class KeyStore:
         # Tombstones of shredded customers (ids only, nothing personal): no writer may ever
         # create a fresh key for them, which would let new personal data in under an erased id.
         self._execute("CREATE TABLE IF NOT EXISTS eventchain_erased_customers (customer_id TEXT PRIMARY KEY)")
+        # Secrets that must outlive a KEK rotation (the identity-index key), wrapped like data keys.
+        self._execute(
+            "CREATE TABLE IF NOT EXISTS eventchain_secrets (name TEXT PRIMARY KEY, wrapped BLOB NOT NULL)"
+        )
 
     def _check(self, kek: bytes) -> None:
         rows = self._execute("SELECT sealed FROM eventchain_kek_check WHERE id = 1", fetch=True)
         if not rows:
-            nonce = os.urandom(12)
-            sealed = nonce + self._wrap.encrypt(nonce, _CHECK_PLAINTEXT, b"check")
             self._execute(
                 "INSERT INTO eventchain_kek_check (id, sealed) VALUES (1, ?) ON CONFLICT DO NOTHING",
-                (sealed,),
+                (_seal(self._wrap, _CHECK_PLAINTEXT, b"check"),),
             )
             rows = self._execute("SELECT sealed FROM eventchain_kek_check WHERE id = 1", fetch=True)
-        sealed = bytes(rows[0][0])
         try:
-            self._wrap.decrypt(sealed[:12], sealed[12:], b"check")
+            _open(self._wrap, bytes(rows[0][0]), b"check")
         except Exception:
             raise KeyError_(f"{KEK_ENV} does not match the key this store was created with") from None
+
+    def _index_key(self, kek: bytes) -> bytes:
+        """The identity-index hash key: stored wrapped, so a KEK rotation keeps every index id.
+        A store made before the table existed derived it from its first KEK: the same bytes."""
+        rows = self._execute("SELECT wrapped FROM eventchain_secrets WHERE name = 'index'", fetch=True)
+        if not rows:
+            self._execute(
+                "INSERT INTO eventchain_secrets (name, wrapped) VALUES ('index', ?) ON CONFLICT DO NOTHING",
+                (_seal(self._wrap, _derive(kek, b"identity index"), b"index key"),),
+            )
+            rows = self._execute("SELECT wrapped FROM eventchain_secrets WHERE name = 'index'", fetch=True)
+        return _open(self._wrap, bytes(rows[0][0]), b"index key")
+
+    def rotate(self, new_kek: bytes) -> int:
+        """Re-wraps every live data key, the index key and the check row under ``new_kek``,
+        in one transaction; returns the number of data keys re-wrapped.
+
+        Once the old KEK is destroyed, every wrapped key it sealed (the rows of erased
+        customers still in dead tuples, the WAL, freed pages or backups) is noise: nothing
+        in force can unwrap it. Writers using the old KEK must be stopped first."""
+        new_wrap = AESGCM(_derive(new_kek, b"wrap data keys"))
+        if new_kek == self._kek:
+            raise KeyError_("the new key-encryption key is the one in force: generate another")
+        keys = self._execute("SELECT customer_id, wrapped FROM eventchain_data_keys", fetch=True)
+        secrets = self._execute("SELECT name, wrapped FROM eventchain_secrets", fetch=True)
+        rewrapped = [
+            (_seal(new_wrap, _open(self._wrap, bytes(w), str(c).encode()), str(c).encode()), str(c))
+            for c, w in keys
+        ]
+        resealed = [
+            (_seal(new_wrap, _open(self._wrap, bytes(w), f"{n} key".encode()), f"{n} key".encode()), str(n))
+            for n, w in secrets
+        ]
+        self._execute_many(
+            ("UPDATE eventchain_data_keys SET wrapped = ? WHERE customer_id = ?", rewrapped),
+            ("UPDATE eventchain_secrets SET wrapped = ? WHERE name = ?", resealed),
+            (
+                "UPDATE eventchain_kek_check SET sealed = ? WHERE id = 1",
+                [(_seal(new_wrap, _CHECK_PLAINTEXT, b"check"),)],
+            ),
+        )
+        self._wrap = new_wrap
+        self._kek = new_kek
+        return len(rewrapped)
 
     # --- keys -------------------------------------------------------------------------
 
@@ -179,9 +231,7 @@ class KeyStore:
         return rows
 
     def _new_wrapped_key(self, customer_id: str) -> bytes:
-        nonce = os.urandom(12)
-        dek = AESGCM.generate_key(bit_length=256)
-        return nonce + self._wrap.encrypt(nonce, dek, customer_id.encode())
+        return _seal(self._wrap, AESGCM.generate_key(bit_length=256), customer_id.encode())
 
     def _load(self, customer_ids: list[str]) -> None:
         rows = self._select_in("SELECT customer_id, wrapped FROM eventchain_data_keys", customer_ids)
@@ -189,9 +239,7 @@ class KeyStore:
         for customer_id in customer_ids:
             wrapped = found.get(customer_id)
             self._cache[customer_id] = (
-                None
-                if wrapped is None
-                else AESGCM(self._wrap.decrypt(wrapped[:12], wrapped[12:], customer_id.encode()))
+                None if wrapped is None else AESGCM(_open(self._wrap, wrapped, customer_id.encode()))
             )
 
     def load(self, customer_ids: Iterable[str]) -> None:
@@ -218,6 +266,7 @@ class KeyStore:
                 [(c,) for c in ids],
             ),
             ("DELETE FROM eventchain_data_keys WHERE customer_id = ?", [(c,) for c in ids]),
+            secure_delete=True,
         )
         self._cache.update(dict.fromkeys(ids))
         return len(ids)
@@ -225,6 +274,15 @@ class KeyStore:
     def pseudonym(self, identity_key: str) -> str:
         """The identity as the index stores it: a keyed hash, not the phone or email."""
         return "h:" + hmac.new(self.index_key, identity_key.encode(), hashlib.sha256).hexdigest()
+
+
+def _seal(aead: AESGCM, plaintext: bytes, associated: bytes) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + aead.encrypt(nonce, plaintext, associated)
+
+
+def _open(aead: AESGCM, sealed: bytes, associated: bytes) -> bytes:
+    return aead.decrypt(sealed[:12], sealed[12:], associated)
 
 
 class EncryptingMapper(Mapper[UUID]):

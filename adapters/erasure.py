@@ -1,13 +1,24 @@
-"""Personal-data erasure (SPEC §7): destroy the data keys, release the identities, record it."""
+"""Personal-data erasure (SPEC §7): destroy the data keys, release the identities, record
+it, then reach every other copy: the NATS streams, the derived files and the DuckDB views."""
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Final
 from uuid import UUID
 
+import msgspec
+
 from adapters.application import EventChain
+from adapters.derived_files import Settlement
+from adapters.stream_purge import ErasedParty, StreamPurge, erased_party
 from domain.customer import Customer, IdentityIndex
+
+RECEIPTS: Final = "erasures.jsonl"
+_PROFILE_TEXT_FIELDS: Final = ("name", "company")
 
 
 class ErasureError(RuntimeError):
@@ -19,31 +30,36 @@ class Erasure:
     customer_id: UUID
     erased_ids: list[UUID]
     identities_released: int
-    dead_letters_purged: int = 0
+    keys_destroyed: int
+    party: ErasedParty = field(repr=False)  # plain identities and names: in memory only
 
 
-def erase(app: EventChain, reference: str, reason: str, actor: str) -> tuple[Erasure, list[str]]:
-    """Erases a customer and every customer merged into it. Returns the result and the
-    plain identity values (only in memory, for purging dead letters)."""
+def erase(app: EventChain, reference: str, reason: str, actor: str) -> Erasure:
+    """Erases a customer and every customer merged into it."""
     if app.keys is None:
         raise ErasureError("erasure needs EVENTCHAIN_KEK: this store does not encrypt personal data")
     customer = app.find_customer(reference)
     members = _with_absorbed(app, customer)
     keys = sorted({key for member in members for key in member.identity_keys})
+    party = erased_party(
+        [str(m.id) for m in members],
+        keys,
+        [str(o[3]) for m in members for o in m.observations if o[0] in _PROFILE_TEXT_FIELDS],
+        [t for m in members for t in m.touchpoints],
+    )
     now = app.clock()
     indexes = []
     for key in keys:
-        index = app.repository.get(app.index_id(key))
+        index: object = app.repository.get(app.index_id(key))
         if isinstance(index, IdentityIndex) and index.customer_id in {m.id for m in members}:
             index.release(f"customer erased: {reason}", now)
             indexes.append(index)
     ids = [m.id for m in members]
     customer.erase(ids, reason, actor, now)
     app.save(customer, *indexes)  # the record of the erasure first, then the keys go
-    app.keys.shred(str(i) for i in ids)
+    destroyed = app.keys.shred(str(i) for i in ids)
     app._forget([*ids, *(i.id for i in indexes)])  # cached aggregates hold decrypted data
-    values = [key.partition(":")[2] for key in keys]
-    return Erasure(customer.id, ids, len(indexes)), values
+    return Erasure(customer.id, ids, len(indexes), destroyed, party)
 
 
 def _with_absorbed(app: EventChain, customer: Customer) -> list[Customer]:
@@ -57,34 +73,74 @@ def _with_absorbed(app: EventChain, customer: Customer) -> list[Customer]:
     return list(found.values())
 
 
-async def _purge(url: str, stream: str, needles: list[bytes]) -> int:
-    from adapters.nats_ingest import connect
+class Receipt(msgspec.Struct, frozen=True):
+    """What one erasure destroyed and purged, without anything personal: ids and counts."""
 
-    nc = await connect(url, name="eventchain-erase")
-    purged = 0
-    try:
-        js = nc.jetstream()
-        info = await js.stream_info(stream)
-        if info.state.messages:
-            for sequence in range(info.state.first_seq, info.state.last_seq + 1):
-                try:
-                    message = await js.get_msg(stream, sequence)
-                except Exception:  # deleted already
-                    continue
-                if any(n in (message.data or b"") for n in needles):
-                    await js.delete_msg(stream, sequence)
-                    purged += 1
-    finally:
-        await nc.close()
-    return purged
+    customer_id: str
+    erased_ids: list[str]
+    erased_at: datetime
+    actor: str
+    reason: str
+    keys_destroyed: int
+    identities_released: int
+    streams: dict[str, int]  # stream → messages deleted ("absent" streams are not listed)
+    streams_not_reached: str | None
+    views_rewritten: list[str]
+    derived_regenerated: list[str]
+    derived_removed: list[str]
+    derived_unvouched: list[str]
 
 
-def purge_dead_letters(url: str, stream: str, values: list[str]) -> int:
-    """Deletes dead letters (original bytes of rejected messages) that mention an erased
-    identity: as written (e.g. 13800138000) or normalised (+8613800138000)."""
-    needles: set[bytes] = set()
-    for value in values:
-        needles.add(value.encode())
-        if value.startswith("+86"):
-            needles.add(value[3:].encode())
-    return asyncio.run(_purge(url, stream, sorted(needles))) if needles else 0
+def receipt(
+    erasure: Erasure,
+    *,
+    erased_at: datetime,
+    actor: str,
+    reason: str,
+    purges: list[StreamPurge],
+    streams_error: str | None,
+    views: list[Path],
+    derived: Settlement,
+) -> Receipt:
+    return Receipt(
+        str(erasure.customer_id),
+        [str(i) for i in erasure.erased_ids],
+        erased_at,
+        actor,
+        reason,
+        erasure.keys_destroyed,
+        erasure.identities_released,
+        {p.stream: p.deleted for p in purges if p.present},
+        streams_error,
+        [str(v) for v in views],
+        derived.regenerated,
+        derived.removed,
+        derived.unvouched,
+    )
+
+
+def record_receipt(data_dir: Path, entry: Receipt) -> None:
+    """Appends the receipt to ``DATA_DIR/erasures.jsonl`` (private, append-only)."""
+    descriptor = os.open(data_dir / RECEIPTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "ab") as handle:
+        handle.write(msgspec.json.encode(entry) + b"\n")
+
+
+def receipt_lines(entry: Receipt) -> list[str]:
+    lines = [
+        f"erased {len(entry.erased_ids)} customer(s) ({entry.customer_id}): "
+        f"{entry.keys_destroyed} data keys destroyed, {entry.identities_released} identities released",
+    ]
+    if entry.streams_not_reached:
+        lines.append(f"warning: NATS streams not purged ({entry.streams_not_reached}); run erase again")
+    for stream, deleted in entry.streams.items():
+        lines.append(f"{stream}: {deleted} messages deleted")
+    lines += [f"views rewritten into a fresh file: {v}" for v in entry.views_rewritten]
+    lines += [f"regenerated: {p}" for p in entry.derived_regenerated]
+    lines += [f"removed (it held the customer): {p}" for p in entry.derived_removed]
+    lines += [f"cannot vouch for: {p}" for p in entry.derived_unvouched]
+    lines.append(
+        "next: rotate the key-encryption key (eventchain keys rotate) so no copy of the destroyed "
+        "keys in the store's WAL, free pages or backups can be unwrapped"
+    )
+    return lines

@@ -69,6 +69,12 @@ class NatsNames:
 class IngestConfig:
     names: NatsNames = field(default_factory=NatsNames)
     duplicate_window: float = 120.0  # seconds
+    # Lifetimes of the raw copies (docs/privacy.md): the event store is the only long-term
+    # copy of a touchpoint. A day outlasts the dedup window, the redelivery window
+    # (ack_wait × max_deliver = 50 min) and a night's outage of the workers; dead letters
+    # are kept for a month to be inspected, retried or dropped.
+    stream_max_age: float = 86_400.0
+    dlq_max_age: float = 30 * 86_400.0
     ack_wait: float = 30.0
     max_deliver: int = 100
     batch: int = 500
@@ -98,12 +104,14 @@ async def ensure_streams(nc: nats.NATS, config: IngestConfig) -> None:
             subjects=[f"{names.subject_prefix}.>"],
             storage=api.StorageType.FILE,
             duplicate_window=config.duplicate_window,
+            max_age=config.stream_max_age,
         ),
         api.StreamConfig(
             name=names.dlq_stream,
             subjects=[f"{names.dlq_prefix}.>"],
             storage=api.StorageType.FILE,
             duplicate_window=config.duplicate_window,
+            max_age=config.dlq_max_age,
         ),
     )
     for stream in streams:

@@ -5,6 +5,7 @@ mistakes into one clear line and a non-zero exit (never a traceback)."""
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 from typing import Any
@@ -13,6 +14,7 @@ import click
 
 import eventchain.commands
 from adapters.crypto import KeyError_
+from eventchain.cli_support import apply_private_umask
 from eventchain.config import Settings
 from eventchain.one_line_errors import OneLineErrorGroup
 
@@ -44,6 +46,8 @@ def main(ctx: click.Context, **options: Any) -> None:
       eventchain demo
       eventchain --store-url postgresql://me@localhost/eventchain ingest touchpoints.jsonl
     """
+    previous = apply_private_umask(os.environ)
+    ctx.call_on_close(lambda: os.umask(previous))  # in-process runners (tests) get theirs back
     try:
         ctx.obj = Settings.load(**options)
     except KeyError_ as error:  # a malformed EVENTCHAIN_KEK

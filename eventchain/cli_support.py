@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
 from adapters.application import EventChain
 from adapters.crypto import KEK_ENV, KeyError_, store_has_kek
+from adapters.read_audit import alert_policy, alerts_for, publish_alert, record_read
 from adapters.store import StoreURLError
 from eventchain.config import Settings
+from eventchain.nats_support import running_local_url
+from projections.visibility import Role
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -37,3 +43,60 @@ def open_app(ctx: click.Context, *, require_kek: bool = False, **kwargs: Any) ->
     if settings.kek is None and store_has_kek(app.recorder):
         raise click.ClickException(f"{KEK_ENV} is not set, but this store's personal data is encrypted")
     return app
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, no LOGNAME: still a recorded operator
+        return "operator"
+
+
+# `--actor`: who runs the command, recorded by the read audit and erasures (the OS user).
+operator_option = click.option(
+    "--actor", default=_os_user, show_default="the OS user", help="Who runs this (recorded)."
+)
+
+
+def audit_read(
+    ctx: click.Context, app: EventChain, *, role: Role, action: str, subject: str, rows: int
+) -> None:
+    """Records a read of personal data (who, when, role, what, how many) in the store, and
+    raises the configured alert (count per window, off-hours) on the notification subjects."""
+    actor = str(ctx.params.get("actor") or _os_user())
+    try:
+        policy = alert_policy(os.environ)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    read_id = record_read(app, actor=actor, role=str(role), action=action, subject=subject, rows=rows)
+    entry, reasons = alerts_for(app, read_id, policy)
+    if not reasons:
+        return
+    click.echo(f"read alert for {actor}: {'; '.join(reasons)}", err=True)
+    settings = settings_of(ctx)
+    url = settings.nats_url or running_local_url(settings.data_dir / "nats")
+    if url is None:
+        click.echo("read alert not published: no NATS configured or running", err=True)
+        return
+    try:
+        publish_alert(url, entry, reasons)
+    except Exception as error:  # the read is recorded; a NATS outage must not hide it
+        click.echo(f"read alert not published ({type(error).__name__}: {error})", err=True)
+
+
+UMASK_ENV = "EVENTCHAIN_UMASK"
+
+
+def apply_private_umask(environ: Mapping[str, str]) -> int:
+    """Files the commands create (store, views, snapshot, reports, exports, NATS store) are
+    private to the operator, 0600 files / 0700 directories, unless EVENTCHAIN_UMASK says
+    otherwise (e.g. 027 to let an analysts' group read the snapshot). Returns the previous
+    umask, for callers that run the CLI inside a longer-lived process."""
+    text = environ.get(UMASK_ENV, "077").strip()
+    try:
+        mask = int(text, 8)
+    except ValueError:
+        raise click.UsageError(f"{UMASK_ENV}={text!r} is not an octal umask such as 077 or 027") from None
+    if not 0 <= mask <= 0o777:
+        raise click.UsageError(f"{UMASK_ENV}={text!r} is not an octal umask such as 077 or 027")
+    return os.umask(mask)

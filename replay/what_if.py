@@ -9,6 +9,7 @@ vanish, and the CTRE of the leads in the window.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,8 +38,13 @@ class WhatIf:
 
 
 def what_if(
-    app: EventChain, rules: RulesDocument, start: datetime | None = None, end: datetime | None = None
+    app: EventChain,
+    rules: RulesDocument,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    customers: Collection[str] | None = None,
 ) -> WhatIf:
+    """``customers``: only these (a role's visible customers); None for every customer."""
     fold = RoutingFold(rules_override=rules)
     actual_owner: dict[str, str] = {}
     predicted: dict[str, Decision] = {}
@@ -52,6 +58,8 @@ def what_if(
     response_hours: dict[str, list[float]] = {}
     for customer_id, decision in sorted(predicted.items()):
         if (start and decision.decided_at < start) or (end and decision.decided_at >= end):
+            continue
+        if customers is not None and customer_id not in customers:
             continue
         report.leads += 1
         actual = actual_owner.get(customer_id)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
 import msgspec
 
 from adapters.application import CustomerNotFoundError, EventChain
+from adapters.read_audit import list_reads
 from adapters.store import select_aggregate_events
 from domain.customer import Customer
 from domain.identities import clean_text
-from eventchain.cli_support import open_app, settings_of
-from eventchain.read_paths import as_role, snapshot_connection, team_of
+from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
+from eventchain.read_paths import EVENT_TIME, as_role, snapshot_connection, team_of
 from projections.visibility import Role, visible_customer_ids
 
 # What each event says about who did it, for the history listing.
@@ -67,8 +69,9 @@ def _checked(field: str, value: str) -> Any:
 @click.command("history")
 @click.argument("customer")
 @as_role
+@operator_option
 @click.pass_context
-def history_command(ctx: click.Context, customer: str, role: Role) -> None:
+def history_command(ctx: click.Context, customer: str, role: Role, actor: str) -> None:
     """Who did what and when to a customer, read from its events.
 
     \b
@@ -85,8 +88,45 @@ def history_command(ctx: click.Context, customer: str, role: Role) -> None:
         with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
             if str(target.id) not in visible_customer_ids(connection, role, team_of(role)):
                 raise click.ClickException(f"customer not found: {customer}")
-    for line in history_lines(app, target):
+    lines = history_lines(app, target)
+    audit_read(ctx, app, role=role, action="history", subject=str(target.id), rows=1)
+    for line in lines:
         click.echo(line)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit trails kept in the store: who read which personal data.
+
+    \b
+    Example:
+      eventchain audit reads --since 2026-03-01
+    """
+
+
+@audit_group.command("reads")
+@click.option("--since", type=EVENT_TIME, help="Only reads from this instant on (UTC+8 if naive).")
+@click.option("--by", "by_actor", help="Only reads by this actor.")
+@click.pass_context
+def reads_command(ctx: click.Context, since: datetime | None, by_actor: str | None) -> None:
+    """Who read which personal data, when, through which role, and how many customers.
+
+    Every read path that returns personal data (customer, customers, export, report,
+    history, duplicates, what-if, the web workspace) appends one entry to the store.
+
+    \b
+    Example:
+      eventchain audit reads --since 2026-03-01 --by a-wang
+    """
+    app = open_app(ctx)
+    count = 0
+    for entry in list_reads(app, since=since, actor=by_actor):
+        count += 1
+        click.echo(
+            f"{entry.read_at.isoformat(timespec='seconds')}  {entry.actor}  {entry.role}  {entry.via}  "
+            f"{entry.action}  {entry.subject}  {entry.rows} rows"
+        )
+    click.echo(f"{count} reads", err=True)
 
 
 def history_lines(app: EventChain, customer: Customer) -> list[str]:
@@ -121,3 +161,4 @@ def _detail(kind: str, fields: dict[str, Any]) -> str:
 def register(group: click.Group) -> None:
     group.add_command(correct_command)
     group.add_command(history_command)
+    group.add_command(audit_group)

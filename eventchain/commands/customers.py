@@ -14,7 +14,7 @@ from rich.table import Table
 from adapters.report.queries import Table as Rows
 from adapters.report.queries import table_columns, visible_rows
 from domain.identities import identity_key, normalise_identity
-from eventchain.cli_support import settings_of
+from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.read_paths import ROLE, snapshot_connection, team_of
 from projections.visibility import Role, load_visible_customers
 
@@ -25,8 +25,9 @@ CHAIN_COLUMNS: Final = ("occurred_at", "channel", "direction", "actor", "summary
 @click.command("customers")
 @click.option("--as", "role", type=ROLE, required=True, help="sales:<agent>, director:<agent> or exec.")
 @click.option("--stage", help="Only customers at this stage (e.g. lead, contacted).")
+@operator_option
 @click.pass_context
-def customers_command(ctx: click.Context, role: Role, stage: str | None) -> None:
+def customers_command(ctx: click.Context, role: Role, stage: str | None, actor: str) -> None:
     """List the customers a role may see, from the customer_360 view.
 
     \b
@@ -34,6 +35,7 @@ def customers_command(ctx: click.Context, role: Role, stage: str | None) -> None
       eventchain customers --as sales:a-wang
       eventchain customers --as exec --stage lead
     """
+    app = open_app(ctx)  # refuses a wrong or missing key-encryption key
     with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
         load_visible_customers(connection, role, team_of(role))
         where, parameters = ("stage = ?", [stage]) if stage else ("TRUE", [])
@@ -45,14 +47,16 @@ def customers_command(ctx: click.Context, role: Role, stage: str | None) -> None
             order_by="last_touch_at DESC NULLS LAST, customer_id",
         )
     shown = _pick(rows, LIST_COLUMNS)
+    audit_read(ctx, app, role=role, action="customers", subject=f"stage={stage or '*'}", rows=len(shown.rows))
     _print_table(f"{len(shown.rows)} customers visible to {role}", shown)
 
 
 @click.command("customer")
 @click.argument("reference", metavar="ID")
 @click.option("--as", "role", type=ROLE, required=True, help="sales:<agent>, director:<agent> or exec.")
+@operator_option
 @click.pass_context
-def customer_command(ctx: click.Context, reference: str, role: Role) -> None:
+def customer_command(ctx: click.Context, reference: str, role: Role, actor: str) -> None:
     """Show one customer's 360 row and whole event chain (event-time order).
 
     ID is the customer id or one of its identities (phone:13800138000,
@@ -62,6 +66,7 @@ def customer_command(ctx: click.Context, reference: str, role: Role) -> None:
     Example:
       eventchain customer phone:13800138000 --as sales:a-wang
     """
+    app = open_app(ctx)
     with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
         load_visible_customers(connection, role, team_of(role))
         profile = _find(connection, reference)
@@ -77,6 +82,7 @@ def customer_command(ctx: click.Context, reference: str, role: Role) -> None:
             order_by="occurred_at, touchpoint_id",
         )
         columns = list(table_columns(connection, "customer_360"))
+    audit_read(ctx, app, role=role, action="customer", subject=str(customer_id), rows=1)
     console = Console()
     for name, value in zip(columns, profile, strict=True):
         shown = ", ".join(map(str, value)) if isinstance(value, list) else ("" if value is None else value)

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from eventchain.cli_support import settings_of
+from adapters.derived_files import record_derived
+from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.read_paths import as_role, snapshot_connection, team_of
 from projections.visibility import VISIBLE_TABLE, Role, load_visible_customers
 
@@ -27,8 +28,9 @@ def neutralise(value: Any) -> str:
 @click.command("export")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout).")
 @as_role
+@operator_option
 @click.pass_context
-def export_command(ctx: click.Context, out: Path | None, role: Role) -> None:
+def export_command(ctx: click.Context, out: Path | None, role: Role, actor: str) -> None:
     """Export customer_360 as CSV (UTF-8 with BOM), neutralising formula injection.
 
     \b
@@ -36,7 +38,9 @@ def export_command(ctx: click.Context, out: Path | None, role: Role) -> None:
       eventchain export --out customers.csv
       eventchain export --as sales:a-wang > mine.csv
     """
-    with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
+    settings = settings_of(ctx)
+    app = open_app(ctx)  # refuses a wrong or missing key-encryption key
+    with snapshot_connection(settings.snapshot_path) as connection:
         load_visible_customers(connection, role, team_of(role))
         cursor = connection.execute(
             f"SELECT * FROM customer_360 WHERE CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM "
@@ -53,6 +57,9 @@ def export_command(ctx: click.Context, out: Path | None, role: Role) -> None:
     finally:
         if out:
             handle.close()
+    # listed so an erasure can find it again; stdout is listed as a copy it cannot vouch for
+    record_derived(settings.data_dir, "export", out, app.clock())
+    audit_read(ctx, app, role=role, action="export", subject=str(out or "stdout"), rows=len(rows))
     if out:
         click.echo(f"exported {len(rows)} customers to {out}", err=True)
 

@@ -9,8 +9,9 @@ from adapters.application import CustomerNotFoundError
 from adapters.merging import merge, unmerge
 from domain.customer import MergeRefusedError
 from domain.duplicates import Profile, find_candidates
-from eventchain.cli_support import open_app, settings_of
-from eventchain.read_paths import snapshot_connection
+from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
+from eventchain.read_paths import as_role, snapshot_connection, team_of
+from projections.visibility import Role, visible_customer_ids
 
 
 @click.command("merge")
@@ -63,18 +64,33 @@ def unmerge_command(ctx: click.Context, survivor: str, absorbed_id: str, reason:
 
 @click.command("duplicates")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@as_role
+@operator_option
 @click.pass_context
-def duplicates_command(ctx: click.Context, limit: int) -> None:
+def duplicates_command(ctx: click.Context, limit: int, role: Role, actor: str) -> None:
     """List duplicate-customer candidates: a shared phone/email/USCC, or name + company
-    similarity ≥ 0.85 (read from the analyst snapshot).
+    similarity ≥ 0.85 (read from the analyst snapshot). A role sees pairs of its own
+    customers only.
 
     \b
     Example:
       eventchain duplicates --limit 20
+      eventchain duplicates --as director:d-qian
     """
+    app = open_app(ctx)  # refuses a wrong or missing key-encryption key
     with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
-        candidates = find_candidates(load_profiles(connection))
-    for candidate in candidates[:limit]:
+        visible = visible_customer_ids(connection, role, team_of(role))
+        candidates = find_candidates([p for p in load_profiles(connection) if p.customer_id in visible])
+    shown = candidates[:limit]
+    audit_read(
+        ctx,
+        app,
+        role=role,
+        action="duplicates",
+        subject=f"limit={limit}",
+        rows=len({c for pair in shown for c in (pair.a, pair.b)}),
+    )
+    for candidate in shown:
         click.echo(f"{candidate.a}  {candidate.b}  {candidate.score:.2f}  {candidate.reason}")
     click.echo(f"{len(candidates)} candidate pairs", err=True)
 

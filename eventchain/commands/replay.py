@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
-from eventchain.cli_support import open_app, settings_of
+from adapters.derived_files import record_derived
+from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.console import progress
-from eventchain.read_paths import EVENT_TIME
+from eventchain.read_paths import EVENT_TIME, as_role, snapshot_connection, team_of
 from projections.schema import PUBLIC_RELATIONS
+from projections.visibility import Role, visible_customer_ids
 from replay.rebuild import RebuildRunningError, build_views, rebuild, verify
 
 
@@ -70,6 +72,7 @@ def rebuild_command(ctx: click.Context, view: str | None, as_of: datetime | None
             stamp = as_of.strftime("%Y%m%dT%H%M%S")
             target = out or settings.data_dir / f"views-asof-{stamp}.duckdb"
             result = build_views(app, target, as_of=as_of, progress=report)
+            record_derived(settings.data_dir, "as-of", target, app.clock(), as_of=as_of)  # for erasure
             click.echo(
                 f"views as of {as_of.isoformat()} written to {result.path} ({result.events} events read)"
             )
@@ -127,9 +130,17 @@ def verify_command(ctx: click.Context) -> None:
 @click.option("--from", "start", type=EVENT_TIME, help="Only leads from this event time on.")
 @click.option("--to", "end", type=EVENT_TIME, help="Only leads before this event time.")
 @click.option("--json", "as_json_output", is_flag=True, help="Print one JSON object.")
+@as_role
+@operator_option
 @click.pass_context
 def what_if_command(
-    ctx: click.Context, rules_ref: str, start: datetime | None, end: datetime | None, as_json_output: bool
+    ctx: click.Context,
+    rules_ref: str,
+    start: datetime | None,
+    end: datetime | None,
+    as_json_output: bool,
+    role: Role,
+    actor: str,
 ) -> None:
     """Back-test routing and SLA under another rules version or a draft file, writing nothing.
 
@@ -155,7 +166,12 @@ def what_if_command(
             document = parse_rules(Path(rules_ref).read_text(encoding="utf-8"))
     except (RulesError, OSError) as error:
         raise click.ClickException(f"--rules {rules_ref}: {error}") from None
-    report = what_if(app, document, start, end)
+    visible = None
+    if not role.sees_everything:  # a rep back-tests their own customers, a director their team's
+        with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
+            visible = visible_customer_ids(connection, role, team_of(role))
+    report = what_if(app, document, start, end, customers=visible)
+    audit_read(ctx, app, role=role, action="what-if", subject=f"rules {rules_ref}", rows=report.leads)
     if as_json_output:
         click.echo(json.dumps(as_json(report), ensure_ascii=False))
         return

@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 import duckdb
 
+from adapters.derived_files import record_derived
 from adapters.report.page import render_page
 from adapters.report.queries import Window, load_report_data
-from eventchain.cli_support import settings_of
+from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.console import progress
 from eventchain.read_paths import EVENT_TIME, as_role, snapshot_connection, team_of
 from projections.visibility import EXEC, Role
@@ -27,9 +28,10 @@ from projections.visibility import EXEC, Role
 @as_role
 @click.option("--from", "start", type=EVENT_TIME, help="Only leads from this event time on (UTC+8 if naive).")
 @click.option("--to", "end", type=EVENT_TIME, help="Only leads before this event time (UTC+8 if naive).")
+@operator_option
 @click.pass_context
 def report_command(
-    ctx: click.Context, out: Path, role: Role, start: datetime | None, end: datetime | None
+    ctx: click.Context, out: Path, role: Role, start: datetime | None, end: datetime | None, actor: str
 ) -> None:
     """Write the dashboard: funnel, CTRE by channel, response heatmap, SLA breaches,
     silent customers, journey break points and data health.
@@ -47,7 +49,9 @@ def report_command(
         raise click.BadParameter("--from must be before --to", param_hint="'--from'")
     if not out.parent.is_dir():
         raise click.BadParameter(f"directory {out.parent} does not exist", param_hint="'--html'")
-    snapshot = settings_of(ctx).snapshot_path
+    settings = settings_of(ctx)
+    snapshot = settings.snapshot_path
+    app = open_app(ctx)  # refuses a wrong or missing key-encryption key
     team = team_of(role)
     with progress("report", total=2) as advance, snapshot_connection(snapshot) as connection:
         try:
@@ -63,6 +67,8 @@ def report_command(
         out.write_text(html, encoding="utf-8")
     except OSError as error:
         raise click.ClickException(f"cannot write {out}: {error.strerror}") from None
+    record_derived(settings.data_dir, "report", out, app.clock())  # erasure finds it again
+    audit_read(ctx, app, role=role, action="report", subject=str(out), rows=data.visible_customers)
     scope = "every customer" if role == EXEC else f"{data.visible_customers} customers visible to {role}"
     click.echo(f"wrote {out} ({scope}, {sum(c.leads for c in data.ctre.channels)} leads)")
 

@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from adapters.application import EventChain
-from adapters.crypto import SEALED, ErasedCustomerError, KeyStore, new_kek, parse_kek
+from adapters.crypto import SEALED, ErasedCustomerError, KeyError_, KeyStore, new_kek, parse_kek
 from domain.customer import Customer, IdentityIndex
 from tests.projection_support import T0, envelope
 
@@ -113,3 +113,21 @@ def test_an_erased_customer_never_gets_a_new_key_but_still_takes_structural_even
     assert untouched.change_tags(["vip"], [], T0, "rule", T0)  # no personal field: no key needed
     later.save(untouched)
     assert later.keys is not None and later.keys.key(str(customer.id)) is None
+
+
+def test_a_rotated_kek_opens_every_live_key_and_index_entry_and_the_old_one_is_refused(
+    store_url: str,
+) -> None:
+    old, new = parse_kek(new_kek()), parse_kek(new_kek())
+    app = EventChain.from_url(store_url, kek=old)
+    app.record_batch([envelope("tp-r", "web_form", T0, "13811113333", contact={"name": "欧阳锋锋"})])
+    before = app.find_customer("phone:13811113333")
+    assert app.keys is not None
+    with pytest.raises(KeyError_, match="the one in force"):
+        app.keys.rotate(old)
+    assert app.keys.rotate(new) >= 1
+    rotated = EventChain.from_url(store_url, kek=new)
+    after = rotated.find_customer("phone:13811113333")  # index ids survive: the index key is stored
+    assert after.id == before.id and after.profile_value("name") == "欧阳锋锋"
+    with pytest.raises(KeyError_, match="does not match"):
+        EventChain.from_url(store_url, kek=old)

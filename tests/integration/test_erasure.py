@@ -4,6 +4,7 @@ exports, dead letters, rebuilds — and identity resolution carries on."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -13,8 +14,9 @@ import pytest
 
 from adapters.application import EventChain
 from adapters.crypto import KeyError_, new_kek, parse_kek
-from adapters.erasure import erase, purge_dead_letters
+from adapters.erasure import erase
 from adapters.nats_ingest import ensure_streams
+from adapters.stream_purge import erased_party, purge_streams
 from eventchain.commands.export import neutralise
 from projections.snapshot import publish_snapshot
 from replay.rebuild import build_views
@@ -85,7 +87,7 @@ def test_personal_fields_are_never_stored_in_plain_text_and_erasure_shreds_them_
         "SELECT count(*) FROM customer_360 WHERE display_name = ?", [NAME]
     ).fetchone() == (1,)
 
-    result, _ = erase(app, f"phone:{PHONE}", "PIPL request", "dpo")
+    result = erase(app, f"phone:{PHONE}", "PIPL request", "dpo")
     assert result.identities_released == 2  # the phone and the Douyin open id
     fresh = EventChain.from_url(store_url, kek=KEK)
     gone = fresh.get_customer(result.customer_id, follow_merges=False)
@@ -127,7 +129,7 @@ def test_erasing_a_survivor_shreds_the_customers_merged_into_it(tmp_path: Path) 
     app.record([envelope("a", "web_form", T0, "13500000001", contact={"name": NAME})])
     app.record([envelope("b", "web_form", T0.replace(hour=12), "13500000002", contact={"name": "欧阳小娜"})])
     merge(app, "phone:13500000001", "phone:13500000002", reason="same person", actor="ops")
-    result, _ = erase(app, "phone:13500000002", "request", "dpo")  # found through the absorbed phone
+    result = erase(app, "phone:13500000002", "request", "dpo")  # found through the absorbed phone
     assert len(result.erased_ids) == 2
     assert app.keys is not None and all(app.keys.key(str(i)) is None for i in result.erased_ids)
     assert "欧阳小娜" not in raw_store_text(url) and NAME not in raw_store_text(url)
@@ -142,27 +144,52 @@ def test_a_wrong_key_encryption_key_is_refused(tmp_path: Path) -> None:
         parse_kek("")
 
 
-def test_dead_letters_mentioning_an_erased_phone_are_purged(nats_server: str) -> None:
+def test_dead_letters_mentioning_an_erased_customer_in_any_spelling_are_purged(nats_server: str) -> None:
     config = private_config()
+    wide = "".join(chr(ord(d) + 0xFEE0) for d in "13912345678")  # full-width digits
+    mentions = [
+        f'{{"phone": "{wide}", "bad": 1}}',
+        '{"identities": [{"kind": "phone", "value": "+86 139 1234 5678"}], "x": [',
+        '{"contact": {"email": "Zhao.Min@Example.CN"}}',
+        '{"contact": {"name": "\\u8d75\\u654f"}, "occurred_at": "yesterday"}',  # 赵敏, JSON-escaped
+        "not json at all: call 赵敏 back",
+    ]
+    others = ['{"phone": "13999999999"}', '{"contact": {"name": "周芷若", "email": "zhou@example.cn"}}']
 
     async def seed() -> None:
         nc = await nats.connect(nats_server)
         await ensure_streams(nc, config)
         js = nc.jetstream()
-        await js.publish(f"{config.names.dlq_prefix}.web_form", f'{{"phone": "{PHONE}", "bad": 1}}'.encode())
-        await js.publish(f"{config.names.dlq_prefix}.web_form", b'{"phone": "13999999999"}')
+        for body in [*mentions, *others]:
+            await js.publish(f"{config.names.dlq_prefix}.web_form", body.encode())
         await nc.close()
 
     asyncio.run(seed())
-    assert purge_dead_letters(nats_server, config.names.dlq_stream, [f"+86{PHONE}"]) == 1
+    party = erased_party(
+        ["4ba5387c-155c-547c-86a0-f0c41daddff4"],
+        ["phone:+8613912345678", "email:zhao.min@example.cn"],
+        ["赵敏"],
+        [],
+    )
+    [purge] = purge_streams(nats_server, [config.names.dlq_stream], party)
+    assert (purge.scanned, purge.deleted) == (len(mentions) + len(others), len(mentions))
 
-    async def remaining() -> int:
+    async def remaining() -> list[bytes]:
         nc = await nats.connect(nats_server)
-        info = await nc.jetstream().stream_info(config.names.dlq_stream)
+        js = nc.jetstream()
+        info = await js.stream_info(config.names.dlq_stream)
+        kept = [(await js.get_msg(config.names.dlq_stream, seq=s, subject=">", next=True)) for s in [1, 7]]
         await nc.close()
-        return int(info.state.messages)
+        assert info.state.messages == len(others)
+        return [m.data or b"" for m in kept]
 
-    assert asyncio.run(remaining()) == 1
+    assert sorted(asyncio.run(remaining())) == sorted(o.encode() for o in others)
+
+
+def test_a_missing_notifications_stream_is_skipped_not_an_error(nats_server: str) -> None:
+    party = erased_party(["4ba5387c-155c-547c-86a0-f0c41daddff4"], [], [], [])
+    [purge] = purge_streams(nats_server, ["NO_SUCH_STREAM_X1"], party)
+    assert (purge.present, purge.deleted) == (False, 0)
 
 
 def _all_text(connection: duckdb.DuckDBPyConnection) -> str:
@@ -174,3 +201,24 @@ def _all_text(connection: duckdb.DuckDBPyConnection) -> str:
         for schema, table in tables
         for row in connection.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
     )
+
+
+def test_notifications_of_an_erased_customer_are_purged_by_their_customer_id_header(nats_server: str) -> None:
+    stream, erased, other = f"NOTE_{uuid.uuid4().hex[:8]}", str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def seed() -> None:
+        nc = await nats.connect(nats_server)
+        js = nc.jetstream()
+        await js.add_stream(name=stream, subjects=[f"{stream.lower()}.>"], max_age=3600)
+        for customer_id in (erased, other, erased):
+            body = b'{"display_name": "someone"}'  # the body alone names nobody we could match
+            await js.publish(
+                f"{stream.lower()}.lead_assigned.a-wang",
+                body,
+                headers={"Eventchain-Customer-Id": customer_id},
+            )
+        await nc.close()
+
+    asyncio.run(seed())
+    [purge] = purge_streams(nats_server, [stream], erased_party([erased.upper()], [], [], []))
+    assert (purge.scanned, purge.deleted) == (3, 2)
