@@ -45,3 +45,11 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if not value > 0:
         raise LimitsError(f"{name}={text!r} must be greater than 0")
     return value
+
+
+def export_limits(max_future_skew_s: float | None, max_age_days: float | None) -> None:
+    """Flags of the root command become the environment of everything it runs (the worker
+    of ``serve`` included), so one place reads the bounds: ``limits_from_env``."""
+    for name, value in ((FUTURE_SKEW_ENV, max_future_skew_s), (MAX_AGE_ENV, max_age_days)):
+        if value is not None:
+            os.environ[name] = repr(value)

@@ -64,6 +64,7 @@ DLQ_HEADROOM: Final = 4096  # bytes kept free of a dead letter's body for its he
 # retried; any other failure while recording is the message's own and dead-letters it.
 TRANSIENT_ERRORS: Final = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 _HEADER_UNSAFE: Final = re.compile(r"[\x00-\x1f\x7f]")
+BLOCKED_REFRESH_S: Final = 10.0  # how soon a rules revision's [identities] blocked applies
 CRASH_AFTER_COMMIT_ENV: Final = "EVENTCHAIN_TEST_CRASH_AFTER_COMMIT"  # test hook: die between commit and ack
 _CHANNEL_TOKEN: Final = re.compile(r"^[a-z0-9_]{1,40}$")
 
@@ -181,7 +182,7 @@ class IngestWorker:
         self.config = config or IngestConfig()
         self.record = record or app.record_batch
         self.stats = WorkerStats()
-        self.blocked_identities: Callable[[], frozenset[str]] = lambda: frozenset()
+        self.blocked_identities = _refreshed(lambda: _blocked_identities(app), BLOCKED_REFRESH_S)
         self.max_payload = 1024 * 1024  # the server's, once connected
 
     def run(self, stop: threading.Event) -> None:
@@ -207,7 +208,7 @@ class IngestWorker:
                     nats.errors.NoRespondersError,
                     nats.js.errors.APIError,
                     nats.errors.Error,
-                    asyncio.TimeoutError,
+                    TimeoutError,
                     OSError,
                 ) as error:
                     log.warning("fetch failed (%s); retrying", error or type(error).__name__)
@@ -371,6 +372,29 @@ def bounded_body(data: bytes, headers: dict[str, str], max_payload: int) -> byte
     return data[: max(0, room - 200)]  # the two headers just added
 
 
+def _blocked_identities(app: EventChain) -> frozenset[str]:
+    from adapters.rules import blocked_identities  # adapters.rules imports the router
+
+    return blocked_identities(app)
+
+
+def _refreshed(read: Callable[[], frozenset[str]], seconds: float) -> Callable[[], frozenset[str]]:
+    """``read()``, called again only when its last value is older than ``seconds``; a failed
+    read (the store away) keeps the last value."""
+    last: list[Any] = [frozenset(), -seconds - 1.0]
+
+    def current() -> frozenset[str]:
+        if time.monotonic() - last[1] > seconds:
+            try:
+                last[0] = read()
+            except Exception as error:
+                log.warning("blocked identities not read (%s); keeping the last list", error)
+            last[1] = time.monotonic()
+        return last[0]  # type: ignore[no-any-return]
+
+    return current
+
+
 def _header_value(text: str, limit: int) -> str:
     # a header value holding CR/LF would break the protocol line (the server drops the connection)
     return _HEADER_UNSAFE.sub("?", text)[:limit]
@@ -393,7 +417,8 @@ async def publish_envelopes(
     progress: Callable[[int], None] | None = None,
 ) -> PublishResult:
     """Publishes validated envelopes with ``Nats-Msg-Id`` = touchpoint_id, asynchronously,
-    waiting for every acknowledgement (retrying ones a restarting server dropped)."""
+    waiting for every acknowledgement (retrying ones a restarting server dropped). It does
+    not give up by itself: bound it with ``asyncio.wait_for`` (``publish --timeout``)."""
     config = config or IngestConfig()
     nc = await connect(nats_url, name="eventchain-publish")
     published = duplicates = 0
@@ -401,6 +426,7 @@ async def publish_envelopes(
         await ensure_streams(nc, config)
         js = nc.jetstream(publish_async_max_pending=4000)
         pending = list(envelopes)
+        delay = 0.5
         while pending:
             futures = []
             for accepted, raw in pending:
@@ -411,7 +437,8 @@ async def publish_envelopes(
             for item, future in futures:
                 try:
                     ack = await asyncio.wait_for(future, timeout=10)
-                except Exception:  # timed out or lost with a restarting server: publish again
+                except Exception as error:  # timed out or lost with a restarting server: publish again
+                    log.warning("publish of %s not acknowledged (%s); again", item[0].touchpoint_id, error)
                     retry.append(item)
                     continue
                 duplicates += bool(ack.duplicate)
@@ -420,7 +447,8 @@ async def publish_envelopes(
                 progress(len(futures) - len(retry))
             pending = retry
             if retry:
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
     finally:
         await nc.close()
     return PublishResult(published, duplicates)

@@ -391,6 +391,8 @@ def _split_msgspec_error(message: str) -> tuple[str, str]:
     if not sep:
         reason, where = message, "$"
     path = where.rstrip("`")
+    if reason.endswith((repr(_NO_CONTROLS), repr(_NO_CONTROLS_BUT_LINES))):
+        reason = "contains a control character (NUL, ESC…), which text may not hold"
     field = _FIELD_IN_REASON.match(reason)
     if field:
         path = f"{path}.{field.group(1)}"
