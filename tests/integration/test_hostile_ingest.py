@@ -8,8 +8,10 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,11 +23,12 @@ from adapters.nats_ingest import (
     PATH_HEADER,
     REASON_HEADER,
     TRUNCATED_HEADER,
+    IngestWorker,
     wait_until,
 )
 from adapters.rules import apply_rules
 from bench.workload import touchpoint_envelopes
-from domain.touchpoints import AcceptedTouchpoint
+from domain.touchpoints import AcceptedTouchpoint, RejectedTouchpointError
 from tests.nats_support import (
     dead_letters,
     private_config,
@@ -189,3 +192,19 @@ def test_hostile_messages_interleaved_with_valid_ones_never_stop_the_worker(
     assert len(bad) == len(letters)
     for _, headers in letters:
         assert headers[REASON_HEADER] and headers[PATH_HEADER].startswith("$")
+
+
+def test_a_message_delivered_more_often_than_the_poison_bound_is_rejected_without_decoding(
+    tmp_path: Path,
+) -> None:
+    config = private_config(poison_deliveries=5)
+    app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
+    worker = IngestWorker(app, "nats://127.0.0.1:1", config)
+    [valid] = valid_envelopes("redelivered", 1)
+    message = SimpleNamespace(  # what a JetStream message carries after the worker died on it 6 times
+        data=valid, subject=config.names.subject(channel_of(valid)), metadata=SimpleNamespace(num_delivered=6)
+    )
+    with pytest.raises(RejectedTouchpointError, match="delivered 6 times without being recorded"):
+        worker.decode(message)
+    message.metadata.num_delivered = 5
+    assert json.loads(valid)["touchpoint_id"] == worker.decode(message).touchpoint_id
