@@ -105,8 +105,6 @@ PLACEHOLDER_IDENTITIES: Final[frozenset[str]] = frozenset(
         "phone:+8615555555555",
         "phone:+8617777777777",
         "phone:+8619999999999",
-        "phone:+8613012345678",
-        "phone:+8613812345678",
         "phone:+12345678901",  # 12345678901 typed with a +: a valid North American number
         "email:test@test.com",
         "email:test@example.com",
