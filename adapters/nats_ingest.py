@@ -25,6 +25,7 @@ import hashlib
 import logging
 import os
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,11 +33,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import nats
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 from nats.js import api
 from nats.js.errors import BadRequestError, NotFoundError
 
-from adapters.application import BatchResult, EventChain
+from adapters.application import BatchResult, ConcurrencyRetriesExhaustedError, EventChain
 from adapters.jetstream_pull import BatchFetcher
 from adapters.limits import limits_from_env
 from domain.touchpoints import (
@@ -60,9 +62,19 @@ TRUNCATED_HEADER: Final = "Eventchain-Truncated"
 ORIGINAL_SIZE_HEADER: Final = "Eventchain-Original-Size"
 ORIGINAL_SHA256_HEADER: Final = "Eventchain-Original-Sha256"
 DLQ_HEADROOM: Final = 4096  # bytes kept free of a dead letter's body for its headers and protocol
-# Failures that say nothing about the message: the store or the network is away. They are
-# retried; any other failure while recording is the message's own and dead-letters it.
-TRANSIENT_ERRORS: Final = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+# Failures that say nothing about the message: the store or the network is away, or other
+# writers keep winning. They are retried. Any other failure while recording is taken for
+# the message's own only if the store still answers a probe (see IngestWorker.commit).
+TRANSIENT_ERRORS: Final = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+    ConcurrencyRetriesExhaustedError,
+    ConnectionError,
+    TimeoutError,
+)
 _HEADER_UNSAFE: Final = re.compile(r"[\x00-\x1f\x7f]")
 BLOCKED_REFRESH_S: Final = 10.0  # how soon a rules revision's [identities] blocked applies
 CRASH_AFTER_COMMIT_ENV: Final = "EVENTCHAIN_TEST_CRASH_AFTER_COMMIT"  # test hook: die between commit and ack
@@ -310,13 +322,23 @@ class IngestWorker:
                     await self._in_progress(messages)
             try:
                 return task.result()
-            except TRANSIENT_ERRORS as error:  # a store outage: keep the batch, try again
+            except Exception as error:
+                if not isinstance(error, TRANSIENT_ERRORS) and await self._store_answers():
+                    raise  # the store is fine: the batch itself fails (commit_and_ack isolates it)
+                # a store outage: keep the batch, try again
                 log.warning("store write failed (%s); retrying in %.1f s", error, delay)
                 await self._in_progress(messages)
                 if stop.wait(0):
                     return None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.config.max_retry_delay)
+
+    async def _store_answers(self) -> bool:
+        try:
+            await asyncio.to_thread(self.app.max_notification_id)
+        except Exception:
+            return False
+        return True
 
     async def _in_progress(self, messages: list[Any]) -> None:
         for message in messages:
