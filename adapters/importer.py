@@ -1,6 +1,11 @@
 """``eventchain import``: XLSX (python-calamine) and CSV (UTF-8, UTF-8 with BOM, GBK/GB18030)
 into import touchpoints, with every rejected row written to a rejects file.
 
+A cell holding a formula is read as its formula (openpyxl, only when the sheet has
+formulas: calamine reads cached values only), so ``=VLOOKUP(…)`` is rejected in XLSX as
+it is in CSV, cached value or not. Merged cells and the CSV encoding (BOM or not) are
+reported as notes.
+
 Accepted + rejected = rows read, always. Each accepted row becomes an ``import``
 touchpoint whose id derives from the row's cleaned content, so importing the same file
 again records nothing new; rows go through identity resolution like any touchpoint.
@@ -8,11 +13,14 @@ again records nothing new; rows go through identity resolution like any touchpoi
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
 import hashlib
 import io
 import multiprocessing
+import re
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +28,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+import openpyxl
 from eventsourcing.persistence import IntegrityError
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.formula import ArrayFormula
 from python_calamine import CalamineWorkbook
 
 from adapters.application import EventChain
@@ -39,6 +50,8 @@ CORE_FIELDS: Final = ("name", "phone", "email", "company", "city", "industry", "
 PARALLEL_FROM_ROWS: Final = 5_000
 CLEAN_CHUNK: Final = 2_000
 ENCODINGS: Final = ("utf-8-sig", "gb18030")
+FORMULA_FORMATS: Final = frozenset({".xlsx", ".xlsm"})  # where openpyxl reads the formulas
+_FORMULA_ELEMENT: Final = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 
 @dataclass
@@ -51,21 +64,62 @@ class ImportSummary:
     rejected_rows: int = 0
     abnormal_rows: int = 0
     already_imported: bool = False
+    notes: list[str] = field(default_factory=list)  # merged cells, the encoding read, formulas found
 
 
 class ImportFileError(ValueError):
     """The file as a whole cannot be imported (no header, no mappable column…)."""
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, list[str | None] | Problem]]:
+def read_rows(path: Path, notes: list[str] | None = None) -> Iterator[tuple[int, list[str | None] | Problem]]:
     """Yields (row number, cells) for the header (row 1) and every data row; a row that
-    cannot be decoded is yielded as a Problem instead (never silently replaced)."""
-    if path.suffix.lower() in {".xlsx", ".xlsm", ".xls", ".ods"}:
+    cannot be decoded is yielded as a Problem instead (never silently replaced). What the
+    reader noticed about the file (merged cells, encoding) is appended to ``notes``."""
+    notes = [] if notes is None else notes
+    suffix = path.suffix.lower()
+    if suffix in {".xlsx", ".xlsm", ".xls", ".ods"}:
         sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        for (top, left), (bottom, right) in sheet.merged_cell_ranges or []:
+            notes.append(
+                f"merged cells {_a1(top, left)}:{_a1(bottom, right)}: only {_a1(top, left)} holds a value, "
+                "the other cells read as empty"
+            )
+        formulas = _formula_cells(path) if suffix in FORMULA_FORMATS else {}
+        if formulas:
+            count = sum(len(row) for row in formulas.values())
+            notes.append(f"{count} formula cells, read as their formulas (a row with one is rejected)")
         for number, row in enumerate(sheet.to_python(skip_empty_area=False), start=1):
-            yield number, [None if cell == "" else _cell_text(cell) for cell in row]
+            cells = [None if cell == "" else _cell_text(cell) for cell in row]
+            for column, formula in formulas.get(number, {}).items():
+                cells += [None] * (column + 1 - len(cells))
+                cells[column] = formula
+            yield number, cells
         return
-    yield from _read_csv(path.read_bytes())
+    yield from _read_csv(path.read_bytes(), notes)
+
+
+def _formula_cells(path: Path) -> dict[int, dict[int, str]]:
+    """Row number → column index → formula text, for the formula cells of the first sheet."""
+    with zipfile.ZipFile(path) as archive:
+        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+        if not any(_FORMULA_ELEMENT.search(archive.read(name)) for name in sheets):
+            return {}  # the common case: no formula anywhere, no second read of the file
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        formulas: dict[int, dict[int, str]] = {}
+        rows = workbook.worksheets[0].iter_rows(min_row=1, min_col=1, values_only=True)
+        for number, row in enumerate(rows, start=1):
+            for column, value in enumerate(row):
+                text = value.text if isinstance(value, ArrayFormula) else value
+                if isinstance(text, str) and text.startswith("="):
+                    formulas.setdefault(number, {})[column] = text
+        return formulas
+    finally:
+        workbook.close()
+
+
+def _a1(row: int, column: int) -> str:
+    return f"{get_column_letter(column + 1)}{row + 1}"
 
 
 def _cell_text(cell: object) -> str:
@@ -74,9 +128,13 @@ def _cell_text(cell: object) -> str:
     return str(cell)
 
 
-def _read_csv(data: bytes) -> Iterator[tuple[int, list[str | None] | Problem]]:
+def _read_csv(data: bytes, notes: list[str]) -> Iterator[tuple[int, list[str | None] | Problem]]:
     lines = data.splitlines()
     encoding = _guess_encoding(lines)
+    if encoding == "utf-8-sig":
+        notes.append("encoding UTF-8 with BOM" if data.startswith(codecs.BOM_UTF8) else "encoding UTF-8")
+    else:
+        notes.append("encoding GB18030 (GBK, Excel's ANSI on Chinese Windows)")
     decoded: list[tuple[int, str]] = []
     problems: dict[int, Problem] = {}
     for number, line in enumerate(lines, start=1):
@@ -120,7 +178,7 @@ def import_file(
     """Cleans, validates and records every row; returns what happened to each."""
     content_hash = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     summary = ImportSummary(batch_id or f"import-{content_hash}")
-    rows = read_rows(path)
+    rows = read_rows(path, summary.notes)
     _, header = next(rows, (0, None))
     if not isinstance(header, list):
         raise ImportFileError(f"{path.name}: no readable header row")

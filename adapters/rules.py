@@ -11,7 +11,7 @@ from adapters.application import EventChain
 from adapters.log_reader import log_events
 from domain.customer import Customer
 from domain.roster import ROSTER_ID, Agent, Roster
-from domain.rules import RULESET_ID, RulesDocument, RuleSet, parse_rules
+from domain.rules import RULESET_ID, RulesDocument, RuleSet, blocked_keys, parse_rules, rules_from_dict
 
 
 def ruleset(app: EventChain) -> RuleSet:
@@ -44,6 +44,17 @@ def last_rule_version(app: EventChain) -> int | None:
     except AggregateNotFoundError:
         return None
     return rules.current or None
+
+
+def blocked_identities(app: EventChain) -> frozenset[str]:
+    """The identity keys the rules in force leave out of identity resolution."""
+    try:
+        rules: RuleSet = app.repository.get(RULESET_ID)
+    except AggregateNotFoundError:
+        return frozenset()
+    if not rules.current:
+        return frozenset()
+    return blocked_keys(rules_from_dict(rules.document(rules.current)))
 
 
 def roster(app: EventChain) -> Roster:

@@ -34,12 +34,7 @@ def store_env(store_url: str) -> dict[str, str]:
     """Translates a store URL into the eventsourcing library's environment settings."""
     parsed = urlparse(store_url)
     if parsed.scheme == "sqlite":
-        path = unquote(parsed.path)
-        if parsed.netloc:
-            raise StoreURLError(store_url, "use sqlite:///relative/path or sqlite:////absolute/path")
-        path = path[1:] if path.startswith("/") else path
-        if not path:
-            raise StoreURLError(store_url, "no database file given")
+        path = sqlite_path(store_url)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return {
@@ -68,6 +63,18 @@ def store_env(store_url: str) -> dict[str, str]:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
         return env
     raise StoreURLError(store_url, "the scheme must be sqlite:// or postgresql://")
+
+
+def sqlite_path(store_url: str) -> str:
+    """The database file of a ``sqlite:///relative/path`` or ``sqlite:////absolute/path`` URL."""
+    parsed = urlparse(store_url)
+    if parsed.netloc:
+        raise StoreURLError(store_url, "use sqlite:///relative/path or sqlite:////absolute/path")
+    path = unquote(parsed.path)
+    path = path[1:] if path.startswith("/") else path
+    if not path:
+        raise StoreURLError(store_url, "no database file given")
+    return path
 
 
 @contextmanager

@@ -90,6 +90,58 @@ def identity_key(kind: str, normalised_value: str) -> str:
     return f"{kind}:{normalised_value}"
 
 
+# Values that are no person: the placeholders people type into forms to get past them and
+# the test values of integrations. Each would merge every customer who used it into one.
+# The company's own numbers (switchboard, the 400 line) come from the rules document's
+# ``[identities] blocked``; both lists are keys as ``identity_key`` writes them.
+PLACEHOLDER_IDENTITIES: Final[frozenset[str]] = frozenset(
+    {
+        "phone:+8613800000000",
+        "phone:+8613000000000",
+        "phone:+8613111111111",
+        "phone:+8613888888888",
+        "phone:+8618888888888",
+        "phone:+8613333333333",
+        "phone:+8615555555555",
+        "phone:+8617777777777",
+        "phone:+8619999999999",
+        "phone:+12345678901",  # 12345678901 typed with a +: a valid North American number
+        "email:test@test.com",
+        "email:test@example.com",
+        "email:a@a.com",
+        "email:123@qq.com",
+        "email:123456@qq.com",
+        "email:test@qq.com",
+        "email:none@none.com",
+        "email:noreply@example.com",
+    }
+)
+# Whole domains reserved for examples and tests (RFC 2606) or throwaway inboxes.
+PLACEHOLDER_EMAIL_DOMAINS: Final[frozenset[str]] = frozenset(
+    {"test.com", "example.com", "example.org", "example.net", "mailinator.com"}
+)
+
+
+def blocked_reason(key: str, blocked: frozenset[str] = frozenset()) -> str | None:
+    """Why an identity key must not take part in identity resolution, or None."""
+    if key in blocked:
+        return "is blocked by the rules ([identities] blocked)"
+    if key in PLACEHOLDER_IDENTITIES:
+        return "is a placeholder value, not a person"
+    kind, _, value = key.partition(":")
+    if kind == "email" and value.rpartition("@")[2] in PLACEHOLDER_EMAIL_DOMAINS:
+        return "is at a domain reserved for examples and tests"
+    return None
+
+
+def parse_identity_key(text: str) -> str:
+    """``kind:value`` as written by a person (``phone:400-800-1234``) → the normalised key."""
+    kind, sep, value = text.partition(":")
+    if not sep or kind not in IDENTITY_KINDS:
+        raise InvalidIdentityError(f"{text[:40]!r} is not KIND:VALUE with KIND one of {IDENTITY_KINDS}")
+    return identity_key(kind, normalise_identity(kind, value))
+
+
 def identity_kind(key: str) -> str:
     return key.partition(":")[0]
 

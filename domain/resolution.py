@@ -7,7 +7,14 @@ A touchpoint carrying identities of two different customers says they are one pa
 so they are merged (the customer first touched earliest, in event time, survives).
 Customers then are the connected components of the identity graph, whatever the
 arrival order — except where merge protection (different unique identities, e.g.
-two USCCs) keeps them apart.
+two USCCs) keeps them apart, and where one touchpoint would join more than
+``MAX_CUSTOMERS_JOINED`` customers at once: a shared value no person owns (a front desk,
+a reseller's mailbox) rather than one party. That touchpoint is recorded on the earliest
+of them only, which then shares identities with the others: they are listed as duplicate
+candidates (``eventchain duplicates``) for an operator instead of merged. This hold is the
+one place where arrival order matters (the same touchpoint arriving before the others
+would have claimed their identities first); the order-independence properties keep to
+touchpoints of at most three identities.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from domain.customer import Customer, IdentityIndex
 from domain.touchpoints import AcceptedTouchpoint
 
 AUTO_MERGE_ACTOR = "eventchain:identity-resolution"
+MAX_CUSTOMERS_JOINED = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,8 @@ class BatchResolver:
 
     def _merge(self, candidates: list[Customer], touchpoint_id: str) -> Customer:
         survivor, *others = candidates
+        if len(candidates) > MAX_CUSTOMERS_JOINED:
+            return survivor  # held: the shared identities make them duplicate candidates
         for other in others:
             if survivor.conflicting_unique_identities(other):
                 continue  # merge protection: leave it to an operator (eventchain duplicates)

@@ -18,7 +18,10 @@ from domain.business_time import CalendarName, WorkingTime, parse_business_hours
 RULESET_ID: Final = uuid5(UUID("3f1e9a40-7c55-4e0e-9a7d-6b3d2c1f0a99"), "ruleset")
 Minutes = Annotated[int, Meta(ge=1, le=7 * 24 * 60)]
 Weight = Annotated[float, Meta(gt=0, le=100)]
-Words = list[Annotated[str, Meta(min_length=1, max_length=64)]]
+MAX_WORDS: Final = 1_000  # keywords in one list
+MAX_DOCUMENT_BYTES: Final = 256 * 1024
+MAX_BLOCKED_IDENTITIES: Final = 10_000
+Words = Annotated[list[Annotated[str, Meta(min_length=1, max_length=64)]], Meta(max_length=MAX_WORDS)]
 
 
 class Strict(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -76,12 +79,22 @@ class Gate(Strict, frozen=True):
     direction: str | None = None  # "inbound" / "outbound" / None = either
 
 
+class Identities(Strict, frozen=True):
+    """Identities that name no person here: the company's own switchboard and 400 numbers,
+    shared mailboxes (``"phone:400-800-1234"``). They are left out of identity resolution."""
+
+    blocked: Annotated[
+        list[Annotated[str, Meta(min_length=3, max_length=300)]], Meta(max_length=MAX_BLOCKED_IDENTITIES)
+    ] = []
+
+
 class RulesDocument(Strict, frozen=True):
     sla: Sla = msgspec.field(default_factory=Sla)
     keywords: Keywords = msgspec.field(default_factory=Keywords)
     routing: Routing = msgspec.field(default_factory=Routing)
     silence: Silence = msgspec.field(default_factory=Silence)
     stages: dict[str, Gate] = {}
+    identities: Identities = msgspec.field(default_factory=Identities)
 
 
 class RulesError(ValueError):
@@ -93,6 +106,9 @@ class RulesError(ValueError):
 
 def parse_rules(text: str) -> RulesDocument:
     """Parses and validates a TOML rules document; errors name the key path."""
+    size = len(text.encode())
+    if size > MAX_DOCUMENT_BYTES:
+        raise RulesError("$", f"document of {size} bytes exceeds {MAX_DOCUMENT_BYTES} bytes")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -129,7 +145,21 @@ def rules_from_dict(raw: dict[str, Any]) -> RulesDocument:
             raise RulesError(f"$.stages.{stage}", f"unknown stage; expected one of {STAGES}")
         if gate.direction not in (None, "inbound", "outbound"):
             raise RulesError(f"$.stages.{stage}.direction", "expected 'inbound' or 'outbound'")
+    blocked_keys(document)
     return document
+
+
+def blocked_keys(document: RulesDocument) -> frozenset[str]:
+    """The normalised keys of ``[identities] blocked``; a value that is no identity is an error."""
+    from domain.identities import InvalidIdentityError, parse_identity_key
+
+    keys = set()
+    for index, text in enumerate(document.identities.blocked):
+        try:
+            keys.add(parse_identity_key(text))
+        except InvalidIdentityError as error:
+            raise RulesError(f"$.identities.blocked[{index}]", str(error)) from None
+    return frozenset(keys)
 
 
 def as_dict(document: RulesDocument) -> dict[str, Any]:

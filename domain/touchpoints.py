@@ -7,8 +7,8 @@ in ``AnyTouchpoint``. Patterns are anchored (msgspec patterns are search, not ma
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -17,15 +17,30 @@ from msgspec import Meta, Struct
 from domain.identities import (
     IdentityKind,
     InvalidIdentityError,
+    blocked_reason,
     identity_key,
     normalise_identity,
     normalise_phone,
 )
 
-MAX_TEXT: Final = 16_384
-Text = Annotated[str, Meta(max_length=MAX_TEXT)]
-ShortText = Annotated[str, Meta(max_length=512)]
-RequiredId = Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
+# Documented limits (README "Limits"): a touchpoint beyond them is rejected with the path.
+MAX_TEXT: Final = 16_384  # characters of a free-text field (a DM, a call summary)
+MAX_SHORT_TEXT: Final = 512  # characters of a name, company, city…
+MAX_IDENTITIES: Final = 20  # identities listed on one touchpoint
+MAX_FORM_FIELDS: Final = 200  # entries of web_form payload.fields
+MAX_MEDIA: Final = 50  # entries of douyin_dm payload.media
+MAX_ENVELOPE_BYTES: Final = 256 * 1024  # one JSON envelope
+MAX_DEPTH: Final = 16  # nesting of JSON arrays and objects (the envelope itself needs 4)
+# Control characters never belong in names or ids (a NUL also poisons PostgreSQL text);
+# free text may hold tabs and line breaks.
+_NO_CONTROLS: Final = r"^[^\x00-\x1f\x7f]*$"
+_NO_CONTROLS_BUT_LINES: Final = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+Text = Annotated[str, Meta(max_length=MAX_TEXT, pattern=_NO_CONTROLS_BUT_LINES)]
+ShortText = Annotated[str, Meta(max_length=MAX_SHORT_TEXT, pattern=_NO_CONTROLS)]
+RequiredId = Annotated[
+    str, Meta(min_length=1, max_length=256, pattern=r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x7f])?$")
+]
+FieldName = Annotated[str, Meta(max_length=256, pattern=_NO_CONTROLS)]
 Uri = Annotated[str, Meta(min_length=1, max_length=2048, pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")]
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
 TouchpointId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
@@ -62,7 +77,7 @@ class Utm(Strict, frozen=True):
 class WebFormPayload(Strict, frozen=True):
     form_id: RequiredId
     page_url: Uri | None = None
-    fields: dict[Annotated[str, Meta(max_length=256)], Text] = {}
+    fields: Annotated[dict[FieldName, Text], Meta(max_length=MAX_FORM_FIELDS)] = {}
     utm: Utm | None = None
 
 
@@ -70,7 +85,7 @@ class DouyinPayload(Strict, frozen=True):
     open_id: RequiredId
     nickname: ShortText | None = None
     text: Text | None = None
-    media: list[Uri] = []
+    media: Annotated[list[Uri], Meta(max_length=MAX_MEDIA)] = []
 
 
 class ExpoScanPayload(Strict, frozen=True):
@@ -120,7 +135,7 @@ class Touchpoint(Strict, frozen=True, tag_field="channel"):
     occurred_at: AwareDatetime
     direction: Direction
     actor: ShortText | None = None
-    identities: list[Identity] = []
+    identities: Annotated[list[Identity], Meta(max_length=MAX_IDENTITIES)] = []
     contact: Contact | None = None
 
 
@@ -181,11 +196,28 @@ _encoder: Final = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
+class EnvelopeLimits:
+    """The configurable bounds of an envelope; the event-time window is relative to the
+    receive time, which the caller passes in (the domain reads no clock)."""
+
+    max_future_skew: timedelta = timedelta(minutes=5)
+    max_age: timedelta = timedelta(days=3653)
+    max_bytes: int = MAX_ENVELOPE_BYTES
+    max_depth: int = MAX_DEPTH
+    blocked: frozenset[str] = field(default_factory=frozenset)  # identity keys besides the built-in list
+
+
+DEFAULT_LIMITS: Final = EnvelopeLimits()
+
+
+@dataclass(frozen=True, slots=True)
 class AcceptedTouchpoint:
-    """A validated touchpoint with its normalised identity keys, ready to record."""
+    """A validated touchpoint with its normalised identity keys, ready to record.
+    ``dropped``: (identity key, reason) of identities left out of resolution (blocked)."""
 
     touchpoint: RecordableTouchpoint
     identity_keys: tuple[str, ...]
+    dropped: tuple[tuple[str, str], ...] = ()
 
     @property
     def touchpoint_id(self) -> str:
@@ -205,8 +237,17 @@ class RejectedTouchpointError(ValueError):
         self.reason = reason
 
 
-def decode_touchpoint(raw: bytes | str) -> AcceptedTouchpoint:
-    """Decodes and validates one JSON envelope, or raises RejectedTouchpointError."""
+def decode_touchpoint(
+    raw: bytes | str, *, received_at: datetime | None = None, limits: EnvelopeLimits = DEFAULT_LIMITS
+) -> AcceptedTouchpoint:
+    """Decodes and validates one JSON envelope, or raises RejectedTouchpointError.
+
+    ``received_at``: when the envelope reached us; ``occurred_at`` must lie within
+    ``limits``' window around it. None (replays, tests of the schema) skips that check."""
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > limits.max_bytes:
+        raise RejectedTouchpointError("$", f"envelope of {size} bytes exceeds {limits.max_bytes} bytes")
+    check_depth(raw, limits.max_depth)
     try:
         touchpoint = _decoder.decode(raw)
     except msgspec.ValidationError as error:
@@ -214,11 +255,51 @@ def decode_touchpoint(raw: bytes | str) -> AcceptedTouchpoint:
         raise RejectedTouchpointError(path, reason) from None
     except msgspec.DecodeError as error:
         raise RejectedTouchpointError("$", f"not valid JSON ({error})") from None
-    return accept(touchpoint)
+    except RecursionError:  # check_depth makes this unreachable; kept as the last guard
+        raise RejectedTouchpointError("$", "nested too deeply to decode") from None
+    if received_at is not None:
+        check_event_time(touchpoint.occurred_at, received_at, limits)
+    return accept(touchpoint, limits.blocked)
 
 
-def accept(touchpoint: RecordableTouchpoint) -> AcceptedTouchpoint:
-    """Applies the rules a schema cannot express and normalises the identities."""
+_JSON_TOKEN: Final = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def check_depth(raw: bytes | str, max_depth: int) -> None:
+    """Rejects JSON nested deeper than ``max_depth`` before the decoder recurses into it."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if data.count(b"[") + data.count(b"{") <= max_depth:
+        return  # the common case, at C speed: too few brackets to nest that deep
+    depth = 0
+    for token in _JSON_TOKEN.finditer(data):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > max_depth:
+                raise RejectedTouchpointError("$", f"nested deeper than {max_depth} levels")
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+
+
+def check_event_time(occurred_at: datetime, received_at: datetime, limits: EnvelopeLimits) -> None:
+    """Event time moves every metric: no single touchpoint may come from the far future or past."""
+    if occurred_at > received_at + limits.max_future_skew:
+        raise RejectedTouchpointError(
+            "$.occurred_at",
+            f"{occurred_at.isoformat()} is more than {limits.max_future_skew.total_seconds():.0f} s "
+            f"after the receive time {received_at.isoformat()}",
+        )
+    if occurred_at < received_at - limits.max_age:
+        raise RejectedTouchpointError(
+            "$.occurred_at",
+            f"{occurred_at.isoformat()} is more than {limits.max_age.days} days before "
+            f"the receive time {received_at.isoformat()}",
+        )
+
+
+def accept(touchpoint: RecordableTouchpoint, blocked: frozenset[str] = frozenset()) -> AcceptedTouchpoint:
+    """Applies the rules a schema cannot express and normalises the identities; blocked
+    identities (placeholders, test values, the company's own numbers) are dropped."""
     if touchpoint.direction == "outbound" and not touchpoint.actor:
         raise RejectedTouchpointError("$.actor", "required when direction is 'outbound'")
     keys: list[str] = []
@@ -232,7 +313,14 @@ def accept(touchpoint: RecordableTouchpoint) -> AcceptedTouchpoint:
         raise RejectedTouchpointError(
             "$.identities", "at least one identity is needed to place the touchpoint on a customer"
         )
-    return AcceptedTouchpoint(touchpoint, tuple(sorted(set(keys))))
+    dropped = tuple(
+        (key, reason) for key in sorted(set(keys)) if (reason := blocked_reason(key, blocked)) is not None
+    )
+    kept = tuple(sorted(set(keys) - {key for key, _ in dropped}))
+    if not kept:
+        reasons = "; ".join(f"{key} {reason}" for key, reason in dropped)
+        raise RejectedTouchpointError("$.identities", f"no usable identity: {reasons}")
+    return AcceptedTouchpoint(touchpoint, kept, dropped)
 
 
 def _identities_from_payload(touchpoint: RecordableTouchpoint) -> list[str]:
@@ -303,6 +391,8 @@ def _split_msgspec_error(message: str) -> tuple[str, str]:
     if not sep:
         reason, where = message, "$"
     path = where.rstrip("`")
+    if reason.endswith((repr(_NO_CONTROLS), repr(_NO_CONTROLS_BUT_LINES))):
+        reason = "contains a control character (NUL, ESC…), which text may not hold"
     field = _FIELD_IN_REASON.match(reason)
     if field:
         path = f"{path}.{field.group(1)}"

@@ -14,6 +14,7 @@ import click
 
 import eventchain.commands
 from adapters.crypto import KeyError_
+from adapters.limits import FUTURE_SKEW_ENV, MAX_AGE_ENV, export_limits
 from eventchain.cli_support import apply_private_umask
 from eventchain.config import Settings
 from eventchain.one_line_errors import OneLineErrorGroup
@@ -37,8 +38,22 @@ from eventchain.one_line_errors import OneLineErrorGroup
     envvar="EVENTCHAIN_SNAPSHOT_PATH",
     help="The published read-only DuckDB copy for analysts.",
 )
+@click.option(
+    "--max-future-skew-s",
+    envvar=FUTURE_SKEW_ENV,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Reject touchpoints dated more than this many seconds after they were received [300].",
+)
+@click.option(
+    "--max-age-days",
+    envvar=MAX_AGE_ENV,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Reject touchpoints dated more than this many days before they were received [3653].",
+)
 @click.pass_context
-def main(ctx: click.Context, **options: Any) -> None:
+def main(
+    ctx: click.Context, max_future_skew_s: float | None, max_age_days: float | None, **options: Any
+) -> None:
     """eventchain: every customer touchpoint as an immutable event.
 
     \b
@@ -48,6 +63,7 @@ def main(ctx: click.Context, **options: Any) -> None:
     """
     previous = apply_private_umask(os.environ)
     ctx.call_on_close(lambda: os.umask(previous))  # in-process runners (tests) get theirs back
+    export_limits(max_future_skew_s, max_age_days)
     try:
         ctx.obj = Settings.load(**options)
     except KeyError_ as error:  # a malformed EVENTCHAIN_KEK

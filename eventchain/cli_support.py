@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,7 +14,7 @@ import click
 from adapters.application import EventChain
 from adapters.crypto import KEK_ENV, KeyError_, store_has_kek
 from adapters.read_audit import alert_policy, alerts_for, publish_alert, record_read
-from adapters.store import StoreURLError
+from adapters.store import StoreURLError, sqlite_path
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
 from projections.visibility import Role
@@ -24,10 +26,23 @@ def settings_of(ctx: click.Context) -> Settings:
     return obj
 
 
-def open_app(ctx: click.Context, *, require_kek: bool = False, **kwargs: Any) -> EventChain:
+def open_app(
+    ctx: click.Context, *, require_kek: bool = False, must_exist: bool = False, **kwargs: Any
+) -> EventChain:
     """The application on the configured store. Refuses a wrong key-encryption key, and a
-    missing one when the store holds encrypted personal data (or ``require_kek``)."""
+    missing one when the store holds encrypted personal data (or ``require_kek``).
+    ``must_exist``: a read-only command refuses an explicitly configured SQLite file that is
+    not there (a mistyped --store-url), rather than creating an empty store and reporting
+    on it; the default store under --data-dir is simply empty until something is recorded."""
     settings = settings_of(ctx)
+    default_url = f"sqlite:///{settings.data_dir / 'events.db'}"
+    if must_exist and settings.store_url.startswith("sqlite:") and settings.store_url != default_url:
+        try:
+            path = sqlite_path(settings.store_url)
+        except StoreURLError as error:
+            raise click.UsageError(str(error)) from None
+        if path != ":memory:" and not Path(path).is_file():
+            raise click.ClickException(f"no event store at {path} (check --store-url or --data-dir)")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if require_kek and settings.kek is None:
         raise click.ClickException(
@@ -100,3 +115,10 @@ def apply_private_umask(environ: Mapping[str, str]) -> int:
     if not 0 <= mask <= 0o777:
         raise click.UsageError(f"{UMASK_ENV}={text!r} is not an octal umask such as 077 or 027")
     return os.umask(mask)
+
+
+def quiet_connection_logs() -> None:
+    """A command that ends with one line of outcome keeps the reconnect attempts of NATS out of
+    the terminal (without a handler, Python prints each warning to stderr)."""
+    for name in ("eventchain", "nats"):
+        logging.getLogger(name).addHandler(logging.NullHandler())

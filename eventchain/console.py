@@ -6,7 +6,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+
+class CountColumn(ProgressColumn):
+    """``done/total``, or just ``done`` while the total is unknown (a file read as it streams)."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text(f"{task.completed:,.0f}")
+        return Text(f"{task.completed:,.0f}/{task.total:,.0f}")
 
 
 @contextmanager
@@ -18,9 +29,10 @@ def progress(description: str, total: float | None) -> Iterator[Callable[[float]
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+        CountColumn(),
         TimeRemainingColumn(),
         transient=True,
+        console=Console(stderr=True),
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)

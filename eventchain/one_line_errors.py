@@ -7,9 +7,30 @@ the subcommand) and re-raised as ``OneLineError``, so click's own standalone han
 
 from __future__ import annotations
 
+import os
+import tomllib
 from typing import IO, Any
 
 import click
+import msgspec
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from nats.errors import Error as NatsError
+
+# Errors of the world outside the code (servers away, files unreadable, input malformed):
+# a user's situation, told in one line, never a traceback. A bug still shows its traceback.
+ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (
+    PersistenceError,
+    psycopg.Error,
+    NatsError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+    msgspec.DecodeError,
+    msgspec.ValidationError,
+    tomllib.TOMLDecodeError,
+    UnicodeDecodeError,
+)
 
 
 class OneLineError(click.ClickException):
@@ -39,6 +60,12 @@ class OneLineErrorGroup(click.Group):
             raise
         except click.ClickException as error:
             raise OneLineError(error) from None
+        except ENVIRONMENT_ERRORS as error:
+            raise OneLineError(click.ClickException(describe(error))) from None
+        except ValueError as error:  # the project's own input errors (rules, limits, files) are ValueErrors
+            if type(error).__module__.split(".")[0] not in {"adapters", "domain", "eventchain"}:
+                raise
+            raise OneLineError(click.ClickException(describe(error))) from None
 
 
 def one_line(error: click.ClickException) -> str:
@@ -47,3 +74,13 @@ def one_line(error: click.ClickException) -> str:
     if isinstance(error, click.UsageError) and context is not None:
         return f"{context.command_path}: {message} (see {context.command_path} --help)"
     return f"error: {message}"
+
+
+def describe(error: BaseException) -> str:
+    """One line: the error's kind and the first line of its message."""
+    text = str(error).strip().splitlines()
+    message = text[0] if text else ""
+    if isinstance(error, OSError) and error.filename is not None and not message:
+        message = os.fsdecode(error.filename)
+    kind = type(error).__name__
+    return f"{kind}: {message}" if message else kind

@@ -24,3 +24,39 @@ def eventchain(
         timeout=240,
         env=env,
     )
+
+
+def eventchain_in_terminal(data_dir: Path, *args: str, timeout: float = 240) -> tuple[int, str]:
+    """The same command with stdin, stdout and stderr on a pseudo-terminal, as a user runs
+    it: (exit code, everything the terminal showed)."""
+    import pty
+    import select
+
+    env = {k: v for k, v in os.environ.items() if k != "EVENTCHAIN_KEK"} | {"TERM": "xterm", "COLUMNS": "100"}
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *args],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        close_fds=True,
+    )
+    os.close(terminal)
+    shown = bytearray()
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], timeout)
+            if not ready:
+                process.kill()
+                raise TimeoutError(f"eventchain {' '.join(args)} still running after {timeout} s")
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the command ended and the terminal closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        return process.wait(timeout=timeout), shown.decode(errors="replace")
+    finally:
+        os.close(controller)

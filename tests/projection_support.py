@@ -56,7 +56,7 @@ def envelope(
 def lead_and_reply(
     number: int, channel: str, lead_at: datetime, reply_after_hours: float | None
 ) -> list[AcceptedTouchpoint]:
-    phone = f"1380000{number:04d}"
+    phone = f"1370000{number:04d}"
     result = [envelope(f"lead-{number}", channel, lead_at, phone)]
     if reply_after_hours is not None:
         result.append(

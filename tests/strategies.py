@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from domain.identities import blocked_reason
 from domain.touchpoints import (
     Call400,
     Call400Payload,
@@ -29,8 +30,10 @@ from domain.touchpoints import (
 
 PHONE_PREFIXES = ["138", "139", "186", "135", "150", "177"]
 
-text = st.text(max_size=40)
-short_text = st.text(min_size=1, max_size=20).filter(lambda s: s.strip() == s and s)
+# Control characters are rejected in names and ids (and all but tab and line breaks in text).
+_printable = st.characters(blacklist_categories=("Cc", "Cs"))
+text = st.text(st.one_of(_printable, st.sampled_from("\t\n\r")), max_size=40)
+short_text = st.text(_printable, min_size=1, max_size=20).filter(lambda s: s.strip() == s and s)
 ids = st.from_regex(r"[a-z0-9][a-z0-9-]{0,15}", fullmatch=True)
 uris = st.builds(lambda p: f"https://example.cn/{p}", ids)
 offsets = st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))])
@@ -41,7 +44,7 @@ aware_datetimes = st.builds(
 )
 phones = st.builds(
     lambda prefix, n: f"{prefix}{n:08d}", st.sampled_from(PHONE_PREFIXES), st.integers(0, 10**8 - 1)
-)
+).filter(lambda phone: blocked_reason(f"phone:+86{phone}") is None)  # placeholders are rejected
 emails = st.builds(lambda user, host: f"{user}@{host}.cn", ids, ids)
 identities = st.one_of(
     st.builds(Identity, kind=st.just("phone"), value=phones),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -51,10 +50,12 @@ def import_command(
     """Import customers from XLSX or CSV (UTF-8, UTF-8 with BOM, GBK/GB18030).
 
     Cleans every cell (BOM, invisible and bidi characters, full-width digits), rejects
-    formula residue, invalid phones/emails/USCCs and company names under 3 characters,
-    and writes every rejected row with its column and reason to a rejects file.
+    formula residue and XLSX formula cells (cached value or not), invalid
+    phones/emails/USCCs and company names under 3 characters, and writes every
+    rejected row with its column and reason to a rejects file.
     Common Chinese headers are recognised (姓名 手机 邮箱 公司 城市 行业 统一社会信用代码
-    负责人). Importing the same file again records nothing new. Exit 1 if rows were rejected.
+    负责人). Merged cells and the encoding read are reported as notes on stderr. Importing
+    the same file again records nothing new. Exit 1 if rows were rejected.
 
     \b
     Example:
@@ -69,12 +70,14 @@ def import_command(
                 app,
                 file,
                 overrides=overrides,
-                occurred_at=datetime.now(UTC),
+                occurred_at=app.clock(),
                 batch_id=batch_id,
                 progress=advance,
             )
         except ImportFileError as error:
             raise click.ClickException(str(error)) from None
+    for note in summary.notes:
+        click.echo(f"note: {note}", err=True)
     target = rejects or file.with_name(file.name + ".rejects.csv")
     if summary.rejected_rows:
         write_rejects(target, summary)

@@ -9,6 +9,8 @@ import click
 
 from adapters.application import EventChain
 from adapters.jsonl import LineRejection, read_touchpoints
+from adapters.limits import limits_from_env
+from adapters.rules import blocked_identities
 from domain.touchpoints import AcceptedTouchpoint
 from eventchain.cli_support import open_app
 from eventchain.console import progress
@@ -30,7 +32,8 @@ def ingest_command(ctx: click.Context, file: Path, batch_size: int) -> None:
     """Record touchpoints from a JSON Lines file straight into the store (no NATS).
 
     Bad lines are reported with their line number and field path; good lines are
-    still recorded. Exit code 1 means some lines were rejected.
+    still recorded. Exit code 1 means some lines were rejected. occurred_at must lie
+    within the limits around now (see --max-future-skew-s, --max-age-days).
 
     \b
     Example:
@@ -65,8 +68,9 @@ def ingest_file(app: EventChain, file: Path, batch_size: int) -> IngestSummary:
             summary.duplicates += result.duplicates
         batch.clear()
 
+    limits = limits_from_env(blocked=blocked_identities(app))
     with progress(f"ingest {file.name}", total=None) as advance:
-        for _, item in read_touchpoints(file):
+        for _, item in read_touchpoints(file, received_at=app.clock(), limits=limits):
             if isinstance(item, LineRejection):
                 summary.rejections.append(item)
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from rich.table import Table
 from adapters.application import EventChain
 from adapters.nats_ingest import IngestConfig, NatsNames, connect
 from adapters.rules import last_rule_version
-from eventchain.cli_support import open_app, settings_of
+from eventchain.cli_support import open_app, quiet_connection_logs, settings_of
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
 
@@ -67,13 +68,13 @@ def _nats_status(settings: Settings) -> dict[str, Any]:
         return result
     try:
         result.update(asyncio.run(_read_nats(url, IngestConfig().names)))
-    except Exception as error:  # not reachable: say so, don't fail the whole status
+    except Exception as error:  # not reachable: say so, show the rest, exit non-zero
         result["nats_error"] = str(error) or type(error).__name__
     return result
 
 
 async def _read_nats(url: str, names: NatsNames) -> dict[str, Any]:
-    nc = await asyncio.wait_for(connect(url, name="eventchain-status"), timeout=3)
+    nc = await asyncio.wait_for(connect(url, name="eventchain-status", forever=False), timeout=3)
     try:
         js = nc.jetstream()
         consumer = await js.consumer_info(names.stream, names.durable)
@@ -115,17 +116,26 @@ async def _notification_status(js: Any) -> dict[str, Any]:
 @click.pass_context
 def status_command(ctx: click.Context, as_json: bool) -> None:
     """Show store position, projector position and lag, NATS consumer lag, DLQ count,
-    snapshot age and the last rule version.
+    snapshot age and the last rule version. Exit code 1 when NATS is configured but
+    not reachable; a store that cannot be opened is one line on stderr and exit 1.
 
     \b
     Example:
       eventchain status
       eventchain status --json | jq .projector_lag
     """
-    status = collect_status(settings_of(ctx), open_app(ctx))
+    quiet_connection_logs()
+    status = collect_status(settings_of(ctx), open_app(ctx, must_exist=True))
     if as_json:
         click.echo(json.dumps(status))
-        return
+    else:
+        _print_table(status)
+    if status.get("nats_error"):
+        click.echo(f"error: NATS at {status['nats_url']} not reachable: {status['nats_error']}", err=True)
+        sys.exit(1)
+
+
+def _print_table(status: dict[str, Any]) -> None:
     table = Table(title="eventchain status")
     table.add_column("what")
     table.add_column("value", justify="right")

@@ -41,18 +41,18 @@ def recorded_history(app: EventChain) -> EventChain:
         "channel": "call_400",
         "direction": "inbound",
         "occurred_at": (T0 + timedelta(hours=9)).isoformat(),
-        "identities": [{"kind": "phone", "value": "13800000000"}, {"kind": "phone", "value": "13800000001"}],
+        "identities": [{"kind": "phone", "value": "13700000000"}, {"kind": "phone", "value": "13700000001"}],
         "payload": {"call_id": "c-1"},
     }
     app.record([decode_touchpoint(json.dumps(bridge).encode())])
-    survivor, absorbed = app.find_customer("phone:13800000002"), app.find_customer("phone:13800000003")
+    survivor, absorbed = app.find_customer("phone:13700000002"), app.find_customer("phone:13700000003")
     merge(app, str(survivor.id), str(absorbed.id), reason="same company", actor="ops")
     unmerge(app, str(survivor.id), str(absorbed.id), reason="not the same", actor="ops")
-    customer = app.find_customer("phone:13800000000")
+    customer = app.find_customer("phone:13700000000")
     customer.correct("city", "成都", "typo", "ops", app.clock())
     customer.assign("a-wang", T0, 1, "round_robin", "test", 1.0, "router", app.clock())
     app.save(customer)
-    app.record([envelope("late", "web_form", T0 - timedelta(days=1), "13800000004", contact={"name": "李"})])
+    app.record([envelope("late", "web_form", T0 - timedelta(days=1), "13700000004", contact={"name": "李"})])
     return app
 
 
@@ -101,8 +101,8 @@ def test_sealed_personal_fields_are_opened_for_duckdb_as_the_library_mapper_open
     store_url: str, tmp_path: Path, batch_size: int
 ) -> None:
     app = recorded_history(EventChain.from_url(store_url, max_batch=3, kek=parse_kek(new_kek())))
-    erase(app, "phone:13800000000", reason="PIPL request", actor="dpo")  # a survivor of a merge
-    app.record([envelope("after", "web_form", T0 + timedelta(days=2), "13800000000", contact={"name": "韩"})])
+    erase(app, "phone:13700000000", reason="PIPL request", actor="dpo")  # a survivor of a merge
+    app.record([envelope("after", "web_form", T0 + timedelta(days=2), "13700000000", contact={"name": "韩"})])
     assert supports_sealed_path(app.mapper)
     reference = DuckDBViews(tmp_path / "mapped.duckdb")
     Projector(app, reference, fast=False).catch_up()

@@ -62,7 +62,7 @@ def test_rule_versions_roll_back_append_only_and_leads_carry_the_version_in_forc
     ]
     versions = {}
     for number in (1, 2, 3):
-        customer = app.find_customer(f"phone:1380000{number:04d}")
+        customer = app.find_customer(f"phone:1370000{number:04d}")
         versions[number] = customer.owner_agent_id is not None and _assigned_version(app, customer.id)
     assert versions == {1: 1, 2: 2, 3: 3}
     with pytest.raises(RulesError):
@@ -118,8 +118,8 @@ def test_sla_escalates_once_per_step_on_the_clock_and_never_for_leads_answered_i
     for e in escalations:
         by_customer.setdefault(e.customer_id, []).append((e.step, e.role, e.escalated_to))
         assert e.observed_at == T0 + timedelta(hours=5)
-    answered_late = app.find_customer("phone:13800000002")
-    never = app.find_customer("phone:13800000003")
+    answered_late = app.find_customer("phone:13700000002")
+    never = app.find_customer("phone:13700000003")
     assert by_customer.pop(str(answered_late.id)) == [(1, "manager", "m-boss")]
     steps = by_customer.pop(str(never.id))
     assert [(step, role) for step, role, _ in steps] == [(1, "manager"), (2, "director")]
@@ -182,13 +182,13 @@ def test_stage_gates_need_evidence_and_the_silence_tag_comes_and_goes(tmp_path: 
     )
     app.record(lead_and_reply(1, "web_form", T0, 1.0))
     with pytest.raises(RulesError, match="needs evidence"):
-        change_stage(app, "phone:13800000001", "solution", ["lead-1"], "a-one", "sent the plan")
-    change_stage(app, "phone:13800000001", "solution", ["reply-1"], "a-one", "sent the plan")
-    assert app.find_customer("phone:13800000001").stage == "solution"
+        change_stage(app, "phone:13700000001", "solution", ["lead-1"], "a-one", "sent the plan")
+    change_stage(app, "phone:13700000001", "solution", ["reply-1"], "a-one", "sent the plan")
+    assert app.find_customer("phone:13700000001").stage == "solution"
     app.record([envelope("much-later", "douyin_dm", T0 + timedelta(days=45), "13900000001")])
     assert apply_silence(app, T0 + timedelta(days=45)) == (1, 0)
-    assert "silent" in app.find_customer("phone:13800000001").tags
-    app.record([envelope("back", "wecom_msg", T0 + timedelta(days=46), "13800000001")])
+    assert "silent" in app.find_customer("phone:13700000001").tags
+    app.record([envelope("back", "wecom_msg", T0 + timedelta(days=46), "13700000001")])
     assert apply_silence(app, T0 + timedelta(days=46)) == (0, 1)
-    assert "silent" not in app.find_customer("phone:13800000001").tags
+    assert "silent" not in app.find_customer("phone:13700000001").tags
     assert apply_silence(app, T0 + timedelta(days=46)) == (0, 0)  # idempotent
