@@ -30,7 +30,7 @@ from eventchain.commands.serve import TICKS
 LEADS = 60
 
 
-def lead(number: int, at: datetime) -> AcceptedTouchpoint:
+def lead(number: int, at: datetime, prefix: str = "137") -> AcceptedTouchpoint:
     return decode_touchpoint(
         json.dumps(
             {
@@ -38,7 +38,7 @@ def lead(number: int, at: datetime) -> AcceptedTouchpoint:
                 "channel": "douyin_dm",
                 "occurred_at": at.isoformat(),
                 "direction": "inbound",
-                "identities": [{"kind": "phone", "value": f"137{number:08d}"}],
+                "identities": [{"kind": "phone", "value": f"{prefix}{number:08d}"}],
                 "payload": {"open_id": f"dy-probe-{number}-{at.timestamp()}", "text": "想了解参数"},
             },
             ensure_ascii=False,
@@ -83,7 +83,7 @@ def idle_and_stop(url: str, clock: datetime) -> dict[str, Any]:
     return {"start_up_s": start_up, "idle_s": idle, "stop_s": time.perf_counter() - began}
 
 
-def latencies(url: str, clock: datetime) -> dict[str, Any]:
+def latencies(url: str, clock: datetime, prefix: str = "137") -> dict[str, Any]:
     writer = EventChain.from_url(url)
     router, watcher = Router(EventChain.from_url(url)), SlaWatcher(EventChain.from_url(url))  # wall clock
     router.tick()
@@ -100,7 +100,8 @@ def latencies(url: str, clock: datetime) -> dict[str, Any]:
         for number in range(LEADS):
             now = datetime.now(UTC)
             # Deadlines (15 min) fall due 1–8 s from now, so the watcher's lateness is measured too.
-            writer.record([lead(number, now - timedelta(minutes=15) + timedelta(seconds=1 + number % 8))])
+            due_in = timedelta(seconds=1 + number % 8)
+            writer.record([lead(number, now - timedelta(minutes=15) + due_in, prefix)])
             time.sleep(0.05)
         wait_until(
             lambda: len(recorded_at(writer, Customer.FirstResponseOverdue, start)) >= LEADS, timeout=60
@@ -124,10 +125,12 @@ def latencies(url: str, clock: datetime) -> dict[str, Any]:
     }
 
 
-def main(url: str, clock_text: str) -> None:
+def main(url: str, clock_text: str, prefix: str = "137", only: str = "") -> None:
+    """``prefix``: the new leads' phone prefix (a store probed before already has 137…)."""
     clock = datetime.fromisoformat(clock_text)
-    print(json.dumps({**idle_and_stop(url, clock), **latencies(url, clock)}))
+    idle = idle_and_stop(url, clock) if only != "latency" else {}
+    print(json.dumps({**idle, **latencies(url, clock, prefix)}))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:])
