@@ -16,10 +16,33 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
+
+from adapters.log_reader import LogTail
+from domain.customer import Customer
 
 log = logging.getLogger("eventchain.followers")
 MAX_BACKOFF: Final = 30.0
+# Events that move touchpoints between customers: a follower reloads the customers they touch
+# from their aggregates instead of folding them (simpler than replaying a merge in a fold).
+MOVES_TOUCHPOINTS: Final = (Customer.Absorbed, Customer.Unmerged)
+_MOVE_KINDS: Final = frozenset(cls.__qualname__ for cls in MOVES_TOUCHPOINTS)
+
+
+def fold_new(
+    tail: LogTail,
+    feed: Callable[[str, str, dict[str, Any]], None],
+    should_stop: Callable[[], bool],
+) -> list[str]:
+    """Feeds the events recorded since the tail's position to ``feed``; returns (sorted) the
+    customers a merge or unmerge touched, for the caller to reload from their aggregates."""
+    moved: set[str] = set()
+    for _, kind, originator, fields in tail.read(should_stop):
+        if kind in _MOVE_KINDS:
+            moved.add(originator)
+        else:
+            feed(kind, originator, fields)
+    return sorted(moved)
 
 
 class Follower(Protocol):

@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from adapters.application import EventChain
+from adapters.followers import MOVES_TOUCHPOINTS, fold_new
 from adapters.log_reader import LogTail
 from domain.customer import Customer
 from domain.rules import RuleSet
@@ -27,10 +28,8 @@ SILENCE_EVENTS: Final = (
     Customer.TagsChanged,
     Customer.MergedInto,
     Customer.Restored,
-    Customer.Absorbed,
-    Customer.Unmerged,
+    *MOVES_TOUCHPOINTS,
 )
-RELOADED: Final = frozenset({Customer.Absorbed.__qualname__, Customer.Unmerged.__qualname__})
 
 
 class SilenceTagger:
@@ -55,13 +54,7 @@ class SilenceTagger:
 
     def apply(self, should_stop: Callable[[], bool] = lambda: False) -> tuple[int, int]:
         """Folds what is new, tags who fell silent, lifts who came back; returns (tagged, lifted)."""
-        reload: set[str] = set()
-        for _, kind, originator, fields in self.tail.read(should_stop):
-            if kind in RELOADED:
-                reload.add(originator)
-            else:
-                self.book.feed(kind, originator, fields)
-        for customer_id in sorted(reload):
+        for customer_id in fold_new(self.tail, self.book.feed, should_stop):
             customer = self.app.get_customer(UUID(customer_id), follow_merges=False)
             chain = customer.chain
             self.book.replace(

@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from adapters.application import EventChain
+from adapters.followers import MOVES_TOUCHPOINTS, fold_new
 from adapters.log_reader import LogTail
 from domain.customer import Customer
 from domain.roster import Roster
@@ -26,7 +27,7 @@ from domain.sla import Escalation, LeadClock, SlaBook
 
 SLA_NAME: Final = "sla"
 # The events the book folds; merges and unmerges move touchpoints between customers, and the
-# affected customers are reloaded from their aggregates instead (RELOADED).
+# affected customers are reloaded from their aggregates instead (MOVES_TOUCHPOINTS).
 WATCHED_EVENTS: Final = (
     RuleSet.RulesRevised,
     Roster.AgentJoined,
@@ -38,10 +39,8 @@ WATCHED_EVENTS: Final = (
     Customer.TagsChanged,
     Customer.MergedInto,
     Customer.Restored,
-    Customer.Absorbed,
-    Customer.Unmerged,
+    *MOVES_TOUCHPOINTS,
 )
-RELOADED: Final = frozenset({Customer.Absorbed.__qualname__, Customer.Unmerged.__qualname__})
 
 
 class SlaWatcher:
@@ -65,13 +64,7 @@ class SlaWatcher:
 
     def escalate(self, should_stop: Callable[[], bool] = lambda: False) -> list[Escalation]:
         """Folds what is new, then records every step due now; returns them."""
-        reload: set[str] = set()
-        for _, kind, originator, fields in self.tail.read(should_stop):
-            if kind in RELOADED:
-                reload.add(originator)
-            else:
-                self.book.feed(kind, originator, fields)
-        for customer_id in sorted(reload):
+        for customer_id in fold_new(self.tail, self.book.feed, should_stop):
             self.book.replace(
                 customer_id, lead_clock(self.app.get_customer(UUID(customer_id), follow_merges=False))
             )

@@ -49,24 +49,29 @@ def publish_raw(url: str, config: IngestConfig, messages: list[tuple[str, bytes,
     asyncio.run(_publish_raw(url, config, messages))
 
 
-async def _dead_letters(url: str, config: IngestConfig) -> list[tuple[bytes, dict[str, str]]]:
+async def _stream_messages(url: str, stream: str) -> list[tuple[str, bytes, dict[str, str]]]:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
-        info = await js.stream_info(config.names.dlq_stream)
-        result = []
+        info = await js.stream_info(stream)
+        result: list[tuple[str, bytes, dict[str, str]]] = []
+        if info.state.messages == 0:
+            return result
         for sequence in range(info.state.first_seq, info.state.last_seq + 1):
-            if info.state.messages == 0:
-                break
-            message = await js.get_msg(config.names.dlq_stream, sequence)
-            result.append((message.data or b"", dict(message.headers or {})))
+            message = await js.get_msg(stream, sequence)
+            result.append((message.subject, message.data or b"", dict(message.headers or {})))
         return result
     finally:
         await nc.close()
 
 
+def stream_messages(url: str, stream: str) -> list[tuple[str, bytes, dict[str, str]]]:
+    """Every message of a stream as (subject, data, headers), in stream order."""
+    return asyncio.run(_stream_messages(url, stream))
+
+
 def dead_letters(url: str, config: IngestConfig) -> list[tuple[bytes, dict[str, str]]]:
-    return asyncio.run(_dead_letters(url, config))
+    return [(data, headers) for _, data, headers in stream_messages(url, config.names.dlq_stream)]
 
 
 @contextmanager

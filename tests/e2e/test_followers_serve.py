@@ -4,7 +4,6 @@ SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from adapters.notifier import BATCH, CRASH_AFTER_PUBLISH_ENV, NotificationNames
 from adapters.router import route_pending
 from adapters.rules import apply_rules, join
 from tests.integration.test_followers import RULES, TEAM
+from tests.nats_support import stream_messages
 from tests.projection_support import T0, envelope
 
 KEK = new_kek()
@@ -62,25 +62,9 @@ def assigned_store(data_dir: Path, leads: int) -> EventChain:
     return app
 
 
-async def _message_ids(url: str, names: NotificationNames) -> list[str]:
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        info = await js.stream_info(names.stream)
-        ids: list[str] = []
-        if not info.state.messages:
-            return ids
-        for sequence in range(info.state.first_seq, info.state.last_seq + 1):
-            message = await js.get_msg(names.stream, seq=sequence)
-            ids.append((message.headers or {})["Nats-Msg-Id"])
-        return ids
-    finally:
-        await nc.close()
-
-
 def message_ids(url: str) -> list[str]:
     try:
-        return asyncio.run(_message_ids(url, NotificationNames()))
+        return [headers["Nats-Msg-Id"] for _, _, headers in stream_messages(url, NotificationNames().stream)]
     except nats.js.errors.NotFoundError:
         return []
 

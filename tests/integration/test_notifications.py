@@ -4,7 +4,6 @@ real local HTTP server and retries while it fails."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import uuid
@@ -15,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 
 from adapters.application import EventChain
@@ -25,6 +23,7 @@ from adapters.router import route_pending
 from adapters.sla_watcher import check_sla
 from adapters.wecom import WecomBridge
 from tests.integration.test_followers import staffed
+from tests.nats_support import stream_messages
 from tests.projection_support import T0, envelope
 
 pytestmark = pytest.mark.nats
@@ -35,24 +34,10 @@ def private_names() -> NotificationNames:
     return NotificationNames(stream=f"NOTE_{tag}", prefix=f"note{tag}")
 
 
-async def _messages(url: str, names: NotificationNames) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        info = await js.stream_info(names.stream)
-        found = []
-        for sequence in range(info.state.first_seq, info.state.last_seq + 1):
-            if not info.state.messages:
-                break
-            message = await js.get_msg(names.stream, seq=sequence)
-            found.append((message.subject, dict(message.headers or {}), json.loads(message.data)))
-        return found
-    finally:
-        await nc.close()
-
-
 def messages(url: str, names: NotificationNames) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
-    return asyncio.run(_messages(url, names))
+    return [
+        (subject, headers, json.loads(data)) for subject, data, headers in stream_messages(url, names.stream)
+    ]
 
 
 @contextmanager
@@ -93,13 +78,19 @@ def decided(tmp_path: Path) -> tuple[EventChain, str]:
     return app, url
 
 
+def published(tmp_path: Path, url: str) -> tuple[EventChain, NotificationNames]:
+    """The decided store's three notifications, published to a stream of the test's own."""
+    app, _ = decided(tmp_path)
+    names = private_names()
+    with notifying(app, url, names) as notifier:
+        assert wait_until(lambda: notifier.stats.published == 3, timeout=15)
+    return app, names
+
+
 def test_every_decision_is_published_once_with_the_documented_subject_headers_and_body(
     nats_server: str, tmp_path: Path
 ) -> None:
-    app, _ = decided(tmp_path)
-    names = private_names()
-    with notifying(app, nats_server, names) as notifier:
-        assert wait_until(lambda: notifier.stats.published == 3, timeout=15)
+    app, names = published(tmp_path, nats_server)
     found = messages(nats_server, names)
     subjects = [subject for subject, _, _ in found]
     assert subjects == [
@@ -172,10 +163,7 @@ def robot(failures: int) -> Iterator[ThreadingHTTPServer]:
 def test_the_wecom_bridge_posts_the_robot_json_and_retries_on_5xx_until_it_is_taken(
     nats_server: str, tmp_path: Path
 ) -> None:
-    app, _ = decided(tmp_path)
-    names = private_names()
-    with notifying(app, nats_server, names) as notifier:
-        assert wait_until(lambda: notifier.stats.published == 3, timeout=15)
+    _, names = published(tmp_path, nats_server)
     with robot(failures=2) as server:
         webhook = f"http://127.0.0.1:{server.server_address[1]}/cgi-bin/webhook/send?key=test"
         bridge = WecomBridge(
