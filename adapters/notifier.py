@@ -158,7 +158,8 @@ class Notifier:
         published = 0
         while not should_stop():
             batch = await asyncio.to_thread(tail.next_batch, self)
-            if not batch:
+            if not batch:  # caught up: what is read is the log's end (metrics: lag 0)
+                self.stats.position = max(self.stats.position, tail.log.position)
                 return published
             acks = await asyncio.gather(
                 *(

@@ -115,7 +115,7 @@ def test_every_decision_is_published_once_with_the_documented_subject_headers_an
 
     # A restarted notifier publishes nothing again; a new decision is published once.
     with notifying(EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}"), nats_server, names) as again:
-        assert wait_until(lambda: again.stats.position == found[-1][2]["position"], timeout=15)
+        assert wait_until(lambda: again.stats.position >= found[-1][2]["position"], timeout=15)
         assert check_sla(app, T0 + timedelta(minutes=31))  # step 2 for the quiet lead
         assert wait_until(lambda: again.stats.published == 1, timeout=15)
     assert len(messages(nats_server, names)) == 4
