@@ -35,6 +35,9 @@ from eventchain.one_line_errors import OneLineErrorGroup
     envvar="EVENTCHAIN_SNAPSHOT_PATH",
     help="The published read-only DuckDB copy for analysts.",
 )
+@click.option(
+    "--web-addr", envvar="EVENTCHAIN_WEB_ADDR", help="host:port of the web workspace [127.0.0.1:8710]."
+)
 @click.pass_context
 def main(ctx: click.Context, **options: Any) -> None:
     """eventchain: every customer touchpoint as an immutable event.

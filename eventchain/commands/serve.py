@@ -19,7 +19,7 @@ from eventchain.cli_support import open_app, settings_of
 from eventchain.nats_support import nats_url
 from projections.service import run_projector
 
-SERVICES = ("ingest", "project", "sla")
+SERVICES = ("ingest", "project", "sla", "web")
 log = logging.getLogger("eventchain.serve")
 
 
@@ -99,6 +99,10 @@ def serve_command(ctx: click.Context, only: tuple[str, ...], batch: int, ack_wai
             runners["project"] = lambda: run_projector(settings, stop)
         if "sla" in selected:  # the router and the SLA watcher, in one loop
             runners["sla"] = lambda: run_sla_watcher(settings, stop)
+        if "web" in selected:  # the workspace (adapters/web), on settings.web_addr
+            from adapters.web.app import run_web
+
+            runners["web"] = lambda: run_web(settings, stop)
         log.info("serving %s (store %s, nats %s)", ", ".join(runners), settings.store_url.split("@")[-1], url)
         _run_all(runners, stop)
     log.info("stopped")
