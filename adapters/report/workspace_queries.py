@@ -120,17 +120,18 @@ def per_rep(connection: duckdb.DuckDBPyConnection, window: Window) -> Rows:
 
 
 def escalations_to(connection: duckdb.DuckDBPyConnection, agent_id: str) -> Rows:
-    """SLA breaches escalated to this agent (``escalated_to`` is the plain agent id, or
-    ``director:<id>`` in views projected before that change)."""
+    """SLA breaches escalated to this agent: ``escalated_to`` is the plain agent id, or
+    ``<step>:<id>`` (``manager:m-zhao``, ``director:d-qian``) in views projected before
+    that change."""
     return _rows(
         connection,
         f"""SELECT CAST(s.customer_id AS VARCHAR) AS customer_id, c.display_name, c.owner_agent_id,
                    s.deadline_at, s.step, c.first_response_at
             FROM sla_breaches s JOIN customer_360 c ON c.customer_id = s.customer_id
-            WHERE s.escalated_to IN (?, ?) AND CAST(s.customer_id AS VARCHAR) IN
+            WHERE regexp_replace(s.escalated_to, '^[a-z_]+:', '') = ? AND CAST(s.customer_id AS VARCHAR) IN
                   (SELECT customer_id FROM {VISIBLE_TABLE})
             ORDER BY s.deadline_at DESC LIMIT {LIST_LIMIT}""",
-        [agent_id, f"director:{agent_id}"],
+        [agent_id],
     )
 
 

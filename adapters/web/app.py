@@ -228,12 +228,12 @@ def _login_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Respon
         password = _text(form.get("password")) or ""
         client = request.client.host if request.client else "?"
         words = translator(_language(request))
-        if workspace.limiter.blocked(f"agent:{agent_id}", f"client:{client}"):
+        if workspace.limiter.blocked(agent_id, client):
             return _login_form(request, words["too_many"], 429)
         try:
             signed = sign_in(workspace.app, agent_id, password, client)
         except SignInError:
-            workspace.limiter.failed(f"agent:{agent_id}", f"client:{client}")
+            workspace.limiter.failed(agent_id, client)
             return _login_form(request, words["wrong_credentials"], 401)
         language = request.session.get("lang", "zh")
         request.session.clear()  # a fresh session (and CSRF token) on every sign-in
@@ -588,6 +588,7 @@ def run_web(settings: Any, stop: threading.Event, app: EventChain | None = None)
     as one of its threads)."""
     host, port = parse_addr(settings.web_addr)
     asgi = create_app(settings, app)
+    workspace: Workspace = asgi.state.workspace
     server = uvicorn.Server(
         uvicorn.Config(asgi, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
     )
@@ -598,4 +599,7 @@ def run_web(settings: Any, stop: threading.Event, app: EventChain | None = None)
 
     threading.Thread(target=stop_when_told, name="web-stop", daemon=True).start()
     log.info("web workspace on http://%s:%d", host, port)
-    server.run()
+    try:
+        server.run()
+    finally:
+        workspace.snapshot.close()

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 SESSION_LIFETIME: Final = timedelta(hours=8)
-SIGN_IN_ATTEMPTS: Final = 5  # failures allowed per agent id, and per client, within the window
+SIGN_IN_ATTEMPTS: Final = 5  # failures allowed per agent id within the window
+CLIENT_SIGN_IN_ATTEMPTS: Final = 20  # per client address (a shared office NAT holds many agents)
 SIGN_IN_WINDOW: Final = timedelta(minutes=15)
 SECRET_ENV: Final = "EVENTCHAIN_WEB_SECRET"
 
@@ -56,23 +57,27 @@ def session_current(session: dict[str, Any], now: datetime, ended: set[str]) -> 
 
 
 class SignInLimiter:
-    """At most SIGN_IN_ATTEMPTS failed sign-ins per agent id and per client in any
-    SIGN_IN_WINDOW; a success does not reset the count (that would let guesses interleave)."""
+    """At most SIGN_IN_ATTEMPTS failed sign-ins per agent id (CLIENT_SIGN_IN_ATTEMPTS per
+    client address) in any SIGN_IN_WINDOW; a success does not reset the count (that would
+    let guesses interleave with the attacker's own sign-ins)."""
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
         self._failures: defaultdict[str, deque[datetime]] = defaultdict(deque)
         self._lock = threading.Lock()
 
-    def blocked(self, *keys: str) -> bool:
+    def blocked(self, agent_id: str, client: str) -> bool:
         now = self._clock()
         with self._lock:
-            return any(len(self._recent(key, now)) >= SIGN_IN_ATTEMPTS for key in keys)
+            return (
+                len(self._recent(f"agent:{agent_id}", now)) >= SIGN_IN_ATTEMPTS
+                or len(self._recent(f"client:{client}", now)) >= CLIENT_SIGN_IN_ATTEMPTS
+            )
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, agent_id: str, client: str) -> None:
         now = self._clock()
         with self._lock:
-            for key in keys:
+            for key in (f"agent:{agent_id}", f"client:{client}"):
                 self._recent(key, now).append(now)
 
     def _recent(self, key: str, now: datetime) -> deque[datetime]:
