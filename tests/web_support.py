@@ -9,6 +9,7 @@ import re
 import socket
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,8 @@ from adapters.web.app import run_web
 from eventchain.config import Settings
 from tests.cli import eventchain
 
+TEAM_FILE = Path(__file__).parents[1] / "examples" / "team.toml"
+TEAM = tomllib.loads(TEAM_FILE.read_text(encoding="utf-8"))["agent"]
 ACCOUNTS = {"a-wang": (), "a-li": (), "m-zhao": (), "d-qian": ("--exec",)}
 
 
@@ -115,3 +118,16 @@ def start_workspace(data_dir: Path) -> Iterator[RunningWorkspace]:
             client.close()
         stop.set()
         server.join(timeout=30)
+
+
+def expected_customers(workspace: RunningWorkspace, agent_id: str) -> set[str]:
+    """What the roster says ``agent_id`` may see, computed here independently of the app."""
+    owners = workspace.owners()
+    if agent_id == "d-qian":  # invited with --exec
+        return set(owners)
+    reports = {a["agent_id"] for a in TEAM if a.get("manager") == agent_id}
+    if not reports:
+        return {c for c, o in owners.items() if o == agent_id}
+    team = next(a["team"] for a in TEAM if a["agent_id"] == agent_id)
+    members = reports | {a["agent_id"] for a in TEAM if a["team"] == team}
+    return {c for c, o in owners.items() if o in members}

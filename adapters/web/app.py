@@ -93,7 +93,9 @@ def _number(value: Any, digits: int = 1) -> str:
         return "—"
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
-    return f"{value:,}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
 
 
 templates.env.filters["when"] = _when

@@ -4,9 +4,7 @@ by the signed-in agent that stops the lead's first-response clock."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator
-from pathlib import Path
 from uuid import UUID
 
 import duckdb
@@ -16,26 +14,12 @@ from adapters.read_audit import list_reads
 from adapters.report.workspace_queries import escalations_to
 from projections.service import project_pending
 from projections.visibility import EXEC, load_visible_customers
-from tests.web_support import RunningWorkspace, csrf_of, start_workspace
-
-TEAM = tomllib.loads(Path("examples/team.toml").read_text(encoding="utf-8"))["agent"]
+from tests.web_support import RunningWorkspace, csrf_of, expected_customers, start_workspace
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningWorkspace]:
     yield from start_workspace(tmp_path_factory.mktemp("web"))
-
-
-def expected_customers(workspace: RunningWorkspace, agent_id: str) -> set[str]:
-    owners = workspace.owners()
-    if agent_id == "d-qian":  # invited with --exec
-        return set(owners)
-    reports = {a["agent_id"] for a in TEAM if a.get("manager") == agent_id}
-    if not reports:
-        return {c for c, o in owners.items() if o == agent_id}
-    team = next(a["team"] for a in TEAM if a["agent_id"] == agent_id)
-    members = reports | {a["agent_id"] for a in TEAM if a["team"] == team}
-    return {c for c, o in owners.items() if o in members}
 
 
 @pytest.mark.parametrize(
