@@ -20,7 +20,8 @@ from adapters.report.queries import CTRE, Window, _ctre_channels
 from domain.customer import STAGES
 from projections.visibility import VISIBLE_TABLE
 
-_VISIBLE: Final = f"CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM {VISIBLE_TABLE})"
+# Casting the (few) visible ids to UUID, not every row's UUID to text.
+_VISIBLE: Final = f"customer_id IN (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})"
 LIST_LIMIT: Final = 200
 
 
@@ -38,23 +39,16 @@ def _rows(connection: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[
     return Rows([d[0] for d in cursor.description], cursor.fetchall())
 
 
-def _has_table(connection: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    found = connection.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name],
-    ).fetchone()
-    return bool(found and found[0])
-
-
 def freshness(connection: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     """The snapshot's event-time watermark and when the projector published it."""
     watermark = connection.execute("SELECT max(occurred_at)::VARCHAR FROM touchpoints").fetchone()
-    published = None
-    if _has_table(connection, "ec", "settings"):
+    try:
         found = connection.execute(
             "SELECT value FROM ec.settings WHERE key = 'snapshot_published_at'"
         ).fetchone()
-        published = found[0] if found else None
+    except duckdb.CatalogException:  # views not written by the projector (no ec schema)
+        found = None
+    published = found[0] if found else None
     return {"as_of": watermark[0] if watermark else None, "published_at": published}
 
 
@@ -68,8 +62,8 @@ def waiting_leads(connection: duckdb.DuckDBPyConnection, owner: str | None = Non
                    l.lead_at + to_minutes(r.first_response_minutes) AS deadline_at,
                    list_contains(c.tags, 'vip') AS vip
             FROM lead_response l JOIN customer_360 c ON c.customer_id = l.customer_id, ec.live_rules r
-            WHERE l.first_response_at IS NULL AND CAST(l.customer_id AS VARCHAR) IN
-                  (SELECT customer_id FROM {VISIBLE_TABLE})
+            WHERE l.first_response_at IS NULL AND l.customer_id IN
+                  (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
               AND (?::VARCHAR IS NULL OR l.owner_agent_id = ?)
             ORDER BY deadline_at, customer_id LIMIT {LIST_LIMIT}""",
         [owner, owner],
@@ -108,7 +102,7 @@ def per_rep(connection: duckdb.DuckDBPyConnection, window: Window) -> Rows:
                       FROM lead_response WHERE {_VISIBLE} AND {Window.condition("lead_at")} GROUP BY ALL),
             breaches AS (SELECT c.owner_agent_id, count(*) AS breaches
                          FROM sla_breaches s JOIN customer_360 c ON c.customer_id = s.customer_id
-                         WHERE CAST(s.customer_id AS VARCHAR) IN (SELECT customer_id FROM {VISIBLE_TABLE})
+                         WHERE s.customer_id IN (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
                            AND {Window.condition("s.deadline_at")} GROUP BY ALL)
             SELECT o.owner_agent_id, o.customers, coalesce(l.leads, 0) AS leads,
                    coalesce(l.responded, 0) AS responded, l.mean_response_hours,
@@ -128,8 +122,8 @@ def escalations_to(connection: duckdb.DuckDBPyConnection, agent_id: str) -> Rows
         f"""SELECT CAST(s.customer_id AS VARCHAR) AS customer_id, c.display_name, c.owner_agent_id,
                    s.deadline_at, s.step, c.first_response_at
             FROM sla_breaches s JOIN customer_360 c ON c.customer_id = s.customer_id
-            WHERE regexp_replace(s.escalated_to, '^[a-z_]+:', '') = ? AND CAST(s.customer_id AS VARCHAR) IN
-                  (SELECT customer_id FROM {VISIBLE_TABLE})
+            WHERE regexp_replace(s.escalated_to, '^[a-z_]+:', '') = ? AND s.customer_id IN
+                  (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
             ORDER BY s.deadline_at DESC LIMIT {LIST_LIMIT}""",
         [agent_id],
     )
@@ -189,8 +183,13 @@ def pipeline_value(connection: duckdb.DuckDBPyConnection) -> Rows:
     """Budget (CNY) of the visible customers by stage, from the latest ``budget_cny`` each
     customer stated. customer_360 has no budget column yet, so this reads the projector's
     profile observations (``ec.observations``)."""
-    if not _has_table(connection, "ec", "observations"):
+    try:
+        return _pipeline_value(connection)
+    except duckdb.CatalogException:  # views not written by the projector (no ec schema)
         return Rows(["stage", "customers", "budget_cny"], [])
+
+
+def _pipeline_value(connection: duckdb.DuckDBPyConnection) -> Rows:
     return _rows(
         connection,
         f"""WITH budget AS (
@@ -198,7 +197,7 @@ def pipeline_value(connection: duckdb.DuckDBPyConnection) -> Rows:
                 FROM ec.observations WHERE field = 'budget_cny' GROUP BY customer_id)
             SELECT coalesce(c.stage, 'none') AS stage, count(*) AS customers, sum(b.budget_cny) AS budget_cny
             FROM customer_360 c JOIN budget b ON b.customer_id = c.customer_id
-            WHERE CAST(c.customer_id AS VARCHAR) IN (SELECT customer_id FROM {VISIBLE_TABLE})
+            WHERE c.customer_id IN (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
               AND b.budget_cny IS NOT NULL
             GROUP BY ALL ORDER BY ALL""",
     )
@@ -229,7 +228,7 @@ def customer_360(connection: duckdb.DuckDBPyConnection, customer_id: str) -> dic
         f"""SELECT CAST(customer_id AS VARCHAR) AS customer_id, display_name, company, city, industry,
                    owner_agent_id, stage, tags, first_touch_channel, first_touch_at, first_response_at,
                    last_touch_at, touch_count
-            FROM customer_360 WHERE CAST(customer_id AS VARCHAR) = ? AND {_VISIBLE}""",
+            FROM customer_360 WHERE customer_id = TRY_CAST(? AS UUID) AND {_VISIBLE}""",
         [customer_id],
     ).dicts()
     return found[0] if found else None
@@ -240,6 +239,6 @@ def timeline(connection: duckdb.DuckDBPyConnection, customer_id: str) -> Rows:
     return _rows(
         connection,
         f"""SELECT touchpoint_id, channel, direction, occurred_at, actor, summary FROM touchpoints
-            WHERE CAST(customer_id AS VARCHAR) = ? AND {_VISIBLE} ORDER BY occurred_at, touchpoint_id""",
+            WHERE customer_id = TRY_CAST(? AS UUID) AND {_VISIBLE} ORDER BY occurred_at, touchpoint_id""",
         [customer_id],
     )

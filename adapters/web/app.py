@@ -32,6 +32,7 @@ from adapters.report.queries import Window, load_report_data
 from adapters.rules import roster
 from adapters.web.accounts import SignInError, sign_in, sign_out
 from adapters.web.actions import ActionError, log_contact, move_stage
+from adapters.web.group_commit import GroupCommit
 from adapters.web.i18n import LANGUAGES, translator
 from adapters.web.security import (
     SESSION_LIFETIME,
@@ -68,6 +69,7 @@ class Workspace:
     app: EventChain
     snapshot: SnapshotReader
     limiter: SignInLimiter
+    audit: GroupCommit
     ended_sessions: set[str] = field(default_factory=set)
     _roster: tuple[float, dict[str, Agent]] | None = None
 
@@ -107,7 +109,9 @@ def create_app(settings: Any, app: EventChain | None = None) -> Starlette:
     """The ASGI application; ``app`` defaults to the configured store (its clock is the
     service's clock: session expiry, rate limits and logged touchpoints all use it)."""
     chain = app or EventChain.from_url(settings.store_url, kek=settings.kek)
-    workspace = Workspace(chain, SnapshotReader(Path(settings.snapshot_path)), SignInLimiter(chain.clock))
+    workspace = Workspace(
+        chain, SnapshotReader(Path(settings.snapshot_path)), SignInLimiter(chain.clock), GroupCommit(chain)
+    )
 
     def page(
         handler: Callable[[Request, Workspace, User], Awaitable[Response] | Response],
@@ -287,7 +291,7 @@ def _me(user: User) -> dict[str, Any]:
 
 def _audit(workspace: Workspace, user: User, action: str, subject: str, rows: int) -> None:
     record_read(
-        workspace.app,
+        workspace.audit,  # type: ignore[arg-type]  # clock + save, committed in groups
         actor=user.agent_id,
         role=str(user.role),
         action=action,
