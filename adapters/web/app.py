@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -52,6 +53,7 @@ from projections.visibility import Role, RoleError, load_visible_customers, pars
 
 HERE: Final = Path(__file__).parent
 ROSTER_CACHE_SECONDS: Final = 5.0
+FIGURE_CACHE_SIZE: Final = 512
 SESSION_COOKIE: Final = "eventchain_session"
 log = logging.getLogger("eventchain.web")
 
@@ -72,6 +74,23 @@ class Workspace:
     audit: GroupCommit
     ended_sessions: set[str] = field(default_factory=set)
     _roster: tuple[float, dict[str, Agent]] | None = None
+    _figures: OrderedDict[tuple[Any, ...], Any] = field(default_factory=OrderedDict)
+    _figures_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """A role's figures are a pure function of the published snapshot: computed once
+        per snapshot file, role and query (every read is still audited)."""
+        key = (self.snapshot.identity(), *key)
+        with self._figures_lock:
+            if key in self._figures:
+                self._figures.move_to_end(key)
+                return self._figures[key]
+        value = compute()
+        with self._figures_lock:
+            self._figures[key] = value
+            while len(self._figures) > FIGURE_CACHE_SIZE:
+                self._figures.popitem(last=False)
+        return value
 
     def agents(self) -> dict[str, Agent]:
         cached = self._roster
@@ -331,15 +350,20 @@ def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, A
         raise HTTPException(400, "days must be a whole number") from None
     if not 0 <= days <= 365:
         raise HTTPException(400, "days must be between 0 and 365")
+
+    def compute() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+        with workspace.snapshot.cursor() as connection:
+            load_visible_customers(connection, user.role, user.team)
+            owner = user.agent_id if user.role.kind != "exec" else None
+            return (
+                figures.waiting_leads(connection, owner).dicts(),
+                figures.no_follow_up_on_channel(connection, channel, days).dicts(),
+                figures.freshness(connection),
+            )
+
     now = workspace.app.clock()
-    with workspace.snapshot.cursor() as connection:
-        load_visible_customers(connection, user.role, user.team)
-        owner = user.agent_id if user.role.kind != "exec" else None
-        waiting = figures.waiting_leads(connection, owner).dicts()
-        for lead in waiting:
-            lead["seconds_left"] = int((lead["deadline_at"] - now).total_seconds())
-        silent = figures.no_follow_up_on_channel(connection, channel, days).dicts()
-        freshness = figures.freshness(connection)
+    leads, silent, freshness = workspace.cached((str(user.role), user.team, "desk", channel, days), compute)
+    waiting = [{**lead, "seconds_left": int((lead["deadline_at"] - now).total_seconds())} for lead in leads]
     _audit(workspace, user, "web.desk", f"waiting+{channel}>{days}d", len(waiting) + len(silent))
     return {
         "waiting": waiting,
@@ -370,9 +394,18 @@ def board_data(request: Request, workspace: Workspace, user: User) -> dict[str, 
     if user.role.kind == "sales":
         raise HTTPException(404, "not found")
     window = _window(request)
+    data: dict[str, Any] = workspace.cached(
+        (str(user.role), user.team, "board", window.start, window.end),
+        lambda: _board_figures(workspace, user, window),
+    )
+    _audit(workspace, user, "web.board", request.url.query or "all", data["visible"])
+    return data
+
+
+def _board_figures(workspace: Workspace, user: User, window: Window) -> dict[str, Any]:
     with workspace.snapshot.cursor() as connection:
         report = load_report_data(connection, user.role, window, user.team)
-        data = {
+        return {
             "visible": report.visible_customers,
             "as_of": report.as_of,
             "freshness": figures.freshness(connection),
@@ -391,8 +424,6 @@ def board_data(request: Request, workspace: Workspace, user: User) -> dict[str, 
             "data_health": report.data_health,
             "window": window,
         }
-    _audit(workspace, user, "web.board", request.url.query or "all", report.visible_customers)
-    return data
 
 
 def board_page(request: Request, workspace: Workspace, user: User) -> Response:
@@ -419,7 +450,7 @@ def board_page(request: Request, workspace: Workspace, user: User) -> Response:
 
 
 def board_api(request: Request, workspace: Workspace, user: User) -> Response:
-    data = board_data(request, workspace, user)
+    data = dict(board_data(request, workspace, user))  # a copy: the figures are shared
     ctre = data.pop("ctre")
     data["ctre"] = {
         "ctre_hours": ctre.ctre_hours,

@@ -58,11 +58,17 @@ class SnapshotReader:
         finally:
             cursor.close()
 
-    def _connection(self) -> duckdb.DuckDBPyConnection:
+    def identity(self) -> tuple[int, int, int]:
+        """Inode, modification time and size of the published file: every publication is a
+        new file (an inode alone may be reused once an old snapshot is deleted)."""
         try:
-            inode = os.stat(self.path).st_ino
+            stat = os.stat(self.path)
         except FileNotFoundError:
             raise SnapshotMissingError(f"no analyst snapshot at {self.path} yet") from None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        inode = self.identity()[0]
         with self._lock:
             if self._current is None or self._current.inode != inode:
                 opened = self._open(inode)
