@@ -185,8 +185,8 @@ def test_a_period_keeps_only_the_leads_that_arrived_in_it(data_dir: Path, tmp_pa
     ("args", "message"),
     [
         (["--as", "boss"], "role 'boss': expected sales:<agent>, director:<agent> or exec"),
-        (["--from", "yesterday"], "'yesterday' is not an ISO date or date-time"),
-        (["--from", "2026-03-05", "--to", "2026-03-01"], "--from must be before --to"),
+        (["--from", "yesterday", "--as", "exec"], "'yesterday' is not an ISO date or date-time"),
+        (["--from", "2026-03-05", "--to", "2026-03-01", "--as", "exec"], "--from must be before --to"),
     ],
 )
 def test_a_wrong_report_argument_is_one_line_and_a_non_zero_exit(
