@@ -47,7 +47,7 @@ def run(ctx: BenchContext) -> list[Figure]:
     finally:
         server.terminate()
         server.join(timeout=30)
-    note = f"{customers * TOUCHES_PER_CUSTOMER:,} touchpoints, {len(passwords)} concurrent signed-in users"
+    note = f"{customers * TOUCHES_PER_CUSTOMER:,} touchpoints, {len(passwords)} concurrent users"
     return [
         Figure(
             f"web: {name} p95",
@@ -101,6 +101,7 @@ async def _load(url: str, passwords: dict[str, str], rounds: int) -> dict[str, l
         "rep JSON (/api/desk)": [],
         "director board page": [],
         "director JSON (/api/board)": [],
+        "first view of a role after a publication": [],
     }
     clients = [httpx.AsyncClient(base_url=url, timeout=60) for _ in passwords]
     try:
@@ -121,7 +122,9 @@ async def _load(url: str, passwords: dict[str, str], rounds: int) -> dict[str, l
                 elapsed = time.perf_counter() - started
                 if response.status_code != 200:
                     raise RuntimeError(f"{agent_id} {path}: {response.status_code} {response.text[:200]}")
-                timings[name].append(elapsed)
+                # The first read computes the role's figures from the snapshot; later reads of
+                # the same snapshot reuse them: two different costs, reported apart.
+                timings["first view of a role after a publication" if number == 0 else name].append(elapsed)
 
         await asyncio.gather(*(user(c, a) for c, a in zip(clients, passwords, strict=True)))
     finally:
