@@ -52,7 +52,9 @@ def freshness(connection: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     return {"as_of": watermark[0] if watermark else None, "published_at": published}
 
 
-def waiting_leads(connection: duckdb.DuckDBPyConnection, owner: str | None = None) -> Rows:
+def waiting_leads(
+    connection: duckdb.DuckDBPyConnection, owner: str | None = None, limit: int = LIST_LIMIT
+) -> Rows:
     """Leads nobody has answered yet, earliest first-response deadline first (VIP-tagged
     leads are flagged; the deadline is the live rules' first-response period)."""
     return _rows(
@@ -60,17 +62,19 @@ def waiting_leads(connection: duckdb.DuckDBPyConnection, owner: str | None = Non
         f"""SELECT CAST(l.customer_id AS VARCHAR) AS customer_id, c.display_name, c.company,
                    l.owner_agent_id, l.channel, l.lead_at,
                    l.lead_at + to_minutes(r.first_response_minutes) AS deadline_at,
-                   list_contains(c.tags, 'vip') AS vip
+                   list_contains(c.tags, 'vip') AS vip, count(*) OVER () AS total
             FROM lead_response l JOIN customer_360 c ON c.customer_id = l.customer_id, ec.live_rules r
             WHERE l.first_response_at IS NULL AND l.customer_id IN
                   (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
               AND (?::VARCHAR IS NULL OR l.owner_agent_id = ?)
-            ORDER BY deadline_at, customer_id LIMIT {LIST_LIMIT}""",
-        [owner, owner],
+            ORDER BY deadline_at, customer_id LIMIT ?""",
+        [owner, owner, limit],
     )
 
 
-def no_follow_up_on_channel(connection: duckdb.DuckDBPyConnection, channel: str, days: int) -> Rows:
+def no_follow_up_on_channel(
+    connection: duckdb.DuckDBPyConnection, channel: str, days: int, limit: int = LIST_LIMIT
+) -> Rows:
     """Seed 000's action report: customers reached on ``channel`` whose last follow-up
     (outbound touchpoint) is older than ``days`` before the watermark, or who never had one."""
     return _rows(
@@ -80,12 +84,12 @@ def no_follow_up_on_channel(connection: duckdb.DuckDBPyConnection, channel: str,
                        bool_or(channel = ?) AS on_channel
                 FROM touchpoints WHERE {_VISIBLE} GROUP BY customer_id)
             SELECT CAST(c.customer_id AS VARCHAR) AS customer_id, c.display_name, c.owner_agent_id,
-                   t.last_follow_up, c.last_touch_at
+                   t.last_follow_up, c.last_touch_at, count(*) OVER () AS total
             FROM chain t JOIN customer_360 c ON c.customer_id = t.customer_id, ec.watermark w
             WHERE t.on_channel AND coalesce(t.last_follow_up, TIMESTAMPTZ '1970-01-01 00:00:00+00')
                   < w.as_of - to_days(?::INTEGER)
-            ORDER BY t.last_follow_up NULLS FIRST, c.customer_id LIMIT {LIST_LIMIT}""",
-        [channel, days],
+            ORDER BY t.last_follow_up NULLS FIRST, c.customer_id LIMIT ?""",
+        [channel, days, limit],
     )
 
 

@@ -54,6 +54,7 @@ from projections.visibility import Role, RoleError, load_visible_customers, pars
 HERE: Final = Path(__file__).parent
 ROSTER_CACHE_SECONDS: Final = 5.0
 FIGURE_CACHE_SIZE: Final = 512
+DESK_ROWS: Final = 50  # the most urgent first; the totals say how many more there are
 SESSION_COOKIE: Final = "eventchain_session"
 log = logging.getLogger("eventchain.web")
 
@@ -356,8 +357,8 @@ def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, A
             load_visible_customers(connection, user.role, user.team)
             owner = user.agent_id if user.role.kind != "exec" else None
             return (
-                figures.waiting_leads(connection, owner).dicts(),
-                figures.no_follow_up_on_channel(connection, channel, days).dicts(),
+                figures.waiting_leads(connection, owner, DESK_ROWS).dicts(),
+                figures.no_follow_up_on_channel(connection, channel, days, DESK_ROWS).dicts(),
                 figures.freshness(connection),
             )
 
