@@ -50,6 +50,9 @@ from eventchain.one_line_errors import OneLineErrorGroup
     type=click.FloatRange(min=0, min_open=True),
     help="Reject touchpoints dated more than this many days before they were received [3653].",
 )
+@click.option(
+    "--web-addr", envvar="EVENTCHAIN_WEB_ADDR", help="host:port of the web workspace [127.0.0.1:8710]."
+)
 @click.pass_context
 def main(
     ctx: click.Context, max_future_skew_s: float | None, max_age_days: float | None, **options: Any

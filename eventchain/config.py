@@ -15,6 +15,7 @@ class Settings:
     nats_url: str | None  # None: start a local nats-server under data_dir
     views_path: Path
     snapshot_path: Path
+    web_addr: str = "127.0.0.1:8710"  # the web workspace's host:port (loopback unless told)
     kek: bytes | None = None  # from EVENTCHAIN_KEK only (a secret: never a flag, never a file in the repo)
 
     @classmethod
@@ -27,6 +28,7 @@ class Settings:
         nats_url: str | None = None,
         views_path: str | None = None,
         snapshot_path: str | None = None,
+        web_addr: str | None = None,
     ) -> Settings:
         """Flags win over environment variables, which win over defaults."""
         env = os.environ if environ is None else environ
@@ -39,6 +41,7 @@ class Settings:
             snapshot_path=Path(
                 snapshot_path or env.get("EVENTCHAIN_SNAPSHOT_PATH") or root / "analytics.duckdb"
             ),
+            web_addr=web_addr or env.get("EVENTCHAIN_WEB_ADDR") or "127.0.0.1:8710",
             kek=_kek(env.get("EVENTCHAIN_KEK")),
         )
 

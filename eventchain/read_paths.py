@@ -13,6 +13,7 @@ import click
 import duckdb
 
 from adapters.report.queries import open_views, table_columns
+from domain.accounts import team_members
 from projections.visibility import Role, RoleError, parse_role
 
 CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8))
@@ -51,14 +52,14 @@ class EventTimeParam(click.ParamType[datetime, Any]):
 
 ROLE = RoleParam()
 EVENT_TIME = EventTimeParam()
-# `--as ROLE` for the read paths that default to everything (report, export, history).
+# `--as ROLE` for report, export, history: the operator's preview of a role, always explicit
+# (no silent exec); reps and directors sign in to the web workspace instead.
 as_role = click.option(
     "--as",
     "role",
     type=ROLE,
-    default="exec",
-    show_default=True,
-    help="Whose view: sales:<agent>, director:<agent> or exec.",
+    required=True,
+    help="Operator's preview of a role's view: sales:<agent>, director:<agent> or exec.",
 )
 
 
@@ -76,9 +77,7 @@ def team_of(role: Role) -> list[str]:
     director = agents.get(role.agent_id or "")
     if director is None:
         raise click.UsageError(f"role {role}: no agent {role.agent_id} on the roster (eventchain team list)")
-    return sorted(
-        a.agent_id for a in agents.values() if a.team == director.team or a.manager == director.agent_id
-    )
+    return team_members(agents, director.agent_id)
 
 
 @contextmanager

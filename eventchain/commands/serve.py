@@ -26,7 +26,7 @@ from eventchain.metrics import ServiceState, serve_endpoint
 from eventchain.nats_support import nats_url
 from projections.service import run_projector
 
-SERVICES = ("ingest", "project", "route", "sla", "silence", "notify")
+SERVICES = ("ingest", "project", "route", "sla", "silence", "notify", "web")
 # Seconds between follower ticks: an idle tick is one indexed query, so the router can look
 # often (a new lead is assigned within about this long) and the SLA watcher fires within
 # about its interval after a deadline.
@@ -102,6 +102,7 @@ def serve_command(
     sla      escalates unanswered leads when their deadline passes (the clock)
     silence  tags customers silent after [silence] days without a touchpoint
     notify   publishes assignments, handovers and escalations to notifications.>
+    web      the signed-in workspace for reps and directors (--web-addr)
 
     Without EVENTCHAIN_NATS_URL a local nats-server (JetStream) runs under the data
     directory. Logs are JSON lines when stderr is not a terminal. Stop with Ctrl-C or
@@ -143,6 +144,10 @@ def serve_command(
             notifier = Notifier(open_app(ctx, require_kek=True), url)
             state.positions["notify"] = lambda: notifier.stats.position
             runners["notify"] = lambda: notifier.run(stop)
+        if "web" in selected:  # the workspace (adapters/web), on settings.web_addr
+            from adapters.web.app import run_web
+
+            runners["web"] = lambda: run_web(settings, stop)
         log.info("serving %s (store %s, nats %s)", ", ".join(runners), settings.store_url.split("@")[-1], url)
         _run_all(runners, stop)
     log.info("stopped")

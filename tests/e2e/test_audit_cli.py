@@ -25,7 +25,7 @@ def test_a_correction_is_an_event_in_the_history_and_reaches_the_views(tmp_path:
         "a-wang",
     )
     assert corrected.returncode == 0, corrected.stderr
-    history = eventchain(tmp_path, "history", "phone:13800138000").stdout.splitlines()
+    history = eventchain(tmp_path, "history", "phone:13800138000", "--as", "exec").stdout.splitlines()
     assert any(
         "Corrected" in line and "actor=a-wang" in line and "renamed in 2026" in line for line in history
     )

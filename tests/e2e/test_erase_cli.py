@@ -46,8 +46,8 @@ def test_erase_then_views_show_erased_and_missing_or_wrong_keys_are_refused(tmp_
         rows = connection.execute("SELECT display_name, erased FROM customer_360 WHERE erased").fetchall()
         names = {r[0] for r in connection.execute("SELECT display_name FROM customer_360").fetchall()}
     assert rows == [("[erased]", True)] and "李雷" not in names
-    exported = eventchain(tmp_path, "export", kek=kek)
+    exported = eventchain(tmp_path, "export", "--as", "exec", kek=kek)
     assert exported.returncode == 0 and "李雷" not in exported.stdout and "13800138000" not in exported.stdout
-    history = eventchain(tmp_path, "history", "phone:13800138000", kek=kek)
+    history = eventchain(tmp_path, "history", "phone:13800138000", "--as", "exec", kek=kek)
     assert history.returncode == 1  # the identity was released: nobody holds that phone now
     assert "13800138000" not in (tmp_path / "events.db").read_bytes().decode("utf-8", "replace")

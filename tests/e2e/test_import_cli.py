@@ -30,7 +30,7 @@ def test_import_reports_rejects_then_export_neutralises_formulas(tmp_path: Path)
     assert rejects["2"][1] == "姓名" and "formula" in rejects["2"][2]
     assert rejects["3"][1] == "公司"
     assert eventchain(tmp_path, "replay", "rebuild").returncode == 0  # projects the import into the views
-    exported = eventchain(tmp_path, "export", "--out", str(tmp_path / "out.csv"))
+    exported = eventchain(tmp_path, "export", "--out", str(tmp_path / "out.csv"), "--as", "exec")
     assert exported.returncode == 0, exported.stderr
     with (tmp_path / "out.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))

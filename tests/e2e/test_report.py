@@ -110,7 +110,7 @@ def test_the_demo_report_draws_every_chart_in_headless_chromium_without_errors(
     data_dir: Path, chromium: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "report.html"
-    result = eventchain(data_dir, "report", "--html", str(out))
+    result = eventchain(data_dir, "report", "--html", str(out), "--as", "exec")
     assert 0 == result.returncode, result.stderr
     html = out.read_text(encoding="utf-8")
     assert 1 == html.count(get_plotlyjs())  # inlined once for the whole page
@@ -144,7 +144,7 @@ def test_a_sales_reps_report_contains_only_that_reps_customers(data_dir: Path, t
     assert wang and everyone_else
 
     sales = eventchain(data_dir, "report", "--html", str(tmp_path / "wang.html"), "--as", "sales:a-wang")
-    full = eventchain(data_dir, "report", "--html", str(tmp_path / "exec.html"))
+    full = eventchain(data_dir, "report", "--html", str(tmp_path / "exec.html"), "--as", "exec")
 
     assert 0 == sales.returncode, sales.stderr
     assert f"{len(wang)} customers visible to sales:a-wang" in sales.stdout
@@ -158,7 +158,7 @@ def test_a_sales_reps_report_contains_only_that_reps_customers(data_dir: Path, t
 
 
 def test_a_period_keeps_only_the_leads_that_arrived_in_it(data_dir: Path, tmp_path: Path) -> None:
-    everything = eventchain(data_dir, "report", "--html", str(tmp_path / "all.html"))
+    everything = eventchain(data_dir, "report", "--html", str(tmp_path / "all.html"), "--as", "exec")
     period = eventchain(
         data_dir,
         "report",
@@ -168,8 +168,12 @@ def test_a_period_keeps_only_the_leads_that_arrived_in_it(data_dir: Path, tmp_pa
         "2026-03-02",
         "--to",
         "2026-03-04",
+        "--as",
+        "exec",
     )
-    empty = eventchain(data_dir, "report", "--html", str(tmp_path / "none.html"), "--from", "2030-01-01")
+    empty = eventchain(
+        data_dir, "report", "--html", str(tmp_path / "none.html"), "--from", "2030-01-01", "--as", "exec"
+    )
 
     leads = [int(re.search(r"(\d+) leads\)", r.stdout).group(1)) for r in (everything, period, empty)]  # type: ignore[union-attr]
     assert 0 < leads[1] < leads[0]
@@ -181,8 +185,8 @@ def test_a_period_keeps_only_the_leads_that_arrived_in_it(data_dir: Path, tmp_pa
     ("args", "message"),
     [
         (["--as", "boss"], "role 'boss': expected sales:<agent>, director:<agent> or exec"),
-        (["--from", "yesterday"], "'yesterday' is not an ISO date or date-time"),
-        (["--from", "2026-03-05", "--to", "2026-03-01"], "--from must be before --to"),
+        (["--from", "yesterday", "--as", "exec"], "'yesterday' is not an ISO date or date-time"),
+        (["--from", "2026-03-05", "--to", "2026-03-01", "--as", "exec"], "--from must be before --to"),
     ],
 )
 def test_a_wrong_report_argument_is_one_line_and_a_non_zero_exit(
@@ -197,7 +201,7 @@ def test_a_wrong_report_argument_is_one_line_and_a_non_zero_exit(
 
 
 def test_a_report_without_a_snapshot_says_what_to_run_first(tmp_path: Path) -> None:
-    result = eventchain(tmp_path / "empty", "report", "--html", str(tmp_path / "r.html"))
+    result = eventchain(tmp_path / "empty", "report", "--html", str(tmp_path / "r.html"), "--as", "exec")
 
     assert 1 == result.returncode
     assert [
@@ -212,7 +216,10 @@ def test_a_period_without_an_offset_is_china_standard_time(data_dir: Path, tmp_p
     def leads_from(moment: str) -> str:
         result = runner.invoke(
             main,
-            ["--data-dir", str(data_dir), "report", "--html", str(tmp_path / "r.html"), "--from", moment],
+            [
+                *("--data-dir", str(data_dir), "report", "--html", str(tmp_path / "r.html")),
+                *("--from", moment, "--as", "exec"),
+            ],
             prog_name="eventchain",
         )
         assert 0 == result.exit_code, result.output

@@ -1,0 +1,1 @@
+"""The web workspace: sign-in, the rep's desk and the director's board (SPEC §3b)."""

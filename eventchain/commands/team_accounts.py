@@ -1,0 +1,44 @@
+"""``eventchain team invite AGENT``: a web workspace account for a roster agent."""
+
+from __future__ import annotations
+
+import click
+
+from domain.accounts import AccountError
+from eventchain.cli_support import open_app, settings_of
+from eventchain.commands.rules import team_group
+
+
+@team_group.command("invite")
+@click.argument("agent_id")
+@click.option(
+    "--exec",
+    "grant_exec",
+    is_flag=True,
+    help="Operator's grant: this account signs in with the exec role (sees every customer).",
+)
+@click.option("--actor", default="operator", show_default=True, help="Who issues the invitation.")
+@click.pass_context
+def invite_command(ctx: click.Context, agent_id: str, grant_exec: bool, actor: str) -> None:
+    """Create AGENT_ID's workspace account (or reset its password) and print the initial
+    password once; only its argon2 hash is stored. The role comes from the roster: an agent
+    others report to signs in as director of their team, everyone else as sales.
+
+    \b
+    Example:
+      eventchain team invite a-wang
+      eventchain team invite d-qian --exec --actor ops-liu
+    """
+    from adapters.web.accounts import invite
+
+    try:
+        password = invite(open_app(ctx), agent_id, actor, grant_exec=grant_exec)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    host = settings_of(ctx).web_addr
+    click.echo(f"{agent_id}: initial password {password}")
+    click.echo(f"sign in at http://{host}/login (shown once; run invite again to reset it)")
+
+
+def register(group: click.Group) -> None:
+    """``invite`` joins the ``team`` group defined in ``rules``; nothing to add at top level."""

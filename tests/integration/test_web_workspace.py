@@ -1,0 +1,190 @@
+"""The web workspace over real HTTP: each role sees exactly its customers, nothing more
+by URL, API or self-asserted role; a call logged from the page is an outbound touchpoint
+by the signed-in agent that stops the lead's first-response clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from uuid import UUID
+
+import duckdb
+import pytest
+
+from adapters.read_audit import list_reads
+from adapters.report.workspace_queries import escalations_to
+from projections.service import project_pending
+from projections.visibility import EXEC, load_visible_customers
+from tests.web_support import RunningWorkspace, csrf_of, expected_customers, start_workspace
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningWorkspace]:
+    yield from start_workspace(tmp_path_factory.mktemp("web"))
+
+
+@pytest.mark.parametrize(
+    ("agent_id", "role"),
+    [("a-wang", "sales:a-wang"), ("m-zhao", "director:m-zhao"), ("d-qian", "exec")],
+)
+def test_each_signed_in_role_sees_exactly_its_customers(
+    workspace: RunningWorkspace, agent_id: str, role: str
+) -> None:
+    client = workspace.sign_in(agent_id)
+
+    me = client.get("/api/me").json()
+    listed = {c["customer_id"] for c in client.get("/api/customers").json()["customers"]}
+
+    assert role == me["role"]
+    expected = expected_customers(workspace, agent_id)
+    assert expected and expected == listed
+
+
+def test_a_rep_gets_not_found_for_another_reps_customer_by_url_api_and_post(
+    workspace: RunningWorkspace,
+) -> None:
+    client = workspace.sign_in("a-wang")
+    others = sorted(c for c, o in workspace.owners().items() if o == "a-li")
+    before = workspace.app.max_notification_id()
+
+    page = client.get(f"/customers/{others[0]}", headers={"accept": "text/html"})
+    api = client.get(f"/api/customers/{others[0]}")
+    post = client.post(
+        f"/customers/{others[0]}/log", data={"csrf": csrf_of(client, "/desk"), "kind": "call", "note": "x"}
+    )
+    absent = client.get("/api/customers/00000000-0000-0000-0000-000000000000")
+
+    assert (404, 404, 404) == (page.status_code, api.status_code, post.status_code)
+    assert absent.json() == api.json()  # another rep's customer looks exactly like no customer
+    assert "李" not in api.text and others[0] not in page.text
+    assert 1 == workspace.app.max_notification_id() - before  # the desk's read audit: nothing else
+
+
+def test_a_self_asserted_role_is_ignored(workspace: RunningWorkspace) -> None:
+    client = workspace.sign_in("a-wang")
+    own = expected_customers(workspace, "a-wang")
+
+    for attempt in (
+        client.get("/api/customers", params={"as": "exec", "role": "exec"}),
+        client.get("/api/customers", headers={"x-role": "exec", "x-eventchain-role": "director:m-zhao"}),
+    ):
+        assert own == {c["customer_id"] for c in attempt.json()["customers"]}
+    assert 404 == client.get("/api/board", params={"as": "exec"}).status_code
+
+
+def test_a_post_without_a_csrf_token_is_refused_and_records_nothing(workspace: RunningWorkspace) -> None:
+    client = workspace.sign_in("a-wang")
+    own = sorted(expected_customers(workspace, "a-wang"))
+    before = workspace.app.max_notification_id()
+
+    missing = client.post(f"/customers/{own[0]}/log", data={"kind": "call"})
+    wrong = client.post(f"/customers/{own[0]}/log", data={"kind": "call", "csrf": "guess"})
+    login_without = client.post(
+        "/login", data={"agent_id": "a-wang", "password": workspace.passwords["a-wang"]}
+    )
+
+    assert (403, 403, 403) == (missing.status_code, wrong.status_code, login_without.status_code)
+    assert before == workspace.app.max_notification_id()
+
+
+def test_logging_a_call_from_the_desk_records_an_outbound_touchpoint_that_stops_the_sla_clock(
+    workspace: RunningWorkspace,
+) -> None:
+    client = workspace.sign_in("a-wang")
+    waiting = client.get("/api/desk").json()["waiting"]
+    assert waiting, "the demo leaves one of a-wang's leads unanswered"
+    lead = waiting[0]["customer_id"]
+
+    response = client.post(
+        f"/customers/{lead}/log",
+        data={"csrf": csrf_of(client, "/desk"), "kind": "call", "note": "回电确认需求"},
+    )
+
+    assert 303 == response.status_code and response.headers["location"].endswith("notice=recorded")
+    customer = workspace.app.get_customer(UUID(lead))
+    first_response = customer.first_response
+    assert first_response is not None
+    assert ("call_400", "outbound", "a-wang") == (
+        first_response.channel,
+        first_response.direction,
+        first_response.actor,
+    )
+    project_pending(workspace.app, workspace.settings)
+    with duckdb.connect(str(workspace.settings.snapshot_path), read_only=True) as connection:
+        answered = connection.execute(
+            "SELECT first_response_at IS NOT NULL FROM lead_response WHERE customer_id = ?", [lead]
+        ).fetchone()
+    assert (True,) == answered
+    assert lead not in {w["customer_id"] for w in client.get("/api/desk").json()["waiting"]}
+
+
+def test_a_director_sees_the_board_and_a_rep_does_not(workspace: RunningWorkspace) -> None:
+    director = workspace.sign_in("m-zhao")
+    rep = workspace.sign_in("a-wang")
+
+    board = director.get("/api/board").json()
+    owners = {row["owner_agent_id"] for row in board["per_rep"]}
+
+    assert owners <= {"a-wang", "a-li", "a-chen", "m-zhao", "d-qian"} and "a-li" in owners
+    assert board["visible"] == len(expected_customers(workspace, "m-zhao"))
+    assert board["escalations"], "the demo escalates overdue leads to m-zhao"
+    assert 404 == rep.get("/board", headers={"accept": "text/html"}).status_code
+
+
+def test_reads_and_sign_ins_leave_audit_rows(workspace: RunningWorkspace) -> None:
+    client = workspace.sign_in("m-zhao")
+    client.get("/api/customers", params={"stage": "lead"})
+
+    reads = [r for r in list_reads(workspace.app, actor="m-zhao") if r.via == "web"]
+
+    assert any(r.action == "web.customers" and r.subject == "stage=lead" for r in reads)
+    assert all(r.role == "director:m-zhao" for r in reads)
+    from adapters.web.accounts import find_account
+
+    account = find_account(workspace.app, "m-zhao")
+    assert account is not None
+    signed_in = [e for e in workspace.app.repository.get(account.id).collect_events()]
+    assert [] == signed_in  # nothing pending: every sign-in was saved
+    kinds = {
+        type(e).__name__
+        for e in workspace.app.events.get(account.id)  # the stored account events
+    }
+    assert {"Invited", "SignedIn"} <= kinds
+
+
+def test_escalations_are_found_by_plain_and_prefixed_agent_ids() -> None:
+    with duckdb.connect() as connection:
+        connection.execute(
+            "CREATE TABLE customer_360 AS SELECT * FROM (VALUES "
+            "('00000000-0000-0000-0000-000000000001'::UUID, 'A', 'a-wang', NULL::TIMESTAMPTZ), "
+            "('00000000-0000-0000-0000-000000000002'::UUID, 'B', 'a-wang', NULL::TIMESTAMPTZ), "
+            "('00000000-0000-0000-0000-000000000003'::UUID, 'C', 'a-wang', NULL::TIMESTAMPTZ)) "
+            "t(customer_id, display_name, owner_agent_id, first_response_at)"
+        )
+        connection.execute(
+            "CREATE TABLE sla_breaches AS SELECT * FROM (VALUES "
+            "('00000000-0000-0000-0000-000000000001'::UUID, now(), 'd-qian', 2), "
+            "('00000000-0000-0000-0000-000000000002'::UUID, now(), 'director:d-qian', 2), "
+            "('00000000-0000-0000-0000-000000000003'::UUID, now(), 'd-qian-2', 2)) "
+            "t(customer_id, deadline_at, escalated_to, step)"
+        )
+        load_visible_customers(connection, EXEC)
+
+        found = {row["display_name"] for row in escalations_to(connection, "d-qian").dicts()}
+
+    assert {"A", "B"} == found
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/api/desk?days=abc", "days must be a whole number"),
+        ("/api/desk?channel=fax", "unknown channel 'fax'"),
+        ("/api/board?from=yesterday", "from='yesterday' is not a date like 2026-03-01"),
+        ("/api/board?from=2026-03-05&to=2026-03-01", "from must be before to"),
+    ],
+)
+def test_bad_query_input_is_a_one_line_error(workspace: RunningWorkspace, path: str, message: str) -> None:
+    response = workspace.sign_in("m-zhao").get(path)
+
+    assert 400 == response.status_code
+    assert message in response.json()["error"] and "\n" not in response.json()["error"]
