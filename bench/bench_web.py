@@ -182,6 +182,7 @@ def _synthetic_snapshot(path: Path, customers: int) -> None:
             INSERT INTO ec.observations SELECT customer_id, 'budget_cny', ((i % 20) * 50000)::VARCHAR,
                 lead_at, 'tp-' || i
             FROM base;
+            INSERT INTO ec.rules VALUES (1, TIMESTAMPTZ '2026-01-01 00:00:00+08', 15, 4, 30, '{{}}');
             INSERT INTO ec.settings VALUES ('snapshot_published_at', now()::VARCHAR);
         """)
         connection.execute(VIEWS)

@@ -37,6 +37,7 @@ _TIME_FIELDS: Final = (
     "corrected_at",
     "completed_at",
     "erased_at",
+    "revised_at",
 )
 _UUID_FIELDS: Final = ("survivor_id", "absorbed_id")
 
@@ -68,6 +69,7 @@ PROJECTED_EVENTS: Final = frozenset(
         "Customer.PersonalDataErased",
         "Customer.Corrected",
         "ImportBatch.Completed",
+        "RuleSet.RulesRevised",
     }
 )
 # Events DuckDB decodes itself from the stored JSON (the bulk of any log), each handed to

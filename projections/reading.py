@@ -24,6 +24,7 @@ from psycopg.rows import tuple_row
 from adapters.store import RawNotification, select_raw_notifications
 from domain.customer import Customer
 from domain.imports import ImportBatch
+from domain.rules import RuleSet
 from projections.decoding import (
     PROJECTED_EVENTS,
     STAGED_EVENTS,
@@ -45,7 +46,7 @@ MOVES: Final = frozenset(
 )
 # Projected events decoded one by one in Python (rare next to the staged ones).
 INDIVIDUAL: Final = PROJECTED_EVENTS - STAGED_EVENTS.keys()
-_CLASSES: Final = {"Customer": Customer, "ImportBatch": ImportBatch}
+_CLASSES: Final = {"Customer": Customer, "ImportBatch": ImportBatch, "RuleSet": RuleSet}
 
 
 def _topic(qualname: str) -> str:

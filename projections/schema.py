@@ -53,11 +53,19 @@ CREATE TABLE IF NOT EXISTS assignments (
 CREATE TABLE IF NOT EXISTS sla_breaches (
   customer_id UUID, deadline_at TIMESTAMPTZ, escalated_to VARCHAR, step INTEGER, rule_version INTEGER);
 CREATE TABLE IF NOT EXISTS data_health (import_batch VARCHAR, metric VARCHAR, value DOUBLE);
+CREATE TABLE IF NOT EXISTS ec.rules (
+  rule_version INTEGER PRIMARY KEY, revised_at TIMESTAMPTZ, first_response_minutes INTEGER,
+  vip_first_response_minutes INTEGER, silence_days INTEGER, document JSON);
 """
 
 # Derived views: computed when queried, from the tables above (cheap: they read one row
 # per customer, except the heatmap, which reads leads only).
 VIEWS: Final = f"""
+-- The rules in force: the newest revision (a rollback is a new revision of an old document).
+-- Their figures come from the domain's parse of the document (``RulesRevised``), never from
+-- defaults written here; with no rules recorded yet the view is empty.
+CREATE OR REPLACE VIEW ec.rules_in_force AS
+  SELECT * FROM ec.rules ORDER BY rule_version DESC LIMIT 1;
 CREATE OR REPLACE VIEW ec.watermark AS
   SELECT coalesce(max(occurred_at), TIMESTAMPTZ '1970-01-01 00:00:00+00') AS as_of FROM touchpoints;
 CREATE OR REPLACE VIEW lead_response AS

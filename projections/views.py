@@ -26,6 +26,7 @@ import duckdb
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
 from adapters.crypto import ERASED_TEXT  # what an erased text reads as, everywhere
+from domain.rules import RulesError, rules_from_dict
 from projections.bulk import insert_rows, insert_staged
 from projections.decoding import StagedBlock, StagedEvent
 from projections.schema import LEAD_CHANNELS_SQL, TABLES, VIEWS
@@ -317,6 +318,23 @@ class _Applier:
                 event.abnormal_char_rows,
                 event.completed_at,
             )
+        )
+
+    def on_RuleSet_RulesRevised(self, event: Any) -> None:
+        """The rules' figures the views show, from the domain's own parse of the document."""
+        try:
+            sla, days = (lambda r: (r.sla, r.silence.days))(rules_from_dict(dict(event.document)))
+            figures = [sla.first_response_minutes, sla.vip_first_response_minutes, days]
+        except RulesError:  # a document an older version accepted: kept, its figures unknown
+            figures = [None, None, None]
+        self.connection.execute(
+            "INSERT OR REPLACE INTO ec.rules VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                event.number,
+                event.revised_at,
+                *figures,
+                json.dumps(event.document, ensure_ascii=False, default=str),
+            ],
         )
 
     # --- moves (flush first, then update) -----------------------------------------------

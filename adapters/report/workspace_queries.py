@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+import json
+
 import duckdb
 
 from adapters.report.queries import CTRE, Window, _ctre_channels
 from domain.customer import STAGES
+from domain.rules import RulesError, Sla, rules_from_dict
+from domain.sla import first_response_deadline, response_minutes
 from projections.visibility import VISIBLE_TABLE
 
 # Casting the (few) visible ids to UUID, not every row's UUID to text.
@@ -55,21 +59,54 @@ def freshness(connection: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
 def waiting_leads(
     connection: duckdb.DuckDBPyConnection, owner: str | None = None, limit: int = LIST_LIMIT
 ) -> Rows:
-    """Leads nobody has answered yet, earliest first-response deadline first (VIP-tagged
-    leads are flagged; the deadline is the live rules' first-response period)."""
-    return _rows(
+    """Leads nobody has answered yet, earliest first-response deadline first.
+
+    The deadline is the SLA's own (``domain.sla.first_response_deadline``): the rules in force
+    (``ec.rules_in_force``, projected from ``RulesRevised``), VIP-tagged leads with the VIP
+    minutes, counted in the rules' working time. SQL orders by the deadline counted without
+    working hours, which is the same order whenever every lead has the same minutes; the page
+    is then re-sorted by the exact deadline. With no rules recorded there is no deadline."""
+    found = _rows(
         connection,
         f"""SELECT CAST(l.customer_id AS VARCHAR) AS customer_id, c.display_name, c.company,
                    l.owner_agent_id, l.channel, l.lead_at,
-                   l.lead_at + to_minutes(r.first_response_minutes) AS deadline_at,
                    list_contains(c.tags, 'vip') AS vip, count(*) OVER () AS total
-            FROM lead_response l JOIN customer_360 c ON c.customer_id = l.customer_id, ec.live_rules r
+            FROM lead_response l JOIN customer_360 c ON c.customer_id = l.customer_id
+                 LEFT JOIN ec.rules_in_force r ON true
             WHERE l.first_response_at IS NULL AND l.customer_id IN
                   (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
               AND (?::VARCHAR IS NULL OR l.owner_agent_id = ?)
-            ORDER BY deadline_at, customer_id LIMIT ?""",
+            ORDER BY l.lead_at + to_minutes(CASE WHEN list_contains(c.tags, 'vip')
+                                               THEN r.vip_first_response_minutes
+                                               ELSE r.first_response_minutes END),
+                     l.lead_at, customer_id LIMIT ?""",
         [owner, owner, limit],
     )
+    sla = rules_in_force(connection)
+    working = sla.working_time() if sla is not None else None
+    rows = []
+    for row in found.dicts():
+        deadline = None
+        if sla is not None and working is not None:
+            deadline = first_response_deadline(row["lead_at"], response_minutes(sla, row["vip"]), working)
+        rows.append({**row, "deadline_at": deadline})
+    rows.sort(key=lambda r: (r["deadline_at"] is None, r["deadline_at"] or r["lead_at"], r["customer_id"]))
+    columns = [*found.columns[:6], "deadline_at", *found.columns[6:]]
+    return Rows(columns, [tuple(r[c] for c in columns) for r in rows])
+
+
+def rules_in_force(connection: duckdb.DuckDBPyConnection) -> Sla | None:
+    """The SLA of the newest recorded rules (None before any rules were applied)."""
+    try:
+        found = connection.execute("SELECT document FROM ec.rules_in_force").fetchone()
+    except duckdb.CatalogException:  # a snapshot written before the rules were projected
+        return None
+    if found is None:
+        return None
+    try:
+        return rules_from_dict(json.loads(found[0])).sla
+    except RulesError:
+        return None
 
 
 def no_follow_up_on_channel(

@@ -364,7 +364,10 @@ def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, A
 
     now = workspace.app.clock()
     leads, silent, freshness = workspace.cached((str(user.role), user.team, "desk", channel, days), compute)
-    waiting = [{**lead, "seconds_left": int((lead["deadline_at"] - now).total_seconds())} for lead in leads]
+    waiting = [
+        {**lead, "seconds_left": None if lead["deadline_at"] is None else int((lead["deadline_at"] - now).total_seconds())}
+        for lead in leads
+    ]
     _audit(workspace, user, "web.desk", f"waiting+{channel}>{days}d", len(waiting) + len(silent))
     return {
         "waiting": waiting,
