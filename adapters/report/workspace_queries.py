@@ -18,7 +18,7 @@ import json
 
 import duckdb
 
-from adapters.report.queries import CTRE, Window, _ctre_channels
+from adapters.report.queries import CTRE, Window, ctre_figures
 from domain.customer import STAGES
 from domain.rules import RulesError, Sla, rules_from_dict
 from domain.sla import first_response_deadline, response_minutes
@@ -132,25 +132,26 @@ def no_follow_up_on_channel(
 
 def per_rep(connection: duckdb.DuckDBPyConnection, window: Window) -> Rows:
     """Per owner: customers owned (load), leads in the window, answered, mean response
-    hours of the answered ones, still waiting, SLA breaches."""
+    hours of the answered ones, still waiting, breached leads (the figure macros of
+    projections/schema.py: ``ec.lead_hours``, ``ec.breached_leads_of``)."""
     return _rows(
         connection,
         f"""WITH owned AS (SELECT owner_agent_id, count(*) AS customers FROM customer_360
                            WHERE {_VISIBLE} GROUP BY ALL),
-            leads AS (SELECT owner_agent_id, count(*) AS leads, count(first_response_at) AS responded,
-                             avg(response_hours) AS mean_response_hours,
-                             count(*) FILTER (WHERE first_response_at IS NULL) AS waiting
-                      FROM lead_response WHERE {_VISIBLE} AND {Window.condition("lead_at")} GROUP BY ALL),
+            leads AS (SELECT owner_agent_id, count(*) AS leads, count(*) FILTER (WHERE answered) AS responded,
+                             avg(hours) FILTER (WHERE answered) AS mean_response_hours,
+                             count(*) FILTER (WHERE NOT answered) AS waiting
+                      FROM ec.lead_hours('{VISIBLE_TABLE}', ?, ?, (SELECT as_of FROM ec.watermark))
+                      GROUP BY ALL),
             breaches AS (SELECT c.owner_agent_id, count(*) AS breaches
-                         FROM sla_breaches s JOIN customer_360 c ON c.customer_id = s.customer_id
-                         WHERE s.customer_id IN (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
-                           AND {Window.condition("s.deadline_at")} GROUP BY ALL)
+                         FROM ec.breached_leads_of('{VISIBLE_TABLE}', ?, ?) s
+                         JOIN customer_360 c ON c.customer_id = s.customer_id GROUP BY ALL)
             SELECT o.owner_agent_id, o.customers, coalesce(l.leads, 0) AS leads,
                    coalesce(l.responded, 0) AS responded, l.mean_response_hours,
                    coalesce(l.waiting, 0) AS waiting, coalesce(b.breaches, 0) AS breaches
             FROM owned o LEFT JOIN leads l USING (owner_agent_id) LEFT JOIN breaches b USING (owner_agent_id)
             ORDER BY o.owner_agent_id NULLS LAST""",
-        [*window.parameters(), *window.parameters()],
+        [*window.bounds(), *window.bounds()],
     )
 
 
@@ -216,7 +217,7 @@ def weekly_ctre(
     for back in range(weeks - 1, -1, -1):
         start = monday - timedelta(weeks=back)
         window = Window(start, start + timedelta(weeks=1))
-        trend.append((start.date().isoformat(), CTRE.of(_ctre_channels(connection, window, as_of))))
+        trend.append((start.date().isoformat(), ctre_figures(connection, window)))
     return trend
 
 
