@@ -27,6 +27,14 @@ if TYPE_CHECKING:
 
 CUSTOMER_NAMESPACE: Final = UUID("0d9c2b8e-6a47-4f1b-8a53-7c1e9f04d2a6")
 PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
+
+
+def correction_marker(originator_version: int) -> str:
+    """Where a correction sorts among the observations of its instant: after every
+    touchpoint id (``~`` sorts after them), so it wins over what was observed up to then."""
+    return f"~correction:{originator_version:012d}"
+
+
 # The sales stages (seed 002's journey); a customer enters "lead" with its first inbound touch.
 STAGES: Final = ("lead", "contacted", "requirement", "solution", "contract", "won", "lost")
 
@@ -164,7 +172,7 @@ class Customer(Aggregate):
         corrected_at: datetime
 
         def apply(self, aggregate: Customer) -> None:
-            marker = f"~correction:{self.originator_version:012d}"
+            marker = correction_marker(self.originator_version)
             aggregate._observe_profile(self.field, self.value, (self.corrected_at, marker))
 
     class PersonalDataErased(Aggregate.Event):

@@ -26,12 +26,12 @@ import duckdb
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
 from adapters.crypto import ERASED_TEXT  # what an erased text reads as, everywhere
+from domain.customer import PROFILE_FIELDS, correction_marker
 from domain.rules import RulesError, rules_from_dict
 from projections.bulk import insert_rows, insert_staged
 from projections.decoding import StagedBlock, StagedEvent
 from projections.schema import LEAD_CHANNELS_SQL, TABLES, VIEWS
 
-PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
 MEMORY_LIMIT: Final = "512MB"
 
 _TOUCHPOINT_COLUMNS: Final = (
@@ -301,7 +301,7 @@ class _Applier:
                     event.field,
                     _text(event.value),
                     event.corrected_at,
-                    f"~correction:{event.originator_version:012d}",
+                    correction_marker(event.originator_version),
                 )
             )
         self.touched.add(customer_id)

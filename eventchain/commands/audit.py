@@ -11,7 +11,7 @@ import msgspec
 from adapters.application import CustomerNotFoundError, EventChain
 from adapters.read_audit import list_reads
 from adapters.store import select_aggregate_events
-from domain.customer import Customer
+from domain.customer import PROFILE_FIELDS, Customer
 from domain.identities import clean_text
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.read_paths import EVENT_TIME, as_role, snapshot_connection, team_of
@@ -23,7 +23,7 @@ _WHO = ("actor", "author", "agent_id")
 
 @click.command("correct")
 @click.argument("customer")
-@click.argument("field", type=click.Choice(["name", "company", "city", "industry", "budget_cny"]))
+@click.argument("field", type=click.Choice(PROFILE_FIELDS))
 @click.argument("value")
 @click.option("--reason", required=True, help="Why the old value was wrong.")
 @click.option("--actor", required=True, help="Who corrects it.")
