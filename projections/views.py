@@ -61,7 +61,7 @@ _ASSIGNMENT_COLUMNS: Final = (
     ("matched_step", "VARCHAR"),
     ("reason", "VARCHAR"),
 )
-_BREACH_COLUMNS: Final = (
+BREACH_COLUMNS: Final = (
     ("customer_id", "UUID"),
     ("deadline_at", "TIMESTAMPTZ"),
     ("escalated_to", "VARCHAR"),
@@ -411,7 +411,7 @@ class _Applier:
         insert_rows(connection, "ec.identities", _IDENTITY_COLUMNS, segment.identities)
         insert_rows(connection, "ec.observations", _OBSERVATION_COLUMNS, segment.observations)
         insert_rows(connection, "assignments", _ASSIGNMENT_COLUMNS, segment.assignments)
-        insert_rows(connection, "sla_breaches", _BREACH_COLUMNS, segment.breaches)
+        insert_rows(connection, "sla_breaches", BREACH_COLUMNS, segment.breaches)
         insert_rows(connection, "ec.import_batches", _IMPORT_COLUMNS, segment.imports)
         for customer_id, owner in segment.owners.items():
             connection.execute(
