@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Any
 
 import click
-import msgspec
 
 from adapters.application import CustomerNotFoundError, EventChain
+from adapters.log_reader import aggregate_fields
 from adapters.read_audit import list_reads
-from adapters.store import select_aggregate_events
 from domain.customer import PROFILE_FIELDS, Customer
 from domain.identities import clean_text
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
@@ -132,15 +131,13 @@ def reads_command(ctx: click.Context, since: datetime | None, by_actor: str | No
 def history_lines(app: EventChain, customer: Customer) -> list[str]:
     lines: list[tuple[str, int, str]] = []
     ids = [customer.id, *customer.absorbed_from]
-    for customer_id, stored in select_aggregate_events(app.recorder, ids).items():
-        for event in stored:
-            fields = msgspec.json.decode(event.state)
-            when = fields.get("timestamp", {}).get("_data_", "?")
-            kind = event.topic.rpartition(".")[2]
-            who = next((f"{k}={fields[k]}" for k in _WHO if fields.get(k)), "")
-            detail = _detail(kind, fields)
-            text = f"{when}  {str(customer_id)[:8]} v{event.originator_version}  {kind}  {who}  {detail}"
-            lines.append((when, event.originator_version, text.rstrip()))
+    for customer_id, version, qualname, fields in aggregate_fields(app, ids):
+        when = str(fields.get("timestamp", "?"))
+        kind = qualname.rpartition(".")[2]
+        who = next((f"{k}={fields[k]}" for k in _WHO if fields.get(k)), "")
+        detail = _detail(kind, fields)
+        text = f"{when}  {str(customer_id)[:8]} v{version}  {kind}  {who}  {detail}"
+        lines.append((when, version, text.rstrip()))
     return [text for _, _, text in sorted(lines)]
 
 
