@@ -16,19 +16,23 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
+from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
 from adapters.crypto import ERASED_TEXT  # what an erased text reads as, everywhere
-from domain.customer import PROFILE_FIELDS, correction_marker
-from domain.rules import RulesError, rules_from_dict
+from domain.customer import PROFILE_FIELDS, Customer, correction_marker
+from domain.events import kind_of
+from domain.imports import ImportBatch
+from domain.rules import RulesError, RuleSet, rules_from_dict
 from projections.bulk import insert_rows, insert_staged
+from projections.catalogue import PROJECTED
 from projections.decoding import StagedBlock, StagedEvent
 from projections.schema import LEAD_CHANNELS_SQL, TABLES, VIEWS
 
@@ -206,6 +210,22 @@ class DuckDBViews(TrackingRecorder):
         refresh_data_health(connection)
 
 
+_Handler = Callable[["_Applier", Any], None]
+HANDLERS: dict[type[DomainEvent], _Handler] = {}
+
+
+def _handles(event_class: type[DomainEvent]) -> Callable[[_Handler], _Handler]:
+    """Registers the method as the handler of ``event_class`` (dispatch by class, not by name)."""
+
+    def register(handler: _Handler) -> _Handler:
+        if event_class in HANDLERS:
+            raise ImportError(f"two handlers for {kind_of(event_class)}")
+        HANDLERS[event_class] = handler
+        return handler
+
+    return register
+
+
 class _Applier:
     """Applies one batch of events in segments (see the module docstring)."""
 
@@ -219,19 +239,19 @@ class _Applier:
             if isinstance(event, StagedEvent | StagedBlock):
                 self.segment.staged.append(event.line)
                 continue
-            handler = getattr(self, "on_" + event.qualname.replace(".", "_"), None)
-            if handler is not None:
-                handler(event)
+            _HANDLERS_BY_KIND[event.qualname](self, event)  # every projected kind has one
         self.flush()
         return self.touched
 
     # --- facts (buffered) ---------------------------------------------------------------
 
+    @_handles(Customer.Created)
     def on_Customer_Created(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         self.segment.customers.append((customer_id, event.timestamp))
         self.touched.add(customer_id)
 
+    @_handles(Customer.TouchpointRecorded)
     def on_Customer_TouchpointRecorded(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         segment = self.segment
@@ -255,6 +275,7 @@ class _Applier:
                 )
         self.touched.add(customer_id)
 
+    @_handles(Customer.LeadAssigned)
     def on_Customer_LeadAssigned(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         self.segment.assignments.append(
@@ -270,6 +291,7 @@ class _Applier:
         self.segment.owners[customer_id] = event.agent_id
         self.touched.add(customer_id)
 
+    @_handles(Customer.FirstResponseOverdue)
     def on_Customer_FirstResponseOverdue(self, event: Any) -> None:
         self.segment.breaches.append(
             (
@@ -281,16 +303,19 @@ class _Applier:
             )
         )
 
+    @_handles(Customer.StageChanged)
     def on_Customer_StageChanged(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         self.segment.stages[customer_id] = (event.stage, event.changed_at)
         self.touched.add(customer_id)
 
+    @_handles(Customer.TagsChanged)
     def on_Customer_TagsChanged(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         self.segment.tag_changes.append((customer_id, list(event.added), list(event.removed)))
         self.touched.add(customer_id)
 
+    @_handles(Customer.Corrected)
     def on_Customer_Corrected(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         if event.field in PROFILE_FIELDS:
@@ -306,6 +331,7 @@ class _Applier:
             )
         self.touched.add(customer_id)
 
+    @_handles(ImportBatch.Completed)
     def on_ImportBatch_Completed(self, event: Any) -> None:
         self.segment.imports.append(
             (
@@ -320,8 +346,10 @@ class _Applier:
             )
         )
 
+    @_handles(RuleSet.RulesRevised)
     def on_RuleSet_RulesRevised(self, event: Any) -> None:
         """The rules' figures the views show, from the domain's own parse of the document."""
+        figures: list[int | None]
         try:
             sla, days = (lambda r: (r.sla, r.silence.days))(rules_from_dict(dict(event.document)))
             figures = [sla.first_response_minutes, sla.vip_first_response_minutes, days]
@@ -339,6 +367,7 @@ class _Applier:
 
     # --- moves (flush first, then update) -----------------------------------------------
 
+    @_handles(Customer.MergedInto)
     def on_Customer_MergedInto(self, event: Any) -> None:
         self.flush()
         absorbed = str(event.originator_id)
@@ -348,6 +377,7 @@ class _Applier:
         )
         self.touched.add(absorbed)
 
+    @_handles(Customer.Absorbed)
     def on_Customer_Absorbed(self, event: Any) -> None:
         self.flush()
         survivor, absorbed = str(event.originator_id), str(event.absorbed_id)
@@ -360,6 +390,7 @@ class _Applier:
         )
         self.touched.update((survivor, absorbed))
 
+    @_handles(Customer.Unmerged)
     def on_Customer_Unmerged(self, event: Any) -> None:
         self.flush()
         survivor, absorbed = str(event.originator_id), str(event.absorbed_id)
@@ -378,6 +409,7 @@ class _Applier:
         )
         self.touched.update((survivor, absorbed))
 
+    @_handles(Customer.Restored)
     def on_Customer_Restored(self, event: Any) -> None:
         self.flush()
         customer_id = str(event.originator_id)
@@ -386,6 +418,7 @@ class _Applier:
         )
         self.touched.add(customer_id)
 
+    @_handles(Customer.PersonalDataErased)
     def on_Customer_PersonalDataErased(self, event: Any) -> None:
         self.flush()
         ids = [str(event.originator_id), *(str(i) for i in event.erased_ids)]
@@ -441,6 +474,20 @@ class _Applier:
             self.connection.execute(
                 "UPDATE ec.customers SET tags = ? WHERE customer_id = ?", [sorted(current), customer_id]
             )
+
+
+def check_handlers(
+    handlers: Mapping[type[DomainEvent], object], projected: frozenset[type[DomainEvent]]
+) -> None:
+    """Every projected event class (projections/catalogue.py) has a handler, and only those."""
+    missing, extra = projected - handlers.keys(), handlers.keys() - projected
+    if missing or extra:
+        names = ", ".join(sorted(kind_of(c) for c in missing | extra))
+        raise ImportError(f"projections/views.py: projected events and handlers differ: {names}")
+
+
+check_handlers(HANDLERS, PROJECTED)
+_HANDLERS_BY_KIND: Final = {kind_of(cls): handler for cls, handler in HANDLERS.items()}
 
 
 def _text(value: Any) -> str:
