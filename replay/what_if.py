@@ -25,6 +25,7 @@ import duckdb
 from adapters.application import EventChain
 from adapters.log_reader import log_events
 from adapters.router import ROUTED_EVENTS
+from domain.customer import Customer
 from domain.routing import ROUTER, Decision, RoutingFold
 from domain.rules import RulesDocument
 from domain.sla import due_steps, response_minutes
@@ -63,7 +64,7 @@ def what_if(
     for _, kind, originator, fields in log_events(app, ROUTED_EVENTS):
         for decision in fold.feed(kind, originator, fields):
             predicted[decision.customer_id] = decision
-        if kind == "Customer.LeadAssigned" and fields.get("actor") == ROUTER:
+        if kind == Customer.LeadAssigned.__qualname__ and fields.get("actor") == ROUTER:
             actual_owner.setdefault(originator, fields["agent_id"])
     with tempfile.TemporaryDirectory(prefix="eventchain-what-if-") as scratch:
         path = build_views(app, Path(scratch) / "what-if.duckdb").path
