@@ -55,7 +55,7 @@ from eventchain.one_line_errors import OneLineErrorGroup
 )
 @click.pass_context
 def main(
-    ctx: click.Context, max_future_skew_s: float | None, max_age_days: float | None, **options: Any
+    ctx: click.Context, /, max_future_skew_s: float | None, max_age_days: float | None, **options: Any
 ) -> None:
     """eventchain: every customer touchpoint as an immutable event.
 
