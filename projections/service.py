@@ -7,13 +7,27 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from adapters.application import EventChain
-from eventchain.config import Settings
 from projections.projector import Projector
 from projections.snapshot import publish_snapshot
 from projections.views import DuckDBViews
+
+
+class Settings(Protocol):
+    """What the projector needs of the runtime settings (``eventchain.config.Settings`` has it;
+    the read side does not import the CLI's configuration)."""
+
+    @property
+    def store_url(self) -> str: ...
+    @property
+    def kek(self) -> bytes | None: ...
+    @property
+    def views_path(self) -> Path: ...
+    @property
+    def snapshot_path(self) -> Path: ...
+
 
 PUBLISH_INTERVAL: Final = 0.5  # seconds: the analyst snapshot is at most this much older than a commit
 RETRY_DELAY: Final = 1.0
