@@ -111,7 +111,9 @@ class DuckDBViews(TrackingRecorder):
             self.connection.execute(TABLES)
             self.connection.execute(VIEWS)
             if upgraded:  # a file from before customer_360.budget_cny: fill it on the next refresh
-                self.connection.execute("INSERT OR REPLACE INTO ec.settings VALUES ('refresh_pending', 'true')")
+                self.connection.execute(
+                    "INSERT OR REPLACE INTO ec.settings VALUES ('refresh_pending', 'true')"
+                )
 
     def _missing_budget_column(self) -> bool:
         found = self.connection.execute(

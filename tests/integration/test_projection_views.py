@@ -123,7 +123,12 @@ def test_the_profile_keeps_the_latest_value_by_event_time(tmp_path: Path) -> Non
                 "web_form",
                 T0,
                 phone,
-                contact={"name": "李雷", "company": "杭州旧公司有限公司", "city": "杭州", "budget_cny": 500000},
+                contact={
+                    "name": "李雷",
+                    "company": "杭州旧公司有限公司",
+                    "city": "杭州",
+                    "budget_cny": 500000,
+                },
             )
         ]
     )
@@ -135,7 +140,8 @@ def test_the_profile_keeps_the_latest_value_by_event_time(tmp_path: Path) -> Non
 
 def test_a_views_file_from_before_the_budget_column_gets_it_filled(tmp_path: Path) -> None:
     app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
-    app.record([envelope("a", "web_form", T0, "13600000001", contact={"name": "韩梅梅", "budget_cny": 80000})])
+    contact = {"name": "韩梅梅", "budget_cny": 80000}
+    app.record([envelope("a", "web_form", T0, "13600000001", contact=contact)])
     path = tmp_path / "views.duckdb"
     project(app, path).close()
     with duckdb.connect(str(path)) as old:  # as the previous version wrote it
