@@ -96,7 +96,10 @@ def _synthetic_snapshot(path: Path, customers: int) -> Path:
                 ['lead','contacted','requirement','solution','contract'][1 + (hash(customer_id) % 5)::BIGINT],
                 CASE WHEN hash(customer_id) % 10 = 0 THEN ['silent'] ELSE [] END
             FROM generated;
-            INSERT INTO customer_360 SELECT c.customer_id, 'name', 'company', 'city', 'industry',
+            INSERT INTO customer_360 (customer_id, display_name, company, city, industry, owner_agent_id,
+                stage, tags, identities, first_touch_channel, first_touch_at, first_response_at,
+                last_touch_at, touch_count, merged_from, erased)
+            SELECT c.customer_id, 'name', 'company', 'city', 'industry',
                 c.owner_agent_id, c.stage, c.tags, [], g.channel, g.lead_at, l.first_response_at, g.lead_at,
                 {TOUCHES_PER_CUSTOMER}, [], false
             FROM ec.customers c JOIN generated g USING (customer_id) JOIN ec.leads l USING (customer_id);

@@ -130,6 +130,16 @@ class WecomPayload(Strict, frozen=True):
     text: Text | None = None
 
 
+class VisitPayload(Strict, frozen=True):
+    """A meeting in person (上门拜访 / 客户来访), logged by the rep who was there."""
+
+    visit_id: RequiredId
+    agent_id: ShortText | None = None
+    address: ShortText | None = None
+    duration_min: NonNegativeInt | None = None
+    summary: Text | None = None
+
+
 class Touchpoint(Strict, frozen=True, tag_field="channel"):
     touchpoint_id: TouchpointId
     occurred_at: AwareDatetime
@@ -163,7 +173,11 @@ class WecomMsg(Touchpoint, tag="wecom_msg", frozen=True, kw_only=True):
     payload: WecomPayload
 
 
-AnyTouchpoint = WebForm | DouyinDM | ExpoScan | Call400 | EngineerLog | WecomMsg
+class Visit(Touchpoint, tag="visit", frozen=True, kw_only=True):
+    payload: VisitPayload
+
+
+AnyTouchpoint = WebForm | DouyinDM | ExpoScan | Call400 | EngineerLog | WecomMsg | Visit
 
 
 class ImportPayload(Strict, frozen=True):
@@ -189,6 +203,7 @@ CHANNELS: Final[tuple[str, ...]] = (
     "call_400",
     "engineer_log",
     "wecom_msg",
+    "visit",
 )
 
 _decoder: Final = msgspec.json.Decoder(AnyTouchpoint)
@@ -377,6 +392,9 @@ def summarise(touchpoint: RecordableTouchpoint) -> str:
             return f"engineer log for ticket {p.ticket_id}: {p.diagnosis or p.log_uri}"
         case WecomMsg(payload=p):
             return f"WeCom: {p.text or '(no text)'}"
+        case Visit(payload=p):
+            where = f" at {p.address}" if p.address else ""
+            return f"visit{where}: {p.summary or p.visit_id}"
         case ImportRow(payload=p):
             return f"imported from {p.source_file or 'a sheet'} row {p.row_number} (batch {p.batch_id})"
     raise AssertionError(touchpoint)  # pragma: no cover

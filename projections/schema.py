@@ -18,9 +18,11 @@ from typing import Final
 
 from domain.touchpoints import CHANNELS
 
-# Contact channels whose first inbound touch makes a lead (imports and other non-contact
-# sources are facts about a customer, not leads): the domain's list, the one definition.
-LEAD_CHANNELS_SQL: Final = "(" + ", ".join(f"'{channel}'" for channel in CHANNELS) + ")"
+# Contact channels whose first inbound touch makes a lead (imports and other
+# non-contact sources are facts about a customer, not leads).
+# One definition with the domain (``domain.touchpoints.CHANNELS``, what ``Customer`` and the SLA
+# book treat as a lead's channel).
+LEAD_CHANNELS_SQL: Final = "(" + ",".join(f"'{channel}'" for channel in CHANNELS) + ")"
 CONTRACT_STALL_DAYS: Final = 14
 
 TABLES: Final = """
@@ -48,13 +50,15 @@ CREATE TABLE IF NOT EXISTS customer_360 (
   customer_id UUID, display_name VARCHAR, company VARCHAR, city VARCHAR, industry VARCHAR,
   owner_agent_id VARCHAR, stage VARCHAR, tags VARCHAR[], identities VARCHAR[], first_touch_channel VARCHAR,
   first_touch_at TIMESTAMPTZ, first_response_at TIMESTAMPTZ, last_touch_at TIMESTAMPTZ, touch_count INTEGER,
-  merged_from VARCHAR[], erased BOOLEAN);
+  merged_from VARCHAR[], erased BOOLEAN, budget_cny DOUBLE);
 CREATE TABLE IF NOT EXISTS assignments (
   customer_id UUID, agent_id VARCHAR, decided_at TIMESTAMPTZ, rule_version INTEGER, matched_step VARCHAR,
   reason VARCHAR);
 CREATE TABLE IF NOT EXISTS sla_breaches (
   customer_id UUID, deadline_at TIMESTAMPTZ, escalated_to VARCHAR, step INTEGER, rule_version INTEGER);
 CREATE TABLE IF NOT EXISTS data_health (import_batch VARCHAR, metric VARCHAR, value DOUBLE);
+-- Columns added after a file was first written (DuckDB keeps an old file's tables as they were).
+ALTER TABLE customer_360 ADD COLUMN IF NOT EXISTS budget_cny DOUBLE;
 CREATE TABLE IF NOT EXISTS ec.rules (
   rule_version INTEGER PRIMARY KEY, revised_at TIMESTAMPTZ, first_response_minutes INTEGER,
   vip_first_response_minutes INTEGER, silence_days INTEGER, document JSON);

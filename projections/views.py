@@ -111,8 +111,20 @@ class DuckDBViews(TrackingRecorder):
         self.connection = duckdb.connect(str(self.path), config={"memory_limit": MEMORY_LIMIT})
         self._lock = threading.RLock()
         with self._lock:
+            upgraded = self._missing_budget_column()
             self.connection.execute(TABLES)
             self.connection.execute(VIEWS)
+            if upgraded:  # a file from before customer_360.budget_cny: fill it on the next refresh
+                self.connection.execute(
+                    "INSERT OR REPLACE INTO ec.settings VALUES ('refresh_pending', 'true')"
+                )
+
+    def _missing_budget_column(self) -> bool:
+        found = self.connection.execute(
+            "SELECT count(*) FILTER (WHERE column_name = 'budget_cny'), count(*) FROM duckdb_columns() "
+            "WHERE schema_name = 'main' AND table_name = 'customer_360'"
+        ).fetchone()
+        return found is not None and found[1] > 0 and found[0] == 0
 
     def close(self) -> None:
         with self._lock:
@@ -548,7 +560,9 @@ INSERT INTO ec.leads
   SELECT l.customer_id, l.channel, l.lead_at, r.first_response_at,
          coalesce(r.first_response_at <= l.lead_at + INTERVAL 7 DAY, false), c.owner_agent_id
   FROM lead l JOIN live c USING (customer_id) LEFT JOIN response r USING (customer_id);
-INSERT INTO customer_360
+INSERT INTO customer_360 (customer_id, display_name, company, city, industry, owner_agent_id, stage, tags,
+                          identities, first_touch_channel, first_touch_at, first_response_at, last_touch_at,
+                          touch_count, merged_from, erased, budget_cny)
   WITH chain AS (
     SELECT customer_id, count(*)::INTEGER AS touch_count, max(occurred_at) AS last_touch_at,
            first(channel ORDER BY occurred_at, touchpoint_id) AS first_touch_channel,
@@ -559,7 +573,9 @@ INSERT INTO customer_360
            arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'name') AS name,
            arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'company') AS company,
            arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'city') AS city,
-           arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'industry') AS industry
+           arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'industry') AS industry,
+           arg_max(TRY_CAST(value AS DOUBLE), (occurred_at, touchpoint_id))
+             FILTER (WHERE field = 'budget_cny') AS budget_cny
     FROM ec.observations WHERE customer_id IN (SELECT customer_id FROM touched) GROUP BY customer_id),
   ids AS (
     SELECT customer_id, list(DISTINCT identity_key ORDER BY identity_key) AS identities
@@ -573,7 +589,7 @@ INSERT INTO customer_360
          coalesce(c.stage, CASE WHEN l.lead_at IS NOT NULL THEN 'lead' END),
          coalesce(c.tags, []), coalesce(i.identities, []), ch.first_touch_channel, ch.first_touch_at,
          l.first_response_at, ch.last_touch_at, coalesce(ch.touch_count, 0), coalesce(m.merged_from, []),
-         c.erased
+         c.erased, CASE WHEN c.erased THEN NULL ELSE w.budget_cny END
   FROM live c LEFT JOIN chain ch USING (customer_id) LEFT JOIN wide w USING (customer_id)
   LEFT JOIN ids i USING (customer_id) LEFT JOIN merged m USING (customer_id)
   LEFT JOIN ec.leads l USING (customer_id);

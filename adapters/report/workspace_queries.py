@@ -9,12 +9,11 @@ report can both select from this module.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
-
-import json
 
 import duckdb
 
@@ -222,26 +221,14 @@ def weekly_ctre(
 
 
 def pipeline_value(connection: duckdb.DuckDBPyConnection) -> Rows:
-    """Budget (CNY) of the visible customers by stage, from the latest ``budget_cny`` each
-    customer stated. customer_360 has no budget column yet, so this reads the projector's
-    profile observations (``ec.observations``)."""
-    try:
-        return _pipeline_value(connection)
-    except duckdb.CatalogException:  # views not written by the projector (no ec schema)
-        return Rows(["stage", "customers", "budget_cny"], [])
-
-
-def _pipeline_value(connection: duckdb.DuckDBPyConnection) -> Rows:
+    """Budget (CNY) of the visible customers by stage: ``customer_360.budget_cny``, the latest
+    budget each customer stated (in event time)."""
     return _rows(
         connection,
-        f"""WITH budget AS (
-                SELECT customer_id, arg_max(TRY_CAST(value AS DOUBLE), occurred_at) AS budget_cny
-                FROM ec.observations WHERE field = 'budget_cny' GROUP BY customer_id)
-            SELECT coalesce(c.stage, 'none') AS stage, count(*) AS customers, sum(b.budget_cny) AS budget_cny
-            FROM customer_360 c JOIN budget b ON b.customer_id = c.customer_id
-            WHERE c.customer_id IN (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
-              AND b.budget_cny IS NOT NULL
-            GROUP BY ALL ORDER BY ALL""",
+        f"""SELECT coalesce(stage, 'none') AS stage, customers, budget_cny FROM (
+                SELECT stage, count(*) AS customers, sum(budget_cny) AS budget_cny FROM customer_360
+                WHERE {_VISIBLE} AND budget_cny IS NOT NULL AND NOT erased GROUP BY stage)
+            ORDER BY list_position({list(STAGES)}, stage) NULLS LAST""",
     )
 
 

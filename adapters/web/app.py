@@ -7,7 +7,6 @@ import ipaddress
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -33,6 +32,7 @@ from adapters.report.queries import Window, load_report_data
 from adapters.rules import roster
 from adapters.web.accounts import SignInError, sign_in, sign_out
 from adapters.web.actions import ActionError, log_contact, move_stage
+from adapters.web.figure_cache import MAX_STALE, FigureCache
 from adapters.web.group_commit import GroupCommit
 from adapters.web.i18n import LANGUAGES, translator
 from adapters.web.security import (
@@ -53,7 +53,6 @@ from projections.visibility import Role, RoleError, load_visible_customers, pars
 
 HERE: Final = Path(__file__).parent
 ROSTER_CACHE_SECONDS: Final = 5.0
-FIGURE_CACHE_SIZE: Final = 512
 DESK_ROWS: Final = 50  # the most urgent first; the totals say how many more there are
 SESSION_COOKIE: Final = "eventchain_session"
 log = logging.getLogger("eventchain.web")
@@ -75,23 +74,25 @@ class Workspace:
     audit: GroupCommit
     ended_sessions: set[str] = field(default_factory=set)
     _roster: tuple[float, dict[str, Agent]] | None = None
-    _figures: OrderedDict[tuple[Any, ...], Any] = field(default_factory=OrderedDict)
-    _figures_lock: threading.Lock = field(default_factory=threading.Lock)
+    figures: FigureCache | None = None
+    _acted: dict[str, float] = field(default_factory=dict)
 
-    def cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        """A role's figures are a pure function of the published snapshot: computed once
-        per snapshot file, role and query (every read is still audited)."""
-        key = (self.snapshot.identity(), *key)
-        with self._figures_lock:
-            if key in self._figures:
-                self._figures.move_to_end(key)
-                return self._figures[key]
-        value = compute()
-        with self._figures_lock:
-            self._figures[key] = value
-            while len(self._figures) > FIGURE_CACHE_SIZE:
-                self._figures.popitem(last=False)
-        return value
+    def __post_init__(self) -> None:
+        if self.figures is None:
+            self.figures = FigureCache(self.snapshot.identity)
+
+    def cached(self, key: tuple[Any, ...], compute: Callable[[], Any], agent_id: str | None = None) -> Any:
+        """A role's figures for the published snapshot (adapters/web/figure_cache.py: computed
+        once per snapshot, refreshed off the request path while the snapshot moves). An agent
+        who has just recorded something gets figures of the current snapshot, so the effect
+        shows as soon as the projector has published it."""
+        assert self.figures is not None
+        acted = self._acted.get(agent_id) if agent_id else None
+        fresh = acted is not None and time.monotonic() - acted < self.figures.max_stale
+        return self.figures.get(key, compute, fresh=fresh)
+
+    def acted(self, agent_id: str) -> None:
+        self._acted[agent_id] = time.monotonic()
 
     def agents(self) -> dict[str, Agent]:
         cached = self._roster
@@ -125,12 +126,18 @@ templates.env.filters["number"] = _number
 templates.env.globals["zip"] = zip
 
 
-def create_app(settings: Any, app: EventChain | None = None) -> Starlette:
+def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float = MAX_STALE) -> Starlette:
     """The ASGI application; ``app`` defaults to the configured store (its clock is the
-    service's clock: session expiry, rate limits and logged touchpoints all use it)."""
+    service's clock: session expiry, rate limits and logged touchpoints all use it).
+    ``max_stale``: how old figures may be served while they are recomputed (0: never)."""
     chain = app or EventChain.from_url(settings.store_url, kek=settings.kek)
+    snapshot = SnapshotReader(Path(settings.snapshot_path))
     workspace = Workspace(
-        chain, SnapshotReader(Path(settings.snapshot_path)), SignInLimiter(chain.clock), GroupCommit(chain)
+        chain,
+        snapshot,
+        SignInLimiter(chain.clock),
+        GroupCommit(chain),
+        figures=FigureCache(snapshot.identity, max_stale=max_stale),
     )
 
     def page(
@@ -363,9 +370,16 @@ def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, A
             )
 
     now = workspace.app.clock()
-    leads, silent, freshness = workspace.cached((str(user.role), user.team, "desk", channel, days), compute)
+    leads, silent, freshness = workspace.cached(
+        (str(user.role), user.team, "desk", channel, days), compute, user.agent_id
+    )
     waiting = [
-        {**lead, "seconds_left": None if lead["deadline_at"] is None else int((lead["deadline_at"] - now).total_seconds())}
+        {
+            **lead,
+            "seconds_left": None
+            if lead["deadline_at"] is None
+            else int((lead["deadline_at"] - now).total_seconds()),
+        }
         for lead in leads
     ]
     _audit(workspace, user, "web.desk", f"waiting+{channel}>{days}d", len(waiting) + len(silent))
@@ -401,6 +415,7 @@ def board_data(request: Request, workspace: Workspace, user: User) -> dict[str, 
     data: dict[str, Any] = workspace.cached(
         (str(user.role), user.team, "board", window.start, window.end),
         lambda: _board_figures(workspace, user, window),
+        user.agent_id,
     )
     _audit(workspace, user, "web.board", request.url.query or "all", data["visible"])
     return data
@@ -529,6 +544,7 @@ def _command(
     uuid = _visible_customer(workspace, user, customer_id)
     try:
         done = run(uuid, form)
+        workspace.acted(user.agent_id)
     except (ActionError, RulesError, ValueError, CustomerNotFoundError) as error:
         message = str(error).splitlines()[0]
         if request.headers.get("x-csrf-token"):
@@ -624,11 +640,13 @@ def parse_addr(text: str) -> tuple[str, int]:
     return host, number
 
 
-def run_web(settings: Any, stop: threading.Event, app: EventChain | None = None) -> None:
+def run_web(
+    settings: Any, stop: threading.Event, app: EventChain | None = None, *, max_stale: float = MAX_STALE
+) -> None:
     """Serves the workspace on ``settings.web_addr`` until ``stop`` is set (serve runs it
     as one of its threads)."""
     host, port = parse_addr(settings.web_addr)
-    asgi = create_app(settings, app)
+    asgi = create_app(settings, app, max_stale=max_stale)
     workspace: Workspace = asgi.state.workspace
     server = uvicorn.Server(
         uvicorn.Config(asgi, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
@@ -643,4 +661,6 @@ def run_web(settings: Any, stop: threading.Event, app: EventChain | None = None)
     try:
         server.run()
     finally:
+        if workspace.figures is not None:
+            workspace.figures.close()
         workspace.snapshot.close()

@@ -35,6 +35,7 @@ WORDS: Final[dict[str, tuple[str, str]]] = {
     "last_touch": ("最近触点", "Last touch"),
     "log_call": ("记录电话", "Log call"),
     "log_reply": ("记录回复", "Log reply"),
+    "log_visit": ("记录拜访", "Log visit"),
     "note": ("备注", "Note"),
     "move_stage": ("推进阶段", "Move stage"),
     "evidence": ("依据触点", "Evidence"),

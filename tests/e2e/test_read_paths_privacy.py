@@ -47,14 +47,16 @@ def mode(path: Path) -> int:
 def test_the_files_commands_create_are_private_unless_a_umask_is_configured(
     demo_dir: Path, tmp_path: Path
 ) -> None:
-    assert run(demo_dir, "report", "--html", str(demo_dir / "mine.html")).returncode == 0
-    assert run(demo_dir, "export", "--out", str(demo_dir / "mine.csv")).returncode == 0
+    assert run(demo_dir, "report", "--as", "exec", "--html", str(demo_dir / "mine.html")).returncode == 0
+    assert run(demo_dir, "export", "--as", "exec", "--out", str(demo_dir / "mine.csv")).returncode == 0
     for name in ("events.db", "views.duckdb", "analytics.duckdb", "mine.html", "mine.csv", "demo.kek"):
         assert mode(demo_dir / name) == 0o600, name
     assert mode(demo_dir) == 0o700 and mode(demo_dir / "nats") == 0o700
-    shared = run(demo_dir, "export", "--out", str(tmp_path / "group.csv"), EVENTCHAIN_UMASK="027")
+    shared = run(
+        demo_dir, "export", "--as", "exec", "--out", str(tmp_path / "group.csv"), EVENTCHAIN_UMASK="027"
+    )
     assert shared.returncode == 0 and mode(tmp_path / "group.csv") == 0o640
-    bad = run(demo_dir, "export", EVENTCHAIN_UMASK="rw-r")
+    bad = run(demo_dir, "export", "--as", "exec", EVENTCHAIN_UMASK="rw-r")
     assert bad.returncode == 2 and "EVENTCHAIN_UMASK" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -63,9 +65,9 @@ def test_the_files_commands_create_are_private_unless_a_umask_is_configured(
     [
         ("customers", "--as", "exec"),
         ("customer", "phone:13800138000", "--as", "exec"),
-        ("export",),
-        ("report", "--html", "r.html"),
-        ("history", "phone:13800138000"),
+        ("export", "--as", "exec"),
+        ("report", "--as", "exec", "--html", "r.html"),
+        ("history", "phone:13800138000", "--as", "exec"),
         ("duplicates",),
         ("replay", "what-if", "--rules", "1"),
         ("audit", "reads"),
