@@ -73,9 +73,18 @@ CREATE TABLE IF NOT EXISTS ec.rules (
 # ``as_of_ts`` they count up to. The public views are these macros over everyone; the
 # report, the workspace, the demo and ``replay what-if`` select from the same macros.
 
-# Everyone the projector knows (the scope of the analyst views).
+# Everyone the projector knows (the scope of the analyst views), and the leads of a scope.
+# With ``ec.everyone`` the optimiser drops the second branch and its semi-join altogether, so
+# the analyst views cost what an unscoped query costs.
 EVERYONE: Final = """
 CREATE OR REPLACE VIEW ec.everyone AS SELECT customer_id FROM ec.customers;
+CREATE OR REPLACE MACRO ec.scoped_leads(scope) AS TABLE
+  SELECT customer_id, channel, lead_at, first_response_at, followed_up_7d, owner_agent_id
+  FROM ec.leads WHERE scope = 'ec.everyone'
+  UNION ALL
+  SELECT customer_id, channel, lead_at, first_response_at, followed_up_7d, owner_agent_id
+  FROM ec.leads WHERE scope <> 'ec.everyone'
+    AND customer_id IN (SELECT CAST(customer_id AS UUID) FROM query_table(scope));
 """
 
 # The rules in force: the newest revision (a rollback is a new revision of an old document).
@@ -107,9 +116,8 @@ CREATE OR REPLACE MACRO ec.lead_hours(scope, from_ts, to_ts, as_of_ts) AS TABLE
          (epoch_us(CASE WHEN first_response_at <= CAST(as_of_ts AS TIMESTAMPTZ) THEN first_response_at
                         ELSE greatest(CAST(as_of_ts AS TIMESTAMPTZ), lead_at) END)
           - epoch_us(lead_at)) / 3600e6 AS hours
-  FROM ec.leads
-  WHERE lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND lead_at < CAST(to_ts AS TIMESTAMPTZ)
-    AND customer_id IN (SELECT CAST(customer_id AS UUID) FROM query_table(scope));
+  FROM ec.scoped_leads(scope)
+  WHERE lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND lead_at < CAST(to_ts AS TIMESTAMPTZ);
 CREATE OR REPLACE VIEW lead_response AS
   SELECT customer_id, channel, lead_at, first_response_at,
          (epoch_us(first_response_at) - epoch_us(lead_at)) / 3600e6 AS response_hours, owner_agent_id
@@ -156,9 +164,8 @@ CREATE OR REPLACE MACRO ec.funnel_of(scope, from_ts, to_ts) AS TABLE
   SELECT c.stage, l.channel, count(*) AS customers,
          count(*) FILTER (WHERE l.followed_up_7d) AS followed_up_7d,
          count(*) FILTER (WHERE l.followed_up_7d) / count(*) AS follow_up_rate_7d
-  FROM customer_360 c JOIN ec.leads l USING (customer_id)
+  FROM customer_360 c JOIN ec.scoped_leads(scope) l USING (customer_id)
   WHERE l.lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND l.lead_at < CAST(to_ts AS TIMESTAMPTZ)
-    AND l.customer_id IN (SELECT CAST(customer_id AS UUID) FROM query_table(scope))
   GROUP BY ALL;
 CREATE OR REPLACE VIEW funnel AS
   SELECT stage, channel, customers, followed_up_7d, follow_up_rate_7d
@@ -186,9 +193,8 @@ CREATE OR REPLACE VIEW response_heatmap AS
 BREACHES: Final = """
 CREATE OR REPLACE MACRO ec.breach_steps_of(scope, from_ts, to_ts) AS TABLE
   SELECT s.customer_id, s.deadline_at, s.escalated_to, s.step, s.rule_version, l.lead_at
-  FROM sla_breaches s JOIN ec.leads l USING (customer_id)
-  WHERE l.lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND l.lead_at < CAST(to_ts AS TIMESTAMPTZ)
-    AND l.customer_id IN (SELECT CAST(customer_id AS UUID) FROM query_table(scope));
+  FROM sla_breaches s JOIN ec.scoped_leads(scope) l USING (customer_id)
+  WHERE l.lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND l.lead_at < CAST(to_ts AS TIMESTAMPTZ);
 CREATE OR REPLACE MACRO ec.breached_leads_of(scope, from_ts, to_ts) AS TABLE
   SELECT customer_id, min(lead_at) AS lead_at, min(deadline_at) AS deadline_at, count(*) AS steps
   FROM ec.breach_steps_of(scope, from_ts, to_ts) GROUP BY customer_id;
