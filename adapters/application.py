@@ -26,7 +26,7 @@ from eventsourcing.utils import get_topic
 from adapters.crypto import EncryptingMapper, KeyStore
 from adapters.store import schema_creation_lock, select_aggregate_events, store_env
 from adapters.transcoder import FastJSONTranscoder
-from domain.customer import Customer, IdentityIndex
+from domain.customer import Customer, IdentityIndex, corrected_value
 from domain.identities import identity_index_id, identity_key, normalise_identity
 from domain.resolution import BatchResolver, Placement
 from domain.touchpoints import AcceptedTouchpoint
@@ -182,6 +182,19 @@ class EventChain(Application[UUID]):
                 str(e.originator_id) for e in events if type(e).__qualname__.startswith("Customer.")
             )
         self.events.put(events)
+
+    # --- use cases: load → mutate → save ------------------------------------------------
+
+    def correct_profile(self, reference: str, field: str, value: str, reason: str, actor: str) -> Customer:
+        """Appends a ``Corrected`` event to the customer ``reference`` names (an id or an
+        identity). Raises CustomerNotFoundError, or ValueError saying what is wrong with the
+        correction (an erased customer's profile cannot be corrected: its key is gone)."""
+        customer = self.find_customer(reference)
+        if customer.erased:
+            raise ValueError(f"customer {customer.id} was erased: its profile cannot be corrected")
+        customer.correct(field, corrected_value(field, value), reason, actor, self.clock())
+        self.save(customer)
+        return customer
 
     # --- queries --------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain.identities import UNIQUE_KINDS, identity_index_id, identity_kind
+from domain.identities import UNIQUE_KINDS, clean_text, identity_index_id, identity_kind
 from domain.touchpoints import (
     CHANNELS,
     AcceptedTouchpoint,
@@ -27,6 +27,23 @@ if TYPE_CHECKING:
 
 CUSTOMER_NAMESPACE: Final = UUID("0d9c2b8e-6a47-4f1b-8a53-7c1e9f04d2a6")
 PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
+
+
+def corrected_value(field: str, value: str) -> Any:
+    """A correction typed in, as an envelope's contact field would be accepted: cleaned, not
+    empty; ``budget_cny`` a non-negative amount. Raises ValueError naming the field."""
+    text = clean_text(value).strip()
+    if not text:
+        raise ValueError(f"{field}: the corrected value is empty")
+    if field != "budget_cny":
+        return text
+    try:
+        budget = float(text.replace(",", ""))
+    except ValueError:
+        raise ValueError(f"budget_cny: {value!r} is not a number") from None
+    if budget < 0 or budget != budget or budget == float("inf"):
+        raise ValueError(f"budget_cny: {value!r} must be a non-negative amount")
+    return budget
 
 
 def correction_marker(originator_version: int) -> str:

@@ -11,7 +11,6 @@ from adapters.application import CustomerNotFoundError, EventChain
 from adapters.log_reader import aggregate_fields
 from adapters.read_audit import list_reads
 from domain.customer import PROFILE_FIELDS, Customer
-from domain.identities import clean_text
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.read_paths import EVENT_TIME, as_role, snapshot_connection, team_of
 from projections.visibility import Role, visible_customer_ids
@@ -39,30 +38,10 @@ def correct_command(
     """
     app = open_app(ctx)
     try:
-        target = app.find_customer(customer)
-        if target.erased:  # its data key is gone: new personal data would be unprotected
-            raise ValueError(f"customer {target.id} was erased: its profile cannot be corrected")
-        target.correct(field, _checked(field, value), reason, actor, app.clock())
+        target = app.correct_profile(customer, field, value, reason, actor)
     except (CustomerNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    app.save(target)
     click.echo(f"{field} of {target.id} corrected by {actor}")
-
-
-def _checked(field: str, value: str) -> Any:
-    """The value as an envelope's contact field would be accepted: cleaned, not empty."""
-    text = clean_text(value).strip()
-    if not text:
-        raise ValueError(f"{field}: the corrected value is empty")
-    if field != "budget_cny":
-        return text
-    try:
-        budget = float(text.replace(",", ""))
-    except ValueError:
-        raise ValueError(f"budget_cny: {value!r} is not a number") from None
-    if budget < 0 or budget != budget or budget == float("inf"):
-        raise ValueError(f"budget_cny: {value!r} must be a non-negative amount")
-    return budget
 
 
 @click.command("history")
