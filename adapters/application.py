@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -63,6 +63,15 @@ class BatchResult:
         return sum(not p.recorded for p in self.placements)
 
 
+class StoreSettings(Protocol):
+    """What building the application needs of the runtime settings (``eventchain.config``)."""
+
+    @property
+    def store_url(self) -> str: ...
+    @property
+    def kek(self) -> bytes | None: ...
+
+
 class EventChain(Application[UUID]):
     name = "eventchain"
 
@@ -90,6 +99,12 @@ class EventChain(Application[UUID]):
     @classmethod
     def from_url(cls, store_url: str, **kwargs: Any) -> EventChain:
         return cls(env=store_env(store_url), **kwargs)
+
+    @classmethod
+    def from_settings(cls, settings: StoreSettings, **kwargs: Any) -> EventChain:
+        """The composition root of the application: the configured store with the configured
+        key-encryption key (every process builds it this way, so none forgets the key)."""
+        return cls.from_url(settings.store_url, kek=settings.kek, **kwargs)
 
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder: the same events table plus tracking records, so followers

@@ -9,20 +9,16 @@ import time
 from pathlib import Path
 from typing import Final, Protocol
 
-from adapters.application import EventChain
+from adapters.application import EventChain, StoreSettings
 from projections.projector import Projector
 from projections.snapshot import publish_snapshot
 from projections.views import DuckDBViews
 
 
-class Settings(Protocol):
+class Settings(StoreSettings, Protocol):
     """What the projector needs of the runtime settings (``eventchain.config.Settings`` has it;
     the read side does not import the CLI's configuration)."""
 
-    @property
-    def store_url(self) -> str: ...
-    @property
-    def kek(self) -> bytes | None: ...
     @property
     def views_path(self) -> Path: ...
     @property
@@ -52,7 +48,7 @@ def run_projector(settings: Settings, stop: threading.Event, app: EventChain | N
     every PUBLISH_INTERVAL. A store or DuckDB error is logged and the loop resumes from the
     last committed position after a short delay (nothing is applied twice). When a
     ``replay rebuild`` swaps a new views file in, the loop reopens it and goes on from there."""
-    app = app or EventChain.from_url(settings.store_url, kek=settings.kek)
+    app = app or EventChain.from_settings(settings)
     while not stop.is_set():
         views = DuckDBViews(settings.views_path)
         inode = os.stat(settings.views_path).st_ino
