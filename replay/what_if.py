@@ -24,6 +24,7 @@ import duckdb
 
 from adapters.application import EventChain
 from adapters.log_reader import log_events
+from adapters.report.queries import Window
 from adapters.router import ROUTED_EVENTS
 from domain.customer import Customer
 from domain.routing import ROUTER, Decision, RoutingFold
@@ -69,20 +70,13 @@ def what_if(
     with tempfile.TemporaryDirectory(prefix="eventchain-what-if-") as scratch:
         path = build_views(app, Path(scratch) / "what-if.duckdb").path
         with duckdb.connect(str(path)) as connection:
-            report, leads = _figures(connection, rules, _bounds(start, end), customers)
+            report, leads = _figures(connection, rules, Window(start, end).bounds(), customers)
     for customer_id in leads:
         draft = predicted.get(customer_id)
         actual = actual_owner.get(customer_id)
         if draft is not None and actual is not None and actual != draft.agent_id:
             report.changed.append((customer_id, actual, draft.agent_id, draft.matched_step))
     return report
-
-
-def _bounds(start: datetime | None, end: datetime | None) -> list[str]:
-    return [
-        "-infinity" if start is None else start.isoformat(),
-        "infinity" if end is None else end.isoformat(),
-    ]
 
 
 def _figures(
