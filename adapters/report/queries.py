@@ -1,8 +1,9 @@
 """What the report shows, read from the DuckDB read models (SPEC §2.4) through a role.
 
-Every figure is computed from per-customer rows joined to ``visible_customers``, so a
-sales rep's report counts only their own customers. Time is event time, in China
-Standard Time (the teams' working hours) for the weekday × hour heatmap.
+Every figure is selected from its one definition, a table macro of projections/schema.py,
+with ``visible_customers`` as its scope, so a sales rep's report counts only their own
+customers and never computes a figure another way. Time is event time, shown in China
+Standard Time (the teams' working hours).
 """
 
 from __future__ import annotations
