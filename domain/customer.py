@@ -14,10 +14,10 @@ from eventsourcing.domain import Aggregate
 
 from domain.identities import UNIQUE_KINDS, clean_text, identity_index_id, identity_kind
 from domain.touchpoints import (
-    CHANNELS,
     AcceptedTouchpoint,
     channel_of,
     contact_dict,
+    is_lead_touch,
     payload_dict,
     summarise,
 )
@@ -489,7 +489,7 @@ class Customer(Aggregate):
     @property
     def first_inbound(self) -> TouchpointFacts | None:
         """The lead: the first inbound touch on a contact channel (imports are not leads)."""
-        inbound = (f for f in self.touchpoints.values() if f.direction == "inbound" and f.channel in CHANNELS)
+        inbound = (f for f in self.touchpoints.values() if is_lead_touch(f.direction, f.channel))
         return min(inbound, key=lambda facts: facts.order_key, default=None)
 
     @property

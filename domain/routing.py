@@ -26,7 +26,7 @@ from typing import Any, Final
 from domain.customer import Customer
 from domain.roster import Agent, Roster, RosterState
 from domain.rules import RulesDocument, RuleSet, rules_from_dict
-from domain.touchpoints import CHANNELS
+from domain.touchpoints import is_lead_touch
 
 ROUTER: Final = "router"
 EARTH_RADIUS_KM: Final = 6371.0088
@@ -207,8 +207,7 @@ class RoutingFold:
         history = customer_id in self.seen
         self.seen.add(customer_id)
         if (
-            fields["direction"] != "inbound"
-            or fields["channel"] not in CHANNELS
+            not is_lead_touch(fields["direction"], fields["channel"])
             or customer_id in self.leads
             or customer_id in self.owners
         ):

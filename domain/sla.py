@@ -26,7 +26,7 @@ from domain.customer import Customer
 from domain.roster import Agent, Roster, RosterState
 from domain.routing import ROUTER
 from domain.rules import RulesDocument, RuleSet, Sla, rules_from_dict
-from domain.touchpoints import CHANNELS
+from domain.touchpoints import is_lead_touch
 
 ALWAYS: Final = WorkingTime()
 
@@ -138,7 +138,7 @@ class LeadClock:
     def touch(self, key: OrderKey, direction: str, channel: str) -> None:
         if direction == "outbound":
             self.outbound.add(key)
-        elif channel in CHANNELS and (self.lead is None or key < self.lead):
+        elif is_lead_touch(direction, channel) and (self.lead is None or key < self.lead):
             self.lead = key
 
 

@@ -209,6 +209,14 @@ def channels_of(union: Any) -> tuple[str, ...]:
 # check follow from this tuple.
 CHANNELS: Final[tuple[str, ...]] = channels_of(AnyTouchpoint)
 
+
+def is_lead_touch(direction: str, channel: str) -> bool:
+    """Whether a touchpoint can be a lead: inbound on a contact channel (imports are facts
+    about a customer, not leads). A customer's lead is the first such touch in event time;
+    the views' ``ec.leads`` apply the same rule (``projections/schema.LEAD_CHANNELS_SQL``)."""
+    return direction == "inbound" and channel in CHANNELS
+
+
 _decoder: Final = msgspec.json.Decoder(AnyTouchpoint)
 _encoder: Final = msgspec.json.Encoder()
 
