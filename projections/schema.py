@@ -73,6 +73,8 @@ CREATE TABLE IF NOT EXISTS ec.rules (
 # ``as_of_ts`` they count up to. The public views are these macros over everyone; the
 # report, the workspace, the demo and ``replay what-if`` select from the same macros.
 
+EVERYONE_SCOPE: Final = "ec.everyone"  # the scope of the analyst views: every customer
+
 # Everyone the projector knows (the scope of the analyst views), and the leads of a scope.
 # With ``ec.everyone`` the optimiser drops the second branch and its semi-join altogether, so
 # the analyst views cost what an unscoped query costs.

@@ -17,6 +17,7 @@ from typing import Any, Final
 import duckdb
 
 from domain.customer import STAGES
+from projections.schema import EVERYONE_SCOPE
 from projections.visibility import VISIBLE_TABLE, Role, load_visible_customers
 
 REPORT_TIMEZONE: Final = "Asia/Shanghai"
@@ -104,15 +105,28 @@ def open_views(path: Path) -> duckdb.DuckDBPyConnection:
     return connection
 
 
+def scope_of(role: Role) -> str:
+    """The scope a role's figures are selected over (projections/schema.py): everyone for
+    exec (the analyst views' own plan, no semi-join), else the role's ``visible_customers``."""
+    return EVERYONE_SCOPE if role.sees_everything else VISIBLE_TABLE
+
+
 def load_report_data(
-    connection: duckdb.DuckDBPyConnection, role: Role, window: Window, team: Collection[str] = ()
+    connection: duckdb.DuckDBPyConnection,
+    role: Role,
+    window: Window,
+    team: Collection[str] = (),
+    *,
+    scope: str | None = None,
 ) -> ReportData:
+    """``scope``: the relation the figures count over; None for the role's (``scope_of``)."""
     data = ReportData(role, window, _latest_event_time(connection))
     data.visible_customers = load_visible_customers(connection, role, team)
-    data.funnel = _funnel(connection, window)
-    data.ctre = ctre_figures(connection, window)
-    data.heatmap = _heatmap(connection, window)
-    data.breached_leads, data.sla_breaches = _sla_breaches(connection, window)
+    scope = scope or scope_of(role)
+    data.funnel = _funnel(connection, window, scope)
+    data.ctre = ctre_figures(connection, window, scope)
+    data.heatmap = _heatmap(connection, window, scope)
+    data.breached_leads, data.sla_breaches = _sla_breaches(connection, window, scope)
     data.silent_customers = visible_rows(connection, "silent_customers")
     data.journey_breakpoints = _organisation_table(connection, "journey_breakpoints", role)
     data.data_health = _organisation_table(connection, "data_health", role)
@@ -124,9 +138,11 @@ def _latest_event_time(connection: duckdb.DuckDBPyConnection) -> str | None:
     return None if row is None else row[0]  # what ec.watermark reads, or None before any event
 
 
-def _funnel(connection: duckdb.DuckDBPyConnection, window: Window) -> list[tuple[str, str, int, int]]:
+def _funnel(
+    connection: duckdb.DuckDBPyConnection, window: Window, scope: str = VISIBLE_TABLE
+) -> list[tuple[str, str, int, int]]:
     sql = f"""SELECT coalesce(stage, 'none'), channel, customers::INTEGER, followed_up_7d::INTEGER
-              FROM ec.funnel_of('{VISIBLE_TABLE}', ?, ?) ORDER BY ALL"""
+              FROM ec.funnel_of('{scope}', ?, ?) ORDER BY ALL"""
     rows = connection.execute(sql, window.bounds()).fetchall()
     return sorted((tuple(row) for row in rows), key=_stage_order)
 
@@ -135,12 +151,12 @@ def _stage_order(row: tuple[str, str, int, int]) -> tuple[int, str, str]:
     return (STAGES.index(row[0]) if row[0] in STAGES else len(STAGES), row[0], row[1])
 
 
-def ctre_figures(connection: duckdb.DuckDBPyConnection, window: Window) -> CTRE:
+def ctre_figures(connection: duckdb.DuckDBPyConnection, window: Window, scope: str = VISIBLE_TABLE) -> CTRE:
     """CTRE of the leads the role sees in the window, as of the log's watermark (``ec.ctre_of``)."""
     rows = connection.execute(
         f"""SELECT channel, leads::INTEGER, responded::INTEGER, mean_response_hours, lead_share,
                    ctre_hours, balance_index
-            FROM ec.ctre_of('{VISIBLE_TABLE}', ?, ?, (SELECT as_of FROM ec.watermark))
+            FROM ec.ctre_of('{scope}', ?, ?, (SELECT as_of FROM ec.watermark))
             ORDER BY channel = '*', channel""",
         window.bounds(),
     ).fetchall()
@@ -151,19 +167,23 @@ def ctre_figures(connection: duckdb.DuckDBPyConnection, window: Window) -> CTRE:
     return CTRE(channels, float(total[0][5]), float(total[0][6]))
 
 
-def _heatmap(connection: duckdb.DuckDBPyConnection, window: Window) -> list[tuple[int, int, int, float]]:
+def _heatmap(
+    connection: duckdb.DuckDBPyConnection, window: Window, scope: str = VISIBLE_TABLE
+) -> list[tuple[int, int, int, float]]:
     sql = f"""SELECT weekday, hour, leads::INTEGER, mean_response_hours
-              FROM ec.heatmap_of('{VISIBLE_TABLE}', ?, ?, (SELECT as_of FROM ec.watermark)) ORDER BY ALL"""
+              FROM ec.heatmap_of('{scope}', ?, ?, (SELECT as_of FROM ec.watermark)) ORDER BY ALL"""
     return [tuple(row) for row in connection.execute(sql, window.bounds()).fetchall()]
 
 
-def _sla_breaches(connection: duckdb.DuckDBPyConnection, window: Window) -> tuple[int, Table]:
+def _sla_breaches(
+    connection: duckdb.DuckDBPyConnection, window: Window, scope: str = VISIBLE_TABLE
+) -> tuple[int, Table]:
     """Breached leads (``ec.breached_leads_of``) and the escalation steps behind them."""
     row = connection.execute(
-        f"SELECT count(*) FROM ec.breached_leads_of('{VISIBLE_TABLE}', ?, ?)", window.bounds()
+        f"SELECT count(*) FROM ec.breached_leads_of('{scope}', ?, ?)", window.bounds()
     ).fetchone()
     source = f"""
-        FROM ec.breach_steps_of('{VISIBLE_TABLE}', ?, ?) s
+        FROM ec.breach_steps_of('{scope}', ?, ?) s
         LEFT JOIN customer_360 c ON c.customer_id = s.customer_id"""
     cursor = connection.execute(
         f"""SELECT CAST(s.customer_id AS VARCHAR) AS customer_id, c.display_name, c.owner_agent_id,

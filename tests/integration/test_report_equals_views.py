@@ -22,7 +22,8 @@ from adapters.rules import last_rule_version, ruleset
 from domain.rules import rules_from_dict
 from eventchain.config import Settings
 from eventchain.demo_views import project_and_show
-from projections.visibility import EXEC
+from projections.schema import EVERYONE_SCOPE
+from projections.visibility import EXEC, VISIBLE_TABLE
 from replay.what_if import what_if
 from tests.seed_views import build_seed_views
 
@@ -49,8 +50,15 @@ def views(seed: Seed) -> Iterator[duckdb.DuckDBPyConnection]:
         yield connection
 
 
-def report(connection: duckdb.DuckDBPyConnection, window: Window | None = None) -> ReportData:
-    return load_report_data(connection, EXEC, window or Window())
+@pytest.fixture(params=[EVERYONE_SCOPE, VISIBLE_TABLE])
+def scope(request: pytest.FixtureRequest) -> str:
+    """Exec's figures over everyone (the views' own plan) and over its visible customers (the
+    scoped branch every other role takes): both must be the views' figures."""
+    return str(request.param)
+
+
+def report(connection: duckdb.DuckDBPyConnection, scope: str, window: Window | None = None) -> ReportData:
+    return load_report_data(connection, EXEC, window or Window(), scope=scope)
 
 
 def test_the_seed_has_every_kind_of_figure(views: duckdb.DuckDBPyConnection) -> None:
@@ -64,15 +72,15 @@ def test_the_seed_has_every_kind_of_figure(views: duckdb.DuckDBPyConnection) -> 
     assert steps > leads  # escalation steps and breached leads are different counts: name them
 
 
-def test_the_reports_funnel_is_the_funnel_view(views: duckdb.DuckDBPyConnection) -> None:
+def test_the_reports_funnel_is_the_funnel_view(views: duckdb.DuckDBPyConnection, scope: str) -> None:
     rows = views.execute("SELECT stage, channel, customers, followed_up_7d FROM funnel").fetchall()
 
-    assert sorted(report(views).funnel) == sorted(rows)
+    assert sorted(report(views, scope).funnel) == sorted(rows)
 
 
-def test_the_reports_ctre_is_the_ctre_view(views: duckdb.DuckDBPyConnection) -> None:
+def test_the_reports_ctre_is_the_ctre_view(views: duckdb.DuckDBPyConnection, scope: str) -> None:
     rows = {r[0]: r[1:] for r in views.execute("SELECT * FROM ctre").fetchall()}
-    ctre = report(views).ctre
+    ctre = report(views, scope).ctre
 
     assert {c.channel: (c.leads, c.responded) for c in ctre.channels} == {
         channel: row[:2] for channel, row in rows.items() if channel != "*"
@@ -82,7 +90,7 @@ def test_the_reports_ctre_is_the_ctre_view(views: duckdb.DuckDBPyConnection) -> 
     assert (ctre.ctre_hours, ctre.balance_index) == pytest.approx(rows["*"][4:6])
 
 
-def test_the_reports_ctre_for_a_period_is_ctre_between(views: duckdb.DuckDBPyConnection) -> None:
+def test_the_reports_ctre_for_a_period_is_ctre_between(views: duckdb.DuckDBPyConnection, scope: str) -> None:
     start = datetime.fromisoformat("2026-03-02T00:00+08:00")
     window = Window(start, start + timedelta(days=3))
     between = views.execute(
@@ -90,22 +98,22 @@ def test_the_reports_ctre_for_a_period_is_ctre_between(views: duckdb.DuckDBPyCon
         "WHERE channel = '*'",
         [window.start, window.end],
     ).fetchone()
-    ctre = report(views, window).ctre
+    ctre = report(views, scope, window).ctre
 
     assert between is not None and 0 < between[0]
     assert sum(c.leads for c in ctre.channels) == between[0]
     assert ctre.ctre_hours == pytest.approx(between[1])
 
 
-def test_the_reports_heatmap_is_the_heatmap_view(views: duckdb.DuckDBPyConnection) -> None:
+def test_the_reports_heatmap_is_the_heatmap_view(views: duckdb.DuckDBPyConnection, scope: str) -> None:
     rows = views.execute("SELECT weekday, hour, leads, mean_response_hours FROM response_heatmap").fetchall()
-    shown = report(views).heatmap
+    shown = report(views, scope).heatmap
 
     assert [r[:3] for r in sorted(shown)] == [r[:3] for r in sorted(rows)]
     assert [r[3] for r in sorted(shown)] == pytest.approx([r[3] for r in sorted(rows)])
 
 
-def test_breaches_count_leads_everywhere(seed: Seed, views: duckdb.DuckDBPyConnection) -> None:
+def test_breaches_count_leads_everywhere(seed: Seed, views: duckdb.DuckDBPyConnection, scope: str) -> None:
     breached = views.execute("SELECT count(*) FROM ec.breached_leads").fetchone()
     overdue = views.execute(
         "SELECT now + repaired FROM journey_breakpoints WHERE breakpoint = 'first contact overdue'"
@@ -113,7 +121,7 @@ def test_breaches_count_leads_everywhere(seed: Seed, views: duckdb.DuckDBPyConne
     steps = views.execute(
         "SELECT count(*) FROM sla_breaches WHERE customer_id IN (SELECT customer_id FROM ec.leads)"
     ).fetchone()
-    shown = report(views)
+    shown = report(views, scope)
     app = seed.app
     in_force = rules_from_dict(ruleset(app).document(last_rule_version(app) or 0))
     back_test = what_if(app, in_force)
@@ -135,10 +143,10 @@ def test_what_if_reads_the_views_leads_and_ctre(seed: Seed, views: duckdb.DuckDB
     assert back_test.breaches_predicted == back_test.breaches_actual  # the rules in force reproduce them
 
 
-def test_the_reports_silent_customers_are_the_view(views: duckdb.DuckDBPyConnection) -> None:
+def test_the_reports_silent_customers_are_the_view(views: duckdb.DuckDBPyConnection, scope: str) -> None:
     silent = views.execute("SELECT count(*) FROM silent_customers").fetchone()
 
-    assert silent is not None and report(views).silent_customers.total == silent[0]
+    assert silent is not None and report(views, scope).silent_customers.total == silent[0]
 
 
 def test_the_demos_report_is_in_china_standard_time(seed: Seed, tmp_path: Path) -> None:
