@@ -34,7 +34,7 @@ from adapters.web.accounts import SignInError, sign_in, sign_out
 from adapters.web.actions import ActionError, log_contact, move_stage
 from adapters.web.figure_cache import MAX_STALE, FigureCache
 from adapters.web.group_commit import GroupCommit
-from adapters.web.i18n import LANGUAGES, translator
+from adapters.web.i18n import LANGUAGES, label, translator
 from adapters.web.security import (
     SESSION_LIFETIME,
     SignInLimiter,
@@ -124,6 +124,7 @@ def _number(value: Any, digits: int = 1) -> str:
 templates.env.filters["when"] = _when
 templates.env.filters["number"] = _number
 templates.env.globals["zip"] = zip
+templates.env.globals["label"] = label
 
 
 def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float = MAX_STALE) -> Starlette:

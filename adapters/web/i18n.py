@@ -76,6 +76,50 @@ WORDS: Final[dict[str, tuple[str, str]]] = {
 }
 
 
+# Labels of the stored codes (values stay codes in links, forms and JSON).
+LABELS: Final[dict[str, tuple[str, str]]] = {
+    "stage.lead": ("线索", "Lead"),
+    "stage.contacted": ("已联系", "Contacted"),
+    "stage.requirement": ("需求确认", "Requirement"),
+    "stage.solution": ("方案", "Solution"),
+    "stage.contract": ("合同", "Contract"),
+    "stage.won": ("成交", "Won"),
+    "stage.lost": ("流失", "Lost"),
+    "stage.none": ("未分阶段", "No stage"),
+    "channel.web_form": ("官网表单", "Web form"),
+    "channel.douyin_dm": ("抖音私信", "Douyin DM"),
+    "channel.expo_scan": ("展会扫码", "Expo scan"),
+    "channel.call_400": ("400 电话", "400 call"),
+    "channel.engineer_log": ("工程师日志", "Engineer log"),
+    "channel.wecom_msg": ("企业微信", "WeCom"),
+    "channel.visit": ("拜访", "Visit"),
+    "channel.import": ("导入", "Import"),
+    "direction.inbound": ("客户来", "inbound"),
+    "direction.outbound": ("我方去", "outbound"),
+    "column.display_name": ("姓名", "Name"),
+    "column.owner_agent_id": ("负责人", "Owner"),
+    "column.last_touch_at": ("最后接触", "Last touch"),
+    "column.silent_days": ("沉默天数", "Days silent"),
+    "column.import_batch": ("导入批次", "Import batch"),
+    "column.metric": ("指标", "Metric"),
+    "column.value": ("值", "Value"),
+    "weekday.1": ("周一", "Mon"),
+    "weekday.2": ("周二", "Tue"),
+    "weekday.3": ("周三", "Wed"),
+    "weekday.4": ("周四", "Thu"),
+    "weekday.5": ("周五", "Fri"),
+    "weekday.6": ("周六", "Sat"),
+    "weekday.7": ("周日", "Sun"),
+}
+
+
+def label(words: dict[str, str], kind: str, value: object) -> str:
+    """The label of a stored code (a stage, a channel…), the code itself when it has none."""
+    if value is None:
+        return "—"
+    return words.get(f"{kind}.{value}", str(value))
+
+
 def translator(language: str) -> dict[str, str]:
     index = LANGUAGES.index(language) if language in LANGUAGES else 0
-    return {key: pair[index] for key, pair in WORDS.items()}
+    return {key: pair[index] for key, pair in (WORDS | LABELS).items()}
