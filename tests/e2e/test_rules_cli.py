@@ -54,7 +54,9 @@ def test_team_join_leave_and_what_if_through_the_cli(tmp_path: Path) -> None:
     from adapters.router import route_pending
 
     route_pending(EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}"))
-    same = json.loads(eventchain(tmp_path, "replay", "what-if", "--rules", "1", "--json").stdout)
+    same = json.loads(
+        eventchain(tmp_path, "replay", "what-if", "--rules", "1", "--as", "exec", "--json").stdout
+    )
     assert same["changed"] == 0 and same["leads"] > 0
     left = eventchain(tmp_path, "team", "leave", "a-wang", "--reason", "resigned", "--actor", "hr-liu")
     assert left.returncode == 0 and "handed over to m-zhao" in left.stdout
