@@ -30,7 +30,14 @@ from adapters.read_audit import record_read
 from adapters.report import workspace_queries as figures
 from adapters.report.queries import Window, load_report_data
 from adapters.rules import roster
-from adapters.web.accounts import SignInError, sign_in, sign_out
+from adapters.web.accounts import (
+    PasswordError,
+    SignInError,
+    link_valid,
+    redeem_link,
+    sign_in,
+    sign_out,
+)
 from adapters.web.actions import ActionError, log_contact, move_stage
 from adapters.web.figure_cache import MAX_STALE, FigureCache
 from adapters.web.group_commit import GroupCommit
@@ -44,7 +51,7 @@ from adapters.web.security import (
     session_secret,
 )
 from adapters.web.snapshot import SnapshotMissingError, SnapshotReader
-from domain.accounts import team_members
+from domain.accounts import AccountError, team_members
 from domain.customer import STAGES
 from domain.roster import Agent
 from domain.rules import RulesError
@@ -166,6 +173,7 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
         Route("/login", lambda request: _login_form(request), methods=["GET"]),
         Route("/login", _login_handler(workspace), methods=["POST"]),
         Route("/logout", _logout_handler(workspace), methods=["POST"]),
+        Route("/welcome/{agent_id}/{token}", _welcome_handler(workspace), methods=["GET", "POST"]),
         Route("/desk", page(html_of(desk_data, "desk.html"))),
         Route("/board", page(board_page)),
         Route("/customers", page(html_of(customers_data, "customers.html"))),
@@ -250,7 +258,10 @@ def _home(request: Request, workspace: Workspace) -> Response:
 
 
 def _login_form(request: Request, message: str | None = None, status_code: int = 200) -> Response:
-    return _render(request, "login.html", {"message": message, "user": None}, status_code)
+    notice = None
+    if request.query_params.get("notice") == "password_set":
+        notice = translator(_language(request))["password_set"]
+    return _render(request, "login.html", {"message": message, "notice": notice, "user": None}, status_code)
 
 
 def _login_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Response]]:
@@ -281,6 +292,42 @@ def _login_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Respon
         return RedirectResponse("/", status_code=303)
 
     return login
+
+
+def _welcome_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Response]]:
+    """A one-time link from ``team invite --link``: the agent sets their own password."""
+
+    async def welcome(request: Request) -> Response:
+        agent_id = request.path_params["agent_id"][:64]
+        token = request.path_params["token"][:128]
+        words = translator(_language(request))
+
+        def form(message: str | None, status_code: int) -> Response:
+            context = {"message": message, "user": None, "agent_id": agent_id}
+            return _render(request, "welcome.html", context, status_code)
+
+        if request.method == "GET":
+            valid = link_valid(workspace.app, agent_id, token)
+            return form(None if valid else words["link_invalid"], 200 if valid else 404)
+        fields = request.scope["eventchain.form"]  # read by FormFirst
+        if not csrf_matches(request.session, _text(fields.get("csrf"))):
+            raise HTTPException(403, "missing or wrong CSRF token")
+        try:
+            redeem_link(
+                workspace.app,
+                agent_id,
+                token,
+                _text(fields.get("password")) or "",
+                _text(fields.get("confirm")) or "",
+            )
+        except PasswordError as error:  # which field, and why, in the page's language
+            why = words["password_rule"] if error.field == "password" else words["passwords_differ"]
+            return form(f"{words[error.field]}: {why}", 400)
+        except AccountError:
+            return form(words["link_invalid"], 404)
+        return RedirectResponse("/login?notice=password_set", status_code=303)
+
+    return welcome
 
 
 def _logout_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Response]]:
