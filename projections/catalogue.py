@@ -60,6 +60,8 @@ NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Account.SignedIn,
         Account.SignInFailed,
         Account.SignedOut,
+        Account.LinkIssued,
+        Account.PasswordChanged,
         ReadAudit.Created,
     }
 )
