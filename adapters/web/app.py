@@ -688,6 +688,9 @@ def parse_addr(text: str) -> tuple[str, int]:
     return host, number
 
 
+KEEP_ALIVE_S: Final = 30
+
+
 def run_web(
     settings: Any, stop: threading.Event, app: EventChain | None = None, *, max_stale: float = MAX_STALE
 ) -> None:
@@ -697,7 +700,17 @@ def run_web(
     asgi = create_app(settings, app, max_stale=max_stale)
     workspace: Workspace = asgi.state.workspace
     server = uvicorn.Server(
-        uvicorn.Config(asgi, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+        uvicorn.Config(
+            asgi,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            # Longer than the pages' 5 s freshness poll, so a polling browser keeps its connection
+            # (uvicorn's default, 5 s, closes it just as the next poll is sent).
+            timeout_keep_alive=KEEP_ALIVE_S,
+        )
     )
 
     def stop_when_told() -> None:
