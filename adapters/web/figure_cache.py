@@ -10,7 +10,8 @@ second on two cores. So, when the snapshot has moved:
 - figures computed less than ``refresh_every`` seconds ago are served as they are (their
   "as of" is on the page), and at most one recomputation per key runs every ``refresh_every``
   — or every ``COST_SHARE`` times its last computation's duration when that is longer, so
-  refreshing a costly figure (a director's board) never takes more than a tenth of the time;
+  refreshing a costly figure (a director's board) never takes more than a tenth of the time,
+  capped at half of ``max_stale`` so the refresh starts before the figures grow too old;
 - older figures, up to ``max_stale`` seconds, are served while one background recomputation
   (per key, on a small pool) brings them up to date: stale-while-revalidate;
 - past ``max_stale``, and for a key never computed, the request computes (single flight:
@@ -78,7 +79,9 @@ class FigureCache:
                     return entry.value
                 age = self._clock() - entry.computed_at
                 if not fresh and age < self.max_stale:
-                    due = max(self.refresh_every, COST_SHARE * entry.cost)
+                    # Costly figures less often, but always early enough that the background
+                    # refresh lands before they would be too stale to serve.
+                    due = min(max(self.refresh_every, COST_SHARE * entry.cost), self.max_stale / 2)
                     if age >= due and key not in self._running:
                         self._start(key, compute, snapshot, background=True)
                     return entry.value

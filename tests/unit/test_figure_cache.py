@@ -73,6 +73,21 @@ def test_a_costly_figure_is_refreshed_less_often() -> None:
     assert cache.computations == 2  # at start, and once 5 s later
 
 
+def test_a_very_costly_figure_is_still_refreshed_before_it_grows_too_old() -> None:
+    world = World()
+
+    def very_costly() -> int:
+        world.now += 6.0  # 10 × its cost is 60 s, past max_stale (30 s)
+        return world.snapshot
+
+    cache = world.cache
+    cache.get("board", very_costly)  # computed from 0 to 6 s
+    world.snapshot, world.now = 1, 15.0  # 15 s after its start: half of max_stale
+    assert cache.get("board", very_costly) == 0  # served stale, refreshed in the background
+    cache.settle()
+    assert cache.computations == 2
+
+
 def test_past_max_stale_a_request_waits_for_current_figures() -> None:
     world = World()
     world.get()
