@@ -32,7 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
-REFRESH_EVERY: Final = 2.0  # seconds: the most often one key is recomputed
+REFRESH_EVERY: Final = 5.0  # seconds: the most often one key is recomputed (the pages poll every 5 s)
 MAX_STALE: Final = 30.0  # seconds: past this a request waits for current figures
 SIZE: Final = 512  # keys kept (least recently used dropped)
 WORKERS: Final = 2  # background recomputations at once
