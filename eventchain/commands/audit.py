@@ -9,11 +9,13 @@ import click
 import msgspec
 
 from adapters.application import CustomerNotFoundError, EventChain
+from adapters.dlq import list_actions
 from adapters.read_audit import list_reads
 from adapters.store import select_aggregate_events
 from domain.customer import Customer
 from domain.identities import clean_text
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
+from eventchain.output import chosen_format, emit_rows, output_options, plural
 from eventchain.read_paths import EVENT_TIME, as_role, snapshot_connection, team_of
 from projections.visibility import Role, visible_customer_ids
 
@@ -96,11 +98,13 @@ def history_command(ctx: click.Context, customer: str, role: Role, actor: str) -
 
 @click.group("audit")
 def audit_group() -> None:
-    """The audit trails kept in the store: who read which personal data.
+    """The audit trails kept in the store: who read which personal data (reads), who
+    re-drove or dropped which dead letter (dlq).
 
     \b
     Example:
       eventchain audit reads --since 2026-03-01
+      eventchain audit dlq
     """
 
 
@@ -127,6 +131,54 @@ def reads_command(ctx: click.Context, since: datetime | None, by_actor: str | No
             f"{entry.action}  {entry.subject}  {entry.rows} rows"
         )
     click.echo(f"{count} reads", err=True)
+
+
+@audit_group.command("dlq")
+@click.option("--since", type=EVENT_TIME, help="Only actions from this instant on (UTC+8 if naive).")
+@output_options
+@click.pass_context
+def dlq_actions_command(
+    ctx: click.Context, since: datetime | None, output_format: str | None, as_json: bool
+) -> None:
+    """Who retried or dropped which dead letter, when, why it had been rejected, and
+    whether its bytes were fixed first (sha256 of the fix).
+
+    \b
+    Example:
+      eventchain audit dlq --since 2026-03-01
+    """
+    fmt = chosen_format(output_format, as_json)
+    rows = [
+        {
+            "acted_at": event.acted_at,
+            "actor": event.actor,
+            "action": event.action,
+            "sequence": event.sequence,
+            "channel": event.channel,
+            "msg_id": event.msg_id,
+            "reason": event.reason,
+            "republished_as": event.republished_as or None,
+            "fix_sha256": event.fix_sha256,
+            "note": event.note,
+        }
+        for event in list_actions(open_app(ctx), since=since)
+    ]
+    emit_rows(rows, DLQ_ACTION_COLUMNS, fmt, title="dead-letter actions")
+    click.echo(plural(len(rows), "action"), err=True)
+
+
+DLQ_ACTION_COLUMNS = (
+    "acted_at",
+    "actor",
+    "action",
+    "sequence",
+    "channel",
+    "msg_id",
+    "reason",
+    "republished_as",
+    "fix_sha256",
+    "note",
+)
 
 
 def history_lines(app: EventChain, customer: Customer) -> list[str]:
