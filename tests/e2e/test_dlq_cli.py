@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,16 +42,6 @@ def envelope(touchpoint_id: str, occurred_at: datetime, **payload: object) -> di
 
 def encoded(document: dict[str, object]) -> bytes:
     return json.dumps(document, ensure_ascii=False).encode()
-
-
-@pytest.fixture
-def own_nats(tmp_path: Path) -> Iterator[LocalNats]:
-    """A nats-server of this test alone: the CLI uses the real stream names."""
-    server = LocalNats(tmp_path / "nats-server").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def cli_env(nats: LocalNats, duplicate_window: str) -> dict[str, str]:
@@ -90,10 +79,10 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 
 def test_dead_letters_are_listed_shown_fixed_retried_and_dropped_with_an_audit_trail(
-    own_nats: LocalNats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_nats: LocalNats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EVENTCHAIN_DUPLICATE_WINDOW_S", "1")
-    env = cli_env(own_nats, "1")
+    env = cli_env(local_nats, "1")
     now = datetime.now(UTC)
     wrong_type = encoded(envelope("wf-dlq-type", now - timedelta(hours=1), form_id=123))
     too_old = encoded(envelope("wf-dlq-old", now - timedelta(days=20)))
@@ -105,7 +94,7 @@ def test_dead_letters_are_listed_shown_fixed_retried_and_dropped_with_an_audit_t
         }
     )
     publish_raw(
-        own_nats.url,
+        local_nats.url,
         IngestConfig(),
         [
             ("web_form", wrong_type, "wf-dlq-type"),
@@ -164,7 +153,9 @@ def test_dead_letters_are_listed_shown_fixed_retried_and_dropped_with_an_audit_t
     assert 0 == dropped.returncode, dropped.stderr
     assert [] == listed(tmp_path, env)
 
-    republished = {h.get("Nats-Msg-Id"): data for _, data, h in stream_messages(own_nats.url, "TOUCHPOINTS")}
+    republished = {
+        h.get("Nats-Msg-Id"): data for _, data, h in stream_messages(local_nats.url, "TOUCHPOINTS")
+    }
     assert too_old == republished["wf-dlq-old"]  # the original bytes, the original Nats-Msg-Id
     worker = serve_ingest(tmp_path, env)  # default limits: both retried messages are recorded
     app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
@@ -190,12 +181,12 @@ def test_dead_letters_are_listed_shown_fixed_retried_and_dropped_with_an_audit_t
 
 
 def test_a_retry_inside_the_duplicate_window_keeps_the_dead_letter_and_says_when(
-    own_nats: LocalNats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_nats: LocalNats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EVENTCHAIN_DUPLICATE_WINDOW_S", "600")
-    env = cli_env(own_nats, "600")
+    env = cli_env(local_nats, "600")
     bad = encoded(envelope("wf-dlq-window", datetime.now(UTC), form_id=7))
-    publish_raw(own_nats.url, IngestConfig(), [("web_form", bad, "wf-dlq-window")])
+    publish_raw(local_nats.url, IngestConfig(), [("web_form", bad, "wf-dlq-window")])
     worker = serve_ingest(tmp_path, env)
     try:
         assert wait_until(lambda: len(listed(tmp_path, env)) == 1, timeout=60)
@@ -211,11 +202,11 @@ def test_a_retry_inside_the_duplicate_window_keeps_the_dead_letter_and_says_when
 
 
 def test_dlq_list_on_a_terminal_is_a_table_and_piped_is_tab_separated(
-    own_nats: LocalNats, tmp_path: Path
+    local_nats: LocalNats, tmp_path: Path
 ) -> None:
-    env = cli_env(own_nats, "1")
+    env = cli_env(local_nats, "1")
     bad = encoded(envelope("wf-dlq-tty", datetime.now(UTC), form_id=False))
-    publish_raw(own_nats.url, IngestConfig(), [("web_form", bad, "wf-dlq-tty")])
+    publish_raw(local_nats.url, IngestConfig(), [("web_form", bad, "wf-dlq-tty")])
     worker = serve_ingest(tmp_path, env)
     try:
         assert wait_until(lambda: len(listed(tmp_path, env)) == 1, timeout=60)
