@@ -11,8 +11,9 @@ import click
 
 from adapters.rules import apply_rules, join, leave, rollback_rules, roster, ruleset, update
 from domain.roster import Agent, RosterError
-from domain.rules import RulesError, diff
+from domain.rules import RulesError, as_dict, diff, parse_rules
 from eventchain.cli_support import open_app
+from eventchain.output import plural
 
 
 @click.group("rules")
@@ -39,8 +40,15 @@ def apply_command(ctx: click.Context, file: Path, note: str, author: str) -> Non
     Example:
       eventchain rules apply examples/rules.toml --note "first version"
     """
+    app = open_app(ctx)
+    text = file.read_text(encoding="utf-8")
     try:
-        version = apply_rules(open_app(ctx), file.read_text(encoding="utf-8"), author, note)
+        document = as_dict(parse_rules(text))
+        rules = ruleset(app)
+        if rules.revisions and document == rules.document(rules.current):
+            click.echo(f"{file} is the same as rules version {rules.current}: nothing applied")
+            return
+        version = apply_rules(app, text, author, note)
     except RulesError as error:
         raise click.ClickException(f"{file}: {error} (nothing was applied)") from None
     click.echo(f"rules version {version} applied")
@@ -93,6 +101,8 @@ def diff_command(ctx: click.Context, a: int, b: int) -> None:
       eventchain rules diff 1 2
     """
     rules = ruleset(open_app(ctx))
+    if not rules.revisions:
+        raise click.ClickException("no rules applied yet: eventchain rules apply FILE --note …")
     try:
         changes = diff(rules.document(a), rules.document(b))
     except RulesError as error:
@@ -160,12 +170,25 @@ def join_command(ctx: click.Context, file: Path | None, fields: tuple[str, ...],
     if not agents:
         raise click.UsageError("give --file or --agent KEY=VALUE")
     app = open_app(ctx)
+    known = roster(app).agents
+    joined = unchanged = 0
     for agent in agents:
+        current = known.get(agent.agent_id)
+        if current is not None and current.status != "left":
+            if current.as_dict() != agent.as_dict():
+                raise click.ClickException(
+                    f"agent {agent.agent_id} is already on the team with other details: "
+                    f"change them with eventchain team update {agent.agent_id} --set KEY=VALUE"
+                )
+            unchanged += 1  # joining again with the same details is a no-op: files can be re-applied
+            continue
         try:
             join(app, agent, actor)
         except RosterError as error:
             raise click.ClickException(str(error)) from None
-    click.echo(f"{len(agents)} agents joined")
+        joined += 1
+    already = f"; {plural(unchanged, 'agent')} already on the team unchanged" if unchanged else ""
+    click.echo(f"{plural(joined, 'agent')} joined{already}")
 
 
 @team_group.command("update")
