@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -192,10 +193,17 @@ def _scrape(processes: list[ServeProcess]) -> tuple[dict[str, float], list[str]]
     multiple=True,
     help="Judge only these parts of serve (repeatable), e.g. on an ingest-only host.",
 )
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Wait up to this many seconds for a healthy state (after starting serve in the background).",
+)
 @output_options
 @click.pass_context
 def status_command(
-    ctx: click.Context, expected: tuple[str, ...], output_format: str | None, as_json: bool
+    ctx: click.Context, expected: tuple[str, ...], wait_s: float, output_format: str | None, as_json: bool
 ) -> None:
     """Show which parts of serve run, the store's position, the projector's and every
     follower's (route, sla, silence, notify) position and lag, the NATS consumer's
@@ -208,11 +216,17 @@ def status_command(
       eventchain status
       eventchain status --json | jq .projector_lag
       eventchain status --only ingest      # an ingest-only host
+      eventchain serve & eventchain status --wait 60
     """
     fmt = chosen_format(output_format, as_json)
     quiet_connection_logs()
     settings = settings_of(ctx)
-    status = service_status(settings, open_app(ctx, must_exist=True), expected or LOCKED_PARTS)
+    app = open_app(ctx, must_exist=True)
+    deadline = time.monotonic() + wait_s
+    status = service_status(settings, app, expected or LOCKED_PARTS)
+    while status["problems"] and time.monotonic() < deadline:
+        time.sleep(0.5)  # polling the parts' locks and the running serve's /readyz
+        status = service_status(settings, app, expected or LOCKED_PARTS)
     if fmt == "json":
         click.echo(json.dumps(status, ensure_ascii=False))
     else:
