@@ -111,8 +111,15 @@ def audit_group() -> None:
 @audit_group.command("reads")
 @click.option("--since", type=EVENT_TIME, help="Only reads from this instant on (UTC+8 if naive).")
 @click.option("--by", "by_actor", help="Only reads by this actor.")
+@output_options
 @click.pass_context
-def reads_command(ctx: click.Context, since: datetime | None, by_actor: str | None) -> None:
+def reads_command(
+    ctx: click.Context,
+    since: datetime | None,
+    by_actor: str | None,
+    output_format: str | None,
+    as_json: bool,
+) -> None:
     """Who read which personal data, when, through which role, and how many customers.
 
     Every read path that returns personal data (customer, customers, export, report,
@@ -123,6 +130,23 @@ def reads_command(ctx: click.Context, since: datetime | None, by_actor: str | No
       eventchain audit reads --since 2026-03-01 --by a-wang
     """
     app = open_app(ctx)
+    if output_format or as_json:
+        rows = [
+            {
+                "read_at": e.read_at,
+                "actor": e.actor,
+                "role": e.role,
+                "via": e.via,
+                "action": e.action,
+                "subject": e.subject,
+                "rows": e.rows,
+            }
+            for e in list_reads(app, since=since, actor=by_actor)
+        ]
+        columns = ("read_at", "actor", "role", "via", "action", "subject", "rows")
+        emit_rows(rows, columns, chosen_format(output_format, as_json))
+        click.echo(plural(len(rows), "read"), err=True)
+        return
     count = 0
     for entry in list_reads(app, since=since, actor=by_actor):
         count += 1
@@ -130,7 +154,7 @@ def reads_command(ctx: click.Context, since: datetime | None, by_actor: str | No
             f"{entry.read_at.isoformat(timespec='seconds')}  {entry.actor}  {entry.role}  {entry.via}  "
             f"{entry.action}  {entry.subject}  {entry.rows} rows"
         )
-    click.echo(f"{count} reads", err=True)
+    click.echo(plural(count, "read"), err=True)
 
 
 @audit_group.command("dlq")

@@ -13,7 +13,7 @@ from adapters.rules import apply_rules, join, leave, rollback_rules, roster, rul
 from domain.roster import Agent, RosterError
 from domain.rules import RulesError, as_dict, diff, parse_rules
 from eventchain.cli_support import open_app
-from eventchain.output import plural
+from eventchain.output import chosen_format, emit_rows, output_options, plural
 
 
 @click.group("rules")
@@ -55,15 +55,32 @@ def apply_command(ctx: click.Context, file: Path, note: str, author: str) -> Non
 
 
 @rules_group.command("history")
+@output_options
 @click.pass_context
-def history_command(ctx: click.Context) -> None:
+def history_command(ctx: click.Context, output_format: str | None, as_json: bool) -> None:
     """Every version with author, time and note.
 
     \b
     Example:
       eventchain rules history
+      eventchain rules history --json
     """
-    for revision in ruleset(open_app(ctx)).revisions:
+    revisions = ruleset(open_app(ctx)).revisions
+    if output_format or as_json:
+        rows = [
+            {
+                "version": r.number,
+                "revised_at": r.revised_at,
+                "author": r.author,
+                "note": r.note,
+                "rollback_of": r.rollback_of,
+            }
+            for r in revisions
+        ]
+        columns = ("version", "revised_at", "author", "note", "rollback_of")
+        emit_rows(rows, columns, chosen_format(output_format, as_json))
+        return
+    for revision in revisions:
         rollback = f" (rollback of {revision.rollback_of})" if revision.rollback_of else ""
         click.echo(
             f"v{revision.number}  {revision.revised_at.isoformat(timespec='seconds')}  "
@@ -234,15 +251,23 @@ def leave_command(ctx: click.Context, agent_id: str, reason: str, actor: str) ->
 
 
 @team_group.command("list")
+@output_options
 @click.pass_context
-def list_command(ctx: click.Context) -> None:
-    """The roster with team, city, skills, manager and status.
+def list_command(ctx: click.Context, output_format: str | None, as_json: bool) -> None:
+    """The roster with team, city, skills, manager and status (--json or --format for
+    scripts: every field of every agent).
 
     \b
     Example:
       eventchain team list
+      eventchain team list --format csv > team.csv
     """
-    for agent in sorted(roster(open_app(ctx)).agents.values(), key=lambda a: a.agent_id):
+    agents = sorted(roster(open_app(ctx)).agents.values(), key=lambda a: a.agent_id)
+    if output_format or as_json:
+        rows = [agent.as_dict() for agent in agents]
+        emit_rows(rows, list(rows[0]) if rows else ["agent_id"], chosen_format(output_format, as_json))
+        return
+    for agent in agents:
         click.echo(
             f"{agent.agent_id}  {agent.name}  team {agent.team}  {agent.city or '—'}  "
             f"skills {','.join(agent.skills) or '—'}  manager {agent.manager or '—'}  {agent.status}"

@@ -136,6 +136,18 @@ def test_every_read_command_prints_json_csv_and_full_tab_separated_values_when_p
     assert code in (0, 1) and "\t" not in shown and "Traceback" not in shown
 
 
+@pytest.mark.parametrize("read", [("team", "list"), ("rules", "history"), ("audit", "reads")], ids=" ".join)
+def test_listing_commands_print_json_and_csv_on_request(read: tuple[str, ...], demo_dir: Path) -> None:
+    env = demo_env(demo_dir)
+    as_json = json.loads(eventchain(demo_dir, *read, "--json", env=env).stdout)
+    header, *rows = list(
+        csv.reader(io.StringIO(eventchain(demo_dir, *read, "--format", "csv", env=env).stdout))
+    )
+    assert as_json and len(as_json) == len(rows) and list(as_json[0]) == header
+    times = [v for row in as_json for k, v in row.items() if k.endswith("_at")]
+    assert all(str(t).endswith("+08:00") for t in times)
+
+
 def test_piped_customers_carry_whole_ids_and_names(demo_dir: Path) -> None:
     result = eventchain(demo_dir, "customers", "--as", "exec", env=demo_env(demo_dir))
     header, *rows = [line.split("\t") for line in result.stdout.splitlines()]
