@@ -27,6 +27,7 @@ test: $(VENV)/.dev
 	@# the workspace's browser tests drive Debian's chromium (never a downloaded browser)
 	command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
 		(apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei)
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 test-fast: $(VENV)/.dev

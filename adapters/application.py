@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -26,7 +26,7 @@ from eventsourcing.utils import get_topic
 from adapters.crypto import EncryptingMapper, KeyStore
 from adapters.store import schema_creation_lock, select_aggregate_events, store_env
 from adapters.transcoder import FastJSONTranscoder
-from domain.customer import Customer, IdentityIndex
+from domain.customer import Customer, IdentityIndex, corrected_value
 from domain.identities import identity_index_id, identity_key, normalise_identity
 from domain.resolution import BatchResolver, Placement
 from domain.touchpoints import AcceptedTouchpoint
@@ -63,6 +63,15 @@ class BatchResult:
         return sum(not p.recorded for p in self.placements)
 
 
+class StoreSettings(Protocol):
+    """What building the application needs of the runtime settings (``eventchain.config``)."""
+
+    @property
+    def store_url(self) -> str: ...
+    @property
+    def kek(self) -> bytes | None: ...
+
+
 class EventChain(Application[UUID]):
     name = "eventchain"
 
@@ -90,6 +99,12 @@ class EventChain(Application[UUID]):
     @classmethod
     def from_url(cls, store_url: str, **kwargs: Any) -> EventChain:
         return cls(env=store_env(store_url), **kwargs)
+
+    @classmethod
+    def from_settings(cls, settings: StoreSettings, **kwargs: Any) -> EventChain:
+        """The composition root of the application: the configured store with the configured
+        key-encryption key (every process builds it this way, so none forgets the key)."""
+        return cls.from_url(settings.store_url, kek=settings.kek, **kwargs)
 
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder: the same events table plus tracking records, so followers
@@ -182,6 +197,19 @@ class EventChain(Application[UUID]):
                 str(e.originator_id) for e in events if type(e).__qualname__.startswith("Customer.")
             )
         self.events.put(events)
+
+    # --- use cases: load → mutate → save ------------------------------------------------
+
+    def correct_profile(self, reference: str, field: str, value: str, reason: str, actor: str) -> Customer:
+        """Appends a ``Corrected`` event to the customer ``reference`` names (an id or an
+        identity). Raises CustomerNotFoundError, or ValueError saying what is wrong with the
+        correction (an erased customer's profile cannot be corrected: its key is gone)."""
+        customer = self.find_customer(reference)
+        if customer.erased:
+            raise ValueError(f"customer {customer.id} was erased: its profile cannot be corrected")
+        customer.correct(field, corrected_value(field, value), reason, actor, self.clock())
+        self.save(customer)
+        return customer
 
     # --- queries --------------------------------------------------------------------
 

@@ -1,5 +1,10 @@
-"""Reading the notification log for followers: the events of chosen classes, in log order,
-from a position on, as (notification id, kind, originator id, fields).
+"""Reading stored events outside the projector: the one module that knows the stored form.
+
+Followers read the notification log: the events of chosen classes, in log order, from a
+position on, as (notification id, kind, originator id, fields). The CLI reads an
+aggregate's events (``aggregate_fields``, e.g. ``eventchain history``). Nobody else parses
+the library's stored JSON (its ``{"_type_", "_data_"}`` values); the projector has its own
+fast paths (projections/decoding.py, projections/bulk.py).
 
 ``LogTail`` remembers where it stopped, so a follower that keeps its fold in memory reads
 only what is new on each tick (one indexed range query when nothing is). Fields come from the
@@ -20,16 +25,11 @@ from eventsourcing.utils import get_topic
 
 from adapters.application import EventChain
 from adapters.crypto import PERSONAL
-from adapters.store import RawNotification, select_raw_notifications
+from adapters.store import RawNotification, select_aggregate_events, select_raw_notifications
+from domain.events import kind_of as kind_of  # what followers dispatch on
 
 PAGE: Final = 10_000
 LogEvent = tuple[int, str, str, dict[str, Any]]
-
-
-def kind_of(event_class: type) -> str:
-    """The kind followers dispatch on: the event class's qualified name, e.g.
-    ``Customer.TouchpointRecorded`` (the part of the library's topic after the colon)."""
-    return event_class.__qualname__
 
 
 class LogTail:
@@ -72,31 +72,51 @@ class LogTail:
 
     def _fields(self, notification: RawNotification) -> dict[str, Any]:
         if self.personal and notification.topic in PERSONAL:
-            return opened_fields(self.app, notification)
+            return opened_fields(self.app, _stored(notification))
         return plain_fields(notification.state)
 
 
-def plain_fields(state: bytes) -> dict[str, Any]:
-    """The stored JSON's fields (sealed personal fields stay sealed); ``occurred_at`` as text."""
-    fields: dict[str, Any] = msgspec.json.decode(state)
-    occurred = fields.get("occurred_at")
-    if isinstance(occurred, dict):
-        fields["occurred_at"] = occurred["_data_"]
-    return fields
-
-
-def opened_fields(app: EventChain, notification: RawNotification) -> dict[str, Any]:
-    stored = StoredEvent(
+def _stored(notification: RawNotification) -> StoredEvent:
+    return StoredEvent(
         originator_id=UUID(notification.originator_id),
         originator_version=notification.originator_version,
         topic=notification.topic,
         state=notification.state,
     )
-    fields = dict(vars(app.mapper.to_domain_event(stored)))  # personal fields need the data key
+
+
+def plain_fields(state: bytes) -> dict[str, Any]:
+    """The stored JSON's fields (sealed personal fields stay sealed); the values the library
+    stores as ``{"_type_", "_data_"}`` (datetimes, UUIDs) as their text."""
+    fields: dict[str, Any] = msgspec.json.decode(state)
+    for name, value in fields.items():
+        if type(value) is dict and "_type_" in value:
+            fields[name] = value["_data_"]
+    return fields
+
+
+def opened_fields(app: EventChain, stored: StoredEvent) -> dict[str, Any]:
+    """Every field of a stored event as the application's mapper decodes it (personal fields
+    opened with the customer's data key, or redacted once it is erased); times as ISO text."""
+    fields = dict(vars(app.mapper.to_domain_event(stored)))
     for name, value in fields.items():
         if isinstance(value, datetime):
             fields[name] = value.isoformat()
     return fields
+
+
+def aggregate_fields(
+    app: EventChain, originator_ids: Iterable[UUID]
+) -> Iterator[tuple[UUID, int, str, dict[str, Any]]]:
+    """Every event of these aggregates, as (originator id, version, kind, fields), by id and
+    version; personal fields opened when encryption is on."""
+    for originator_id, events in select_aggregate_events(app.recorder, originator_ids).items():
+        for stored in events:
+            if app.keys is not None and stored.topic in PERSONAL:
+                fields = opened_fields(app, stored)
+            else:
+                fields = plain_fields(stored.state)
+            yield originator_id, stored.originator_version, stored.topic.rpartition(":")[2], fields
 
 
 def log_events(app: EventChain, classes: Iterable[type], *, personal: bool = True) -> Iterator[LogEvent]:

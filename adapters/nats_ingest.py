@@ -35,6 +35,7 @@ from typing import Any, Final
 import nats
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
+from nats.aio.client import Client as NATS
 from nats.js import api
 from nats.js.errors import BadRequestError, NotFoundError
 
@@ -138,7 +139,7 @@ def duplicate_window_from_env(environ: dict[str, str] | None = None) -> float:
     return seconds
 
 
-async def connect(url: str, name: str = "eventchain", *, forever: bool = True) -> nats.NATS:
+async def connect(url: str, name: str = "eventchain", *, forever: bool = True) -> NATS:
     """A connection that reconnects forever (a restarted nats-server is waited for), or,
     with ``forever=False``, one that gives up after a few attempts (commands that must end).
     Connection errors are logged as one line each, not printed as tracebacks."""
@@ -157,7 +158,7 @@ async def _log_connection_error(error: Exception) -> None:
     log.warning("NATS connection: %s", error or type(error).__name__)
 
 
-async def ensure_streams(nc: nats.NATS, config: IngestConfig) -> None:
+async def ensure_streams(nc: NATS, config: IngestConfig) -> None:
     """Creates or updates the ingest and dead-letter streams and the durable consumer."""
     js = nc.jetstream()
     names = config.names

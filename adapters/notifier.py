@@ -195,7 +195,7 @@ class _Tail:
         if self._iterator is None:
             self._iterator = self.log.read()
         for position, kind, customer_id, fields in self._iterator:
-            if kind == "RuleSet.RulesRevised":
+            if kind == RuleSet.RulesRevised.__qualname__:
                 self.rules.append(rules_from_dict(fields["document"]))
                 continue
             if position <= self.skip_through:
@@ -248,7 +248,7 @@ def build_notification(
         "reference": f"eventchain customer {customer_id}",
         "link": f"{link_base.rstrip('/')}/customers/{customer_id}" if link_base else None,
     }
-    if kind == "Customer.LeadAssigned":
+    if kind == Customer.LeadAssigned.__qualname__:
         handover = fields["matched_step"] == "handover"
         agent = fields["agent_id"]
         deadline = None
@@ -287,11 +287,9 @@ def build_notification(
 
 
 def _text(value: Any) -> str | None:
-    """A stored datetime (the library's {"_type_", "_data_"} form, or text) as ISO text."""
+    """A datetime field (ISO text from adapters.log_reader, or a datetime) as ISO text."""
     if value is None:
         return None
-    if isinstance(value, dict):
-        return str(value["_data_"])
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)

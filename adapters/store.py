@@ -280,7 +280,8 @@ def select_raw_notifications(
 def _raw_conditions(
     id_column: str, mark: str, start: int, end: int | None, topics: Sequence[str] | None
 ) -> tuple[str, list[Any]]:
-    conditions, params = [f"{id_column} >= {mark}"], [start]
+    conditions: list[str] = [f"{id_column} >= {mark}"]
+    params: list[Any] = [start]
     if end is not None:
         conditions.append(f"{id_column} <= {mark}")
         params.append(end)

@@ -11,6 +11,7 @@ import duckdb
 from adapters.report.page import render_page
 from adapters.report.queries import Window, load_report_data, open_views
 from bench.harness import BenchContext, Figure, stopwatch
+from projections.schema import TABLES, VIEWS
 from projections.visibility import EXEC, parse_role
 
 AGENTS = 40
@@ -73,35 +74,41 @@ def _best_of(times: int, work: object) -> float:
 
 
 def _synthetic_snapshot(path: Path, customers: int) -> Path:
-    """SPEC §2.4 tables with ``customers`` customers, generated inside DuckDB."""
+    """The projector's tables (projections/schema.py) with ``customers`` customers, generated
+    inside DuckDB; the views and figure macros on top are the real ones."""
     path.unlink(missing_ok=True)
     with duckdb.connect(str(path)) as connection:
+        connection.execute(TABLES)
         connection.execute(f"""
-            CREATE TABLE lead_response AS SELECT
+            CREATE TEMP TABLE generated AS SELECT
                 uuid() AS customer_id,
                 ['web_form','douyin_dm','expo_scan','call_400'][1 + i % 4] AS channel,
                 TIMESTAMPTZ '2026-01-01 00:00:00+08' + to_minutes((i * 37) % 500000) AS lead_at,
                 CASE WHEN i % 9 = 0 THEN NULL ELSE (i % 97) / 10.0 END AS response_hours,
                 'a-' || (i % {AGENTS}) AS owner_agent_id
             FROM range({customers}) r(i);
-            ALTER TABLE lead_response ADD COLUMN first_response_at TIMESTAMPTZ;
-            CREATE TABLE customer_360 AS SELECT customer_id, 'name' AS display_name, 'company' AS company,
-                'city' AS city, 'industry' AS industry, owner_agent_id,
-                ['lead','contacted','requirement','solution','contract']
-                    [1 + (hash(customer_id) % 5)::BIGINT] AS stage,
-                []::VARCHAR[] AS tags, []::VARCHAR[] AS identities, channel AS first_touch_channel,
-                lead_at AS first_touch_at, NULL::TIMESTAMPTZ AS first_response_at, lead_at AS last_touch_at,
-                {TOUCHES_PER_CUSTOMER} AS touch_count, []::VARCHAR[] AS merged_from, false AS erased
-            FROM lead_response;
-            CREATE TABLE touchpoints AS SELECT 'tp-' || row_number() OVER () AS touchpoint_id, customer_id,
-                channel, CASE WHEN k = 0 THEN 'inbound' ELSE 'outbound' END AS direction,
-                lead_at + to_hours(k * 30) AS occurred_at, lead_at AS recorded_at, owner_agent_id AS actor,
-                'summary' AS summary
-            FROM lead_response, range({TOUCHES_PER_CUSTOMER}) t(k);
-            CREATE TABLE sla_breaches AS SELECT customer_id, lead_at + INTERVAL 15 MINUTE AS deadline_at,
-                'manager' AS escalated_to, 1 AS step, 1 AS rule_version
-            FROM lead_response WHERE response_hours IS NULL OR response_hours > 0.25;
-            CREATE TABLE silent_customers AS SELECT customer_id, owner_agent_id, lead_at AS last_touch_at
-            FROM lead_response WHERE hash(customer_id) % 10 = 0;
+            INSERT INTO ec.leads SELECT customer_id, channel, lead_at,
+                lead_at + to_microseconds((response_hours * 3600e6)::BIGINT),
+                coalesce(response_hours <= 168, false), owner_agent_id
+            FROM generated;
+            INSERT INTO ec.customers (customer_id, created_at, owner_agent_id, stage, tags)
+            SELECT customer_id, lead_at, owner_agent_id,
+                ['lead','contacted','requirement','solution','contract'][1 + (hash(customer_id) % 5)::BIGINT],
+                CASE WHEN hash(customer_id) % 10 = 0 THEN ['silent'] ELSE [] END
+            FROM generated;
+            INSERT INTO customer_360 (customer_id, display_name, company, city, industry, owner_agent_id,
+                stage, tags, identities, first_touch_channel, first_touch_at, first_response_at,
+                last_touch_at, touch_count, merged_from, erased)
+            SELECT c.customer_id, 'name', 'company', 'city', 'industry',
+                c.owner_agent_id, c.stage, c.tags, [], g.channel, g.lead_at, l.first_response_at, g.lead_at,
+                {TOUCHES_PER_CUSTOMER}, [], false
+            FROM ec.customers c JOIN generated g USING (customer_id) JOIN ec.leads l USING (customer_id);
+            INSERT INTO touchpoints SELECT 'tp-' || row_number() OVER (), customer_id,
+                channel, CASE WHEN k = 0 THEN 'inbound' ELSE 'outbound' END,
+                lead_at + to_hours(k * 30), lead_at, owner_agent_id, 'summary'
+            FROM generated, range({TOUCHES_PER_CUSTOMER}) t(k);
+            INSERT INTO sla_breaches SELECT customer_id, lead_at + INTERVAL 15 MINUTE, 'manager', 1, 1
+            FROM generated WHERE response_hours IS NULL OR response_hours > 0.25;
         """)
+        connection.execute(VIEWS)
     return path

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import random
 import re
 import statistics
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -31,39 +34,84 @@ TOUCHES_PER_CUSTOMER = 5
 REQUESTS_PER_USER = 20
 
 
+PUBLISH_EVERY = 0.5  # seconds: how often the projector republishes while ingest is active
+THINK_S = 1.0  # mean seconds between a user's requests in the "thinking" phase (exponential)
+
+
 def run(ctx: BenchContext) -> list[Figure]:
     customers = ctx.scaled(200_000)
     data_dir = ctx.workdir / "web"
     data_dir.mkdir(parents=True, exist_ok=True)
-    _synthetic_snapshot(data_dir / "analytics.duckdb", customers)
+    snapshot = data_dir / "analytics.duckdb"
+    _synthetic_snapshot(snapshot, customers)
     settings = Settings.load({}, data_dir=str(data_dir), web_addr=f"127.0.0.1:{free_port()}")
     passwords = _accounts(settings)
-    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(settings,), daemon=True)
+    # Baseline, same run, same snapshot: figures recomputed on the request path whenever the
+    # snapshot moves (max_stale 0, what the workspace did before its figure cache).
+    runs = {mode: _measure(settings, snapshot, passwords, max_stale) for mode, max_stale in MODES.items()}
+    strict, cached = runs["strict"], runs["cached"]
+    figures = []
+    phases = (
+        ("steady", "snapshot still", PAGES),
+        ("moving", f"snapshot republished every {PUBLISH_EVERY} s", PAGES),
+        ("thinking", f"republished every {PUBLISH_EVERY} s, think time {THINK_S:g} s", PAGES[::2]),
+    )
+    for phase, label, names in phases:
+        note = f"{customers * TOUCHES_PER_CUSTOMER:,} touchpoints, {len(passwords)} concurrent users" + (
+            "" if phase == "thinking" else ", no think time"
+        )
+        for name in names:
+            figures.append(
+                Figure(
+                    f"web: {name} p95 ({label})",
+                    _p95(cached[phase][name]) * 1000,
+                    "ms",
+                    "≤ 200 ms (rep page)",
+                    "figures recomputed on each publication",
+                    _p95(strict[phase][name]) * 1000,
+                    notes=f"{note}; median {statistics.median(cached[phase][name]) * 1000:.0f} ms, "
+                    f"{len(cached[phase][name])} requests",
+                )
+            )
+    figures.append(
+        Figure(
+            "web: first view of a role, all 50 at once after start p95",
+            _p95(cached["first"]["first view"]) * 1000,
+            "ms",
+            "report",
+            notes=f"{customers * TOUCHES_PER_CUSTOMER:,} touchpoints, {len(passwords)} users at once; "
+            f"the role's figures are computed on this request; {RESENT[0]} requests of the whole "
+            "bench resent after the server closed a kept-alive connection",
+        )
+    )
+    return figures
+
+
+RESENT = [0]  # requests resent after the server closed a kept-alive connection
+PAGES = ("rep page (我的工作台)", "rep JSON (/api/desk)", "director board page", "director JSON (/api/board)")
+MODES = {"strict": 0.0, "cached": 30.0}
+
+
+def _measure(
+    settings: Settings, snapshot: Path, passwords: dict[str, str], max_stale: float
+) -> dict[str, dict[str, list[float]]]:
+    server = multiprocessing.get_context("spawn").Process(
+        target=_serve, args=(settings, max_stale), daemon=True
+    )
     server.start()
     try:
         url = f"http://{settings.web_addr}"
         _wait_until_up(url)
-        timings = asyncio.run(_load(url, passwords, REQUESTS_PER_USER))
+        return asyncio.run(_load(url, snapshot, passwords, REQUESTS_PER_USER))
     finally:
         server.terminate()
         server.join(timeout=30)
-    note = f"{customers * TOUCHES_PER_CUSTOMER:,} touchpoints, {len(passwords)} concurrent users"
-    return [
-        Figure(
-            f"web: {name} p95",
-            _p95(samples) * 1000,
-            "ms",
-            "≤ 200 ms",
-            notes=f"{note}, {len(samples)} requests",
-        )
-        for name, samples in timings.items()
-    ]
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, max_stale: float) -> None:
     from adapters.web.app import run_web
 
-    run_web(settings, threading.Event())
+    run_web(settings, threading.Event(), max_stale=max_stale)
 
 
 def _accounts(settings: Settings) -> dict[str, str]:
@@ -95,42 +143,93 @@ def _wait_until_up(url: str) -> None:
     raise RuntimeError("the web workspace did not start")
 
 
-async def _load(url: str, passwords: dict[str, str], rounds: int) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {
-        "rep page (我的工作台)": [],
-        "rep JSON (/api/desk)": [],
-        "director board page": [],
-        "director JSON (/api/board)": [],
-        "first view of a role after a publication": [],
-    }
-    clients = [httpx.AsyncClient(base_url=url, timeout=60) for _ in passwords]
+async def _load(
+    url: str, snapshot: Path, passwords: dict[str, str], rounds: int
+) -> dict[str, dict[str, list[float]]]:
+    """Three phases: every user's first view at once, then ``rounds`` requests per user back to
+    back with the snapshot still, then the same while the snapshot is republished (its mtime
+    moves, which is what the workspace watches) every ``PUBLISH_EVERY`` seconds."""
+    clients = [httpx.AsyncClient(base_url=url, timeout=120) for _ in passwords]
+    timings: dict[str, dict[str, list[float]]] = {"first": {"first view": []}}
     try:
         await asyncio.gather(
             *(_sign_in(c, a, p) for c, (a, p) in zip(clients, passwords.items(), strict=True))
         )
 
-        async def user(client: httpx.AsyncClient, agent_id: str) -> None:
-            pages = (
-                [("rep page (我的工作台)", "/desk"), ("rep JSON (/api/desk)", "/api/desk")]
-                if agent_id.startswith("a-")
-                else [("director board page", "/board"), ("director JSON (/api/board)", "/api/board")]
-            )
-            for number in range(rounds):
-                name, path = pages[number % 2]
-                started = time.perf_counter()
-                response = await client.get(path)
-                elapsed = time.perf_counter() - started
-                if response.status_code != 200:
-                    raise RuntimeError(f"{agent_id} {path}: {response.status_code} {response.text[:200]}")
-                # The first read computes the role's figures from the snapshot; later reads of
-                # the same snapshot reuse them: two different costs, reported apart.
-                timings["first view of a role after a publication" if number == 0 else name].append(elapsed)
+        def pages(agent_id: str) -> list[tuple[str, str]]:
+            if agent_id.startswith("a-"):
+                return [(PAGES[0], "/desk"), (PAGES[1], "/api/desk")]
+            return [(PAGES[2], "/board"), (PAGES[3], "/api/board")]
 
-        await asyncio.gather(*(user(c, a) for c, a in zip(clients, passwords, strict=True)))
+        async def timed(client: httpx.AsyncClient, agent_id: str, path: str) -> float:
+            started = time.perf_counter()
+            try:
+                response = await client.get(path)
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                # A kept-alive connection the server closed as the request went out (the race
+                # every HTTP client meets; browsers resend): resent once, timed from the start.
+                RESENT[0] += 1
+                response = await client.get(path)
+            elapsed = time.perf_counter() - started
+            if response.status_code != 200:
+                raise RuntimeError(f"{agent_id} {path}: {response.status_code} {response.text[:200]}")
+            return elapsed
+
+        timings["first"]["first view"] = list(
+            await asyncio.gather(
+                *(timed(c, a, pages(a)[0][1]) for c, a in zip(clients, passwords, strict=True))
+            )
+        )
+        for phase in ("steady", "moving", "thinking"):
+            timings[phase] = await _phase(
+                clients,
+                list(passwords),
+                snapshot,
+                rounds,
+                think=THINK_S if phase == "thinking" else 0.0,
+                publish=phase != "steady",
+                timed=timed,
+                pages=pages,
+            )
     finally:
         for client in clients:
             await client.aclose()
     return timings
+
+
+async def _phase(
+    clients: list[httpx.AsyncClient],
+    agents: list[str],
+    snapshot: Path,
+    rounds: int,
+    *,
+    think: float,
+    publish: bool,
+    timed: Any,
+    pages: Any,
+) -> dict[str, list[float]]:
+    found: dict[str, list[float]] = {name: [] for name in PAGES}
+    pacing = random.Random(7)
+    done = asyncio.Event()
+
+    async def user(client: httpx.AsyncClient, agent_id: str) -> None:
+        for number in range(rounds):
+            if think:
+                await asyncio.sleep(pacing.expovariate(1 / think))
+            name, path = pages(agent_id)[number % 2]
+            found[name].append(await timed(client, agent_id, path))
+
+    async def publisher() -> None:
+        while not done.is_set():
+            await asyncio.sleep(PUBLISH_EVERY)
+            os.utime(snapshot)  # what the workspace watches: a new publication
+
+    running = asyncio.create_task(publisher()) if publish else None
+    await asyncio.gather(*(user(c, a) for c, a in zip(clients, agents, strict=True)))
+    done.set()
+    if running is not None:
+        await running
+    return found
 
 
 async def _sign_in(client: httpx.AsyncClient, agent_id: str, password: str) -> None:
@@ -170,7 +269,7 @@ def _synthetic_snapshot(path: Path, customers: int) -> None:
                 ['lead','contacted','requirement','solution','contract'][1 + (i % 5)],
                 CASE WHEN i % 50 = 0 THEN ['vip'] ELSE [] END, ['phone:+86138' || lpad(i::VARCHAR, 8, '0')],
                 channel, lead_at, lead_at + to_minutes(response_minutes), lead_at + to_hours(4 * 30),
-                {TOUCHES_PER_CUSTOMER}, [], false FROM base;
+                {TOUCHES_PER_CUSTOMER}, [], false, ((i % 20) * 50000)::DOUBLE FROM base;
             INSERT INTO touchpoints SELECT 'tp-' || i || '-' || k, customer_id,
                 CASE WHEN k = 0 THEN channel ELSE 'wecom_msg' END,
                 CASE WHEN k = 0 OR response_minutes IS NULL THEN 'inbound' ELSE 'outbound' END,
@@ -182,6 +281,7 @@ def _synthetic_snapshot(path: Path, customers: int) -> None:
             INSERT INTO ec.observations SELECT customer_id, 'budget_cny', ((i % 20) * 50000)::VARCHAR,
                 lead_at, 'tp-' || i
             FROM base;
+            INSERT INTO ec.rules VALUES (1, TIMESTAMPTZ '2026-01-01 00:00:00+08', 15, 4, 30, '{{}}');
             INSERT INTO ec.settings VALUES ('snapshot_published_at', now()::VARCHAR);
         """)
         connection.execute(VIEWS)

@@ -8,6 +8,7 @@ roster (``workspace_role``), never stored and never taken from a request.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
@@ -38,6 +39,27 @@ class Account(Aggregate):
 
         def apply(self, aggregate: Account) -> None:
             aggregate.password_hash = self.password_hash
+
+    class LinkIssued(Aggregate.Event):
+        """A one-time sign-up link: only the SHA-256 of its token is stored."""
+
+        token_sha256: str
+        issued_by: str
+        expires_at: datetime
+
+        def apply(self, aggregate: Account) -> None:
+            aggregate.link = (self.token_sha256, self.expires_at)
+
+    class PasswordChanged(Aggregate.Event):
+        """The agent set their own password (through a one-time link)."""
+
+        password_hash: str
+        changed_at: datetime
+        via: str
+
+        def apply(self, aggregate: Account) -> None:
+            aggregate.password_hash = self.password_hash
+            aggregate.link = None
 
     class ExecGranted(Aggregate.Event):
         granted_by: str
@@ -76,6 +98,7 @@ class Account(Aggregate):
         self.password_hash = password_hash
         self.exec_granted = False
         self.ended_sessions: set[str] = set()
+        self.link: tuple[str, datetime] | None = None  # (token SHA-256, expiry) until used
 
     @classmethod
     def invite(cls, agent: Agent, password_hash: str, invited_by: str, at: datetime) -> Account:
@@ -93,6 +116,25 @@ class Account(Aggregate):
     def reset_password(self, password_hash: str, reset_by: str, at: datetime) -> None:
         self.trigger_event(
             self.PasswordReset, timestamp=at, password_hash=password_hash, reset_by=reset_by, reset_at=at
+        )
+
+    def issue_link(self, token_sha256: str, issued_by: str, at: datetime, expires_at: datetime) -> None:
+        """A new link replaces any earlier one that was not used."""
+        self.trigger_event(
+            self.LinkIssued,
+            timestamp=at,
+            token_sha256=token_sha256,
+            issued_by=issued_by,
+            expires_at=expires_at,
+        )
+
+    def redeem_link(self, token_sha256: str, password_hash: str, at: datetime) -> None:
+        """Sets the password through the link, once; raises AccountError for a link that is
+        unknown, already used, replaced or expired (one message for all: it says nothing more)."""
+        if self.link is None or not hmac.compare_digest(self.link[0], token_sha256) or at >= self.link[1]:
+            raise AccountError("this link is not valid (used, replaced or expired): ask for a new one")
+        self.trigger_event(
+            self.PasswordChanged, timestamp=at, password_hash=password_hash, changed_at=at, via="link"
         )
 
     def grant_exec(self, granted_by: str, at: datetime) -> None:

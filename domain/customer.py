@@ -12,12 +12,12 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain.identities import UNIQUE_KINDS, identity_index_id, identity_kind
+from domain.identities import UNIQUE_KINDS, clean_text, identity_index_id, identity_kind
 from domain.touchpoints import (
-    CHANNELS,
     AcceptedTouchpoint,
     channel_of,
     contact_dict,
+    is_lead_touch,
     payload_dict,
     summarise,
 )
@@ -27,6 +27,31 @@ if TYPE_CHECKING:
 
 CUSTOMER_NAMESPACE: Final = UUID("0d9c2b8e-6a47-4f1b-8a53-7c1e9f04d2a6")
 PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
+
+
+def corrected_value(field: str, value: str) -> Any:
+    """A correction typed in, as an envelope's contact field would be accepted: cleaned, not
+    empty; ``budget_cny`` a non-negative amount. Raises ValueError naming the field."""
+    text = clean_text(value).strip()
+    if not text:
+        raise ValueError(f"{field}: the corrected value is empty")
+    if field != "budget_cny":
+        return text
+    try:
+        budget = float(text.replace(",", ""))
+    except ValueError:
+        raise ValueError(f"budget_cny: {value!r} is not a number") from None
+    if budget < 0 or budget != budget or budget == float("inf"):
+        raise ValueError(f"budget_cny: {value!r} must be a non-negative amount")
+    return budget
+
+
+def correction_marker(originator_version: int) -> str:
+    """Where a correction sorts among the observations of its instant: after every
+    touchpoint id (``~`` sorts after them), so it wins over what was observed up to then."""
+    return f"~correction:{originator_version:012d}"
+
+
 # The sales stages (seed 002's journey); a customer enters "lead" with its first inbound touch.
 STAGES: Final = ("lead", "contacted", "requirement", "solution", "contract", "won", "lost")
 
@@ -164,7 +189,7 @@ class Customer(Aggregate):
         corrected_at: datetime
 
         def apply(self, aggregate: Customer) -> None:
-            marker = f"~correction:{self.originator_version:012d}"
+            marker = correction_marker(self.originator_version)
             aggregate._observe_profile(self.field, self.value, (self.corrected_at, marker))
 
     class PersonalDataErased(Aggregate.Event):
@@ -464,7 +489,7 @@ class Customer(Aggregate):
     @property
     def first_inbound(self) -> TouchpointFacts | None:
         """The lead: the first inbound touch on a contact channel (imports are not leads)."""
-        inbound = (f for f in self.touchpoints.values() if f.direction == "inbound" and f.channel in CHANNELS)
+        inbound = (f for f in self.touchpoints.values() if is_lead_touch(f.direction, f.channel))
         return min(inbound, key=lambda facts: facts.order_key, default=None)
 
     @property

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any, Final
 from uuid import UUID, uuid5
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
 ROSTER_ID: Final = uuid5(UUID("3f1e9a40-7c55-4e0e-9a7d-6b3d2c1f0a99"), "roster")
@@ -55,20 +56,18 @@ class Agent:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Agent:
-        hired = data.get("hired_on")
-        return cls(
-            agent_id=data["agent_id"],
-            name=data["name"],
-            team=data["team"],
-            city=data.get("city"),
-            skills=tuple(data.get("skills") or ()),
-            manager=data.get("manager"),
-            hired_on=date.fromisoformat(hired) if isinstance(hired, str) else hired,
-            lat=data.get("lat"),
-            lon=data.get("lon"),
-            capacity=200 if data.get("capacity") is None else int(data["capacity"]),  # 0 is a capacity
-            status=data.get("status") or "active",
-        )
+        """Decoded by msgspec, like the rules: typed values from TOML or stored events as they
+        are, and text from the command line (``lat=30.2``, ``capacity=5``) converted to the
+        field's type; anything else raises ValueError naming the field. None means "not
+        given" (the default)."""
+        unknown = set(data) - {"agent_id", *AGENT_FIELDS}
+        if unknown:
+            raise ValueError(f"unknown agent fields: {', '.join(sorted(unknown))}")
+        given = {name: value for name, value in data.items() if value is not None}
+        try:
+            return msgspec.convert(given, cls, strict=False)
+        except msgspec.ValidationError as error:
+            raise ValueError(str(error)) from None
 
 
 class RosterError(ValueError):
@@ -123,8 +122,9 @@ class Roster(Aggregate):
         unknown = set(changes) - set(AGENT_FIELDS)
         if unknown:
             raise RosterError(f"unknown agent fields: {', '.join(sorted(unknown))}")
-        Agent.from_dict({**self.agents[agent_id].as_dict(), **changes})  # validates
-        self.trigger_event(self.AgentUpdated, timestamp=at, agent_id=agent_id, changes=changes, actor=actor)
+        updated = Agent.from_dict({**self.agents[agent_id].as_dict(), **changes}).as_dict()
+        typed = {name: updated[name] for name in changes}  # recorded as decoded, not as typed in
+        self.trigger_event(self.AgentUpdated, timestamp=at, agent_id=agent_id, changes=typed, actor=actor)
 
     def leave(self, agent_id: str, reason: str, actor: str, at: datetime) -> str:
         """Marks the agent gone and returns who takes their customers (manager or the pool)."""
@@ -159,11 +159,11 @@ class RosterState:
     agents: dict[str, Agent] = field(default_factory=dict)
 
     def apply(self, kind: str, fields: dict[str, Any]) -> None:
-        if kind == "Roster.AgentJoined":
+        if kind == Roster.AgentJoined.__qualname__:
             agent = Agent.from_dict(fields["agent"])
             self.agents[agent.agent_id] = agent
-        elif kind == "Roster.AgentUpdated":
+        elif kind == Roster.AgentUpdated.__qualname__:
             current = self.agents[fields["agent_id"]].as_dict()
             self.agents[fields["agent_id"]] = Agent.from_dict({**current, **fields["changes"]})
-        elif kind == "Roster.AgentLeft":
+        elif kind == Roster.AgentLeft.__qualname__:
             self.agents[fields["agent_id"]] = replace(self.agents[fields["agent_id"]], status="left")

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from domain.roster import Agent, RosterState
-from domain.rules import RulesDocument, rules_from_dict
-from domain.touchpoints import CHANNELS
+from domain.customer import Customer
+from domain.roster import Agent, Roster, RosterState
+from domain.rules import RulesDocument, RuleSet, rules_from_dict
+from domain.touchpoints import is_lead_touch
 
 ROUTER: Final = "router"
 EARTH_RADIUS_KM: Final = 6371.0088
@@ -178,16 +179,16 @@ class RoutingFold:
 
     def feed(self, kind: str, customer_id: str, fields: dict[str, Any]) -> list[Decision]:
         """Applies one event; returns the decisions it triggers (in order)."""
-        if kind == "RuleSet.RulesRevised":
+        if kind == RuleSet.RulesRevised.__qualname__:
             self.rule_versions.append(fields["document"])
             waiting, self.waiting = self.waiting, []
             return [self._decide(lead) for lead in waiting]  # the first rules route the leads that waited
-        if kind.startswith("Roster."):
+        if kind.startswith(f"{Roster.__name__}."):
             self.roster.apply(kind, fields)
-        elif kind == "Customer.LeadAssigned":
+        elif kind == Customer.LeadAssigned.__qualname__:
             if fields.get("actor") != ROUTER:  # the router's own decisions were counted when made
                 self._assign(customer_id, fields["agent_id"])
-        elif kind == "Customer.TouchpointRecorded":
+        elif kind == Customer.TouchpointRecorded.__qualname__:
             self._advance(fields["occurred_at"])
             lead = self._lead(customer_id, fields)
             if lead is not None:
@@ -206,8 +207,7 @@ class RoutingFold:
         history = customer_id in self.seen
         self.seen.add(customer_id)
         if (
-            fields["direction"] != "inbound"
-            or fields["channel"] not in CHANNELS
+            not is_lead_touch(fields["direction"], fields["channel"])
             or customer_id in self.leads
             or customer_id in self.owners
         ):

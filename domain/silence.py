@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from domain.rules import rules_from_dict
+from domain.customer import Customer
+from domain.rules import RuleSet, rules_from_dict
 
 SILENT: Final = "silent"
 
@@ -35,7 +36,7 @@ class SilenceBook:
     _touched: set[str] = field(default_factory=set)  # new touchpoints since the last to_lift
 
     def feed(self, kind: str, customer_id: str, fields: dict[str, Any]) -> None:
-        if kind == "RuleSet.RulesRevised":
+        if kind == RuleSet.RulesRevised.__qualname__:
             days = rules_from_dict(fields["document"]).silence.days
             self.version += 1
             if days != self.days:
@@ -48,22 +49,22 @@ class SilenceBook:
                 heapq.heapify(self._heap)
             return
         quiet = self.customers.setdefault(customer_id, Quiet())
-        if kind == "Customer.TouchpointRecorded":
+        if kind == Customer.TouchpointRecorded.__qualname__:
             at = fields["occurred_at"]
             at = at if isinstance(at, datetime) else datetime.fromisoformat(at)
             if quiet.last_touch is None or at > quiet.last_touch:
                 quiet.last_touch = at
                 self._schedule(customer_id, quiet)
             self._touched.add(customer_id)
-        elif kind == "Customer.TagsChanged":
+        elif kind == Customer.TagsChanged.__qualname__:
             if SILENT in fields["added"]:
                 quiet.silent = True
             if SILENT in fields["removed"]:
                 quiet.silent = False
                 self._schedule(customer_id, quiet)
-        elif kind == "Customer.MergedInto":
+        elif kind == Customer.MergedInto.__qualname__:
             quiet.closed = True
-        elif kind == "Customer.Restored":
+        elif kind == Customer.Restored.__qualname__:
             quiet.closed = False
             self._schedule(customer_id, quiet)
 

@@ -22,10 +22,11 @@ from datetime import datetime
 from typing import Any, Final
 
 from domain.business_time import WorkingTime
-from domain.roster import Agent, RosterState
+from domain.customer import Customer
+from domain.roster import Agent, Roster, RosterState
 from domain.routing import ROUTER
-from domain.rules import RulesDocument, Sla, rules_from_dict
-from domain.touchpoints import CHANNELS
+from domain.rules import RulesDocument, RuleSet, Sla, rules_from_dict
+from domain.touchpoints import is_lead_touch
 
 ALWAYS: Final = WorkingTime()
 
@@ -137,7 +138,7 @@ class LeadClock:
     def touch(self, key: OrderKey, direction: str, channel: str) -> None:
         if direction == "outbound":
             self.outbound.add(key)
-        elif channel in CHANNELS and (self.lead is None or key < self.lead):
+        elif is_lead_touch(direction, channel) and (self.lead is None or key < self.lead):
             self.lead = key
 
 
@@ -154,30 +155,30 @@ class SlaBook:
     _dirty: set[str] = field(default_factory=set)
 
     def feed(self, kind: str, customer_id: str, fields: dict[str, Any]) -> None:
-        if kind == "RuleSet.RulesRevised":
+        if kind == RuleSet.RulesRevised.__qualname__:
             self.rule_versions.append(fields["document"])
             return
-        if kind.startswith("Roster."):
+        if kind.startswith(f"{Roster.__name__}."):
             self.roster.apply(kind, fields)
             return
         clock = self.clocks.setdefault(customer_id, LeadClock())
-        if kind == "Customer.TouchpointRecorded":
+        if kind == Customer.TouchpointRecorded.__qualname__:
             occurred = _as_datetime(fields["occurred_at"])
             clock.touch((occurred, fields["touchpoint_id"]), fields["direction"], fields["channel"])
-        elif kind == "Customer.LeadAssigned":
+        elif kind == Customer.LeadAssigned.__qualname__:
             clock.owner = fields["agent_id"]
             if fields.get("actor") == ROUTER and clock.rule_version is None:
                 clock.rule_version = int(fields["rule_version"])
-        elif kind == "Customer.FirstResponseOverdue":
+        elif kind == Customer.FirstResponseOverdue.__qualname__:
             clock.escalated.add(int(fields["step"]))
-        elif kind == "Customer.TagsChanged":
+        elif kind == Customer.TagsChanged.__qualname__:
             if "vip" in fields["added"]:
                 clock.vip = True
             if "vip" in fields["removed"]:
                 clock.vip = False
-        elif kind == "Customer.MergedInto":
+        elif kind == Customer.MergedInto.__qualname__:
             clock.closed = True
-        elif kind == "Customer.Restored":
+        elif kind == Customer.Restored.__qualname__:
             clock.closed = False
         self._dirty.add(customer_id)
 

@@ -7,6 +7,7 @@ in ``AnyTouchpoint``. Patterns are anchored (msgspec patterns are search, not ma
 from __future__ import annotations
 
 import re
+import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal
@@ -130,6 +131,16 @@ class WecomPayload(Strict, frozen=True):
     text: Text | None = None
 
 
+class VisitPayload(Strict, frozen=True):
+    """A meeting in person (上门拜访 / 客户来访), logged by the rep who was there."""
+
+    visit_id: RequiredId
+    agent_id: ShortText | None = None
+    address: ShortText | None = None
+    duration_min: NonNegativeInt | None = None
+    summary: Text | None = None
+
+
 class Touchpoint(Strict, frozen=True, tag_field="channel"):
     touchpoint_id: TouchpointId
     occurred_at: AwareDatetime
@@ -163,7 +174,11 @@ class WecomMsg(Touchpoint, tag="wecom_msg", frozen=True, kw_only=True):
     payload: WecomPayload
 
 
-AnyTouchpoint = WebForm | DouyinDM | ExpoScan | Call400 | EngineerLog | WecomMsg
+class Visit(Touchpoint, tag="visit", frozen=True, kw_only=True):
+    payload: VisitPayload
+
+
+AnyTouchpoint = WebForm | DouyinDM | ExpoScan | Call400 | EngineerLog | WecomMsg | Visit
 
 
 class ImportPayload(Strict, frozen=True):
@@ -182,14 +197,25 @@ class ImportRow(Touchpoint, tag="import", frozen=True, kw_only=True):
 
 # What the Customer aggregate records: the public channels plus imports.
 RecordableTouchpoint = AnyTouchpoint | ImportRow
-CHANNELS: Final[tuple[str, ...]] = (
-    "web_form",
-    "douyin_dm",
-    "expo_scan",
-    "call_400",
-    "engineer_log",
-    "wecom_msg",
-)
+
+
+def channels_of(union: Any) -> tuple[str, ...]:
+    """The channel names of a union of touchpoint Structs: their tags, in declaration order."""
+    return tuple(str(member.__struct_config__.tag) for member in typing.get_args(union))
+
+
+# Registering a channel is adding its Struct to ``AnyTouchpoint``: its name is its tag, and the
+# decoder, the lead definition (here, in the SLA book and in the views) and the rules' channel
+# check follow from this tuple.
+CHANNELS: Final[tuple[str, ...]] = channels_of(AnyTouchpoint)
+
+
+def is_lead_touch(direction: str, channel: str) -> bool:
+    """Whether a touchpoint can be a lead: inbound on a contact channel (imports are facts
+    about a customer, not leads). A customer's lead is the first such touch in event time;
+    the views' ``ec.leads`` apply the same rule (``projections/schema.LEAD_CHANNELS_SQL``)."""
+    return direction == "inbound" and channel in CHANNELS
+
 
 _decoder: Final = msgspec.json.Decoder(AnyTouchpoint)
 _encoder: Final = msgspec.json.Encoder()
@@ -377,9 +403,12 @@ def summarise(touchpoint: RecordableTouchpoint) -> str:
             return f"engineer log for ticket {p.ticket_id}: {p.diagnosis or p.log_uri}"
         case WecomMsg(payload=p):
             return f"WeCom: {p.text or '(no text)'}"
+        case Visit(payload=p):
+            where = f" at {p.address}" if p.address else ""
+            return f"visit{where}: {p.summary or p.visit_id}"
         case ImportRow(payload=p):
             return f"imported from {p.source_file or 'a sheet'} row {p.row_number} (batch {p.batch_id})"
-    raise AssertionError(touchpoint)  # pragma: no cover
+    return f"{channel_of(touchpoint)} touchpoint"  # a channel without its own wording yet
 
 
 _FIELD_IN_REASON: Final = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]*)`")

@@ -95,7 +95,7 @@ Shell completion: eval "$(_EVENTCHAIN_COMPLETE=bash_source eventchain)" (zsh_sou
 )
 @click.pass_context
 def main(
-    ctx: click.Context, max_future_skew_s: float | None, max_age_days: float | None, **options: Any
+    ctx: click.Context, /, max_future_skew_s: float | None, max_age_days: float | None, **options: Any
 ) -> None:
     """eventchain: every customer touchpoint as an immutable event.
 

@@ -50,7 +50,7 @@ def open_app(
             "(generate a key with `eventchain keygen`)"
         )
     try:
-        app = EventChain.from_url(settings.store_url, kek=settings.kek, **kwargs)
+        app = EventChain.from_settings(settings, **kwargs)
     except StoreURLError as error:
         raise click.UsageError(str(error)) from None
     except KeyError_ as error:

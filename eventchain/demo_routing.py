@@ -13,9 +13,10 @@ from rich.table import Table
 
 from adapters.application import EventChain
 from adapters.router import Router
-from adapters.rules import apply_rules, join, last_rule_version, roster
+from adapters.rules import apply_rules, change_stage, join, last_rule_version, roster
 from adapters.silence import apply_silence
 from adapters.sla_watcher import check_sla
+from domain.customer import STAGES, Customer
 from domain.roster import Agent
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -53,3 +54,57 @@ def setup_and_route(console: Console, app: EventChain) -> None:
         )
     if escalations:
         console.print(table)
+    moved = advance_pipeline(app)
+    console.print(f"[bold]pipeline[/] {moved} stage moves by the owners, each with its evidence")
+
+
+# What the reps do with their leads in the demo: a share of the answered leads moves on, by
+# the customer's number in id order (deterministic, so a second run moves nothing), each move
+# with evidence its stage gate accepts (examples/rules.toml): contacted (answered), requirement
+# (an inbound on 400/WeCom/web form: 4 in 5), solution (an outbound: 3 in 5), contract (an
+# outbound on WeCom/400: 2 in 5), won (1 in 5); the fifth, never taken further, is lost.
+PIPELINE_ACTOR = "demo"
+
+
+def advance_pipeline(app: EventChain) -> int:
+    moved = 0
+    for number, customer_id in enumerate(sorted(app.customer_ids())):
+        customer = app.get_customer(customer_id, follow_merges=False)
+        if customer.merged_into is not None or customer.owner_agent_id is None:
+            continue
+        for stage, evidence in _stages_shown(customer, number):
+            if customer.stage == stage:
+                continue
+            if _rank(customer.stage) >= _rank(stage):
+                continue
+            change_stage(app, str(customer.id), stage, [evidence], customer.owner_agent_id, "demo pipeline")
+            customer = app.get_customer(customer_id)
+            moved += 1
+    return moved
+
+
+def _rank(stage: str | None) -> int:
+    return -1 if stage is None else STAGES.index(stage)
+
+
+def _stages_shown(customer: Customer, number: int) -> list[tuple[str, str]]:
+    chain = sorted(customer.touchpoints.values(), key=lambda t: (t.occurred_at, t.touchpoint_id))
+    outbound = [t for t in chain if t.direction == "outbound"]
+    if not outbound:
+        return []
+    share = number % 5
+    found = [("contacted", outbound[0].touchpoint_id)]
+    asked = [
+        t for t in chain if t.direction == "inbound" and t.channel in ("call_400", "wecom_msg", "web_form")
+    ]
+    if share == 4 or not asked:
+        return [*found, ("lost", outbound[-1].touchpoint_id)] if share == 4 else found
+    found.append(("requirement", asked[-1].touchpoint_id))
+    if share == 3:
+        return found
+    found.append(("solution", outbound[-1].touchpoint_id))
+    signed = [t for t in outbound if t.channel in ("wecom_msg", "call_400")]
+    if share == 2 or not signed:
+        return found
+    found.append(("contract", signed[-1].touchpoint_id))
+    return [*found, ("won", signed[-1].touchpoint_id)] if share == 0 else found

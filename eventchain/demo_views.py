@@ -12,7 +12,7 @@ from rich.table import Table
 
 from adapters.application import EventChain
 from adapters.report.page import render_page
-from adapters.report.queries import Window, load_report_data
+from adapters.report.queries import Window, load_report_data, open_views
 from eventchain.config import Settings
 from projections.service import project_pending
 from projections.visibility import EXEC
@@ -26,7 +26,7 @@ def project_and_show(console: Console, app: EventChain, settings: Settings) -> P
         f"[bold]projected[/] {processed} events into {settings.views_path}; "
         f"analyst snapshot: {settings.snapshot_path}"
     )
-    with duckdb.connect(str(settings.snapshot_path), read_only=True) as connection:
+    with open_views(settings.snapshot_path) as connection:  # in China Standard Time, as `report`
         print_funnel(console, connection)
         print_ctre(console, connection)
         data = load_report_data(connection, EXEC, Window())

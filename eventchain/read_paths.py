@@ -73,7 +73,7 @@ def team_of(role: Role) -> list[str]:
     from eventchain.cli_support import settings_of
 
     settings = settings_of(click.get_current_context())
-    agents = roster(EventChain.from_url(settings.store_url)).agents
+    agents = roster(EventChain.from_settings(settings)).agents
     director = agents.get(role.agent_id or "")
     if director is None:
         raise click.UsageError(f"role {role}: no agent {role.agent_id} on the roster (eventchain team list)")

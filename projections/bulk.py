@@ -17,6 +17,8 @@ from typing import Any, Final
 import duckdb
 import msgspec
 
+from domain.customer import PROFILE_FIELDS
+
 _ENCODER: Final = msgspec.json.Encoder()
 _SCRATCH_DIR: Final = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
@@ -72,11 +74,11 @@ def insert_staged(connection: duckdb.DuckDBPyConnection, lines: Sequence[bytes])
 _STAGED_STATE: Final = (
     'STRUCT("timestamp" STRUCT(_data_ VARCHAR), touchpoint_id VARCHAR, channel VARCHAR, direction VARCHAR, '
     "occurred_at STRUCT(_data_ VARCHAR), actor VARCHAR, summary VARCHAR, identity_keys VARCHAR[], "
-    "contact STRUCT(name VARCHAR, company VARCHAR, city VARCHAR, industry VARCHAR, budget_cny VARCHAR))"
+    f"contact STRUCT({', '.join(f'{name} VARCHAR' for name in PROFILE_FIELDS)}))"
 )
 
 # Rows keep log order without sorting: DuckDB preserves insertion order (its default).
-STAGED_SQL: Final = """
+STAGED_SQL: Final = f"""
 INSERT INTO batch_touched SELECT DISTINCT o FROM staged;
 INSERT INTO ec.customers (customer_id, created_at)
   SELECT o, s.timestamp._data_::TIMESTAMPTZ FROM staged WHERE t = 'C';
@@ -89,9 +91,8 @@ INSERT INTO ec.identities
 INSERT INTO ec.observations
   SELECT o, f, v, occurred_at, touchpoint_id FROM (
     SELECT o, s.touchpoint_id AS touchpoint_id, s.occurred_at._data_::TIMESTAMPTZ AS occurred_at,
-           unnest(['name', 'company', 'city', 'industry', 'budget_cny']) AS f,
-           unnest([s.contact.name, s.contact.company, s.contact.city, s.contact.industry,
-                   s.contact.budget_cny]) AS v
+           unnest({list(PROFILE_FIELDS)}) AS f,
+           unnest([{", ".join(f"s.contact.{name}" for name in PROFILE_FIELDS)}]) AS v
     FROM staged WHERE t = 'T')
   WHERE v IS NOT NULL;
 DROP TABLE staged;

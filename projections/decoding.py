@@ -24,21 +24,21 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
 
 from adapters.crypto import EncryptingMapper
 from adapters.transcoder import FastJSONTranscoder
+from projections.catalogue import (
+    PROJECTED_KINDS,
+    STAGED_KINDS,
+    TIME_FIELDS,
+    UUID_FIELDS,
+    UUID_LIST_FIELDS,
+)
 
 _DECODER: Final = msgspec.json.Decoder()
 # Transcoders that write the library's JSON byte for byte, which DuckDB and msgspec read here.
 _LIBRARY_JSON: Final = (JSONTranscoder, FastJSONTranscoder)
-_TIME_FIELDS: Final = (
-    "timestamp",
-    "occurred_at",
-    "decided_at",
-    "deadline_at",
-    "changed_at",
-    "corrected_at",
-    "completed_at",
-    "erased_at",
-)
-_UUID_FIELDS: Final = ("survivor_id", "absorbed_id")
+# Fields stored as {"_type_", "_data_"}: from the projected event classes' type hints.
+_TIME_FIELDS: Final = TIME_FIELDS
+_UUID_FIELDS: Final = UUID_FIELDS
+_UUID_LIST_FIELDS: Final = UUID_LIST_FIELDS
 
 
 class ProjectedEvent:
@@ -50,29 +50,16 @@ class ProjectedEvent:
         self.originator_id = originator_id
         self.originator_version = originator_version
 
+    def __getattr__(self, name: str) -> Any:  # the fields set above: typed as Any for mypy
+        raise AttributeError(name)
+
 
 # Only these events change a view: the others (identity index entries, rules and roster
-# documents the views don't show) are skipped without being decoded.
-PROJECTED_EVENTS: Final = frozenset(
-    {
-        "Customer.Created",
-        "Customer.TouchpointRecorded",
-        "Customer.MergedInto",
-        "Customer.Absorbed",
-        "Customer.Unmerged",
-        "Customer.Restored",
-        "Customer.LeadAssigned",
-        "Customer.FirstResponseOverdue",
-        "Customer.StageChanged",
-        "Customer.TagsChanged",
-        "Customer.PersonalDataErased",
-        "Customer.Corrected",
-        "ImportBatch.Completed",
-    }
-)
+# documents the views don't show) are skipped without being decoded (projections/catalogue.py).
+PROJECTED_EVENTS: Final = PROJECTED_KINDS
 # Events DuckDB decodes itself from the stored JSON (the bulk of any log), each handed to
 # it as one NDJSON line of this form: customer id, kind, and the stored state as is.
-STAGED_EVENTS: Final = {"Customer.Created": b"C", "Customer.TouchpointRecorded": b"T"}
+STAGED_EVENTS: Final = STAGED_KINDS
 STAGED_LINE: Final = '{"o":"%s","t":"%s","s":%s}'
 _STAGED_LINE_BYTES: Final = STAGED_LINE.encode()
 
@@ -165,8 +152,9 @@ def fast_decode(notification: Notification) -> ProjectedEvent:
         value = fields.get(name)
         if type(value) is dict:
             fields[name] = str(UUID(value["_data_"]))
-    if "erased_ids" in fields:
-        fields["erased_ids"] = [_plain_uuid(v) for v in fields["erased_ids"]]
+    for name in _UUID_LIST_FIELDS:
+        if name in fields:
+            fields[name] = [_plain_uuid(v) for v in fields[name]]
     return ProjectedEvent(
         qualname_of(notification.topic),
         str(UUID(str(notification.originator_id))),

@@ -22,6 +22,7 @@ from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from adapters.application import EventChain
+from adapters.crypto import EncryptingMapper
 from adapters.store import RawNotification, select_raw_notifications
 from projections.decoding import (
     PROJECTED_EVENTS,
@@ -70,8 +71,11 @@ class Projector:
         # None: decode in DuckDB whenever the stored format allows it (see projections.decoding)
         self._fast = supports_fast_path(app.mapper) if fast is None else fast
         # personal fields sealed: DuckDB still decodes the staged events, opened one by one
+        mapper = app.mapper
         self._sealed = (
-            SealedStaging(app.mapper) if fast is None and supports_sealed_path(app.mapper) else None
+            SealedStaging(mapper)
+            if fast is None and isinstance(mapper, EncryptingMapper) and supports_sealed_path(mapper)
+            else None
         )
         self.as_of = as_of  # only events recorded at or before it (replay --as-of)
         # catch-up reads whole ranges (projections.reading) when DuckDB decodes the events itself

@@ -18,12 +18,10 @@ from typing import Any, Final
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import get_topic
 from psycopg.rows import tuple_row
 
 from adapters.store import RawNotification, select_raw_notifications
-from domain.customer import Customer
-from domain.imports import ImportBatch
+from projections.catalogue import MOVES_KINDS, TOPICS
 from projections.decoding import (
     PROJECTED_EVENTS,
     STAGED_EVENTS,
@@ -34,27 +32,11 @@ from projections.decoding import (
 )
 
 # Events that move rows between customers: the views flush their buffers before each.
-MOVES: Final = frozenset(
-    {
-        "Customer.MergedInto",
-        "Customer.Absorbed",
-        "Customer.Unmerged",
-        "Customer.Restored",
-        "Customer.PersonalDataErased",
-    }
-)
+MOVES: Final = MOVES_KINDS
 # Projected events decoded one by one in Python (rare next to the staged ones).
 INDIVIDUAL: Final = PROJECTED_EVENTS - STAGED_EVENTS.keys()
-_CLASSES: Final = {"Customer": Customer, "ImportBatch": ImportBatch}
-
-
-def _topic(qualname: str) -> str:
-    outer, _, inner = qualname.partition(".")
-    return get_topic(getattr(_CLASSES[outer], inner))
-
-
-STAGED_TOPICS: Final = {_topic(name): kind.decode() for name, kind in STAGED_EVENTS.items()}
-INDIVIDUAL_TOPICS: Final = tuple(sorted(_topic(name) for name in INDIVIDUAL))
+STAGED_TOPICS: Final = {TOPICS[name]: kind.decode() for name, kind in STAGED_EVENTS.items()}
+INDIVIDUAL_TOPICS: Final = tuple(sorted(TOPICS[name] for name in INDIVIDUAL))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +107,14 @@ def _select_rows(
 def _select_block(recorder: ApplicationRecorder, start: int, end: int) -> bytes:
     """The staged events of ``start``…``end`` as NDJSON lines (``STAGED_LINE``), in log order."""
     (created, created_kind), (recorded, recorded_kind) = STAGED_TOPICS.items()
+    params = (STAGED_LINE, created, created_kind, recorded_kind, start, end, created, recorded)
     if isinstance(recorder, PostgresApplicationRecorder):
         sql = (
             "SELECT string_agg(format(%s, originator_id::text, CASE topic WHEN %s THEN %s ELSE %s END, "
             f"convert_from(state, 'UTF8')), E'\\n' ORDER BY notification_id) FROM {_pg_table(recorder)} "
             "WHERE notification_id BETWEEN %s AND %s AND topic IN (%s, %s)"
         )
-        fetch = _pg_fetch
+        rows = _pg_fetch(recorder, sql, params)
     else:
         # SQLite aggregates in the subquery's order; its group_concat has no ORDER BY before 3.44.
         sql = (
@@ -139,9 +122,7 @@ def _select_block(recorder: ApplicationRecorder, start: int, end: int) -> bytes:
             "CASE topic WHEN ? THEN ? ELSE ? END, CAST(state AS TEXT)) AS line "
             f"FROM {_sqlite_table(recorder)} WHERE rowid BETWEEN ? AND ? AND topic IN (?, ?) ORDER BY rowid)"
         )
-        fetch = _sqlite_fetch
-    params = (STAGED_LINE, created, created_kind, recorded_kind, start, end, created, recorded)
-    rows = fetch(recorder, sql, params)
+        rows = _sqlite_fetch(recorder, sql, params)
     text = rows[0][0] if rows else None
     return text.encode() if text else b""
 
@@ -158,7 +139,7 @@ def _pg_fetch(
     recorder: PostgresApplicationRecorder, sql: str, params: Sequence[Any]
 ) -> list[tuple[Any, ...]]:
     with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-        cursor.execute(sql, params)  # type: ignore[arg-type]
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from typing import Final
 
+from domain.touchpoints import CHANNELS
+
 # Contact channels whose first inbound touch makes a lead (imports and other
 # non-contact sources are facts about a customer, not leads).
-LEAD_CHANNELS_SQL: Final = "('web_form','douyin_dm','expo_scan','call_400','engineer_log','wecom_msg')"
+# One definition with the domain (``domain.touchpoints.CHANNELS``, what ``Customer`` and the SLA
+# book treat as a lead's channel).
+LEAD_CHANNELS_SQL: Final = "(" + ",".join(f"'{channel}'" for channel in CHANNELS) + ")"
 CONTRACT_STALL_DAYS: Final = 14
 
 TABLES: Final = """
@@ -46,41 +50,93 @@ CREATE TABLE IF NOT EXISTS customer_360 (
   customer_id UUID, display_name VARCHAR, company VARCHAR, city VARCHAR, industry VARCHAR,
   owner_agent_id VARCHAR, stage VARCHAR, tags VARCHAR[], identities VARCHAR[], first_touch_channel VARCHAR,
   first_touch_at TIMESTAMPTZ, first_response_at TIMESTAMPTZ, last_touch_at TIMESTAMPTZ, touch_count INTEGER,
-  merged_from VARCHAR[], erased BOOLEAN);
+  merged_from VARCHAR[], erased BOOLEAN, budget_cny DOUBLE);
 CREATE TABLE IF NOT EXISTS assignments (
   customer_id UUID, agent_id VARCHAR, decided_at TIMESTAMPTZ, rule_version INTEGER, matched_step VARCHAR,
   reason VARCHAR);
 CREATE TABLE IF NOT EXISTS sla_breaches (
   customer_id UUID, deadline_at TIMESTAMPTZ, escalated_to VARCHAR, step INTEGER, rule_version INTEGER);
 CREATE TABLE IF NOT EXISTS data_health (import_batch VARCHAR, metric VARCHAR, value DOUBLE);
+-- Columns added after a file was first written (DuckDB keeps an old file's tables as they were).
+ALTER TABLE customer_360 ADD COLUMN IF NOT EXISTS budget_cny DOUBLE;
+CREATE TABLE IF NOT EXISTS ec.rules (
+  rule_version INTEGER PRIMARY KEY, revised_at TIMESTAMPTZ, first_response_minutes INTEGER,
+  vip_first_response_minutes INTEGER, silence_days INTEGER, document JSON);
 """
 
-# Derived views: computed when queried, from the tables above (cheap: they read one row
-# per customer, except the heatmap, which reads leads only).
-VIEWS: Final = f"""
+# --- The figures: each defined once, here (SPEC §2.4, §2.5) ------------------------------
+#
+# Every figure is a table macro over a *scope*: the name of a relation with a
+# ``customer_id`` column holding the customers to count (``ec.everyone`` for the analyst
+# views, a role's ``visible_customers`` temp table for the report and the workspace), a
+# lead-time window ``[from_ts, to_ts)`` and, where unanswered leads count, the instant
+# ``as_of_ts`` they count up to. The public views are these macros over everyone; the
+# report, the workspace, the demo and ``replay what-if`` select from the same macros.
+
+EVERYONE_SCOPE: Final = "ec.everyone"  # the scope of the analyst views: every customer
+
+# Everyone the projector knows (the scope of the analyst views), and the leads of a scope.
+# With ``ec.everyone`` the optimiser drops the second branch and its semi-join altogether, so
+# the analyst views cost what an unscoped query costs.
+EVERYONE: Final = """
+CREATE OR REPLACE VIEW ec.everyone AS SELECT customer_id FROM ec.customers;
+CREATE OR REPLACE MACRO ec.scoped_leads(scope) AS TABLE
+  SELECT customer_id, channel, lead_at, first_response_at, followed_up_7d, owner_agent_id
+  FROM ec.leads WHERE scope = 'ec.everyone'
+  UNION ALL
+  SELECT customer_id, channel, lead_at, first_response_at, followed_up_7d, owner_agent_id
+  FROM ec.leads WHERE scope <> 'ec.everyone'
+    AND customer_id IN (SELECT CAST(customer_id AS UUID) FROM query_table(scope));
+"""
+
+# The rules in force: the newest revision (a rollback is a new revision of an old document).
+# Their figures come from the domain's parse of the document (``RulesRevised``), never from
+# defaults written here; with no rules recorded yet the view is empty.
+RULES_IN_FORCE: Final = """
+CREATE OR REPLACE VIEW ec.rules_in_force AS
+  SELECT rule_version, revised_at, first_response_minutes, vip_first_response_minutes, silence_days,
+         document
+  FROM ec.rules ORDER BY rule_version DESC LIMIT 1;
+"""
+
+# "Now" for the metrics: the latest event time projected, so every view is a pure function
+# of the log.
+WATERMARK: Final = """
 CREATE OR REPLACE VIEW ec.watermark AS
   SELECT coalesce(max(occurred_at), TIMESTAMPTZ '1970-01-01 00:00:00+00') AS as_of FROM touchpoints;
+"""
+
+# A lead (``ec.leads``, one row per live customer whose first inbound touch is on a contact
+# channel) and its response time as of ``as_of_ts``: a reply after ``as_of_ts`` had not
+# happened yet, so the lead counts as unanswered, with its elapsed time up to ``as_of_ts``
+# (ignoring a lead never improves a figure, and no figure depends on the future).
+# Hours as epoch_us differences: subtracting TIMESTAMPTZ values is ~8 µs a row.
+LEAD_HOURS: Final = """
+CREATE OR REPLACE MACRO ec.lead_hours(scope, from_ts, to_ts, as_of_ts) AS TABLE
+  SELECT customer_id, channel, lead_at, owner_agent_id,
+         coalesce(first_response_at <= CAST(as_of_ts AS TIMESTAMPTZ), false) AS answered,
+         (epoch_us(CASE WHEN first_response_at <= CAST(as_of_ts AS TIMESTAMPTZ) THEN first_response_at
+                        ELSE greatest(CAST(as_of_ts AS TIMESTAMPTZ), lead_at) END)
+          - epoch_us(lead_at)) / 3600e6 AS hours
+  FROM ec.scoped_leads(scope)
+  WHERE lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND lead_at < CAST(to_ts AS TIMESTAMPTZ);
 CREATE OR REPLACE VIEW lead_response AS
   SELECT customer_id, channel, lead_at, first_response_at,
          (epoch_us(first_response_at) - epoch_us(lead_at)) / 3600e6 AS response_hours, owner_agent_id
   FROM ec.leads;
-CREATE OR REPLACE MACRO ctre_between(from_ts, to_ts, as_of_ts) AS TABLE
-  WITH scoped AS (
-    -- A reply after as_of had not happened yet as of then: the lead counts as unanswered,
-    -- with its elapsed time up to as_of (so the figure never depends on the future).
-    -- Elapsed time as epoch_us differences: subtracting TIMESTAMPTZ values is ~8 µs a row.
-    SELECT channel, coalesce(first_response_at <= CAST(as_of_ts AS TIMESTAMPTZ), false) AS answered,
-           (epoch_us(CASE WHEN first_response_at <= CAST(as_of_ts AS TIMESTAMPTZ) THEN first_response_at
-                          ELSE greatest(CAST(as_of_ts AS TIMESTAMPTZ), lead_at) END)
-            - epoch_us(lead_at)) / 3600e6 AS hours
-    FROM ec.leads
-    WHERE lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND lead_at < CAST(to_ts AS TIMESTAMPTZ)),
-  per_channel AS (
+"""
+
+# CTRE = Σ_c mean_response_hours_c × lead_share_c over first-touch channels, and the
+# balance index: the lead-share-weighted coefficient of variation of the channel means.
+CTRE: Final = """
+CREATE OR REPLACE MACRO ec.ctre_of(scope, from_ts, to_ts, as_of_ts) AS TABLE
+  WITH per_channel AS (
     SELECT channel, count(*) AS leads, count(*) FILTER (WHERE answered) AS responded,
            avg(hours) AS mean_response_hours
-    FROM scoped GROUP BY channel),
+    FROM ec.lead_hours(scope, from_ts, to_ts, as_of_ts) GROUP BY channel),
   shares AS (
-    SELECT *, leads / sum(leads) OVER () AS lead_share FROM per_channel),
+    SELECT channel, leads, responded, mean_response_hours, leads / sum(leads) OVER () AS lead_share
+    FROM per_channel),
   total AS (
     SELECT sum(mean_response_hours * lead_share) AS ctre_hours FROM shares),
   balance AS (
@@ -94,26 +150,75 @@ CREATE OR REPLACE MACRO ctre_between(from_ts, to_ts, as_of_ts) AS TABLE
   UNION ALL
   SELECT '*', sum(s.leads), sum(s.responded), t.ctre_hours, 1.0, t.ctre_hours, b.balance_index
   FROM shares s, total t, balance b GROUP BY t.ctre_hours, b.balance_index;
+CREATE OR REPLACE MACRO ctre_between(from_ts, to_ts, as_of_ts) AS TABLE
+  SELECT channel, leads, responded, mean_response_hours, lead_share, ctre_hours, balance_index
+  FROM ec.ctre_of('ec.everyone', from_ts, to_ts, as_of_ts);
 CREATE OR REPLACE VIEW ctre AS
-  SELECT * FROM ctre_between(TIMESTAMPTZ '0001-01-01 00:00:00+00', TIMESTAMPTZ '9999-12-31 00:00:00+00',
-                             (SELECT as_of FROM ec.watermark));
-CREATE OR REPLACE VIEW funnel AS
+  SELECT channel, leads, responded, mean_response_hours, lead_share, ctre_hours, balance_index
+  FROM ctre_between(TIMESTAMPTZ '0001-01-01 00:00:00+00', TIMESTAMPTZ '9999-12-31 00:00:00+00',
+                    (SELECT as_of FROM ec.watermark));
+"""
+
+# The funnel: leads by stage and lead channel; followed up within 7 days = an outbound
+# touchpoint within 7 × 24 h after the lead (the first response, ``ec.leads.followed_up_7d``).
+FUNNEL: Final = """
+CREATE OR REPLACE MACRO ec.funnel_of(scope, from_ts, to_ts) AS TABLE
   SELECT c.stage, l.channel, count(*) AS customers,
          count(*) FILTER (WHERE l.followed_up_7d) AS followed_up_7d,
          count(*) FILTER (WHERE l.followed_up_7d) / count(*) AS follow_up_rate_7d
-  FROM customer_360 c JOIN ec.leads l USING (customer_id)
+  FROM customer_360 c JOIN ec.scoped_leads(scope) l USING (customer_id)
+  WHERE l.lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND l.lead_at < CAST(to_ts AS TIMESTAMPTZ)
   GROUP BY ALL;
-CREATE OR REPLACE VIEW response_heatmap AS
+CREATE OR REPLACE VIEW funnel AS
+  SELECT stage, channel, customers, followed_up_7d, follow_up_rate_7d
+  FROM ec.funnel_of('ec.everyone', TIMESTAMPTZ '0001-01-01 00:00:00+00',
+                    TIMESTAMPTZ '9999-12-31 00:00:00+00');
+"""
+
+# Leads by weekday (1 = Monday) and hour of their arrival in China Standard Time, with the
+# mean response hours of ``ec.lead_hours`` (unanswered leads count up to ``as_of_ts``).
+HEATMAP: Final = """
+CREATE OR REPLACE MACRO ec.heatmap_of(scope, from_ts, to_ts, as_of_ts) AS TABLE
   SELECT isodow(lead_at AT TIME ZONE 'Asia/Shanghai')::INTEGER AS weekday,
          hour(lead_at AT TIME ZONE 'Asia/Shanghai')::INTEGER AS hour,
-         count(*) AS leads,
-         avg((epoch_us(first_response_at) - epoch_us(lead_at)) / 3600e6) AS mean_response_hours
-  FROM ec.leads GROUP BY ALL;
+         count(*) AS leads, avg(hours) AS mean_response_hours
+  FROM ec.lead_hours(scope, from_ts, to_ts, as_of_ts) GROUP BY ALL;
+CREATE OR REPLACE VIEW response_heatmap AS
+  SELECT weekday, hour, leads, mean_response_hours
+  FROM ec.heatmap_of('ec.everyone', TIMESTAMPTZ '0001-01-01 00:00:00+00',
+                     TIMESTAMPTZ '9999-12-31 00:00:00+00', (SELECT as_of FROM ec.watermark));
+"""
+
+# A breach is a LEAD whose first-response deadline passed unanswered: a lead with at least
+# one recorded ``FirstResponseOverdue`` (the SLA watcher's decision, never re-derived here).
+# Each escalation step of it is one row of ``sla_breaches``; "breaches" counts leads.
+BREACHES: Final = """
+CREATE OR REPLACE MACRO ec.breach_steps_of(scope, from_ts, to_ts) AS TABLE
+  SELECT s.customer_id, s.deadline_at, s.escalated_to, s.step, s.rule_version, l.lead_at
+  FROM sla_breaches s JOIN ec.scoped_leads(scope) l USING (customer_id)
+  WHERE l.lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND l.lead_at < CAST(to_ts AS TIMESTAMPTZ);
+CREATE OR REPLACE MACRO ec.breached_leads_of(scope, from_ts, to_ts) AS TABLE
+  SELECT customer_id, min(lead_at) AS lead_at, min(deadline_at) AS deadline_at, count(*) AS steps
+  FROM ec.breach_steps_of(scope, from_ts, to_ts) GROUP BY customer_id;
+CREATE OR REPLACE VIEW ec.breached_leads AS
+  SELECT customer_id, lead_at, deadline_at, steps
+  FROM ec.breached_leads_of('ec.everyone', TIMESTAMPTZ '0001-01-01 00:00:00+00',
+                            TIMESTAMPTZ '9999-12-31 00:00:00+00');
+"""
+
+# Silent customers: the recorded ``silent`` tag (the silence tagger's decision on the rules'
+# ``[silence] days``), never a threshold re-derived here.
+SILENCE: Final = """
 CREATE OR REPLACE VIEW silent_customers AS
   SELECT c.customer_id, c.display_name, c.owner_agent_id, c.last_touch_at,
          date_diff('day', c.last_touch_at, w.as_of)::INTEGER AS silent_days
   FROM customer_360 c, ec.watermark w
   WHERE list_contains(c.tags, 'silent') AND NOT c.erased;
+"""
+
+# The five break points of seed 002, counted now and repaired. "First contact overdue" is a
+# breached lead (``ec.breached_leads``).
+BREAKPOINTS: Final = f"""
 CREATE OR REPLACE VIEW ec.journey_breakpoints_ordered AS
   WITH w AS (SELECT as_of FROM ec.watermark),
   last_out AS (SELECT customer_id, max(occurred_at) AS at FROM touchpoints WHERE direction = 'outbound'
@@ -132,7 +237,8 @@ CREATE OR REPLACE VIEW ec.journey_breakpoints_ordered AS
   SELECT 'first contact overdue',
          count(*) FILTER (WHERE overdue AND first_response_at IS NULL),
          count(*) FILTER (WHERE overdue AND first_response_at IS NOT NULL),
-         2 FROM (SELECT live.*, customer_id IN (SELECT customer_id FROM sla_breaches) AS overdue FROM live)
+         2 FROM (SELECT live.*, customer_id IN (SELECT customer_id FROM ec.breached_leads) AS overdue
+                 FROM live)
   UNION ALL
   SELECT 'requirement doc not sent',
          count(*) FILTER (WHERE live.stage = 'requirement' AND (o.at IS NULL OR o.at < live.stage_at)),
@@ -154,6 +260,11 @@ CREATE OR REPLACE VIEW ec.journey_breakpoints_ordered AS
 CREATE OR REPLACE VIEW journey_breakpoints AS
   SELECT breakpoint, now, repaired FROM ec.journey_breakpoints_ordered ORDER BY ord;
 """
+
+# In dependency order.
+VIEWS: Final = "".join(
+    (EVERYONE, RULES_IN_FORCE, WATERMARK, LEAD_HOURS, CTRE, FUNNEL, HEATMAP, BREACHES, SILENCE, BREAKPOINTS)
+)
 
 PUBLIC_RELATIONS: Final = (
     "customer_360",

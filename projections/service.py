@@ -7,13 +7,23 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
-from adapters.application import EventChain
-from eventchain.config import Settings
+from adapters.application import EventChain, StoreSettings
 from projections.projector import Projector
 from projections.snapshot import publish_snapshot
 from projections.views import DuckDBViews
+
+
+class Settings(StoreSettings, Protocol):
+    """What the projector needs of the runtime settings (``eventchain.config.Settings`` has it;
+    the read side does not import the CLI's configuration)."""
+
+    @property
+    def views_path(self) -> Path: ...
+    @property
+    def snapshot_path(self) -> Path: ...
+
 
 PUBLISH_INTERVAL: Final = 0.5  # seconds: the analyst snapshot is at most this much older than a commit
 RETRY_DELAY: Final = 1.0
@@ -38,7 +48,7 @@ def run_projector(settings: Settings, stop: threading.Event, app: EventChain | N
     every PUBLISH_INTERVAL. A store or DuckDB error is logged and the loop resumes from the
     last committed position after a short delay (nothing is applied twice). When a
     ``replay rebuild`` swaps a new views file in, the loop reopens it and goes on from there."""
-    app = app or EventChain.from_url(settings.store_url, kek=settings.kek)
+    app = app or EventChain.from_settings(settings)
     while not stop.is_set():
         views = DuckDBViews(settings.views_path)
         inode = os.stat(settings.views_path).st_ino

@@ -16,21 +16,26 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
+from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
 from adapters.crypto import ERASED_TEXT  # what an erased text reads as, everywhere
+from domain.customer import PROFILE_FIELDS, Customer, correction_marker
+from domain.events import kind_of
+from domain.imports import ImportBatch
+from domain.rules import RulesError, RuleSet, rules_from_dict
 from projections.bulk import insert_rows, insert_staged
+from projections.catalogue import PROJECTED
 from projections.decoding import StagedBlock, StagedEvent
 from projections.schema import LEAD_CHANNELS_SQL, TABLES, VIEWS
 
-PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
 MEMORY_LIMIT: Final = "512MB"
 
 _TOUCHPOINT_COLUMNS: Final = (
@@ -60,7 +65,7 @@ _ASSIGNMENT_COLUMNS: Final = (
     ("matched_step", "VARCHAR"),
     ("reason", "VARCHAR"),
 )
-_BREACH_COLUMNS: Final = (
+BREACH_COLUMNS: Final = (
     ("customer_id", "UUID"),
     ("deadline_at", "TIMESTAMPTZ"),
     ("escalated_to", "VARCHAR"),
@@ -106,8 +111,20 @@ class DuckDBViews(TrackingRecorder):
         self.connection = duckdb.connect(str(self.path), config={"memory_limit": MEMORY_LIMIT})
         self._lock = threading.RLock()
         with self._lock:
+            upgraded = self._missing_budget_column()
             self.connection.execute(TABLES)
             self.connection.execute(VIEWS)
+            if upgraded:  # a file from before customer_360.budget_cny: fill it on the next refresh
+                self.connection.execute(
+                    "INSERT OR REPLACE INTO ec.settings VALUES ('refresh_pending', 'true')"
+                )
+
+    def _missing_budget_column(self) -> bool:
+        found = self.connection.execute(
+            "SELECT count(*) FILTER (WHERE column_name = 'budget_cny'), count(*) FROM duckdb_columns() "
+            "WHERE schema_name = 'main' AND table_name = 'customer_360'"
+        ).fetchone()
+        return found is not None and found[1] > 0 and found[0] == 0
 
     def close(self) -> None:
         with self._lock:
@@ -205,6 +222,22 @@ class DuckDBViews(TrackingRecorder):
         refresh_data_health(connection)
 
 
+_Handler = Callable[["_Applier", Any], None]
+HANDLERS: dict[type[DomainEvent], _Handler] = {}
+
+
+def _handles(event_class: type[DomainEvent]) -> Callable[[_Handler], _Handler]:
+    """Registers the method as the handler of ``event_class`` (dispatch by class, not by name)."""
+
+    def register(handler: _Handler) -> _Handler:
+        if event_class in HANDLERS:
+            raise ImportError(f"two handlers for {kind_of(event_class)}")
+        HANDLERS[event_class] = handler
+        return handler
+
+    return register
+
+
 class _Applier:
     """Applies one batch of events in segments (see the module docstring)."""
 
@@ -218,19 +251,19 @@ class _Applier:
             if isinstance(event, StagedEvent | StagedBlock):
                 self.segment.staged.append(event.line)
                 continue
-            handler = getattr(self, "on_" + event.qualname.replace(".", "_"), None)
-            if handler is not None:
-                handler(event)
+            _HANDLERS_BY_KIND[event.qualname](self, event)  # every projected kind has one
         self.flush()
         return self.touched
 
     # --- facts (buffered) ---------------------------------------------------------------
 
+    @_handles(Customer.Created)
     def on_Customer_Created(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         self.segment.customers.append((customer_id, event.timestamp))
         self.touched.add(customer_id)
 
+    @_handles(Customer.TouchpointRecorded)
     def on_Customer_TouchpointRecorded(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         segment = self.segment
@@ -254,6 +287,7 @@ class _Applier:
                 )
         self.touched.add(customer_id)
 
+    @_handles(Customer.LeadAssigned)
     def on_Customer_LeadAssigned(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         self.segment.assignments.append(
@@ -269,6 +303,7 @@ class _Applier:
         self.segment.owners[customer_id] = event.agent_id
         self.touched.add(customer_id)
 
+    @_handles(Customer.FirstResponseOverdue)
     def on_Customer_FirstResponseOverdue(self, event: Any) -> None:
         self.segment.breaches.append(
             (
@@ -280,16 +315,19 @@ class _Applier:
             )
         )
 
+    @_handles(Customer.StageChanged)
     def on_Customer_StageChanged(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         self.segment.stages[customer_id] = (event.stage, event.changed_at)
         self.touched.add(customer_id)
 
+    @_handles(Customer.TagsChanged)
     def on_Customer_TagsChanged(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         self.segment.tag_changes.append((customer_id, list(event.added), list(event.removed)))
         self.touched.add(customer_id)
 
+    @_handles(Customer.Corrected)
     def on_Customer_Corrected(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         if event.field in PROFILE_FIELDS:
@@ -300,11 +338,12 @@ class _Applier:
                     event.field,
                     _text(event.value),
                     event.corrected_at,
-                    f"~correction:{event.originator_version:012d}",
+                    correction_marker(event.originator_version),
                 )
             )
         self.touched.add(customer_id)
 
+    @_handles(ImportBatch.Completed)
     def on_ImportBatch_Completed(self, event: Any) -> None:
         self.segment.imports.append(
             (
@@ -319,8 +358,28 @@ class _Applier:
             )
         )
 
+    @_handles(RuleSet.RulesRevised)
+    def on_RuleSet_RulesRevised(self, event: Any) -> None:
+        """The rules' figures the views show, from the domain's own parse of the document."""
+        figures: list[int | None]
+        try:
+            sla, days = (lambda r: (r.sla, r.silence.days))(rules_from_dict(dict(event.document)))
+            figures = [sla.first_response_minutes, sla.vip_first_response_minutes, days]
+        except RulesError:  # a document an older version accepted: kept, its figures unknown
+            figures = [None, None, None]
+        self.connection.execute(
+            "INSERT OR REPLACE INTO ec.rules VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                event.number,
+                event.revised_at,
+                *figures,
+                json.dumps(event.document, ensure_ascii=False, default=str),
+            ],
+        )
+
     # --- moves (flush first, then update) -----------------------------------------------
 
+    @_handles(Customer.MergedInto)
     def on_Customer_MergedInto(self, event: Any) -> None:
         self.flush()
         absorbed = str(event.originator_id)
@@ -330,6 +389,7 @@ class _Applier:
         )
         self.touched.add(absorbed)
 
+    @_handles(Customer.Absorbed)
     def on_Customer_Absorbed(self, event: Any) -> None:
         self.flush()
         survivor, absorbed = str(event.originator_id), str(event.absorbed_id)
@@ -342,6 +402,7 @@ class _Applier:
         )
         self.touched.update((survivor, absorbed))
 
+    @_handles(Customer.Unmerged)
     def on_Customer_Unmerged(self, event: Any) -> None:
         self.flush()
         survivor, absorbed = str(event.originator_id), str(event.absorbed_id)
@@ -360,6 +421,7 @@ class _Applier:
         )
         self.touched.update((survivor, absorbed))
 
+    @_handles(Customer.Restored)
     def on_Customer_Restored(self, event: Any) -> None:
         self.flush()
         customer_id = str(event.originator_id)
@@ -368,6 +430,7 @@ class _Applier:
         )
         self.touched.add(customer_id)
 
+    @_handles(Customer.PersonalDataErased)
     def on_Customer_PersonalDataErased(self, event: Any) -> None:
         self.flush()
         ids = [str(event.originator_id), *(str(i) for i in event.erased_ids)]
@@ -393,7 +456,7 @@ class _Applier:
         insert_rows(connection, "ec.identities", _IDENTITY_COLUMNS, segment.identities)
         insert_rows(connection, "ec.observations", _OBSERVATION_COLUMNS, segment.observations)
         insert_rows(connection, "assignments", _ASSIGNMENT_COLUMNS, segment.assignments)
-        insert_rows(connection, "sla_breaches", _BREACH_COLUMNS, segment.breaches)
+        insert_rows(connection, "sla_breaches", BREACH_COLUMNS, segment.breaches)
         insert_rows(connection, "ec.import_batches", _IMPORT_COLUMNS, segment.imports)
         for customer_id, owner in segment.owners.items():
             connection.execute(
@@ -423,6 +486,20 @@ class _Applier:
             self.connection.execute(
                 "UPDATE ec.customers SET tags = ? WHERE customer_id = ?", [sorted(current), customer_id]
             )
+
+
+def check_handlers(
+    handlers: Mapping[type[DomainEvent], object], projected: frozenset[type[DomainEvent]]
+) -> None:
+    """Every projected event class (projections/catalogue.py) has a handler, and only those."""
+    missing, extra = projected - handlers.keys(), handlers.keys() - projected
+    if missing or extra:
+        names = ", ".join(sorted(kind_of(c) for c in missing | extra))
+        raise ImportError(f"projections/views.py: projected events and handlers differ: {names}")
+
+
+check_handlers(HANDLERS, PROJECTED)
+_HANDLERS_BY_KIND: Final = {kind_of(cls): handler for cls, handler in HANDLERS.items()}
 
 
 def _text(value: Any) -> str:
@@ -483,7 +560,9 @@ INSERT INTO ec.leads
   SELECT l.customer_id, l.channel, l.lead_at, r.first_response_at,
          coalesce(r.first_response_at <= l.lead_at + INTERVAL 7 DAY, false), c.owner_agent_id
   FROM lead l JOIN live c USING (customer_id) LEFT JOIN response r USING (customer_id);
-INSERT INTO customer_360
+INSERT INTO customer_360 (customer_id, display_name, company, city, industry, owner_agent_id, stage, tags,
+                          identities, first_touch_channel, first_touch_at, first_response_at, last_touch_at,
+                          touch_count, merged_from, erased, budget_cny)
   WITH chain AS (
     SELECT customer_id, count(*)::INTEGER AS touch_count, max(occurred_at) AS last_touch_at,
            first(channel ORDER BY occurred_at, touchpoint_id) AS first_touch_channel,
@@ -494,7 +573,9 @@ INSERT INTO customer_360
            arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'name') AS name,
            arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'company') AS company,
            arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'city') AS city,
-           arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'industry') AS industry
+           arg_max(value, (occurred_at, touchpoint_id)) FILTER (WHERE field = 'industry') AS industry,
+           arg_max(TRY_CAST(value AS DOUBLE), (occurred_at, touchpoint_id))
+             FILTER (WHERE field = 'budget_cny') AS budget_cny
     FROM ec.observations WHERE customer_id IN (SELECT customer_id FROM touched) GROUP BY customer_id),
   ids AS (
     SELECT customer_id, list(DISTINCT identity_key ORDER BY identity_key) AS identities
@@ -508,7 +589,7 @@ INSERT INTO customer_360
          coalesce(c.stage, CASE WHEN l.lead_at IS NOT NULL THEN 'lead' END),
          coalesce(c.tags, []), coalesce(i.identities, []), ch.first_touch_channel, ch.first_touch_at,
          l.first_response_at, ch.last_touch_at, coalesce(ch.touch_count, 0), coalesce(m.merged_from, []),
-         c.erased
+         c.erased, CASE WHEN c.erased THEN NULL ELSE w.budget_cny END
   FROM live c LEFT JOIN chain ch USING (customer_id) LEFT JOIN wide w USING (customer_id)
   LEFT JOIN ids i USING (customer_id) LEFT JOIN merged m USING (customer_id)
   LEFT JOIN ec.leads l USING (customer_id);

@@ -1,27 +1,41 @@
 """Back-testing a rule change against real history (SPEC §5): ``replay what-if``.
 
 The routing fold runs over the recorded log with another rules document in place of the
-versions that were in force, writing nothing. Responses are taken as they happened
-(relative to each lead), so predicted breaches use the recorded response times; the
-report lists the assignments that would change, the breaches that would appear or
-vanish, and the CTRE of the leads in the window.
+versions that were in force, writing nothing to the store. The figures are the views' own
+(projections/schema.py): the log is projected by the real projector into a scratch DuckDB
+file, the breached leads and CTRE are read from it, then the draft's hypothetical
+escalations replace the recorded ``sla_breaches`` rows there and the same macros are read
+again. Responses are taken as they happened (relative to each lead), so predicted
+breaches use the recorded response times; the report lists the assignments that would
+change, the breaches (leads, ``ec.breached_leads_of``) that would appear or vanish, and
+the CTRE of the leads in the window.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-from uuid import UUID
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
 
 from adapters.application import EventChain
 from adapters.log_reader import log_events
+from adapters.report.queries import Window
 from adapters.router import ROUTED_EVENTS
 from domain.customer import Customer
 from domain.routing import ROUTER, Decision, RoutingFold
 from domain.rules import RulesDocument
 from domain.sla import due_steps, response_minutes
+from projections.bulk import insert_rows
+from projections.views import BREACH_COLUMNS
+from replay.rebuild import build_views
+
+SCOPE: Final = "what_if_scope"  # the customers back-tested (a temp table in the scratch views)
+DRAFT_VERSION: Final = 0  # the rule version of a hypothetical decision (never a stored version)
 
 
 @dataclass
@@ -30,11 +44,11 @@ class WhatIf:
     changed: list[tuple[str, str, str, str]] = field(
         default_factory=list
     )  # customer, actual, predicted, step
-    breaches_actual: int = 0
-    breaches_predicted: int = 0
+    breaches_actual: int = 0  # breached leads (ec.breached_leads_of) as recorded
+    breaches_predicted: int = 0  # breached leads had the draft been in force
     appear: list[str] = field(default_factory=list)  # customers that would breach but did not
     vanish: list[str] = field(default_factory=list)  # customers that breached but would not
-    ctre_hours: float | None = None  # lead-share weighted mean response (as recorded, to the watermark)
+    ctre_hours: float | None = None  # the ctre view's figure for the leads in scope (responses as recorded)
 
 
 def what_if(
@@ -51,70 +65,84 @@ def what_if(
     for _, kind, originator, fields in log_events(app, ROUTED_EVENTS):
         for decision in fold.feed(kind, originator, fields):
             predicted[decision.customer_id] = decision
-        if kind == "Customer.LeadAssigned" and fields.get("actor") == ROUTER:
+        if kind == Customer.LeadAssigned.__qualname__ and fields.get("actor") == ROUTER:
             actual_owner.setdefault(originator, fields["agent_id"])
-    now = fold.watermark
-    report = WhatIf()
-    response_hours: dict[str, list[float]] = {}
-    for customer_id, decision in sorted(predicted.items()):
-        if (start and decision.decided_at < start) or (end and decision.decided_at >= end):
-            continue
-        if customers is not None and customer_id not in customers:
-            continue
-        report.leads += 1
+    with tempfile.TemporaryDirectory(prefix="eventchain-what-if-") as scratch:
+        path = build_views(app, Path(scratch) / "what-if.duckdb").path
+        with duckdb.connect(str(path)) as connection:
+            report, leads = _figures(connection, rules, Window(start, end).bounds(), customers)
+    for customer_id in leads:
+        draft = predicted.get(customer_id)
         actual = actual_owner.get(customer_id)
-        if actual is not None and actual != decision.agent_id:
-            report.changed.append((customer_id, actual, decision.agent_id, decision.matched_step))
-        customer = app.get_customer(UUID(customer_id), follow_merges=False)
-        would = _would_escalate(customer, rules, now)
-        report.breaches_actual += bool(customer.escalated_steps)
-        report.breaches_predicted += bool(would)
-        if would and not customer.escalated_steps:
-            report.appear.append(customer_id)
-        if customer.escalated_steps and not would:
-            report.vanish.append(customer_id)
-        _response(customer, now, response_hours)
-    report.ctre_hours = _ctre(response_hours)
+        if draft is not None and actual is not None and actual != draft.agent_id:
+            report.changed.append((customer_id, actual, draft.agent_id, draft.matched_step))
     return report
 
 
-def _would_escalate(customer: Customer, rules: RulesDocument, now: datetime | None) -> set[int]:
-    """The steps the draft's SLA would escalate in event time (responses as recorded)."""
-    lead, response = customer.first_inbound, customer.first_response
-    if lead is None or now is None or customer.merged_into is not None:
-        return set()
-    sla = rules.sla
-    due = due_steps(
-        lead.occurred_at,
-        response.occurred_at if response else None,
-        response_minutes(sla, "vip" in customer.tags),
-        sla.escalation_chain,
-        now,
-        working=sla.working_time(),
-    )
-    return {d.step for d in due}
+def _figures(
+    connection: duckdb.DuckDBPyConnection,
+    rules: RulesDocument,
+    bounds: list[str],
+    customers: Collection[str] | None,
+) -> tuple[WhatIf, list[str]]:
+    """The figures as recorded and under the draft's SLA, and the ids of the leads in scope."""
+    connection.execute(f"CREATE TEMP TABLE {SCOPE} (customer_id VARCHAR)")
+    if customers is None:
+        connection.execute(f"INSERT INTO {SCOPE} SELECT CAST(customer_id AS VARCHAR) FROM ec.customers")
+    else:
+        insert_rows(connection, SCOPE, [("customer_id", "VARCHAR")], [(c,) for c in sorted(customers)])
+    leads = connection.execute(
+        f"""SELECT CAST(l.customer_id AS VARCHAR), l.lead_at, r.first_response_at,
+                   list_contains(c.tags, 'vip'), w.as_of
+            FROM ec.lead_hours('{SCOPE}', ?, ?, (SELECT as_of FROM ec.watermark)) l
+            JOIN ec.leads r USING (customer_id) JOIN customer_360 c USING (customer_id), ec.watermark w
+            ORDER BY 1""",
+        bounds,
+    ).fetchall()
+    result = WhatIf(leads=len(leads), ctre_hours=_ctre_hours(connection, bounds))
+    actual = _breached(connection, bounds)
+    connection.execute("DELETE FROM sla_breaches")
+    insert_rows(connection, "sla_breaches", BREACH_COLUMNS, _draft_breaches(rules, leads))
+    would = _breached(connection, bounds)
+    result.breaches_actual, result.breaches_predicted = len(actual), len(would)
+    result.appear = sorted(would - actual)
+    result.vanish = sorted(actual - would)
+    return result, [row[0] for row in leads]
 
 
-def _response(customer: Customer, now: datetime | None, into: dict[str, list[float]]) -> None:
-    lead, response = customer.first_inbound, customer.first_response
-    if lead is None or now is None:
-        return
-    until = response.occurred_at if response else max(now, lead.occurred_at)
-    into.setdefault(lead.channel, []).append((until - lead.occurred_at).total_seconds() / 3600)
+def _draft_breaches(rules: RulesDocument, leads: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The escalations the draft's SLA would have recorded, in event time up to the watermark."""
+    sla, working = rules.sla, rules.sla.working_time()
+    rows: list[tuple[Any, ...]] = []
+    for customer_id, lead_at, answered_at, vip, now in leads:
+        due = due_steps(
+            lead_at, answered_at, response_minutes(sla, bool(vip)), sla.escalation_chain, now, working=working
+        )
+        rows.extend((customer_id, d.deadline_at, d.role, d.step, DRAFT_VERSION) for d in due)
+    return rows
 
 
-def _ctre(per_channel: dict[str, list[float]]) -> float | None:
-    total = sum(len(v) for v in per_channel.values())
-    if not total:
-        return None
-    return sum((sum(v) / len(v)) * (len(v) / total) for v in per_channel.values())
+def _breached(connection: duckdb.DuckDBPyConnection, bounds: list[str]) -> set[str]:
+    rows = connection.execute(
+        f"SELECT CAST(customer_id AS VARCHAR) FROM ec.breached_leads_of('{SCOPE}', ?, ?)", bounds
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _ctre_hours(connection: duckdb.DuckDBPyConnection, bounds: list[str]) -> float | None:
+    row = connection.execute(
+        f"""SELECT ctre_hours FROM ec.ctre_of('{SCOPE}', ?, ?, (SELECT as_of FROM ec.watermark))
+            WHERE channel = '*'""",
+        bounds,
+    ).fetchone()
+    return None if row is None else float(row[0])
 
 
 def summary_lines(report: WhatIf, sample: int = 10) -> list[str]:
     lines = [
         f"{report.leads} leads replayed; {len(report.changed)} assignments would change",
         *(f"  {c[:8]}: {a} → {p} ({step})" for c, a, p, step in report.changed[:sample]),
-        f"breaches: {report.breaches_actual} actual → {report.breaches_predicted} predicted "
+        f"breached leads: {report.breaches_actual} actual → {report.breaches_predicted} predicted "
         f"({len(report.appear)} would appear, {len(report.vanish)} would vanish)",
         "CTRE (responses as recorded): "
         + (

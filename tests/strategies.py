@@ -22,6 +22,8 @@ from domain.touchpoints import (
     ExpoScanPayload,
     Identity,
     Utm,
+    Visit,
+    VisitPayload,
     WebForm,
     WebFormPayload,
     WecomMsg,
@@ -99,6 +101,13 @@ payloads: dict[str, Any] = {
         diagnosis=st.none() | text,
     ),
     "wecom_msg": st.builds(WecomPayload, external_userid=ids, text=st.none() | text),
+    "visit": st.builds(
+        VisitPayload,
+        visit_id=ids,
+        address=st.none() | short_text,
+        duration_min=st.none() | st.integers(0, 600),
+        summary=st.none() | text,
+    ),
 }
 ENVELOPES = {
     "web_form": WebForm,
@@ -107,6 +116,7 @@ ENVELOPES = {
     "call_400": Call400,
     "engineer_log": EngineerLog,
     "wecom_msg": WecomMsg,
+    "visit": Visit,
 }
 
 

@@ -24,7 +24,7 @@ _LAYOUT: Final[dict[str, Any]] = {
 
 
 def funnel_figure(funnel: list[tuple[str, str, int, int]]) -> go.Figure:
-    """Customers per stage (top: lead), stacked by first-touch channel."""
+    """Leads per stage (top: lead), stacked by lead channel (the ``funnel`` view)."""
     stages = [s for s in STAGES if any(row[0] == s for row in funnel)]
     stages += sorted({row[0] for row in funnel} - set(stages))
     figure = go.Figure()
@@ -39,7 +39,7 @@ def funnel_figure(funnel: list[tuple[str, str, int, int]]) -> go.Figure:
         )
     figure.update_layout(
         _LAYOUT,
-        title="Customers by stage × first-touch channel",
+        title="Leads by stage × lead channel",
         barmode="stack",
         yaxis={"autorange": "reversed", "title": "stage"},
         xaxis={"title": "customers"},

@@ -48,7 +48,12 @@ def render_page(data: ReportData, generated_at: datetime, source: str) -> str:
                 "colour: mean hours to first response.</p>",
             ),
             "</div>",
-            _section("SLA breaches", _table(data.sla_breaches, "no first-response deadline missed")),
+            _section(
+                "SLA breaches",
+                f'<p class="note">{data.breached_leads} leads missed their first-response deadline; '
+                f"{data.sla_breaches.total} escalation steps:</p>",
+                _table(data.sla_breaches, "no first-response deadline missed"),
+            ),
             _section("Silent customers", _table(data.silent_customers, "no silent customer")),
             _optional_section("Journey break points", data.journey_breakpoints),
             _optional_section("Data health", data.data_health),
@@ -86,7 +91,7 @@ def _kpis(data: ReportData) -> str:
         ("answered", str(responded)),
         ("CTRE", "—" if ctre.ctre_hours is None else f"{ctre.ctre_hours:.2f} h"),
         ("balance index", "—" if ctre.balance_index is None else f"{ctre.balance_index:.2f}"),
-        ("SLA breaches", str(data.sla_breaches.total)),
+        ("SLA breaches (leads)", str(data.breached_leads)),
         ("silent customers", str(data.silent_customers.total)),
     ]
     cards = "".join(f'<div class="kpi"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for k, v in figures)

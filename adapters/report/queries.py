@@ -1,13 +1,13 @@
 """What the report shows, read from the DuckDB read models (SPEC §2.4) through a role.
 
-Every figure is computed from per-customer rows joined to ``visible_customers``, so a
-sales rep's report counts only their own customers. Time is event time, in China
-Standard Time (the teams' working hours) for the weekday × hour heatmap.
+Every figure is selected from its one definition, a table macro of projections/schema.py,
+with ``visible_customers`` as its scope, so a sales rep's report counts only their own
+customers and never computes a figure another way. Time is event time, shown in China
+Standard Time (the teams' working hours).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +17,7 @@ from typing import Any, Final
 import duckdb
 
 from domain.customer import STAGES
+from projections.schema import EVERYONE_SCOPE
 from projections.visibility import VISIBLE_TABLE, Role, load_visible_customers
 
 REPORT_TIMEZONE: Final = "Asia/Shanghai"
@@ -36,6 +37,13 @@ class Window:
         start = None if self.start is None else self.start.isoformat()
         end = None if self.end is None else self.end.isoformat()
         return [start, start, end, end]
+
+    def bounds(self) -> list[str]:
+        """``[from_ts, to_ts)`` for the figure macros (``ec.*_of``): infinite when unbounded."""
+        return [
+            "-infinity" if self.start is None else self.start.isoformat(),
+            "infinity" if self.end is None else self.end.isoformat(),
+        ]
 
     @staticmethod
     def condition(column: str) -> str:
@@ -67,19 +75,11 @@ class ChannelCTRE:
 
 @dataclass(frozen=True, slots=True)
 class CTRE:
+    """A row set of ``ec.ctre_of`` (projections/schema.py): the channels and the total."""
+
     channels: list[ChannelCTRE]
     ctre_hours: float | None  # Σ mean_c × share_c; None without leads
     balance_index: float | None  # share-weighted coefficient of variation of the channel means
-
-    @classmethod
-    def of(cls, channels: list[ChannelCTRE]) -> CTRE:
-        if not channels:
-            return cls(channels, None, None)
-        ctre = sum(c.mean_response_hours * c.lead_share for c in channels)
-        if ctre == 0:
-            return cls(channels, ctre, 0.0)
-        variance = sum(c.lead_share * (c.mean_response_hours - ctre) ** 2 for c in channels)
-        return cls(channels, ctre, math.sqrt(variance) / ctre)
 
 
 @dataclass(slots=True)
@@ -91,7 +91,8 @@ class ReportData:
     funnel: list[tuple[str, str, int, int]] = field(default_factory=list)  # stage, channel, n, 7d
     ctre: CTRE = field(default_factory=lambda: CTRE([], None, None))
     heatmap: list[tuple[int, int, int, float]] = field(default_factory=list)  # weekday, hour, n, mean h
-    sla_breaches: Table = field(default_factory=lambda: Table([], []))
+    breached_leads: int = 0  # leads with a missed first-response deadline (ec.breached_leads_of)
+    sla_breaches: Table = field(default_factory=lambda: Table([], []))  # their escalation steps
     silent_customers: Table = field(default_factory=lambda: Table([], []))
     journey_breakpoints: Table | None = None  # None: not shown to this role / not in the views
     data_health: Table | None = None
@@ -104,15 +105,28 @@ def open_views(path: Path) -> duckdb.DuckDBPyConnection:
     return connection
 
 
+def scope_of(role: Role) -> str:
+    """The scope a role's figures are selected over (projections/schema.py): everyone for
+    exec (the analyst views' own plan, no semi-join), else the role's ``visible_customers``."""
+    return EVERYONE_SCOPE if role.sees_everything else VISIBLE_TABLE
+
+
 def load_report_data(
-    connection: duckdb.DuckDBPyConnection, role: Role, window: Window, team: Collection[str] = ()
+    connection: duckdb.DuckDBPyConnection,
+    role: Role,
+    window: Window,
+    team: Collection[str] = (),
+    *,
+    scope: str | None = None,
 ) -> ReportData:
+    """``scope``: the relation the figures count over; None for the role's (``scope_of``)."""
     data = ReportData(role, window, _latest_event_time(connection))
     data.visible_customers = load_visible_customers(connection, role, team)
-    data.funnel = _funnel(connection, window)
-    data.ctre = CTRE.of(_ctre_channels(connection, window, data.as_of))
-    data.heatmap = _heatmap(connection, window, data.as_of)
-    data.sla_breaches = _sla_breaches(connection, window)
+    scope = scope or scope_of(role)
+    data.funnel = _funnel(connection, window, scope)
+    data.ctre = ctre_figures(connection, window, scope)
+    data.heatmap = _heatmap(connection, window, scope)
+    data.breached_leads, data.sla_breaches = _sla_breaches(connection, window, scope)
     data.silent_customers = visible_rows(connection, "silent_customers")
     data.journey_breakpoints = _organisation_table(connection, "journey_breakpoints", role)
     data.data_health = _organisation_table(connection, "data_health", role)
@@ -121,21 +135,15 @@ def load_report_data(
 
 def _latest_event_time(connection: duckdb.DuckDBPyConnection) -> str | None:
     row = connection.execute("SELECT max(occurred_at)::VARCHAR FROM touchpoints").fetchone()
-    return None if row is None else row[0]
+    return None if row is None else row[0]  # what ec.watermark reads, or None before any event
 
 
-def _funnel(connection: duckdb.DuckDBPyConnection, window: Window) -> list[tuple[str, str, int, int]]:
-    sql = f"""
-        WITH followed AS (
-            SELECT DISTINCT l.customer_id FROM lead_response l JOIN touchpoints t
-              ON t.customer_id = l.customer_id AND t.direction = 'outbound'
-             AND t.occurred_at >= l.lead_at AND t.occurred_at < l.lead_at + INTERVAL 7 DAY)
-        SELECT coalesce(c.stage, 'none'), coalesce(c.first_touch_channel, 'none'), count(*)::INTEGER,
-               count(f.customer_id)::INTEGER
-        FROM customer_360 c LEFT JOIN followed f ON f.customer_id = c.customer_id
-        WHERE CAST(c.customer_id AS VARCHAR) IN {_VISIBLE} AND {Window.condition("c.first_touch_at")}
-        GROUP BY ALL ORDER BY ALL"""
-    rows = connection.execute(sql, window.parameters()).fetchall()
+def _funnel(
+    connection: duckdb.DuckDBPyConnection, window: Window, scope: str = VISIBLE_TABLE
+) -> list[tuple[str, str, int, int]]:
+    sql = f"""SELECT coalesce(stage, 'none'), channel, customers::INTEGER, followed_up_7d::INTEGER
+              FROM ec.funnel_of('{scope}', ?, ?) ORDER BY ALL"""
+    rows = connection.execute(sql, window.bounds()).fetchall()
     return sorted((tuple(row) for row in rows), key=_stage_order)
 
 
@@ -143,54 +151,49 @@ def _stage_order(row: tuple[str, str, int, int]) -> tuple[int, str, str]:
     return (STAGES.index(row[0]) if row[0] in STAGES else len(STAGES), row[0], row[1])
 
 
-def _visible_leads(window: Window) -> str:
-    """Lead rows the role sees in the window; unanswered ones count their elapsed time (§2.5)."""
-    return f"""
-        SELECT channel, lead_at, response_hours,
-               coalesce(response_hours, date_diff('second', lead_at, ?::TIMESTAMPTZ) / 3600.0) AS hours
-        FROM lead_response
-        WHERE CAST(customer_id AS VARCHAR) IN {_VISIBLE} AND {window.condition("lead_at")}"""
-
-
-def _ctre_channels(
-    connection: duckdb.DuckDBPyConnection, window: Window, as_of: str | None
-) -> list[ChannelCTRE]:
-    sql = f"""
-        WITH leads AS ({_visible_leads(window)}),
-        per_channel AS (
-            SELECT channel, count(*) AS leads, count(response_hours) AS responded,
-                   avg(greatest(hours, 0)) AS mean_hours
-            FROM leads GROUP BY channel)
-        SELECT channel, leads::INTEGER, responded::INTEGER, mean_hours, leads / sum(leads) OVER ()
-        FROM per_channel ORDER BY channel"""
-    rows = connection.execute(sql, [as_of, *window.parameters()]).fetchall()
-    return [ChannelCTRE(r[0], r[1], r[2], float(r[3] or 0.0), float(r[4])) for r in rows]
+def ctre_figures(connection: duckdb.DuckDBPyConnection, window: Window, scope: str = VISIBLE_TABLE) -> CTRE:
+    """CTRE of the leads the role sees in the window, as of the log's watermark (``ec.ctre_of``)."""
+    rows = connection.execute(
+        f"""SELECT channel, leads::INTEGER, responded::INTEGER, mean_response_hours, lead_share,
+                   ctre_hours, balance_index
+            FROM ec.ctre_of('{scope}', ?, ?, (SELECT as_of FROM ec.watermark))
+            ORDER BY channel = '*', channel""",
+        window.bounds(),
+    ).fetchall()
+    channels = [ChannelCTRE(r[0], r[1], r[2], float(r[3]), float(r[4])) for r in rows if r[0] != "*"]
+    total = [r for r in rows if r[0] == "*"]
+    if not total:
+        return CTRE([], None, None)
+    return CTRE(channels, float(total[0][5]), float(total[0][6]))
 
 
 def _heatmap(
-    connection: duckdb.DuckDBPyConnection, window: Window, as_of: str | None
+    connection: duckdb.DuckDBPyConnection, window: Window, scope: str = VISIBLE_TABLE
 ) -> list[tuple[int, int, int, float]]:
-    sql = f"""
-        WITH leads AS ({_visible_leads(window)})
-        SELECT isodow(lead_at)::INTEGER, hour(lead_at)::INTEGER, count(*)::INTEGER,
-               avg(greatest(hours, 0))
-        FROM leads GROUP BY ALL ORDER BY ALL"""
-    return [tuple(row) for row in connection.execute(sql, [as_of, *window.parameters()]).fetchall()]
+    sql = f"""SELECT weekday, hour, leads::INTEGER, mean_response_hours
+              FROM ec.heatmap_of('{scope}', ?, ?, (SELECT as_of FROM ec.watermark)) ORDER BY ALL"""
+    return [tuple(row) for row in connection.execute(sql, window.bounds()).fetchall()]
 
 
-def _sla_breaches(connection: duckdb.DuckDBPyConnection, window: Window) -> Table:
+def _sla_breaches(
+    connection: duckdb.DuckDBPyConnection, window: Window, scope: str = VISIBLE_TABLE
+) -> tuple[int, Table]:
+    """Breached leads (``ec.breached_leads_of``) and the escalation steps behind them."""
+    row = connection.execute(
+        f"SELECT count(*) FROM ec.breached_leads_of('{scope}', ?, ?)", window.bounds()
+    ).fetchone()
     source = f"""
-        FROM sla_breaches s LEFT JOIN customer_360 c ON c.customer_id = s.customer_id
-        WHERE CAST(s.customer_id AS VARCHAR) IN {_VISIBLE} AND {Window.condition("s.deadline_at")}"""
+        FROM ec.breach_steps_of('{scope}', ?, ?) s
+        LEFT JOIN customer_360 c ON c.customer_id = s.customer_id"""
     cursor = connection.execute(
         f"""SELECT CAST(s.customer_id AS VARCHAR) AS customer_id, c.display_name, c.owner_agent_id,
                strftime(s.deadline_at, '{TIME_FORMAT}') AS deadline_at, s.step, s.escalated_to,
                s.rule_version {source}
             ORDER BY s.deadline_at DESC, s.step LIMIT {ROW_LIMIT}""",
-        window.parameters(),
+        window.bounds(),
     )
     columns, rows = [d[0] for d in cursor.description], cursor.fetchall()
-    return Table(columns, rows, _count(connection, source, window.parameters()))
+    return int(row[0]) if row else 0, Table(columns, rows, _count(connection, source, window.bounds()))
 
 
 def _count(connection: duckdb.DuckDBPyConnection, source: str, parameters: Sequence[Any]) -> int:

@@ -9,6 +9,7 @@ report can both select from this module.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,8 +17,10 @@ from typing import Any, Final
 
 import duckdb
 
-from adapters.report.queries import CTRE, Window, _ctre_channels
+from adapters.report.queries import CTRE, Window, ctre_figures
 from domain.customer import STAGES
+from domain.rules import RulesError, Sla, rules_from_dict
+from domain.sla import first_response_deadline, response_minutes
 from projections.visibility import VISIBLE_TABLE
 
 # Casting the (few) visible ids to UUID, not every row's UUID to text.
@@ -55,21 +58,54 @@ def freshness(connection: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
 def waiting_leads(
     connection: duckdb.DuckDBPyConnection, owner: str | None = None, limit: int = LIST_LIMIT
 ) -> Rows:
-    """Leads nobody has answered yet, earliest first-response deadline first (VIP-tagged
-    leads are flagged; the deadline is the live rules' first-response period)."""
-    return _rows(
+    """Leads nobody has answered yet, earliest first-response deadline first.
+
+    The deadline is the SLA's own (``domain.sla.first_response_deadline``): the rules in force
+    (``ec.rules_in_force``, projected from ``RulesRevised``), VIP-tagged leads with the VIP
+    minutes, counted in the rules' working time. SQL orders by the deadline counted without
+    working hours, which is the same order whenever every lead has the same minutes; the page
+    is then re-sorted by the exact deadline. With no rules recorded there is no deadline."""
+    found = _rows(
         connection,
         f"""SELECT CAST(l.customer_id AS VARCHAR) AS customer_id, c.display_name, c.company,
                    l.owner_agent_id, l.channel, l.lead_at,
-                   l.lead_at + to_minutes(r.first_response_minutes) AS deadline_at,
                    list_contains(c.tags, 'vip') AS vip, count(*) OVER () AS total
-            FROM lead_response l JOIN customer_360 c ON c.customer_id = l.customer_id, ec.live_rules r
+            FROM lead_response l JOIN customer_360 c ON c.customer_id = l.customer_id
+                 LEFT JOIN ec.rules_in_force r ON true
             WHERE l.first_response_at IS NULL AND l.customer_id IN
                   (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
               AND (?::VARCHAR IS NULL OR l.owner_agent_id = ?)
-            ORDER BY deadline_at, customer_id LIMIT ?""",
+            ORDER BY l.lead_at + to_minutes(CASE WHEN list_contains(c.tags, 'vip')
+                                               THEN r.vip_first_response_minutes
+                                               ELSE r.first_response_minutes END),
+                     l.lead_at, customer_id LIMIT ?""",
         [owner, owner, limit],
     )
+    sla = rules_in_force(connection)
+    working = sla.working_time() if sla is not None else None
+    rows = []
+    for row in found.dicts():
+        deadline = None
+        if sla is not None and working is not None:
+            deadline = first_response_deadline(row["lead_at"], response_minutes(sla, row["vip"]), working)
+        rows.append({**row, "deadline_at": deadline})
+    rows.sort(key=lambda r: (r["deadline_at"] is None, r["deadline_at"] or r["lead_at"], r["customer_id"]))
+    columns = [*found.columns[:6], "deadline_at", *found.columns[6:]]
+    return Rows(columns, [tuple(r[c] for c in columns) for r in rows])
+
+
+def rules_in_force(connection: duckdb.DuckDBPyConnection) -> Sla | None:
+    """The SLA of the newest recorded rules (None before any rules were applied)."""
+    try:
+        found = connection.execute("SELECT document FROM ec.rules_in_force").fetchone()
+    except duckdb.CatalogException:  # a snapshot written before the rules were projected
+        return None
+    if found is None:
+        return None
+    try:
+        return rules_from_dict(json.loads(found[0])).sla
+    except RulesError:
+        return None
 
 
 def no_follow_up_on_channel(
@@ -95,25 +131,26 @@ def no_follow_up_on_channel(
 
 def per_rep(connection: duckdb.DuckDBPyConnection, window: Window) -> Rows:
     """Per owner: customers owned (load), leads in the window, answered, mean response
-    hours of the answered ones, still waiting, SLA breaches."""
+    hours of the answered ones, still waiting, breached leads (the figure macros of
+    projections/schema.py: ``ec.lead_hours``, ``ec.breached_leads_of``)."""
     return _rows(
         connection,
         f"""WITH owned AS (SELECT owner_agent_id, count(*) AS customers FROM customer_360
                            WHERE {_VISIBLE} GROUP BY ALL),
-            leads AS (SELECT owner_agent_id, count(*) AS leads, count(first_response_at) AS responded,
-                             avg(response_hours) AS mean_response_hours,
-                             count(*) FILTER (WHERE first_response_at IS NULL) AS waiting
-                      FROM lead_response WHERE {_VISIBLE} AND {Window.condition("lead_at")} GROUP BY ALL),
+            leads AS (SELECT owner_agent_id, count(*) AS leads, count(*) FILTER (WHERE answered) AS responded,
+                             avg(hours) FILTER (WHERE answered) AS mean_response_hours,
+                             count(*) FILTER (WHERE NOT answered) AS waiting
+                      FROM ec.lead_hours('{VISIBLE_TABLE}', ?, ?, (SELECT as_of FROM ec.watermark))
+                      GROUP BY ALL),
             breaches AS (SELECT c.owner_agent_id, count(*) AS breaches
-                         FROM sla_breaches s JOIN customer_360 c ON c.customer_id = s.customer_id
-                         WHERE s.customer_id IN (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
-                           AND {Window.condition("s.deadline_at")} GROUP BY ALL)
+                         FROM ec.breached_leads_of('{VISIBLE_TABLE}', ?, ?) s
+                         JOIN customer_360 c ON c.customer_id = s.customer_id GROUP BY ALL)
             SELECT o.owner_agent_id, o.customers, coalesce(l.leads, 0) AS leads,
                    coalesce(l.responded, 0) AS responded, l.mean_response_hours,
                    coalesce(l.waiting, 0) AS waiting, coalesce(b.breaches, 0) AS breaches
             FROM owned o LEFT JOIN leads l USING (owner_agent_id) LEFT JOIN breaches b USING (owner_agent_id)
             ORDER BY o.owner_agent_id NULLS LAST""",
-        [*window.parameters(), *window.parameters()],
+        [*window.bounds(), *window.bounds()],
     )
 
 
@@ -179,31 +216,19 @@ def weekly_ctre(
     for back in range(weeks - 1, -1, -1):
         start = monday - timedelta(weeks=back)
         window = Window(start, start + timedelta(weeks=1))
-        trend.append((start.date().isoformat(), CTRE.of(_ctre_channels(connection, window, as_of))))
+        trend.append((start.date().isoformat(), ctre_figures(connection, window)))
     return trend
 
 
 def pipeline_value(connection: duckdb.DuckDBPyConnection) -> Rows:
-    """Budget (CNY) of the visible customers by stage, from the latest ``budget_cny`` each
-    customer stated. customer_360 has no budget column yet, so this reads the projector's
-    profile observations (``ec.observations``)."""
-    try:
-        return _pipeline_value(connection)
-    except duckdb.CatalogException:  # views not written by the projector (no ec schema)
-        return Rows(["stage", "customers", "budget_cny"], [])
-
-
-def _pipeline_value(connection: duckdb.DuckDBPyConnection) -> Rows:
+    """Budget (CNY) of the visible customers by stage: ``customer_360.budget_cny``, the latest
+    budget each customer stated (in event time)."""
     return _rows(
         connection,
-        f"""WITH budget AS (
-                SELECT customer_id, arg_max(TRY_CAST(value AS DOUBLE), occurred_at) AS budget_cny
-                FROM ec.observations WHERE field = 'budget_cny' GROUP BY customer_id)
-            SELECT coalesce(c.stage, 'none') AS stage, count(*) AS customers, sum(b.budget_cny) AS budget_cny
-            FROM customer_360 c JOIN budget b ON b.customer_id = c.customer_id
-            WHERE c.customer_id IN (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
-              AND b.budget_cny IS NOT NULL
-            GROUP BY ALL ORDER BY ALL""",
+        f"""SELECT coalesce(stage, 'none') AS stage, customers, budget_cny FROM (
+                SELECT stage, count(*) AS customers, sum(budget_cny) AS budget_cny FROM customer_360
+                WHERE {_VISIBLE} AND budget_cny IS NOT NULL AND NOT erased GROUP BY stage)
+            ORDER BY list_position({list(STAGES)}, stage) NULLS LAST""",
     )
 
 

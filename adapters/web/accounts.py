@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -44,6 +48,58 @@ def invite(app: EventChain, agent_id: str, invited_by: str, *, grant_exec: bool 
         account.grant_exec(invited_by, now)
     app.save(account)
     return password
+
+
+LINK_LIFETIME: Final = timedelta(hours=24)
+MIN_PASSWORD_LENGTH: Final = 10
+MAX_PASSWORD_LENGTH: Final = 256
+
+
+def invite_link(app: EventChain, agent_id: str, invited_by: str, *, grant_exec: bool = False) -> str:
+    """Creates the agent's account if needed and issues a one-time link token, valid for
+    ``LINK_LIFETIME``, with which the agent sets their own password; only the token's SHA-256
+    is stored. Returns the token (shown once). An account made this way has no usable
+    password until the link is used."""
+    agent = roster(app).agents.get(agent_id)
+    if agent is None:
+        raise AccountError(f"no agent {agent_id} on the roster (eventchain team list)")
+    token = secrets.token_urlsafe(32)
+    now = app.clock()
+    account = find_account(app, agent_id)
+    if account is None:  # an unknown random password: nobody can sign in before the link is used
+        account = Account.invite(agent, HASHER.hash(secrets.token_urlsafe(32)), invited_by, now)
+    account.issue_link(_sha256(token), invited_by, now, now + LINK_LIFETIME)
+    if grant_exec:
+        account.grant_exec(invited_by, now)
+    app.save(account)
+    return token
+
+
+def redeem_link(app: EventChain, agent_id: str, token: str, password: str, confirm: str) -> None:
+    """Sets ``agent_id``'s password through a one-time link. Raises PasswordError (which field,
+    why) for a password that is refused, AccountError for a link that is not valid."""
+    if password != confirm:
+        raise PasswordError("confirm", "the two passwords differ")
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise PasswordError(
+            "password", f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long"
+        )
+    account = find_account(app, agent_id)
+    if account is None:
+        raise AccountError("this link is not valid (used, replaced or expired): ask for a new one")
+    account.redeem_link(_sha256(token), HASHER.hash(password), app.clock())
+    app.save(account)
+
+
+def link_valid(app: EventChain, agent_id: str, token: str) -> bool:
+    account = find_account(app, agent_id)
+    if account is None or account.link is None:
+        return False
+    return hmac.compare_digest(account.link[0], _sha256(token)) and app.clock() < account.link[1]
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def find_account(app: EventChain, agent_id: str) -> Account | None:
@@ -89,6 +145,15 @@ def _verify(password_hash: str, password: str) -> bool:
         return HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+class PasswordError(ValueError):
+    """A new password that is refused: which field, and why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 class SignInError(ValueError):

@@ -14,7 +14,7 @@ from adapters.rules import change_stage
 from domain.customer import Customer
 from domain.touchpoints import decode_touchpoint
 
-LOGGABLE: Final = ("call", "reply")
+LOGGABLE: Final = ("call", "visit", "reply")
 # A reply goes out on the channel the customer can be reached on, by identity kind.
 REPLY_CHANNELS: Final = (("wecom_external_id", "wecom_msg"), ("douyin_open_id", "douyin_dm"))
 CALL_IDENTITY_KINDS: Final = ("phone", "email", "uscc", "wecom_external_id", "douyin_open_id")
@@ -35,14 +35,15 @@ def log_contact(app: EventChain, customer_id: UUID, kind: str, note: str, agent_
         "actor": agent_id,
     }
     summary = note.strip()[:2000] or None
-    if kind == "call":
+    if kind in ("call", "visit"):
         kind_value = next(((k, v) for k, v in identities if k in CALL_IDENTITY_KINDS), None)
         if kind_value is None:
-            raise ActionError("this customer has no identity a call can be logged against")
+            raise ActionError(f"this customer has no identity a {kind} can be logged against")
+        channel, id_field = ("call_400", "call_id") if kind == "call" else ("visit", "visit_id")
         envelope |= {
-            "channel": "call_400",
+            "channel": channel,
             "identities": [{"kind": kind_value[0], "value": kind_value[1]}],
-            "payload": {"call_id": touchpoint_id, "agent_id": agent_id, "summary": summary},
+            "payload": {id_field: touchpoint_id, "agent_id": agent_id, "summary": summary},
         }
     else:
         reachable = dict(identities)

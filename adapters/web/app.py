@@ -7,7 +7,6 @@ import ipaddress
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -31,10 +30,18 @@ from adapters.read_audit import record_read
 from adapters.report import workspace_queries as figures
 from adapters.report.queries import Window, load_report_data
 from adapters.rules import roster
-from adapters.web.accounts import SignInError, sign_in, sign_out
+from adapters.web.accounts import (
+    PasswordError,
+    SignInError,
+    link_valid,
+    redeem_link,
+    sign_in,
+    sign_out,
+)
 from adapters.web.actions import ActionError, log_contact, move_stage
+from adapters.web.figure_cache import MAX_STALE, FigureCache
 from adapters.web.group_commit import GroupCommit
-from adapters.web.i18n import LANGUAGES, translator
+from adapters.web.i18n import LANGUAGES, label, translator
 from adapters.web.security import (
     SESSION_LIFETIME,
     SignInLimiter,
@@ -44,7 +51,7 @@ from adapters.web.security import (
     session_secret,
 )
 from adapters.web.snapshot import SnapshotMissingError, SnapshotReader
-from domain.accounts import team_members
+from domain.accounts import AccountError, team_members
 from domain.customer import STAGES
 from domain.roster import Agent
 from domain.rules import RulesError
@@ -53,7 +60,6 @@ from projections.visibility import Role, RoleError, load_visible_customers, pars
 
 HERE: Final = Path(__file__).parent
 ROSTER_CACHE_SECONDS: Final = 5.0
-FIGURE_CACHE_SIZE: Final = 512
 DESK_ROWS: Final = 50  # the most urgent first; the totals say how many more there are
 SESSION_COOKIE: Final = "eventchain_session"
 log = logging.getLogger("eventchain.web")
@@ -75,23 +81,25 @@ class Workspace:
     audit: GroupCommit
     ended_sessions: set[str] = field(default_factory=set)
     _roster: tuple[float, dict[str, Agent]] | None = None
-    _figures: OrderedDict[tuple[Any, ...], Any] = field(default_factory=OrderedDict)
-    _figures_lock: threading.Lock = field(default_factory=threading.Lock)
+    figures: FigureCache | None = None
+    _acted: dict[str, float] = field(default_factory=dict)
 
-    def cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        """A role's figures are a pure function of the published snapshot: computed once
-        per snapshot file, role and query (every read is still audited)."""
-        key = (self.snapshot.identity(), *key)
-        with self._figures_lock:
-            if key in self._figures:
-                self._figures.move_to_end(key)
-                return self._figures[key]
-        value = compute()
-        with self._figures_lock:
-            self._figures[key] = value
-            while len(self._figures) > FIGURE_CACHE_SIZE:
-                self._figures.popitem(last=False)
-        return value
+    def __post_init__(self) -> None:
+        if self.figures is None:
+            self.figures = FigureCache(self.snapshot.identity)
+
+    def cached(self, key: tuple[Any, ...], compute: Callable[[], Any], agent_id: str | None = None) -> Any:
+        """A role's figures for the published snapshot (adapters/web/figure_cache.py: computed
+        once per snapshot, refreshed off the request path while the snapshot moves). An agent
+        who has just recorded something gets figures of the current snapshot, so the effect
+        shows as soon as the projector has published it."""
+        assert self.figures is not None
+        acted = self._acted.get(agent_id) if agent_id else None
+        fresh = acted is not None and time.monotonic() - acted < self.figures.max_stale
+        return self.figures.get(key, compute, fresh=fresh)
+
+    def acted(self, agent_id: str) -> None:
+        self._acted[agent_id] = time.monotonic()
 
     def agents(self) -> dict[str, Agent]:
         cached = self._roster
@@ -123,14 +131,21 @@ def _number(value: Any, digits: int = 1) -> str:
 templates.env.filters["when"] = _when
 templates.env.filters["number"] = _number
 templates.env.globals["zip"] = zip
+templates.env.globals["label"] = label
 
 
-def create_app(settings: Any, app: EventChain | None = None) -> Starlette:
+def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float = MAX_STALE) -> Starlette:
     """The ASGI application; ``app`` defaults to the configured store (its clock is the
-    service's clock: session expiry, rate limits and logged touchpoints all use it)."""
+    service's clock: session expiry, rate limits and logged touchpoints all use it).
+    ``max_stale``: how old figures may be served while they are recomputed (0: never)."""
     chain = app or EventChain.from_url(settings.store_url, kek=settings.kek)
+    snapshot = SnapshotReader(Path(settings.snapshot_path))
     workspace = Workspace(
-        chain, SnapshotReader(Path(settings.snapshot_path)), SignInLimiter(chain.clock), GroupCommit(chain)
+        chain,
+        snapshot,
+        SignInLimiter(chain.clock),
+        GroupCommit(chain),
+        figures=FigureCache(snapshot.identity, max_stale=max_stale),
     )
 
     def page(
@@ -158,6 +173,7 @@ def create_app(settings: Any, app: EventChain | None = None) -> Starlette:
         Route("/login", lambda request: _login_form(request), methods=["GET"]),
         Route("/login", _login_handler(workspace), methods=["POST"]),
         Route("/logout", _logout_handler(workspace), methods=["POST"]),
+        Route("/welcome/{agent_id}/{token}", _welcome_handler(workspace), methods=["GET", "POST"]),
         Route("/desk", page(html_of(desk_data, "desk.html"))),
         Route("/board", page(board_page)),
         Route("/customers", page(html_of(customers_data, "customers.html"))),
@@ -242,7 +258,10 @@ def _home(request: Request, workspace: Workspace) -> Response:
 
 
 def _login_form(request: Request, message: str | None = None, status_code: int = 200) -> Response:
-    return _render(request, "login.html", {"message": message, "user": None}, status_code)
+    notice = None
+    if request.query_params.get("notice") == "password_set":
+        notice = translator(_language(request))["password_set"]
+    return _render(request, "login.html", {"message": message, "notice": notice, "user": None}, status_code)
 
 
 def _login_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Response]]:
@@ -273,6 +292,42 @@ def _login_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Respon
         return RedirectResponse("/", status_code=303)
 
     return login
+
+
+def _welcome_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Response]]:
+    """A one-time link from ``team invite --link``: the agent sets their own password."""
+
+    async def welcome(request: Request) -> Response:
+        agent_id = request.path_params["agent_id"][:64]
+        token = request.path_params["token"][:128]
+        words = translator(_language(request))
+
+        def form(message: str | None, status_code: int) -> Response:
+            context = {"message": message, "user": None, "agent_id": agent_id}
+            return _render(request, "welcome.html", context, status_code)
+
+        if request.method == "GET":
+            valid = link_valid(workspace.app, agent_id, token)
+            return form(None if valid else words["link_invalid"], 200 if valid else 404)
+        fields = request.scope["eventchain.form"]  # read by FormFirst
+        if not csrf_matches(request.session, _text(fields.get("csrf"))):
+            raise HTTPException(403, "missing or wrong CSRF token")
+        try:
+            redeem_link(
+                workspace.app,
+                agent_id,
+                token,
+                _text(fields.get("password")) or "",
+                _text(fields.get("confirm")) or "",
+            )
+        except PasswordError as error:  # which field, and why, in the page's language
+            why = words["password_rule"] if error.field == "password" else words["passwords_differ"]
+            return form(f"{words[error.field]}: {why}", 400)
+        except AccountError:
+            return form(words["link_invalid"], 404)
+        return RedirectResponse("/login?notice=password_set", status_code=303)
+
+    return welcome
 
 
 def _logout_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Response]]:
@@ -363,8 +418,18 @@ def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, A
             )
 
     now = workspace.app.clock()
-    leads, silent, freshness = workspace.cached((str(user.role), user.team, "desk", channel, days), compute)
-    waiting = [{**lead, "seconds_left": int((lead["deadline_at"] - now).total_seconds())} for lead in leads]
+    leads, silent, freshness = workspace.cached(
+        (str(user.role), user.team, "desk", channel, days), compute, user.agent_id
+    )
+    waiting = [
+        {
+            **lead,
+            "seconds_left": None
+            if lead["deadline_at"] is None
+            else int((lead["deadline_at"] - now).total_seconds()),
+        }
+        for lead in leads
+    ]
     _audit(workspace, user, "web.desk", f"waiting+{channel}>{days}d", len(waiting) + len(silent))
     return {
         "waiting": waiting,
@@ -398,6 +463,7 @@ def board_data(request: Request, workspace: Workspace, user: User) -> dict[str, 
     data: dict[str, Any] = workspace.cached(
         (str(user.role), user.team, "board", window.start, window.end),
         lambda: _board_figures(workspace, user, window),
+        user.agent_id,
     )
     _audit(workspace, user, "web.board", request.url.query or "all", data["visible"])
     return data
@@ -526,6 +592,7 @@ def _command(
     uuid = _visible_customer(workspace, user, customer_id)
     try:
         done = run(uuid, form)
+        workspace.acted(user.agent_id)
     except (ActionError, RulesError, ValueError, CustomerNotFoundError) as error:
         message = str(error).splitlines()[0]
         if request.headers.get("x-csrf-token"):
@@ -621,14 +688,29 @@ def parse_addr(text: str) -> tuple[str, int]:
     return host, number
 
 
-def run_web(settings: Any, stop: threading.Event, app: EventChain | None = None) -> None:
+KEEP_ALIVE_S: Final = 30
+
+
+def run_web(
+    settings: Any, stop: threading.Event, app: EventChain | None = None, *, max_stale: float = MAX_STALE
+) -> None:
     """Serves the workspace on ``settings.web_addr`` until ``stop`` is set (serve runs it
     as one of its threads)."""
     host, port = parse_addr(settings.web_addr)
-    asgi = create_app(settings, app)
+    asgi = create_app(settings, app, max_stale=max_stale)
     workspace: Workspace = asgi.state.workspace
     server = uvicorn.Server(
-        uvicorn.Config(asgi, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+        uvicorn.Config(
+            asgi,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            # Longer than the pages' 5 s freshness poll, so a polling browser keeps its connection
+            # (uvicorn's default, 5 s, closes it just as the next poll is sent).
+            timeout_keep_alive=KEEP_ALIVE_S,
+        )
     )
 
     def stop_when_told() -> None:
@@ -640,4 +722,6 @@ def run_web(settings: Any, stop: threading.Event, app: EventChain | None = None)
     try:
         server.run()
     finally:
+        if workspace.figures is not None:
+            workspace.figures.close()
         workspace.snapshot.close()

@@ -6,14 +6,12 @@ from datetime import datetime
 from typing import Any
 
 import click
-import msgspec
 
 from adapters.application import CustomerNotFoundError, EventChain
 from adapters.dlq import list_actions
+from adapters.log_reader import aggregate_fields
 from adapters.read_audit import list_reads
-from adapters.store import select_aggregate_events
-from domain.customer import Customer
-from domain.identities import clean_text
+from domain.customer import PROFILE_FIELDS, Customer
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.output import chosen_format, emit_rows, output_options, plural
 from eventchain.read_paths import EVENT_TIME, as_role, snapshot_connection, team_of
@@ -25,7 +23,7 @@ _WHO = ("actor", "author", "agent_id")
 
 @click.command("correct")
 @click.argument("customer")
-@click.argument("field", type=click.Choice(["name", "company", "city", "industry", "budget_cny"]))
+@click.argument("field", type=click.Choice(PROFILE_FIELDS))
 @click.argument("value")
 @click.option("--reason", required=True, help="Why the old value was wrong.")
 @click.option("--actor", required=True, help="Who corrects it.")
@@ -42,30 +40,10 @@ def correct_command(
     """
     app = open_app(ctx)
     try:
-        target = app.find_customer(customer)
-        if target.erased:  # its data key is gone: new personal data would be unprotected
-            raise ValueError(f"customer {target.id} was erased: its profile cannot be corrected")
-        target.correct(field, _checked(field, value), reason, actor, app.clock())
+        target = app.correct_profile(customer, field, value, reason, actor)
     except (CustomerNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    app.save(target)
     click.echo(f"{field} of {target.id} corrected by {actor}")
-
-
-def _checked(field: str, value: str) -> Any:
-    """The value as an envelope's contact field would be accepted: cleaned, not empty."""
-    text = clean_text(value).strip()
-    if not text:
-        raise ValueError(f"{field}: the corrected value is empty")
-    if field != "budget_cny":
-        return text
-    try:
-        budget = float(text.replace(",", ""))
-    except ValueError:
-        raise ValueError(f"budget_cny: {value!r} is not a number") from None
-    if budget < 0 or budget != budget or budget == float("inf"):
-        raise ValueError(f"budget_cny: {value!r} must be a non-negative amount")
-    return budget
 
 
 @click.command("history")
@@ -208,15 +186,13 @@ DLQ_ACTION_COLUMNS = (
 def history_lines(app: EventChain, customer: Customer) -> list[str]:
     lines: list[tuple[str, int, str]] = []
     ids = [customer.id, *customer.absorbed_from]
-    for customer_id, stored in select_aggregate_events(app.recorder, ids).items():
-        for event in stored:
-            fields = msgspec.json.decode(event.state)
-            when = fields.get("timestamp", {}).get("_data_", "?")
-            kind = event.topic.rpartition(".")[2]
-            who = next((f"{k}={fields[k]}" for k in _WHO if fields.get(k)), "")
-            detail = _detail(kind, fields)
-            text = f"{when}  {str(customer_id)[:8]} v{event.originator_version}  {kind}  {who}  {detail}"
-            lines.append((when, event.originator_version, text.rstrip()))
+    for customer_id, version, qualname, fields in aggregate_fields(app, ids):
+        when = str(fields.get("timestamp", "?"))
+        kind = qualname.rpartition(".")[2]
+        who = next((f"{k}={fields[k]}" for k in _WHO if fields.get(k)), "")
+        detail = _detail(kind, fields)
+        text = f"{when}  {str(customer_id)[:8]} v{version}  {kind}  {who}  {detail}"
+        lines.append((when, version, text.rstrip()))
     return [text for _, _, text in sorted(lines)]
 
 

@@ -15,7 +15,6 @@ from adapters.application import EventChain
 from adapters.crypto import new_kek, parse_kek
 from adapters.nats_ingest import IngestWorker, PublishResult, WorkerStats, publish_envelopes, wait_until
 from domain.customer import Customer
-from domain.metrics import first_response_by_channel
 from domain.touchpoints import decode_touchpoint
 from eventchain.cli_support import open_app, settings_of
 from eventchain.config import Settings
@@ -41,7 +40,7 @@ def demo_command(ctx: click.Context, customers: int) -> None:
 
     Records a web form, Douyin DMs, expo scans with GPS, a 400 call summary, an
     engineer's log upload, WeCom messages and sales responses for several customers,
-    then prints one customer's whole chain and the first-response time per channel.
+    then prints one customer's whole chain, and the funnel and CTRE from the views.
 
     \b
     Example:
@@ -60,7 +59,6 @@ def demo_command(ctx: click.Context, customers: int) -> None:
     )
     setup_and_route(console, app)
     print_chain(console, app.find_customer(SHOWCASE_CUSTOMER))
-    print_first_response(console, app)
     project_and_show(console, app, settings)
 
 
@@ -124,17 +122,6 @@ def print_chain(console: Console, customer: Customer) -> None:
         )
     console.print(table)
     console.print("identities: " + ", ".join(sorted(customer.identity_keys)))
-
-
-def print_first_response(console: Console, app: EventChain) -> None:
-    customers = [app.get_customer(i, follow_merges=False) for i in app.customer_ids()]
-    table = Table(title="First response by first-touch channel")
-    for column in ("channel", "leads", "responded", "mean response (h)"):
-        table.add_column(column, justify="right")
-    for row in first_response_by_channel(customers):
-        mean = "—" if row.mean_response_hours is None else f"{row.mean_response_hours:.1f}"
-        table.add_row(row.channel, str(row.leads), str(row.responded), mean)
-    console.print(table)
 
 
 def register(group: click.Group) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import duckdb
@@ -42,3 +43,37 @@ def test_a_correction_is_an_event_in_the_history_and_reaches_the_views(tmp_path:
     assert refused.returncode == 1 and "reason" in refused.stderr
     hidden = eventchain(tmp_path, "history", "phone:13800138000", "--as", "sales:a-nobody")
     assert hidden.returncode == 1 and "not found" in hidden.stderr
+
+
+def test_history_on_an_encrypted_store_shows_the_corrected_value(tmp_path: Path) -> None:
+    """Regression: the history read the sealed stored JSON and failed with KeyError: 'value'."""
+    from adapters.crypto import new_kek
+
+    kek = new_kek()
+    ingested = eventchain(tmp_path, "ingest", str(ROOT / "examples" / "touchpoints.jsonl"), kek=kek)
+    assert ingested.returncode == 0, ingested.stderr
+    corrected = eventchain(
+        tmp_path,
+        "correct",
+        "phone:13800138000",
+        "city",
+        "杭州市",
+        "--reason",
+        "typo",
+        "--actor",
+        "a-wang",
+        kek=kek,
+    )
+    assert corrected.returncode == 0, corrected.stderr
+
+    history = eventchain(tmp_path, "history", "phone:13800138000", "--as", "exec", kek=kek)
+
+    assert history.returncode == 0, history.stderr
+    assert any(
+        "Corrected" in line and "city := '杭州市' (typo)" in line for line in history.stdout.splitlines()
+    ), history.stdout
+    with sqlite3.connect(tmp_path / "events.db") as store:  # and the value is sealed at rest
+        states = [
+            row[0] for row in store.execute("SELECT state FROM stored_events WHERE topic LIKE '%Corrected'")
+        ]
+    assert states and all("杭州市".encode() not in state for state in states)

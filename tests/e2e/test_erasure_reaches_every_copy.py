@@ -154,11 +154,11 @@ def test_after_erase_and_key_rotation_no_copy_holds_the_data_and_no_key_opens_it
     # 3. Views, an as-of rebuild, exports (inside and outside the data dir) and a report.
     ok(run(data_dir, env, "replay", "rebuild"))
     ok(run(data_dir, env, "replay", "rebuild", "--as-of", datetime.now(UTC).isoformat()))
-    ok(run(data_dir, env, "export", "--out", str(data_dir / "all.csv")))
+    ok(run(data_dir, env, "export", "--as", "exec", "--out", str(data_dir / "all.csv")))
     outside = tmp_path / "outbox" / "all.csv"
     outside.parent.mkdir()
-    ok(run(data_dir, env, "export", "--out", str(outside)))
-    ok(run(data_dir, env, "report", "--html", str(data_dir / "report.html")))
+    ok(run(data_dir, env, "export", "--as", "exec", "--out", str(outside)))
+    ok(run(data_dir, env, "report", "--as", "exec", "--html", str(data_dir / "report.html")))
     reader = EventChain.from_url(store_url, kek=parse_kek(old_kek))  # sees the CLI's merge
     merged = reader.find_customer(f"phone:{ZHAO_PHONE}")
     erased_ids = [str(merged.id), *map(str, merged.absorbed_from)]

@@ -47,14 +47,16 @@ def mode(path: Path) -> int:
 def test_the_files_commands_create_are_private_unless_a_umask_is_configured(
     demo_dir: Path, tmp_path: Path
 ) -> None:
-    assert run(demo_dir, "report", "--html", str(demo_dir / "mine.html")).returncode == 0
-    assert run(demo_dir, "export", "--out", str(demo_dir / "mine.csv")).returncode == 0
+    assert run(demo_dir, "report", "--as", "exec", "--html", str(demo_dir / "mine.html")).returncode == 0
+    assert run(demo_dir, "export", "--as", "exec", "--out", str(demo_dir / "mine.csv")).returncode == 0
     for name in ("events.db", "views.duckdb", "analytics.duckdb", "mine.html", "mine.csv", "demo.kek"):
         assert mode(demo_dir / name) == 0o600, name
     assert mode(demo_dir) == 0o700 and mode(demo_dir / "nats") == 0o700
-    shared = run(demo_dir, "export", "--out", str(tmp_path / "group.csv"), EVENTCHAIN_UMASK="027")
+    shared = run(
+        demo_dir, "export", "--as", "exec", "--out", str(tmp_path / "group.csv"), EVENTCHAIN_UMASK="027"
+    )
     assert shared.returncode == 0 and mode(tmp_path / "group.csv") == 0o640
-    bad = run(demo_dir, "export", EVENTCHAIN_UMASK="rw-r")
+    bad = run(demo_dir, "export", "--as", "exec", EVENTCHAIN_UMASK="rw-r")
     assert bad.returncode == 2 and "EVENTCHAIN_UMASK" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -63,11 +65,11 @@ def test_the_files_commands_create_are_private_unless_a_umask_is_configured(
     [
         ("customers", "--as", "exec"),
         ("customer", "phone:13800138000", "--as", "exec"),
-        ("export",),
-        ("report", "--html", "r.html"),
-        ("history", "phone:13800138000"),
-        ("duplicates",),
-        ("replay", "what-if", "--rules", "1"),
+        ("export", "--as", "exec"),
+        ("report", "--as", "exec", "--html", "r.html"),
+        ("history", "phone:13800138000", "--as", "exec"),
+        ("duplicates", "--as", "exec"),
+        ("replay", "what-if", "--rules", "1", "--as", "exec"),
         ("audit", "reads"),
     ],
 )
@@ -89,7 +91,7 @@ def test_each_read_is_recorded_with_who_role_what_and_rows_and_listed_by_audit_r
         ("customer", "phone:13800138000", "--as", "exec"),
         ("export", "--as", "director:d-qian", "--out", str(tmp_path / "team.csv")),
         ("report", "--html", str(tmp_path / "r.html"), "--as", "sales:a-li"),
-        ("history", "phone:13800138000"),
+        ("history", "phone:13800138000", "--as", "exec"),
         ("duplicates", "--as", "exec"),
         ("replay", "what-if", "--rules", "1", "--as", "sales:a-li"),
     ]
@@ -142,6 +144,8 @@ def test_a_bulk_export_over_the_limit_alerts_on_the_notification_subjects(
     result = run(
         demo_dir,
         "export",
+        "--as",
+        "exec",
         "--actor",
         "leaving.rep",
         EVENTCHAIN_NATS_URL=local_nats.url,
@@ -156,8 +160,8 @@ def test_a_bulk_export_over_the_limit_alerts_on_the_notification_subjects(
     assert subject == "notifications.read_alert.leaving_rep"
     assert (alert["actor"], alert["action"], alert["role"]) == ("leaving.rep", "export", "exec")
     assert alert["rows"] > 5 and "limit 5" in alert["reasons"][0]
-    quiet = run(demo_dir, "export", "--actor", "someone", EVENTCHAIN_READ_ALERT_HOURS="off")
-    assert "read alert" not in quiet.stderr
+    quiet = run(demo_dir, "export", "--as", "exec", "--actor", "someone", EVENTCHAIN_READ_ALERT_HOURS="off")
+    assert quiet.returncode == 0 and "read alert" not in quiet.stderr
 
 
 def _visible(demo_dir: Path, role: str) -> set[str]:

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from plotly.offline import get_plotlyjs
 
 from eventchain.cli import main
-from tests.report_views import build_seed_views
+from tests.seed_views import build_seed_views
 
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CHARTS = ("chart-funnel", "chart-ctre", "chart-heatmap")

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from eventchain.cli import main
-from tests.report_views import build_seed_views
+from tests.seed_views import build_seed_views
 
 LI_LEI_PHONE = "phone:13800138000"  # seed 000's buyer, answered first by a-wang
 

@@ -55,7 +55,7 @@ def test_team_join_leave_and_what_if_through_the_cli(tmp_path: Path) -> None:
 
     route_pending(EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}"))
     same = json.loads(
-        eventchain(tmp_path, "replay", "what-if", "--rules", "1", "--json", "--as", "exec").stdout
+        eventchain(tmp_path, "replay", "what-if", "--rules", "1", "--as", "exec", "--json").stdout
     )
     assert same["changed"] == 0 and same["leads"] > 0
     left = eventchain(tmp_path, "team", "leave", "a-wang", "--reason", "resigned", "--actor", "hr-liu")

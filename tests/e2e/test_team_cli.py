@@ -7,6 +7,8 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from adapters.application import EventChain
+from adapters.rules import roster
+from domain.routing import haversine_km
 from eventchain.cli import main
 
 
@@ -30,13 +32,33 @@ def test_an_inline_agent_joins_with_its_skills_and_updates_show_in_the_list(tmp_
 
 def test_bad_agents_and_unknown_ids_fail_with_one_line_and_record_nothing(tmp_path: Path) -> None:
     missing = run(tmp_path, "team", "join", "--agent", "agent_id=a-x", "--agent", "team=hz")
-    assert missing.exit_code != 0 and "missing field 'name'" in missing.output
+    assert missing.exit_code != 0 and "missing required field `name`" in missing.output
     assert "Traceback" not in missing.output
     unknown = run(tmp_path, "team", "update", "a-nobody", "--set", "status=away")
     assert unknown.exit_code != 0 and "a-nobody" in unknown.output
     assert len(unknown.output.strip().splitlines()) == 1
     assert run(tmp_path, "team", "list").output.strip() == ""
     assert EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}").max_notification_id() in (0, None)
+
+
+def test_inline_numbers_are_stored_as_numbers_and_the_expo_router_can_use_them(tmp_path: Path) -> None:
+    """Regression: ``--agent lat=30.2`` stored the text "30.2" and haversine_km raised TypeError."""
+    joined = run(
+        tmp_path,
+        "team", "join",
+        "--agent", "agent_id=a-geo", "--agent", "name=地推", "--agent", "team=expo",
+        "--agent", "lat=30.2", "--agent", "lon=120.1", "--agent", "capacity=5",
+    )  # fmt: skip
+    assert joined.exit_code == 0, joined.output
+    assert run(tmp_path, "team", "update", "a-geo", "--set", "lat=30.3").exit_code == 0
+
+    agent = roster(EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")).agents["a-geo"]
+
+    assert (agent.lat, agent.lon, agent.capacity) == (30.3, 120.1, 5)
+    assert haversine_km(agent.lat, agent.lon, 30.3, 120.1) == 0.0
+    refused = run(tmp_path, "team", "join", "--agent", "agent_id=a-bad", "--agent", "name=x",
+                  "--agent", "team=t", "--agent", "lat=north")  # fmt: skip
+    assert refused.exit_code != 0 and "$.lat" in refused.output and "Traceback" not in refused.output
 
 
 def test_leaving_hands_every_owned_customer_over_as_an_event_with_actor_and_reason(tmp_path: Path) -> None:

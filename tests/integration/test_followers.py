@@ -124,8 +124,8 @@ def test_a_lone_unanswered_lead_escalates_on_the_clock_once_per_step(store_url: 
     first, second = recorded[0][2], recorded[1][2]
     assert (first["escalated_to"], first["role"]) == ("m-boss", "manager")
     assert (second["escalated_to"], second["role"]) == ("d-top", "director")
-    assert first["observed_at"]["_data_"] == (T0 + timedelta(minutes=15, seconds=1)).isoformat()
-    assert first["due_at"]["_data_"] == (T0 + timedelta(minutes=15)).isoformat()
+    assert first["observed_at"] == (T0 + timedelta(minutes=15, seconds=1)).isoformat()
+    assert first["due_at"] == (T0 + timedelta(minutes=15)).isoformat()
 
     position = app.max_notification_id()
     restarted = SlaWatcher(EventChain.from_url(store_url), clock=Clock(T0 + timedelta(days=30)))

@@ -144,3 +144,26 @@ def test_decoding_in_duckdb_and_through_the_library_mapper_give_identical_views(
         mapped = DuckDBViews(Path(directory) / "mapped.duckdb")
         Projector(app, mapped, batch_size=5, fast=False).catch_up()
         assert all_contents(fast.connection) == all_contents(mapped.connection)
+
+
+@settings(max_examples=10, deadline=None)
+@given(touchpoint_histories())
+def test_the_views_leads_are_the_domains_leads(history: list[Any]) -> None:
+    """One lead definition: ``ec.leads`` (what every figure counts) holds, for each live
+    customer, the aggregate's first inbound contact touch and its first response."""
+    with tempfile.TemporaryDirectory() as directory:
+        app = recorded_app(directory, history)
+        views = project(app, Path(directory) / "views.duckdb")
+        rows = views.connection.execute(
+            "SELECT CAST(customer_id AS VARCHAR), channel, lead_at, first_response_at FROM ec.leads"
+        ).fetchall()
+        views.close()
+        expected = set()
+        for customer_id in app.customer_ids():
+            customer = app.get_customer(customer_id, follow_merges=False)
+            lead, response = customer.first_inbound, customer.first_response
+            if customer.merged_into is None and lead is not None:
+                answered = None if response is None else response.occurred_at
+                expected.add((str(customer.id), lead.channel, lead.occurred_at, answered))
+
+        assert set(rows) == expected

@@ -7,6 +7,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from adapters.application import EventChain
@@ -111,7 +112,7 @@ def test_the_profile_keeps_the_latest_value_by_event_time(tmp_path: Path) -> Non
                 "web_form",
                 T0 + timedelta(days=3),
                 phone,
-                contact={"name": "李雷", "company": "杭州新公司有限公司"},
+                contact={"name": "李雷", "company": "杭州新公司有限公司", "budget_cny": 200000},
             )
         ]
     )
@@ -122,13 +123,35 @@ def test_the_profile_keeps_the_latest_value_by_event_time(tmp_path: Path) -> Non
                 "web_form",
                 T0,
                 phone,
-                contact={"name": "李雷", "company": "杭州旧公司有限公司", "city": "杭州"},
+                contact={
+                    "name": "李雷",
+                    "company": "杭州旧公司有限公司",
+                    "city": "杭州",
+                    "budget_cny": 500000,
+                },
             )
         ]
     )
     views = project(app, tmp_path / "views.duckdb")
-    assert views.connection.execute("SELECT display_name, company, city FROM customer_360").fetchall() == [
-        ("李雷", "杭州新公司有限公司", "杭州")
+    assert views.connection.execute(
+        "SELECT display_name, company, city, budget_cny FROM customer_360"
+    ).fetchall() == [("李雷", "杭州新公司有限公司", "杭州", 200000.0)]
+
+
+def test_a_views_file_from_before_the_budget_column_gets_it_filled(tmp_path: Path) -> None:
+    app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
+    contact = {"name": "韩梅梅", "budget_cny": 80000}
+    app.record([envelope("a", "web_form", T0, "13600000001", contact=contact)])
+    path = tmp_path / "views.duckdb"
+    project(app, path).close()
+    with duckdb.connect(str(path)) as old:  # as the previous version wrote it
+        old.execute("ALTER TABLE customer_360 DROP COLUMN budget_cny")
+
+    views = DuckDBViews(path)
+    Projector(app, views).catch_up()
+
+    assert views.connection.execute("SELECT display_name, budget_cny FROM customer_360").fetchall() == [
+        ("韩梅梅", 80000.0)
     ]
 
 
@@ -180,7 +203,7 @@ def test_every_contract_relation_exists_with_its_columns() -> None:
     expected = {
         "customer_360": "customer_id display_name company city industry owner_agent_id stage tags identities "
         "first_touch_channel first_touch_at first_response_at last_touch_at touch_count "
-        "merged_from erased",
+        "merged_from erased budget_cny",
         "touchpoints": "touchpoint_id customer_id channel direction occurred_at recorded_at actor summary",
         "lead_response": "customer_id channel lead_at first_response_at response_hours owner_agent_id",
         "ctre": "channel leads responded mean_response_hours lead_share ctre_hours balance_index",

@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -45,7 +47,11 @@ def test_passwords_are_stored_only_as_argon2id_hashes(workspace: RunningWorkspac
     account = find_account(workspace.app, "a-wang")
 
     assert account is not None and account.password_hash.startswith("$argon2id$")
-    store = (workspace.data_dir / "events.db").read_bytes()
+    # Read by another process: opening and closing the file here would drop the POSIX locks
+    # this process's SQLite connections hold on it (SQLite's documented fcntl pitfall).
+    store = subprocess.run(
+        ["cat", str(workspace.data_dir / "events.db")], capture_output=True, check=True
+    ).stdout
     assert workspace.passwords["a-wang"].encode() not in store
 
 
@@ -126,3 +132,65 @@ def test_an_unknown_agent_and_a_wrong_password_get_the_same_answer(workspace: Ru
 def test_an_exec_grant_comes_from_the_operator_not_the_roster(workspace: RunningWorkspace) -> None:
     assert "exec" == workspace.sign_in("d-qian").get("/api/me").json()["role"]
     assert "ExecGranted" in stored_event_kinds(workspace, "d-qian")
+
+
+def test_a_one_time_link_sets_the_agents_own_password_once(workspace: RunningWorkspace) -> None:
+    from tests.cli import eventchain
+
+    kek = (workspace.data_dir / "demo.kek").read_text()
+    issued = eventchain(workspace.data_dir, "team", "invite", "a-chen", "--link", kek=kek)
+    assert issued.returncode == 0, issued.stderr
+    url = urlsplit(issued.stdout.strip())  # on the CLI's --web-addr (the default here)
+    assert url.netloc == "127.0.0.1:8710" and "valid 24 h" in issued.stderr
+    path = url.path
+    assert path.startswith("/welcome/a-chen/")
+    client = workspace.client()
+    assert 401 == login(workspace.client(), "a-chen", "anything-at-all").status_code  # no password yet
+
+    short = client.post(path, data={"csrf": csrf_of(client, path), "password": "short", "confirm": "short"})
+    differ = client.post(
+        path, data={"csrf": csrf_of(client, path), "password": "long-enough-1", "confirm": "long-enough-2"}
+    )
+    no_csrf = client.post(path, data={"password": "long-enough-1", "confirm": "long-enough-1"})
+    assert (400, 400, 403) == (short.status_code, differ.status_code, no_csrf.status_code)
+    assert "密码" in message_of(short.text) and "确认密码" in message_of(differ.text)
+
+    chosen = "我的新密码-2026"
+    done = client.post(path, data={"csrf": csrf_of(client, path), "password": chosen, "confirm": chosen})
+    assert 303 == done.status_code and done.headers["location"] == "/login?notice=password_set"
+    assert 303 == login(workspace.client(), "a-chen", chosen).status_code
+
+    again = workspace.client()
+    assert 404 == again.get(path, headers={"accept": "text/html"}).status_code
+    reused = again.post(
+        path, data={"csrf": csrf_of(again, path), "password": "another-one-9", "confirm": "another-one-9"}
+    )
+    assert 404 == reused.status_code
+    assert 303 == login(workspace.client(), "a-chen", chosen).status_code  # unchanged by the reuse
+    assert stored_event_kinds(workspace, "a-chen") == [
+        "Invited",
+        "LinkIssued",
+        "SignInFailed",  # before the link was used: no password works
+        "PasswordChanged",
+        "SignedIn",
+        "SignedIn",
+    ]
+
+
+def test_a_one_time_link_expires_after_a_day_and_a_new_one_replaces_it(workspace: RunningWorkspace) -> None:
+    from tests.cli import eventchain
+
+    kek = (workspace.data_dir / "demo.kek").read_text()
+
+    def link() -> str:
+        issued = eventchain(workspace.data_dir, "team", "invite", "a-wang", "--link", kek=kek)
+        assert issued.returncode == 0, issued.stderr
+        return urlsplit(issued.stdout.strip()).path
+
+    first, second = link(), link()
+    client = workspace.client()
+    assert 404 == client.get(first, headers={"accept": "text/html"}).status_code  # replaced
+    assert 200 == client.get(second, headers={"accept": "text/html"}).status_code
+    workspace.clock.offset = timedelta(hours=24, seconds=1)
+    assert 404 == client.get(second, headers={"accept": "text/html"}).status_code
+    workspace.sign_in("a-wang")  # the initial password still works: a link replaces nothing else

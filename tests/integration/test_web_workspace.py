@@ -117,6 +117,22 @@ def test_logging_a_call_from_the_desk_records_an_outbound_touchpoint_that_stops_
     assert lead not in {w["customer_id"] for w in client.get("/api/desk").json()["waiting"]}
 
 
+def test_logging_a_visit_records_a_visit_touchpoint_by_the_agent(workspace: RunningWorkspace) -> None:
+    client = workspace.sign_in("a-wang")
+    own = sorted(c for c, o in workspace.owners().items() if o == "a-wang")
+
+    response = client.post(
+        f"/customers/{own[-1]}/log",
+        data={"csrf": csrf_of(client, "/desk"), "kind": "visit", "note": "上门演示样机"},
+    )
+
+    assert 303 == response.status_code and response.headers["location"].endswith("notice=recorded")
+    chain = workspace.app.get_customer(UUID(own[-1])).touchpoints.values()
+    [visit] = [t for t in chain if t.channel == "visit"]
+    assert ("outbound", "a-wang") == (visit.direction, visit.actor)
+    assert "上门演示样机" in visit.summary
+
+
 def test_a_director_sees_the_board_and_a_rep_does_not(workspace: RunningWorkspace) -> None:
     director = workspace.sign_in("m-zhao")
     rep = workspace.sign_in("a-wang")
@@ -188,3 +204,21 @@ def test_bad_query_input_is_a_one_line_error(workspace: RunningWorkspace, path: 
 
     assert 400 == response.status_code
     assert message in response.json()["error"] and "\n" not in response.json()["error"]
+
+
+def test_the_boards_pipeline_value_is_the_budgets_the_visible_customers_stated(
+    workspace: RunningWorkspace,
+) -> None:
+    director = workspace.sign_in("m-zhao")
+    pipeline = director.get("/api/board").json()["pipeline"]
+
+    stated = [
+        workspace.app.get_customer(UUID(c)).profile_value("budget_cny")
+        for c in expected_customers(workspace, "m-zhao")
+    ]
+    budgets = [float(b) for b in stated if b is not None]
+    assert budgets, "the demo's customers state budgets"
+    assert (len(budgets), sum(budgets)) == (
+        sum(row["customers"] for row in pipeline),
+        sum(row["budget_cny"] for row in pipeline),
+    )

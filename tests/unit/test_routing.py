@@ -195,3 +195,27 @@ def test_replaying_the_log_reproduces_decisions_and_a_draft_changes_only_what_it
     what_if = replay_decisions(events, rules=draft)
     assert [d.agent_id for d in what_if] == [d.agent_id for d in recorded]  # fallback unused
     assert {d.rule_version for d in what_if} == {0}  # 0 marks a draft, never a stored version
+
+
+@given(
+    lat=st.floats(-90, 90, allow_nan=False),
+    lon=st.floats(-180, 180, allow_nan=False),
+    capacity=st.integers(0, 10_000),
+)
+def test_an_agent_typed_in_as_text_equals_the_agent_given_typed_values(
+    lat: float, lon: float, capacity: int
+) -> None:
+    base = {"agent_id": "a-x", "name": "x", "team": "t", "hired_on": "2026-01-05"}
+    typed = Agent.from_dict({**base, "lat": lat, "lon": lon, "capacity": capacity})
+    text = Agent.from_dict({**base, "lat": repr(lat), "lon": repr(lon), "capacity": str(capacity)})
+
+    assert typed == text == Agent.from_dict(typed.as_dict())
+    assert isinstance(text.lat, float) and isinstance(text.capacity, int)
+
+
+def test_an_agent_with_an_unknown_field_or_a_wrong_type_is_refused_naming_it() -> None:
+    base = {"agent_id": "a-x", "name": "x", "team": "t"}
+    with pytest.raises(ValueError, match="unknown agent fields: colour"):
+        Agent.from_dict({**base, "colour": "red"})
+    with pytest.raises(ValueError, match=r"\$\.capacity"):
+        Agent.from_dict({**base, "capacity": "many"})
