@@ -64,6 +64,7 @@ def listed(data_dir: Path, env: dict[str, str], *filters: str) -> list[dict[str,
 
 
 def serve_ingest(data_dir: Path, env: dict[str, str], *global_options: str) -> subprocess.Popen[str]:
+    listed(data_dir, env)  # the store is created (and migrated) before two processes open it at once
     command = [sys.executable, "-m", "eventchain", "--data-dir", str(data_dir), *global_options]
     return subprocess.Popen(
         [*command, "serve", "--only", "ingest", "--metrics-addr", "off", "--ack-wait", "2"],
