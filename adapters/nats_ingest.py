@@ -62,6 +62,7 @@ EXCEPTION_HEADER: Final = "Eventchain-Reject-Exception"
 TRUNCATED_HEADER: Final = "Eventchain-Truncated"
 ORIGINAL_SIZE_HEADER: Final = "Eventchain-Original-Size"
 ORIGINAL_SHA256_HEADER: Final = "Eventchain-Original-Sha256"
+ORIGINAL_MSG_ID_HEADER: Final = "Eventchain-Original-Msg-Id"  # the publisher's Nats-Msg-Id, for a retry
 DLQ_HEADROOM: Final = 4096  # bytes kept free of a dead letter's body for its headers and protocol
 # Failures that say nothing about the message: the store or the network is away, or other
 # writers keep winning. They are retried. Any other failure while recording is taken for
@@ -103,7 +104,7 @@ class NatsNames:
 @dataclass(frozen=True, slots=True)
 class IngestConfig:
     names: NatsNames = field(default_factory=NatsNames)
-    duplicate_window: float = 120.0  # seconds
+    duplicate_window: float = field(default_factory=lambda: duplicate_window_from_env())  # seconds
     # Lifetimes of the raw copies (docs/privacy.md): the event store is the only long-term
     # copy of a touchpoint. A day outlasts the dedup window, the redelivery window
     # (ack_wait × max_deliver = 50 min) and a night's outage of the workers; dead letters
@@ -118,6 +119,24 @@ class IngestConfig:
     max_retry_delay: float = 30.0  # the backoff doubles up to this
     poison_deliveries: int = 5  # a message delivered this often without being recorded is dead-lettered
     limits: EnvelopeLimits = field(default_factory=limits_from_env)
+
+
+DUPLICATE_WINDOW_ENV: Final = "EVENTCHAIN_DUPLICATE_WINDOW_S"
+
+
+def duplicate_window_from_env(environ: dict[str, str] | None = None) -> float:
+    """JetStream's duplicate window on TOUCHPOINTS (SPEC §2.1b: configurable, default 2 min).
+    Within it a re-published Nats-Msg-Id is dropped by the server (``dlq retry`` says so)."""
+    text = (os.environ if environ is None else environ).get(DUPLICATE_WINDOW_ENV, "").strip()
+    if not text:
+        return 120.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(f"{DUPLICATE_WINDOW_ENV}={text!r}: expected seconds, e.g. 120") from None
+    if not 0 < seconds <= 86_400:
+        raise ValueError(f"{DUPLICATE_WINDOW_ENV}={text!r}: must be within (0, 86400] seconds")
+    return seconds
 
 
 async def connect(url: str, name: str = "eventchain", *, forever: bool = True) -> NATS:
@@ -374,6 +393,9 @@ class IngestWorker:
         }
         if exception:
             headers[EXCEPTION_HEADER] = exception
+        original_id = (message.headers or {}).get("Nats-Msg-Id")
+        if original_id:
+            headers[ORIGINAL_MSG_ID_HEADER] = _header_value(original_id, 200)
         body = bounded_body(message.data, headers, self.max_payload)
         try:
             await js.publish(

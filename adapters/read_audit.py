@@ -54,26 +54,31 @@ def list_reads(
     app: EventChain, since: datetime | None = None, actor: str | None = None
 ) -> Iterator[ReadEntry]:
     """Every recorded read in log order, optionally from ``since`` on and by one ``actor``."""
+    for event in events_of_topic(app, READ_TOPIC):
+        assert isinstance(event, ReadAudit.Created)
+        entry = ReadEntry(
+            event.originator_id,
+            event.actor,
+            event.role,
+            event.action,
+            event.subject,
+            event.rows,
+            event.via,
+            event.read_at,
+        )
+        if (since is None or entry.read_at >= since) and (actor is None or entry.actor == actor):
+            yield entry
+
+
+def events_of_topic(app: EventChain, topic: str) -> Iterator[object]:
+    """The stored events of one topic (an audit trail's), in log order, page by page."""
     start = 1
     while True:
-        page = app.recorder.select_notifications(start, 1000, topics=[READ_TOPIC])
+        page = app.recorder.select_notifications(start, 1000, topics=[topic])
         if not page:
             return
         for notification in page:
-            event = app.mapper.to_domain_event(notification)
-            assert isinstance(event, ReadAudit.Created)
-            entry = ReadEntry(
-                event.originator_id,
-                event.actor,
-                event.role,
-                event.action,
-                event.subject,
-                event.rows,
-                event.via,
-                event.read_at,
-            )
-            if (since is None or entry.read_at >= since) and (actor is None or entry.actor == actor):
-                yield entry
+            yield app.mapper.to_domain_event(notification)
         start = page[-1].id + 1
 
 

@@ -77,23 +77,28 @@ def sqlite_path(store_url: str) -> str:
     return path
 
 
+def postgres_connection(env: Mapping[str, str], connect_timeout: int | None = None) -> Any:
+    """An autocommit psycopg connection to the store that ``store_env`` describes."""
+    import psycopg
+
+    return psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env.get("POSTGRES_PASSWORD") or None,
+        connect_timeout=connect_timeout or int(env.get("POSTGRES_CONNECT_TIMEOUT", "10")),
+        autocommit=True,
+    )
+
+
 @contextmanager
 def schema_creation_lock(env: Mapping[str, str]) -> Iterator[None]:
     """Holds a PostgreSQL advisory lock while the library creates tables (no-op on SQLite)."""
     if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
         yield
         return
-    import psycopg
-
-    with psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"],
-        password=env.get("POSTGRES_PASSWORD") or None,
-        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "10")),
-        autocommit=True,
-    ) as conn:
+    with postgres_connection(env) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
         try:
             yield

@@ -22,6 +22,7 @@ from eventsourcing.utils import get_topic
 
 from domain.accounts import Account
 from domain.customer import Customer, IdentityIndex
+from domain.dead_letters import DeadLetterAction
 from domain.imports import ImportBatch
 from domain.read_audit import ReadAudit
 from domain.roster import Roster
@@ -35,6 +36,7 @@ AGGREGATES: Final[tuple[type[Aggregate], ...]] = (
     ImportBatch,
     Account,
     ReadAudit,
+    DeadLetterAction,
 )
 
 

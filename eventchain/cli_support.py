@@ -54,10 +54,26 @@ def open_app(
     except StoreURLError as error:
         raise click.UsageError(str(error)) from None
     except KeyError_ as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(f"{error}: {_which_key(settings)}") from None
     if settings.kek is None and store_has_kek(app.recorder):
-        raise click.ClickException(f"{KEK_ENV} is not set, but this store's personal data is encrypted")
+        raise click.ClickException(
+            f"{KEK_ENV} is not set, but this store's personal data is encrypted: {_which_key(settings)}"
+        )
     return app
+
+
+def _which_key(settings: Settings) -> str:
+    """What to do about a missing or wrong key, in the words of the store at hand."""
+    demo_key = settings.data_dir / "demo.kek"
+    if demo_key.is_file():
+        return (
+            f"this store was made by `eventchain demo`, whose key is in {demo_key}: "
+            f"export {KEK_ENV}=$(cat {demo_key})"
+        )
+    return (
+        f"set {KEK_ENV} to the key this store was created with (from your secret store); "
+        "without it the personal data cannot be read, and a new key fits only a new store"
+    )
 
 
 def _os_user() -> str:

@@ -43,6 +43,7 @@ class ServiceState:
     worker: WorkerStats | None = None
     positions: dict[str, Callable[[], int]] = field(default_factory=dict)  # follower → its position
     health: dict[str, FollowerHealth] = field(default_factory=dict)
+    parts: tuple[str, ...] = ()  # the parts this serve runs
     started_at: float = field(default_factory=time.time)
 
 

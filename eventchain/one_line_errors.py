@@ -43,20 +43,27 @@ class OneLineError(click.ClickException):
 
 
 class OneLineErrorGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Global options are accepted after the subcommand too (``eventchain status
+        --data-dir data``): they are moved in front of it before parsing."""
+        if ctx.parent is None:
+            args = _globals_first(self, args)
+        return super().parse_args(ctx, args)
+
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
     ) -> click.Context:
         try:
             return super().make_context(info_name, args, parent, **extra)
-        except OneLineError:
-            raise
+        except (OneLineError, click.exceptions.NoArgsIsHelpError):
+            raise  # a bare group prints its whole help, as it is
         except click.ClickException as error:
             raise OneLineError(error) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except OneLineError:
+        except (OneLineError, click.exceptions.NoArgsIsHelpError):
             raise
         except click.ClickException as error:
             raise OneLineError(error) from None
@@ -84,3 +91,55 @@ def describe(error: BaseException) -> str:
         message = os.fsdecode(error.filename)
     kind = type(error).__name__
     return f"{kind}: {message}" if message else kind
+
+
+def _globals_first(group: click.Group, args: list[str]) -> list[str]:
+    """``args`` with the group's own options (and their values) moved before the first
+    subcommand name; ``--`` ends the search, and an option the subcommand defines itself stays."""
+    takes_value = {
+        name: not (option.is_flag or option.count)
+        for option in group.params
+        if isinstance(option, click.Option)
+        for name in option.opts
+    }
+    leading: list[str] = []
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] != "--":
+        name = args[index].split("=", 1)[0]
+        step = 2 if takes_value.get(name) and "=" not in args[index] else 1
+        leading += args[index : index + step]
+        index += step
+    if index >= len(args) or args[index] == "--":
+        return args
+    moved: list[str] = []
+    rest: list[str] = []
+    position = index
+    own = _subcommand_options(group, args[index:])
+    while position < len(args):
+        word = args[position]
+        if word == "--":
+            rest += args[position:]
+            break
+        name = word.split("=", 1)[0]
+        if name in takes_value and name not in own and name not in ("-h", "--help"):
+            step = 2 if takes_value[name] and "=" not in word else 1
+            moved += args[position : position + step]
+            position += step
+            continue
+        rest.append(word)
+        position += 1
+    return [*leading, *moved, *rest]
+
+
+def _subcommand_options(group: click.Group, words: list[str]) -> set[str]:
+    """The option names of the subcommand (and nested subcommands) the words name."""
+    names: set[str] = set()
+    command: click.Command | None = group
+    for word in words:
+        if not isinstance(command, click.Group):
+            break
+        command = command.commands.get(word)
+        if command is None:
+            break
+        names |= {opt for param in command.params if isinstance(param, click.Option) for opt in param.opts}
+    return names

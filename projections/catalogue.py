@@ -16,6 +16,7 @@ from eventsourcing.domain import DomainEvent
 
 from domain.accounts import Account
 from domain.customer import Customer, IdentityIndex
+from domain.dead_letters import DeadLetterAction
 from domain.events import CATALOGUE, kind_of
 from domain.imports import ImportBatch
 from domain.read_audit import ReadAudit
@@ -63,6 +64,7 @@ NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Account.LinkIssued,
         Account.PasswordChanged,
         ReadAudit.Created,
+        DeadLetterAction.Created,
     }
 )
 # Events that move rows between customers: the views flush their buffers before each.

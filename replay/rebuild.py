@@ -115,14 +115,17 @@ def rebuild(
     with rebuild_lock(views_path):
         scratch = views_path.with_name(f".{views_path.name}.rebuild")
         result = build_views(app, scratch, progress=progress)
-        os.replace(scratch, views_path)
-        Path(f"{views_path}.wal").unlink(missing_ok=True)  # belonged to the old file, if any
         if snapshot_path is not None:
-            views = DuckDBViews(views_path)
+            # Published from the new file before it is swapped in: once it is live, a running
+            # projector reopens it and holds DuckDB's lock on it, so opening it here would race
+            # with the projector (and the loser's open fails).
+            views = DuckDBViews(scratch)
             try:
                 publish_snapshot(views, snapshot_path)
             finally:
                 views.close()
+        os.replace(scratch, views_path)
+        Path(f"{views_path}.wal").unlink(missing_ok=True)  # belonged to the old file, if any
         return RebuildResult(views_path, result.events, result.position)
 
 

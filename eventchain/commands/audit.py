@@ -8,10 +8,12 @@ from typing import Any
 import click
 
 from adapters.application import CustomerNotFoundError, EventChain
+from adapters.dlq import list_actions
 from adapters.log_reader import aggregate_fields
 from adapters.read_audit import list_reads
 from domain.customer import PROFILE_FIELDS, Customer
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
+from eventchain.output import chosen_format, emit_rows, output_options, plural
 from eventchain.read_paths import EVENT_TIME, as_role, snapshot_connection, team_of
 from projections.visibility import Role, visible_customer_ids
 
@@ -74,19 +76,28 @@ def history_command(ctx: click.Context, customer: str, role: Role, actor: str) -
 
 @click.group("audit")
 def audit_group() -> None:
-    """The audit trails kept in the store: who read which personal data.
+    """The audit trails kept in the store: who read which personal data (reads), who
+    re-drove or dropped which dead letter (dlq).
 
     \b
     Example:
       eventchain audit reads --since 2026-03-01
+      eventchain audit dlq
     """
 
 
 @audit_group.command("reads")
 @click.option("--since", type=EVENT_TIME, help="Only reads from this instant on (UTC+8 if naive).")
 @click.option("--by", "by_actor", help="Only reads by this actor.")
+@output_options
 @click.pass_context
-def reads_command(ctx: click.Context, since: datetime | None, by_actor: str | None) -> None:
+def reads_command(
+    ctx: click.Context,
+    since: datetime | None,
+    by_actor: str | None,
+    output_format: str | None,
+    as_json: bool,
+) -> None:
     """Who read which personal data, when, through which role, and how many customers.
 
     Every read path that returns personal data (customer, customers, export, report,
@@ -97,6 +108,23 @@ def reads_command(ctx: click.Context, since: datetime | None, by_actor: str | No
       eventchain audit reads --since 2026-03-01 --by a-wang
     """
     app = open_app(ctx)
+    if output_format or as_json:
+        rows = [
+            {
+                "read_at": e.read_at,
+                "actor": e.actor,
+                "role": e.role,
+                "via": e.via,
+                "action": e.action,
+                "subject": e.subject,
+                "rows": e.rows,
+            }
+            for e in list_reads(app, since=since, actor=by_actor)
+        ]
+        columns = ("read_at", "actor", "role", "via", "action", "subject", "rows")
+        emit_rows(rows, columns, chosen_format(output_format, as_json))
+        click.echo(plural(len(rows), "read"), err=True)
+        return
     count = 0
     for entry in list_reads(app, since=since, actor=by_actor):
         count += 1
@@ -104,7 +132,55 @@ def reads_command(ctx: click.Context, since: datetime | None, by_actor: str | No
             f"{entry.read_at.isoformat(timespec='seconds')}  {entry.actor}  {entry.role}  {entry.via}  "
             f"{entry.action}  {entry.subject}  {entry.rows} rows"
         )
-    click.echo(f"{count} reads", err=True)
+    click.echo(plural(count, "read"), err=True)
+
+
+@audit_group.command("dlq")
+@click.option("--since", type=EVENT_TIME, help="Only actions from this instant on (UTC+8 if naive).")
+@output_options
+@click.pass_context
+def dlq_actions_command(
+    ctx: click.Context, since: datetime | None, output_format: str | None, as_json: bool
+) -> None:
+    """Who retried or dropped which dead letter, when, why it had been rejected, and
+    whether its bytes were fixed first (sha256 of the fix).
+
+    \b
+    Example:
+      eventchain audit dlq --since 2026-03-01
+    """
+    fmt = chosen_format(output_format, as_json)
+    rows = [
+        {
+            "acted_at": event.acted_at,
+            "actor": event.actor,
+            "action": event.action,
+            "sequence": event.sequence,
+            "channel": event.channel,
+            "msg_id": event.msg_id,
+            "reason": event.reason,
+            "republished_as": event.republished_as or None,
+            "fix_sha256": event.fix_sha256,
+            "note": event.note,
+        }
+        for event in list_actions(open_app(ctx), since=since)
+    ]
+    emit_rows(rows, DLQ_ACTION_COLUMNS, fmt, title="dead-letter actions")
+    click.echo(plural(len(rows), "action"), err=True)
+
+
+DLQ_ACTION_COLUMNS = (
+    "acted_at",
+    "actor",
+    "action",
+    "sequence",
+    "channel",
+    "msg_id",
+    "reason",
+    "republished_as",
+    "fix_sha256",
+    "note",
+)
 
 
 def history_lines(app: EventChain, customer: Customer) -> list[str]:

@@ -10,6 +10,7 @@ from adapters.merging import merge, unmerge
 from domain.customer import MergeRefusedError
 from domain.duplicates import Profile, find_candidates
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
+from eventchain.output import chosen_format, emit_rows, output_options, plural
 from eventchain.read_paths import as_role, snapshot_connection, team_of
 from projections.visibility import Role, visible_customer_ids
 
@@ -65,9 +66,12 @@ def unmerge_command(ctx: click.Context, survivor: str, absorbed_id: str, reason:
 @click.command("duplicates")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @as_role
+@output_options
 @operator_option
 @click.pass_context
-def duplicates_command(ctx: click.Context, limit: int, role: Role, actor: str) -> None:
+def duplicates_command(
+    ctx: click.Context, limit: int, role: Role, output_format: str | None, as_json: bool, actor: str
+) -> None:
     """List duplicate-customer candidates: a shared phone/email/USCC, or name + company
     similarity ≥ 0.85 (read from the analyst snapshot). A role sees pairs of its own
     customers only.
@@ -77,10 +81,12 @@ def duplicates_command(ctx: click.Context, limit: int, role: Role, actor: str) -
       eventchain duplicates --limit 20
       eventchain duplicates --as director:d-qian
     """
+    fmt = chosen_format(output_format, as_json)
     app = open_app(ctx)  # refuses a wrong or missing key-encryption key
     with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
         visible = visible_customer_ids(connection, role, team_of(role))
-        candidates = find_candidates([p for p in load_profiles(connection) if p.customer_id in visible])
+        profiles = {p.customer_id: p for p in load_profiles(connection) if p.customer_id in visible}
+        candidates = find_candidates(list(profiles.values()))
     shown = candidates[:limit]
     audit_read(
         ctx,
@@ -90,9 +96,33 @@ def duplicates_command(ctx: click.Context, limit: int, role: Role, actor: str) -
         subject=f"limit={limit}",
         rows=len({c for pair in shown for c in (pair.a, pair.b)}),
     )
-    for candidate in shown:
-        click.echo(f"{candidate.a}  {candidate.b}  {candidate.score:.2f}  {candidate.reason}")
-    click.echo(f"{len(candidates)} candidate pairs", err=True)
+    rows = [
+        {
+            "customer_a": pair.a,
+            "name_a": profiles[pair.a].name,
+            "company_a": profiles[pair.a].company,
+            "customer_b": pair.b,
+            "name_b": profiles[pair.b].name,
+            "company_b": profiles[pair.b].company,
+            "score": round(pair.score, 2),
+            "reason": pair.reason,
+        }
+        for pair in shown
+    ]
+    emit_rows(rows, DUPLICATE_COLUMNS, fmt, title="duplicate candidates")
+    click.echo(f"{plural(len(candidates), 'candidate pair')} ({len(shown)} shown)", err=True)
+
+
+DUPLICATE_COLUMNS = (
+    "customer_a",
+    "name_a",
+    "company_a",
+    "customer_b",
+    "name_b",
+    "company_b",
+    "score",
+    "reason",
+)
 
 
 def load_profiles(connection: duckdb.DuckDBPyConnection) -> list[Profile]:

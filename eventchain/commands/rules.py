@@ -11,8 +11,9 @@ import click
 
 from adapters.rules import apply_rules, join, leave, rollback_rules, roster, ruleset, update
 from domain.roster import Agent, RosterError
-from domain.rules import RulesError, diff
+from domain.rules import RulesError, as_dict, diff, parse_rules
 from eventchain.cli_support import open_app
+from eventchain.output import chosen_format, emit_rows, output_options, plural
 
 
 @click.group("rules")
@@ -39,23 +40,47 @@ def apply_command(ctx: click.Context, file: Path, note: str, author: str) -> Non
     Example:
       eventchain rules apply examples/rules.toml --note "first version"
     """
+    app = open_app(ctx)
+    text = file.read_text(encoding="utf-8")
     try:
-        version = apply_rules(open_app(ctx), file.read_text(encoding="utf-8"), author, note)
+        document = as_dict(parse_rules(text))
+        rules = ruleset(app)
+        if rules.revisions and document == rules.document(rules.current):
+            click.echo(f"{file} is the same as rules version {rules.current}: nothing applied")
+            return
+        version = apply_rules(app, text, author, note)
     except RulesError as error:
         raise click.ClickException(f"{file}: {error} (nothing was applied)") from None
     click.echo(f"rules version {version} applied")
 
 
 @rules_group.command("history")
+@output_options
 @click.pass_context
-def history_command(ctx: click.Context) -> None:
+def history_command(ctx: click.Context, output_format: str | None, as_json: bool) -> None:
     """Every version with author, time and note.
 
     \b
     Example:
       eventchain rules history
+      eventchain rules history --json
     """
-    for revision in ruleset(open_app(ctx)).revisions:
+    revisions = ruleset(open_app(ctx)).revisions
+    if output_format or as_json:
+        rows = [
+            {
+                "version": r.number,
+                "revised_at": r.revised_at,
+                "author": r.author,
+                "note": r.note,
+                "rollback_of": r.rollback_of,
+            }
+            for r in revisions
+        ]
+        columns = ("version", "revised_at", "author", "note", "rollback_of")
+        emit_rows(rows, columns, chosen_format(output_format, as_json))
+        return
+    for revision in revisions:
         rollback = f" (rollback of {revision.rollback_of})" if revision.rollback_of else ""
         click.echo(
             f"v{revision.number}  {revision.revised_at.isoformat(timespec='seconds')}  "
@@ -93,6 +118,8 @@ def diff_command(ctx: click.Context, a: int, b: int) -> None:
       eventchain rules diff 1 2
     """
     rules = ruleset(open_app(ctx))
+    if not rules.revisions:
+        raise click.ClickException("no rules applied yet: eventchain rules apply FILE --note …")
     try:
         changes = diff(rules.document(a), rules.document(b))
     except RulesError as error:
@@ -160,12 +187,25 @@ def join_command(ctx: click.Context, file: Path | None, fields: tuple[str, ...],
     if not agents:
         raise click.UsageError("give --file or --agent KEY=VALUE")
     app = open_app(ctx)
+    known = roster(app).agents
+    joined = unchanged = 0
     for agent in agents:
+        current = known.get(agent.agent_id)
+        if current is not None and current.status != "left":
+            if current.as_dict() != agent.as_dict():
+                raise click.ClickException(
+                    f"agent {agent.agent_id} is already on the team with other details: "
+                    f"change them with eventchain team update {agent.agent_id} --set KEY=VALUE"
+                )
+            unchanged += 1  # joining again with the same details is a no-op: files can be re-applied
+            continue
         try:
             join(app, agent, actor)
         except RosterError as error:
             raise click.ClickException(str(error)) from None
-    click.echo(f"{len(agents)} agents joined")
+        joined += 1
+    already = f"; {plural(unchanged, 'agent')} already on the team unchanged" if unchanged else ""
+    click.echo(f"{plural(joined, 'agent')} joined{already}")
 
 
 @team_group.command("update")
@@ -211,15 +251,23 @@ def leave_command(ctx: click.Context, agent_id: str, reason: str, actor: str) ->
 
 
 @team_group.command("list")
+@output_options
 @click.pass_context
-def list_command(ctx: click.Context) -> None:
-    """The roster with team, city, skills, manager and status.
+def list_command(ctx: click.Context, output_format: str | None, as_json: bool) -> None:
+    """The roster with team, city, skills, manager and status (--json or --format for
+    scripts: every field of every agent).
 
     \b
     Example:
       eventchain team list
+      eventchain team list --format csv > team.csv
     """
-    for agent in sorted(roster(open_app(ctx)).agents.values(), key=lambda a: a.agent_id):
+    agents = sorted(roster(open_app(ctx)).agents.values(), key=lambda a: a.agent_id)
+    if output_format or as_json:
+        rows = [agent.as_dict() for agent in agents]
+        emit_rows(rows, list(rows[0]) if rows else ["agent_id"], chosen_format(output_format, as_json))
+        return
+    for agent in agents:
         click.echo(
             f"{agent.agent_id}  {agent.name}  team {agent.team}  {agent.city or '—'}  "
             f"skills {','.join(agent.skills) or '—'}  manager {agent.manager or '—'}  {agent.status}"

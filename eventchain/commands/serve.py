@@ -21,9 +21,11 @@ from adapters.notifier import Notifier
 from adapters.router import Router
 from adapters.silence import SilenceTagger
 from adapters.sla_watcher import SlaWatcher
+from eventchain import catch_up
 from eventchain.cli_support import open_app, settings_of
 from eventchain.metrics import ServiceState, serve_endpoint
 from eventchain.nats_support import nats_url
+from eventchain.service_lock import PartRunningError, announce, announced, part_locks
 from projections.service import run_projector
 
 SERVICES = ("ingest", "project", "route", "sla", "silence", "notify", "web")
@@ -45,6 +47,9 @@ class JsonLogFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        progress = getattr(record, "progress", None)
+        if progress is not None:  # the catch-up figures (eventchain.catch_up)
+            entry["progress"] = progress
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -120,11 +125,30 @@ def serve_command(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    try:
+        with part_locks(settings, selected), announced(settings, list(selected)) as announcement:
+            _serve(ctx, selected, batch, ack_wait, metrics_addr, stop, announcement)
+    except PartRunningError as error:
+        raise click.ClickException(str(error)) from None
+    log.info("stopped")
+
+
+def _serve(
+    ctx: click.Context,
+    selected: tuple[str, ...],
+    batch: int,
+    ack_wait: float,
+    metrics_addr: str,
+    stop: threading.Event,
+    announcement: dict[str, Any],
+) -> None:
+    settings = settings_of(ctx)
     app = open_app(ctx, require_kek=True)
-    state = ServiceState(settings, app)
+    state = ServiceState(settings, app, parts=selected)
     with nats_url(settings) as url:
-        if metrics_addr != "off":
-            _start_endpoint(state, metrics_addr, stop)
+        if metrics_addr != "off" and _start_endpoint(state, metrics_addr, stop):
+            announcement["metrics_addr"] = metrics_addr
+            announce(announcement)
         runners: dict[str, Callable[[], None]] = {}
         if "ingest" in selected:
             worker = IngestWorker(app, url, IngestConfig(batch=batch, ack_wait=ack_wait))
@@ -149,8 +173,9 @@ def serve_command(
 
             runners["web"] = lambda: run_web(settings, stop)
         log.info("serving %s (store %s, nats %s)", ", ".join(runners), settings.store_url.split("@")[-1], url)
+        catching_up = catch_up.report(state, catching_up=False, first=True)
+        runners["progress"] = lambda: catch_up.report_until_stopped(state, stop, catching_up)
         _run_all(runners, stop)
-    log.info("stopped")
 
 
 def _follower_runner(
@@ -173,7 +198,7 @@ def _follower_runner(
     return run
 
 
-def _start_endpoint(state: ServiceState, address: str, stop: threading.Event) -> None:
+def _start_endpoint(state: ServiceState, address: str, stop: threading.Event) -> bool:
     host, _, port = address.rpartition(":")
     if not port.isdigit() or not host:
         raise click.BadParameter(f"{address!r} is not host:port", param_hint="--metrics-addr")
@@ -181,6 +206,8 @@ def _start_endpoint(state: ServiceState, address: str, stop: threading.Event) ->
         serve_endpoint(state, address, stop)
     except OSError as error:  # e.g. a second worker on this host: it serves on, without metrics
         log.error("no metrics endpoint: cannot listen on %s (%s)", address, error.strerror)
+        return False
+    return True
 
 
 def _run_all(runners: dict[str, Callable[[], None]], stop: threading.Event) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import click
 import duckdb
-from rich.console import Console
-from rich.table import Table
+from nats.js.errors import NotFoundError
 
 from adapters.application import EventChain
 from adapters.nats_ingest import IngestConfig, NatsNames, connect
@@ -19,6 +21,8 @@ from adapters.rules import last_rule_version
 from eventchain.cli_support import open_app, quiet_connection_logs, settings_of
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
+from eventchain.output import chosen_format, emit_rows, instant, output_options
+from eventchain.service_lock import LOCKED_PARTS, ServeProcess, running_parts, serve_processes
 
 
 def collect_status(settings: Settings, app: EventChain) -> dict[str, Any]:
@@ -77,8 +81,11 @@ async def _read_nats(url: str, names: NatsNames) -> dict[str, Any]:
     nc = await asyncio.wait_for(connect(url, name="eventchain-status", forever=False), timeout=3)
     try:
         js = nc.jetstream()
-        consumer = await js.consumer_info(names.stream, names.durable)
-        dlq = await js.stream_info(names.dlq_stream)
+        try:
+            consumer = await js.consumer_info(names.stream, names.durable)
+            dlq = await js.stream_info(names.dlq_stream)
+        except NotFoundError:  # NATS answers; no ingest nor publish has created the streams yet
+            return {"ingest_stream": "not created yet", **await _notification_status(js)}
         result: dict[str, Any] = {
             "consumer_pending": consumer.num_pending,
             "consumer_ack_pending": consumer.num_ack_pending,
@@ -93,8 +100,6 @@ async def _read_nats(url: str, names: NatsNames) -> dict[str, Any]:
 
 async def _notification_status(js: Any) -> dict[str, Any]:
     """The notification stream and the WeCom bridge's consumer (None where absent)."""
-    from nats.js.errors import NotFoundError
-
     from adapters.notifier import NotificationNames
     from adapters.wecom import WECOM_DURABLE
 
@@ -111,37 +116,138 @@ async def _notification_status(js: Any) -> dict[str, Any]:
     return result
 
 
+FOLLOWERS: Final = (("route", "router"), ("sla", "sla"), ("silence", "silence"), ("notify", "notifier"))
+
+
+def service_status(settings: Settings, app: EventChain, expected: tuple[str, ...]) -> dict[str, Any]:
+    """``collect_status`` plus which parts of `serve` run, every follower's position and lag
+    (from a running serve's /metrics, else what the store tracks), and what is unhealthy."""
+    status = collect_status(settings, app)
+    store = int(status["store_position"] or 0)
+    running = running_parts(settings)
+    processes = serve_processes(settings)
+    status["serve"] = [
+        {"pid": p.pid, "parts": p.parts, "metrics_addr": p.metrics_addr, "started_at": _instant(p.started_at)}
+        for p in processes
+    ]
+    status["parts"] = {part: "running" if up else "not running" for part, up in running.items()}
+    scraped, problems = _scrape(processes)
+    for part, key in FOLLOWERS:
+        position = scraped.get(part)
+        if position is None:
+            position = status.pop(f"{key}_position", None) if part in ("route", "notify") else None
+        status[f"{key}_position"] = None if position is None else int(position)
+        status[f"{key}_lag"] = None if position is None else max(0, store - int(position))
+    if status.get("nats_error"):
+        problems.append(f"NATS at {status['nats_url']} not reachable: {status['nats_error']}")
+    stopped = [part for part in expected if not running.get(part, True)]
+    if stopped and not any(running.values()):
+        problems.append("serve is not running: no part of it runs on this store (start it: eventchain serve)")
+    elif stopped:
+        problems += [f"{part} is not running (start it: eventchain serve --only {part})" for part in stopped]
+    status["healthy"] = not problems
+    status["problems"] = problems
+    return status
+
+
+def _instant(text: str) -> str:
+    try:
+        return instant(datetime.fromisoformat(text))
+    except ValueError:
+        return text
+
+
+def _scrape(processes: list[ServeProcess]) -> tuple[dict[str, float], list[str]]:
+    """Follower positions from the running serves' /metrics, and the ones not ready."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    positions: dict[str, float] = {}
+    problems: list[str] = []
+    for process in processes:
+        if not process.metrics_addr:
+            continue
+        base = f"http://{process.metrics_addr}"
+        try:
+            with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+                text = response.read().decode()
+            with urllib.request.urlopen(f"{base}/readyz", timeout=10) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            problems.append(f"serve (pid {process.pid}) is not ready: {error.read().decode().strip()}")
+            continue
+        except OSError as error:
+            problems.append(f"serve (pid {process.pid}) does not answer on {base}: {error}")
+            continue
+        for family in text_string_to_metric_families(text):
+            if family.name == "eventchain_follower_position":
+                for sample in family.samples:
+                    positions[sample.labels["follower"]] = sample.value
+    return positions, problems
+
+
 @click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@click.option(
+    "--only",
+    "expected",
+    type=click.Choice(LOCKED_PARTS),
+    multiple=True,
+    help="Judge only these parts of serve (repeatable), e.g. on an ingest-only host.",
+)
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Wait up to this many seconds for a healthy state (after starting serve in the background).",
+)
+@output_options
 @click.pass_context
-def status_command(ctx: click.Context, as_json: bool) -> None:
-    """Show store position, projector position and lag, NATS consumer lag, DLQ count,
-    snapshot age and the last rule version. Exit code 1 when NATS is configured but
-    not reachable; a store that cannot be opened is one line on stderr and exit 1.
+def status_command(
+    ctx: click.Context, expected: tuple[str, ...], wait_s: float, output_format: str | None, as_json: bool
+) -> None:
+    """Show which parts of serve run, the store's position, the projector's and every
+    follower's (route, sla, silence, notify) position and lag, the NATS consumer's
+    backlog, dead letters, snapshot age and the last rule version — the figures of
+    serve's /metrics. Exit code 1, with one line per problem on stderr, when a part of
+    serve is not running, a running serve is not ready, or NATS does not answer.
 
     \b
     Example:
       eventchain status
       eventchain status --json | jq .projector_lag
+      eventchain status --only ingest      # an ingest-only host
+      eventchain serve & eventchain status --wait 60
     """
+    fmt = chosen_format(output_format, as_json)
     quiet_connection_logs()
-    status = collect_status(settings_of(ctx), open_app(ctx, must_exist=True))
-    if as_json:
-        click.echo(json.dumps(status))
+    settings = settings_of(ctx)
+    app = open_app(ctx, must_exist=True)
+    deadline = time.monotonic() + wait_s
+    status = service_status(settings, app, expected or LOCKED_PARTS)
+    while status["problems"] and time.monotonic() < deadline:
+        time.sleep(0.5)  # polling the parts' locks and the running serve's /readyz
+        status = service_status(settings, app, expected or LOCKED_PARTS)
+    if fmt == "json":
+        click.echo(json.dumps(status, ensure_ascii=False))
     else:
-        _print_table(status)
-    if status.get("nats_error"):
-        click.echo(f"error: NATS at {status['nats_url']} not reachable: {status['nats_error']}", err=True)
+        rows = [{"what": key.replace("_", " "), "value": _shown(value)} for key, value in status.items()]
+        emit_rows(rows, ("what", "value"), fmt, title="eventchain status")
+    for problem in status["problems"]:
+        click.echo(f"unhealthy: {problem}", err=True)
+    if status["problems"]:
         sys.exit(1)
 
 
-def _print_table(status: dict[str, Any]) -> None:
-    table = Table(title="eventchain status")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    for key, value in status.items():
-        table.add_row(key.replace("_", " "), "—" if value is None else str(value))
-    Console().print(table)
+def _shown(value: Any) -> Any:
+    if isinstance(value, dict) and "pid" in value:  # a running serve
+        parts = ",".join(value["parts"])
+        metrics = value["metrics_addr"] or "off"
+        return f"pid {value['pid']} ({parts}) since {value['started_at']}, metrics {metrics}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(_shown(item) for item in value) or "none"
+    return value
 
 
 def register(group: click.Group) -> None:

@@ -77,8 +77,9 @@ def test_status_with_nats_unreachable_says_so_in_one_line_and_exits_non_zero(
     code, output = run(tmp_path / "data", "--nats-url", "nats://127.0.0.1:1", "status", "--json")
     assert 1 == code
     assert "Traceback" not in output
-    [line] = error_lines(output)
-    assert line.startswith("error: NATS at nats://127.0.0.1:1 not reachable")
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output)
+    [line] = [line for line in re.split(r"[\r\n]+", text) if line.startswith("unhealthy: NATS")]
+    assert line.startswith("unhealthy: NATS at nats://127.0.0.1:1 not reachable")
 
 
 def test_an_unreachable_postgresql_is_one_line_and_exit_1(run: Run, tmp_path: Path) -> None:

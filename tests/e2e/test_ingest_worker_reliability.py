@@ -53,7 +53,8 @@ def status(data_dir: Path, nats_url: str) -> dict[str, object]:
         text=True,
         timeout=60,
     )
-    assert result.returncode == 0, result.stderr
+    # 1 while serve (or a part of it) is stopped: the figures are printed all the same
+    assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 

@@ -171,9 +171,9 @@ def _visible(demo_dir: Path, role: str) -> set[str]:
 
 def test_duplicates_and_what_if_show_a_role_only_its_own_customers(demo_dir: Path) -> None:
     def pairs(role: str) -> list[tuple[str, str]]:
-        result = run(demo_dir, "duplicates", "--as", role, "--limit", "1000")
+        result = run(demo_dir, "duplicates", "--as", role, "--limit", "1000", "--json")
         assert result.returncode == 0, result.stderr
-        return [(line.split()[0], line.split()[1]) for line in result.stdout.splitlines()]
+        return [(pair["customer_a"], pair["customer_b"]) for pair in json.loads(result.stdout)]
 
     everyone = pairs("exec")
     for role in ("sales:a-li", "director:d-qian"):

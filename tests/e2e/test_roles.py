@@ -69,7 +69,8 @@ def test_each_role_sees_exactly_its_customers_on_every_read_path(demo_dir: Path)
     for role, customers in expected.items():
         assert exported(demo_dir, role) == customers, role
         listing = run(demo_dir, "customers", "--as", role)
-        assert f"{len(customers)} customers visible" in listing.stdout or role == "exec", listing.stdout
+        assert f"{len(customers)} customers visible" in listing.stderr or role == "exec", listing.stderr
+        assert {row.split("\t")[0] for row in listing.stdout.splitlines()[1:]} == customers, role
         report = run(
             demo_dir, "report", "--html", str(demo_dir / f"{role.replace(':', '-')}.html"), "--as", role
         )

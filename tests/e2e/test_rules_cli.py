@@ -62,3 +62,39 @@ def test_team_join_leave_and_what_if_through_the_cli(tmp_path: Path) -> None:
     assert left.returncode == 0 and "handed over to m-zhao" in left.stdout
     again = eventchain(tmp_path, "team", "leave", "a-wang", "--reason", "again", "--actor", "hr-liu")
     assert again.returncode == 1 and "no agent a-wang" in again.stderr
+
+
+def test_applying_the_current_document_again_appends_nothing_and_diff_needs_versions(tmp_path: Path) -> None:
+    rules = str(ROOT / "examples" / "rules.toml")
+    none_yet = eventchain(tmp_path, "rules", "diff", "1", "2")
+    assert 1 == none_yet.returncode and "no rules applied yet" in none_yet.stderr
+    assert 0 == eventchain(tmp_path, "rules", "apply", rules, "--note", "first").returncode
+
+    again = eventchain(tmp_path, "rules", "apply", rules, "--note", "again")
+
+    assert (0, f"{rules} is the same as rules version 1: nothing applied") == (
+        again.returncode,
+        again.stdout.strip(),
+    )
+    assert 1 == len(eventchain(tmp_path, "rules", "history").stdout.splitlines())
+
+
+def test_joining_the_same_agents_again_changes_nothing_and_other_details_are_refused(tmp_path: Path) -> None:
+    team = str(ROOT / "examples" / "team.toml")
+    first = eventchain(tmp_path, "team", "join", "--file", team)
+    assert (0, "5 agents joined") == (first.returncode, first.stdout.strip())
+
+    again = eventchain(tmp_path, "team", "join", "--file", team)
+    assert (0, "0 agents joined; 5 agents already on the team unchanged") == (
+        again.returncode,
+        again.stdout.strip(),
+    )
+    one = eventchain(tmp_path, "team", "join", "--file", str(ROOT / "examples" / "team-new.toml"))
+    assert "1 agent joined" == one.stdout.strip()
+    inline = ("agent_id=a-sun", "name=孙工", "team=hz", "city=杭州")  # moved to Hangzhou
+    other = eventchain(tmp_path, "team", "join", *(arg for field in inline for arg in ("--agent", field)))
+    assert 1 == other.returncode
+    assert (
+        "a-sun is already on the team with other details" in other.stderr
+        and "team update a-sun" in other.stderr
+    )
