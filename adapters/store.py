@@ -6,6 +6,8 @@ A password may also come from ``PGPASSWORD`` (never from a file in the repositor
 
 from __future__ import annotations
 
+import fcntl
+
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -94,9 +96,22 @@ def postgres_connection(env: Mapping[str, str], connect_timeout: int | None = No
 
 @contextmanager
 def schema_creation_lock(env: Mapping[str, str]) -> Iterator[None]:
-    """Holds a PostgreSQL advisory lock while the library creates tables (no-op on SQLite)."""
+    """Serialises the library's table creation across processes: a PostgreSQL advisory lock,
+    or on SQLite an exclusive flock on a file beside the database (two processes opening a
+    fresh SQLite store at once would both insert the library's ``__migration__`` tracking
+    record, and the second fails with IntegrityError). A separate file, so SQLite's own
+    fcntl locks on the database are never touched."""
     if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
-        yield
+        name = env.get("SQLITE_DBNAME", "")
+        if not name or ":memory:" in name or "mode=memory" in name:
+            yield
+            return
+        with open(f"{name}.schema-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         return
     with postgres_connection(env) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
