@@ -7,7 +7,6 @@ A password may also come from ``PGPASSWORD`` (never from a file in the repositor
 from __future__ import annotations
 
 import fcntl
-
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
