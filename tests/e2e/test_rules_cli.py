@@ -43,7 +43,7 @@ def test_team_join_leave_and_what_if_through_the_cli(tmp_path: Path) -> None:
         eventchain(tmp_path, "team", "join", "--file", str(ROOT / "examples" / "team.toml")).returncode == 0
     )
     assert "a-li" in eventchain(tmp_path, "team", "list").stdout
-    assert eventchain(tmp_path, "ingest", str(ROOT / "examples" / "touchpoints.jsonl")).returncode in (0, 1)
+    assert eventchain(tmp_path, "ingest", str(ROOT / "examples" / "touchpoints.jsonl")).returncode == 0
     assert (
         eventchain(
             tmp_path, "rules", "apply", str(ROOT / "examples" / "rules.toml"), "--note", "v1"
