@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_erase_then_views_show_erased_and_missing_or_wrong_keys_are_refused(tmp_path: Path) -> None:
     kek = new_kek()
-    assert eventchain(
-        tmp_path, "ingest", str(ROOT / "examples" / "touchpoints.jsonl"), kek=kek
-    ).returncode == 0
+    assert (
+        eventchain(tmp_path, "ingest", str(ROOT / "examples" / "touchpoints.jsonl"), kek=kek).returncode == 0
+    )
     missing = eventchain(tmp_path, "status")
     assert missing.returncode == 1 and "EVENTCHAIN_KEK is not set" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
