@@ -12,20 +12,11 @@ from uuid import UUID
 
 import pytest
 
+from tests.e2e.test_report import CHROMIUM_FLAGS
 from tests.web_support import RunningWorkspace, expected_customers, start_workspace
 
 playwright = pytest.importorskip("playwright.sync_api")
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDTHS = {"desktop": 1280, "phone": 390}
 
 
