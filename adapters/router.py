@@ -20,8 +20,9 @@ from adapters.application import EventChain
 from adapters.log_reader import LogTail
 from domain.customer import Customer
 from domain.roster import Roster
-from domain.routing import ROUTER, Decision, RoutingFold
+from domain.routing import Decision, RoutingFold
 from domain.rules import RuleSet
+from domain.vocabulary import ROUTER
 
 ROUTER_NAME: Final = "router"
 # The events the routing fold reads (domain.routing.RoutingFold.feed).

@@ -23,7 +23,8 @@ from adapters.log_reader import LogTail
 from domain.customer import Customer
 from domain.roster import Roster
 from domain.rules import RuleSet
-from domain.sla import Escalation, LeadClock, SlaBook
+from domain.sla import LeadClock, SlaBook
+from domain.vocabulary import Escalation
 
 SLA_NAME: Final = "sla"
 # The events the book folds; merges and unmerges move touchpoints between customers, and the

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -21,9 +21,7 @@ from domain.touchpoints import (
     payload_dict,
     summarise,
 )
-
-if TYPE_CHECKING:
-    from domain.sla import Escalation
+from domain.vocabulary import STAGES, Escalation
 
 CUSTOMER_NAMESPACE: Final = UUID("0d9c2b8e-6a47-4f1b-8a53-7c1e9f04d2a6")
 PROFILE_FIELDS: Final = ("name", "company", "city", "industry", "budget_cny")
@@ -50,10 +48,6 @@ def correction_marker(originator_version: int) -> str:
     """Where a correction sorts among the observations of its instant: after every
     touchpoint id (``~`` sorts after them), so it wins over what was observed up to then."""
     return f"~correction:{originator_version:012d}"
-
-
-# The sales stages (seed 002's journey); a customer enters "lead" with its first inbound touch.
-STAGES: Final = ("lead", "contacted", "requirement", "solution", "contract", "won", "lost")
 
 
 def customer_id_for(first_touchpoint_id: str) -> UUID:

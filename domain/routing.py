@@ -27,8 +27,8 @@ from domain.customer import Customer
 from domain.roster import Agent, Roster, RosterState
 from domain.rules import RulesDocument, RuleSet, rules_from_dict
 from domain.touchpoints import is_lead_touch
+from domain.vocabulary import ROUTER
 
-ROUTER: Final = "router"
 EARTH_RADIUS_KM: Final = 6371.0088
 
 

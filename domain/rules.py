@@ -14,6 +14,7 @@ from eventsourcing.domain import Aggregate
 from msgspec import Meta, Struct
 
 from domain.business_time import CalendarName, WorkingTime, parse_business_hours
+from domain.vocabulary import STAGES
 
 RULESET_ID: Final = uuid5(UUID("3f1e9a40-7c55-4e0e-9a7d-6b3d2c1f0a99"), "ruleset")
 Minutes = Annotated[int, Meta(ge=1, le=7 * 24 * 60)]
@@ -123,7 +124,6 @@ def rules_from_dict(raw: dict[str, Any]) -> RulesDocument:
         reason, _, where = str(error).rpartition(" - at `")
         path = where.rstrip("`") if reason else "$"
         raise RulesError(path, reason or str(error)) from None
-    from domain.customer import STAGES
     from domain.touchpoints import CHANNELS
 
     for channel in document.routing.channel_teams:

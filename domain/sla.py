@@ -24,9 +24,9 @@ from typing import Any, Final
 from domain.business_time import WorkingTime
 from domain.customer import Customer
 from domain.roster import Agent, Roster, RosterState
-from domain.routing import ROUTER
 from domain.rules import RulesDocument, RuleSet, Sla, rules_from_dict
 from domain.touchpoints import is_lead_touch
+from domain.vocabulary import ROUTER, Escalation
 
 ALWAYS: Final = WorkingTime()
 
@@ -98,21 +98,6 @@ def escalation_target(
             assert director is not None
             return director, f"director over {owner}: manager of {manager} ({agents[director].name})"
     return fallback, f"no {role} for {owner or 'an unassigned lead'} on the roster; fallback owner"
-
-
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    """A step the watcher found due at ``observed_at``, resolved to a person."""
-
-    customer_id: str
-    step: int
-    role: str
-    escalated_to: str
-    reason: str
-    deadline_at: datetime
-    due_at: datetime
-    rule_version: int
-    observed_at: datetime
 
 
 @dataclass(slots=True)

@@ -16,8 +16,9 @@ from adapters.router import Router
 from adapters.rules import apply_rules, change_stage, join, last_rule_version, roster
 from adapters.silence import apply_silence
 from adapters.sla_watcher import check_sla
-from domain.customer import STAGES, Customer
+from domain.customer import Customer
 from domain.roster import Agent
+from domain.vocabulary import STAGES
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -27,9 +27,10 @@ from adapters.log_reader import log_events
 from adapters.report.queries import Window
 from adapters.router import ROUTED_EVENTS
 from domain.customer import Customer
-from domain.routing import ROUTER, Decision, RoutingFold
+from domain.routing import Decision, RoutingFold
 from domain.rules import RulesDocument
 from domain.sla import due_steps, response_minutes
+from domain.vocabulary import ROUTER
 from projections.bulk import insert_rows
 from projections.views import BREACH_COLUMNS
 from replay.rebuild import build_views

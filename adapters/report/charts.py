@@ -7,8 +7,8 @@ from typing import Any, Final
 import plotly.graph_objects as go
 
 from adapters.report.queries import CTRE
-from domain.customer import STAGES
 from domain.touchpoints import CHANNELS
+from domain.vocabulary import STAGES
 
 WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CHART_CONFIG: Final = {"displaylogo": False, "responsive": True}

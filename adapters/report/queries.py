@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import duckdb
 
-from domain.customer import STAGES
+from domain.vocabulary import STAGES
 from projections.schema import EVERYONE_SCOPE
 from projections.visibility import VISIBLE_TABLE, Role, load_visible_customers
 

@@ -52,10 +52,10 @@ from adapters.web.security import (
 )
 from adapters.web.snapshot import SnapshotMissingError, SnapshotReader
 from domain.accounts import AccountError, team_members
-from domain.customer import STAGES
 from domain.roster import Agent
 from domain.rules import RulesError
 from domain.touchpoints import CHANNELS
+from domain.vocabulary import STAGES
 from projections.visibility import Role, RoleError, load_visible_customers, parse_role
 
 HERE: Final = Path(__file__).parent
