@@ -23,9 +23,9 @@ import msgspec
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from adapters.application import EventChain
 from adapters.crypto import PERSONAL
 from adapters.store import RawNotification, select_aggregate_events, select_raw_notifications
+from application.event_chain import EventChain
 from domain.events import kind_of as kind_of  # what followers dispatch on
 
 PAGE: Final = 10_000

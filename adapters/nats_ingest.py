@@ -39,9 +39,9 @@ from nats.aio.client import Client as NATS
 from nats.js import api
 from nats.js.errors import BadRequestError, NotFoundError
 
-from adapters.application import BatchResult, ConcurrencyRetriesExhaustedError, EventChain
 from adapters.jetstream_pull import BatchFetcher
 from adapters.limits import limits_from_env
+from application.event_chain import BatchResult, ConcurrencyRetriesExhaustedError, EventChain
 from domain.touchpoints import (
     CHANNELS,
     AcceptedTouchpoint,
@@ -426,7 +426,7 @@ def bounded_body(data: bytes, headers: dict[str, str], max_payload: int) -> byte
 
 
 def _blocked_identities(app: EventChain) -> frozenset[str]:
-    from adapters.rules import blocked_identities  # adapters.rules imports the router
+    from application.rules import blocked_identities  # application.rules imports the router
 
     return blocked_identities(app)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.application import EventChain
 from adapters.crypto import new_kek, parse_kek
+from application.event_chain import EventChain
 from bench.harness import BenchContext, Figure, stopwatch
 from bench.workload import accepted_touchpoints
 from projections.projector import Projector

@@ -18,19 +18,19 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 
-from adapters.application import EventChain
 from adapters.log_reader import log_events
 from adapters.nats_ingest import wait_until
-from adapters.notifier import Notifier
-from adapters.router import route_pending
-from adapters.rules import apply_rules, join
-from adapters.silence import apply_silence
-from adapters.sla_watcher import check_sla
+from application.event_chain import EventChain
+from application.rules import apply_rules, join
 from bench.harness import BenchContext, Figure, stopwatch
 from bench.workload import START, accepted_touchpoints
 from domain.customer import Customer
 from domain.roster import Agent
 from eventchain.commands.serve import TICKS
+from followers.notifier import Notifier
+from followers.router import route_pending
+from followers.silence import apply_silence
+from followers.sla_watcher import check_sla
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SIZES = (100_000, 1_000_000)

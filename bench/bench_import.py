@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from adapters.application import EventChain
-from adapters.importer import import_file
+from application.event_chain import EventChain
+from application.importer import import_file
 from bench.harness import BenchContext, Figure, stopwatch
 from tests.import_files import customer_sheet, write_xlsx
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
-from adapters.application import EventChain
 from adapters.store import store_env
+from application.event_chain import EventChain
 from bench.harness import BenchContext, Figure, stopwatch
 from domain.customer import Customer, IdentityIndex
 from domain.identities import identity_index_id

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from bench.harness import BenchContext, Figure, stopwatch
 from bench.workload import accepted_touchpoints
 from eventchain.config import Settings

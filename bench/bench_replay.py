@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from bench.bench_projection import million_event_store
 from bench.harness import BenchContext, Figure
 from bench.workload import accepted_touchpoints
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = textwrap.dedent("""
     import json, resource, sys, time
     sys.path.insert(0, sys.argv[3])
-    from adapters.application import EventChain
+    from application.event_chain import EventChain
     from replay.rebuild import build_views
     app = EventChain.from_url(sys.argv[1])
     start = time.perf_counter()

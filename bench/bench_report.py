@@ -8,9 +8,9 @@ from pathlib import Path
 
 import duckdb
 
-from adapters.report.page import render_page
-from adapters.report.queries import Window, load_report_data, open_views
 from bench.harness import BenchContext, Figure, stopwatch
+from eventchain.report.page import render_page
+from projections.queries import Window, load_report_data, open_views
 from projections.schema import TABLES, VIEWS
 from projections.visibility import EXEC, parse_role
 

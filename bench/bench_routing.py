@@ -8,15 +8,15 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 
-from adapters.application import EventChain
 from adapters.log_reader import log_events
-from adapters.router import ROUTED_EVENTS, route_pending
-from adapters.rules import apply_rules, join
-from adapters.sla_watcher import check_sla
+from application.event_chain import EventChain
+from application.rules import apply_rules, join
 from bench.harness import BenchContext, Figure, stopwatch
 from bench.workload import START, accepted_touchpoints
 from domain.roster import Agent
 from domain.routing import replay_decisions
+from followers.router import ROUTED_EVENTS, route_pending
+from followers.sla_watcher import check_sla
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 END_OF_WORKLOAD = START + timedelta(days=130)

@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 import httpx
 
-from adapters.application import EventChain
-from adapters.rules import join
-from adapters.web.accounts import invite
+from application.accounts import invite
+from application.event_chain import EventChain
+from application.rules import join
 from bench.harness import BenchContext, Figure
 from domain.roster import Agent
 from eventchain.config import Settings
@@ -109,7 +109,7 @@ def _measure(
 
 
 def _serve(settings: Settings, max_stale: float) -> None:
-    from adapters.web.app import run_web
+    from eventchain.web.app import run_web
 
     run_web(settings, threading.Event(), max_stale=max_stale)
 

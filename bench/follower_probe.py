@@ -16,16 +16,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.application import EventChain
-from adapters.followers import Follower, run_follower
 from adapters.log_reader import LogTail, log_events
 from adapters.nats_ingest import wait_until
-from adapters.router import Router
-from adapters.silence import SilenceTagger
-from adapters.sla_watcher import SlaWatcher
+from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint
 from eventchain.commands.serve import TICKS
+from followers.loop import Follower, run_follower
+from followers.router import Router
+from followers.silence import SilenceTagger
+from followers.sla_watcher import SlaWatcher
 
 LEADS = 60
 

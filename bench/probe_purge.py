@@ -19,7 +19,7 @@ from pathlib import Path
 import nats
 
 from adapters.local_servers import LocalNats
-from adapters.stream_purge import erased_party, purge_streams
+from application.stream_purge import erased_party, purge_streams
 
 
 async def _seed(url: str, count: int) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 
 import click
 
-from adapters.application import EventChain
 from adapters.crypto import KEK_ENV, KeyError_, store_has_kek
-from adapters.read_audit import alert_policy, alerts_for, publish_alert, record_read
 from adapters.store import StoreURLError, sqlite_path
+from application.event_chain import EventChain
+from application.read_audit import alert_policy, alerts_for, publish_alert, record_read
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
 from projections.visibility import Role

@@ -11,14 +11,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from adapters.application import EventChain
-from adapters.router import Router
-from adapters.rules import apply_rules, change_stage, join, last_rule_version, roster
-from adapters.silence import apply_silence
-from adapters.sla_watcher import check_sla
+from application.event_chain import EventChain
+from application.rules import apply_rules, change_stage, join, last_rule_version, roster
 from domain.customer import Customer
 from domain.roster import Agent
 from domain.vocabulary import STAGES
+from followers.router import Router
+from followers.silence import apply_silence
+from followers.sla_watcher import check_sla
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -10,10 +10,10 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from adapters.application import EventChain
-from adapters.report.page import render_page
-from adapters.report.queries import Window, load_report_data, open_views
+from application.event_chain import EventChain
 from eventchain.config import Settings
+from eventchain.report.page import render_page
+from projections.queries import Window, load_report_data, open_views
 from projections.service import project_pending
 from projections.visibility import EXEC
 

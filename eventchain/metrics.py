@@ -24,11 +24,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from adapters.application import EventChain
-from adapters.followers import FollowerHealth
 from adapters.nats_ingest import WorkerStats
+from application.event_chain import EventChain
 from eventchain.commands.status import collect_status
 from eventchain.config import Settings
+from followers.loop import FollowerHealth
 
 log = logging.getLogger("eventchain.metrics")
 READY_TIMEOUT = 2.0  # seconds a readiness probe waits for the store

@@ -12,8 +12,8 @@ from typing import Any, Final
 import click
 import duckdb
 
-from adapters.report.queries import open_views, table_columns
 from domain.accounts import team_members
+from projections.queries import open_views, table_columns
 from projections.visibility import Role, RoleError, parse_role
 
 CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8))
@@ -68,8 +68,8 @@ def team_of(role: Role) -> list[str]:
     (the director included), and everyone who reports to them. Empty for the other roles."""
     if role.kind != "director":
         return []
-    from adapters.application import EventChain
-    from adapters.rules import roster
+    from application.event_chain import EventChain
+    from application.rules import roster
     from eventchain.cli_support import settings_of
 
     settings = settings_of(click.get_current_context())

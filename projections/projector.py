@@ -21,9 +21,9 @@ from typing import Any, Final
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from adapters.application import EventChain
 from adapters.crypto import EncryptingMapper
 from adapters.store import RawNotification, select_raw_notifications
+from application.event_chain import EventChain
 from projections.decoding import (
     PROJECTED_EVENTS,
     STAGED_EVENTS,

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Final, Protocol
 
-from adapters.application import EventChain, StoreSettings
+from application.event_chain import EventChain, StoreSettings
 from projections.projector import Projector
 from projections.snapshot import publish_snapshot
 from projections.views import DuckDBViews

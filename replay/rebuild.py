@@ -24,7 +24,7 @@ from typing import Final
 
 import duckdb
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from projections.projector import APPLICATION_NAME, Projector
 from projections.schema import PUBLIC_RELATIONS
 from projections.snapshot import publish_snapshot

@@ -22,16 +22,16 @@ from typing import Any, Final
 
 import duckdb
 
-from adapters.application import EventChain
 from adapters.log_reader import log_events
-from adapters.report.queries import Window
-from adapters.router import ROUTED_EVENTS
+from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.routing import Decision, RoutingFold
 from domain.rules import RulesDocument
 from domain.sla import due_steps, response_minutes
 from domain.vocabulary import ROUTER
+from followers.router import ROUTED_EVENTS
 from projections.bulk import insert_rows
+from projections.queries import Window
 from projections.views import BREACH_COLUMNS
 from replay.rebuild import build_views
 

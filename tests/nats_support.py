@@ -13,9 +13,9 @@ from typing import Any
 import nats
 from eventsourcing.utils import get_topic
 
-from adapters.application import EventChain
 from adapters.nats_ingest import IngestConfig, IngestWorker, NatsNames, ensure_streams
 from adapters.store import select_raw_notifications
+from application.event_chain import EventChain
 from domain.customer import Customer
 
 

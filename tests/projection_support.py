@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint
 from projections.projector import Projector
 from projections.schema import PUBLIC_RELATIONS

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from domain.touchpoints import decode_touchpoint
 from eventchain.demo_routing import setup_and_route
 from eventchain.scenarios import seed_touchpoints

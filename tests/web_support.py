@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from adapters.application import EventChain
-from adapters.web.app import run_web
+from application.event_chain import EventChain
 from eventchain.config import Settings
+from eventchain.web.app import run_web
 from tests.cli import eventchain
 
 TEAM_FILE = Path(__file__).parents[1] / "examples" / "team.toml"

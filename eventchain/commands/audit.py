@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from adapters.application import CustomerNotFoundError, EventChain
-from adapters.dlq import list_actions
 from adapters.log_reader import aggregate_fields
-from adapters.read_audit import list_reads
+from application.dlq import list_actions
+from application.event_chain import CustomerNotFoundError, EventChain
+from application.read_audit import list_reads
 from domain.customer import PROFILE_FIELDS, Customer
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.output import chosen_format, emit_rows, output_options, plural

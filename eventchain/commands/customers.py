@@ -10,12 +10,12 @@ from typing import Any, Final
 import click
 import duckdb
 
-from adapters.report.queries import Table as Rows
-from adapters.report.queries import table_columns, visible_rows
 from domain.identities import identity_key, normalise_identity
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.output import cell, chosen_format, emit_rows, json_value, output_options, plural
 from eventchain.read_paths import ROLE, snapshot_connection, team_of
+from projections.queries import Table as Rows
+from projections.queries import table_columns, visible_rows
 from projections.visibility import Role, load_visible_customers
 
 LIST_COLUMNS: Final = ("customer_id", "display_name", "company", "owner_agent_id", "stage", "last_touch_at")

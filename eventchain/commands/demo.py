@@ -11,9 +11,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from adapters.application import EventChain
 from adapters.crypto import new_kek, parse_kek
 from adapters.nats_ingest import IngestWorker, PublishResult, WorkerStats, publish_envelopes, wait_until
+from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.touchpoints import decode_touchpoint
 from eventchain.cli_support import open_app, settings_of

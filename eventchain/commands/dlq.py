@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from adapters.application import EventChain
-from adapters.dlq import (
+from adapters.nats_ingest import IngestConfig, NatsNames, connect
+from application.dlq import (
     DeadLetter,
     DeadLetterFilter,
     DeadLetterNotFoundError,
@@ -25,7 +25,7 @@ from adapters.dlq import (
     record_action,
     retry_dead_letter,
 )
-from adapters.nats_ingest import IngestConfig, NatsNames, connect
+from application.event_chain import EventChain
 from domain.touchpoints import CHANNELS, RejectedTouchpointError, channel_of, decode_touchpoint
 from eventchain.cli_support import audit_read, open_app, operator_option, quiet_connection_logs, settings_of
 from eventchain.nats_support import nats_url

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from adapters.importer import ImportFileError, import_file, write_rejects
+from application.importer import ImportFileError, import_file, write_rejects
 from domain.cleaning import FIELDS
 from eventchain.cli_support import open_app
 from eventchain.console import progress

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from adapters.application import EventChain
 from adapters.jsonl import LineRejection, read_touchpoints
 from adapters.limits import limits_from_env
-from adapters.rules import blocked_identities
+from application.event_chain import EventChain
+from application.rules import blocked_identities
 from domain.touchpoints import AcceptedTouchpoint
 from eventchain.cli_support import open_app
 from eventchain.console import progress

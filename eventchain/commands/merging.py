@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 import duckdb
 
-from adapters.application import CustomerNotFoundError
-from adapters.merging import merge, unmerge
+from application.event_chain import CustomerNotFoundError
+from application.merging import merge, unmerge
 from domain.customer import MergeRefusedError
 from domain.duplicates import Profile, find_candidates
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of

@@ -8,11 +8,11 @@ from urllib.parse import urlparse
 
 import click
 
-from adapters.notifier import NotificationNames
-from adapters.wecom import WECOM_DURABLE, WecomBridge
 from eventchain.cli_support import settings_of
 from eventchain.commands.serve import configure_logging
 from eventchain.nats_support import nats_url
+from followers.notifier import NotificationNames
+from followers.wecom import WECOM_DURABLE, WecomBridge
 
 
 @click.group("notify")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-from adapters.application import CustomerNotFoundError, EventChain
 from adapters.crypto import KEK_ENV, KeyError_, new_kek, parse_kek
 from adapters.derived_files import settle
-from adapters.erasure import ErasureError, erase, receipt, receipt_lines, record_receipt
 from adapters.nats_ingest import NatsNames
-from adapters.stream_purge import NOTIFICATIONS_STREAM, ErasedParty, StreamPurge, purge_streams
+from application.erasure import ErasureError, erase, receipt, receipt_lines, record_receipt
+from application.event_chain import CustomerNotFoundError, EventChain
+from application.stream_purge import NOTIFICATIONS_STREAM, ErasedParty, StreamPurge, purge_streams
 from eventchain.cli_support import open_app, operator_option, settings_of
 from eventchain.config import Settings
 from eventchain.nats_support import nats_url

@@ -154,7 +154,7 @@ def what_if_command(
     """
     import json
 
-    from adapters.rules import ruleset
+    from application.rules import ruleset
     from domain.rules import RulesError, parse_rules, rules_from_dict
     from replay.what_if import as_json, summary_lines, what_if
 

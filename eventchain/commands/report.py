@@ -9,11 +9,11 @@ import click
 import duckdb
 
 from adapters.derived_files import record_derived
-from adapters.report.page import render_page
-from adapters.report.queries import Window, load_report_data
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.console import progress
 from eventchain.read_paths import EVENT_TIME, as_role, snapshot_connection, team_of
+from eventchain.report.page import render_page
+from projections.queries import Window, load_report_data
 from projections.visibility import EXEC, Role
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from eventchain.demo_routing import setup_and_route as _setup_and_route
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from adapters.rules import apply_rules, join, leave, rollback_rules, roster, ruleset, update
+from application.rules import apply_rules, join, leave, rollback_rules, roster, ruleset, update
 from domain.roster import Agent, RosterError
 from domain.rules import RulesError, as_dict, diff, parse_rules
 from eventchain.cli_support import open_app
@@ -290,8 +290,8 @@ def stage_command(
     Example:
       eventchain stage phone:13800138000 requirement --evidence call-400-0789 --actor a-wang
     """
-    from adapters.application import CustomerNotFoundError
-    from adapters.rules import change_stage
+    from application.event_chain import CustomerNotFoundError
+    from application.rules import change_stage
 
     try:
         change_stage(open_app(ctx), customer, stage, list(evidence), actor, reason)

@@ -14,18 +14,18 @@ from typing import Any, Final
 
 import click
 
-from adapters.application import EventChain
-from adapters.followers import Follower, FollowerHealth, run_follower
 from adapters.nats_ingest import IngestConfig, IngestWorker
-from adapters.notifier import Notifier
-from adapters.router import Router
-from adapters.silence import SilenceTagger
-from adapters.sla_watcher import SlaWatcher
+from application.event_chain import EventChain
 from eventchain import catch_up
 from eventchain.cli_support import open_app, settings_of
 from eventchain.metrics import ServiceState, serve_endpoint
 from eventchain.nats_support import nats_url
 from eventchain.service_lock import PartRunningError, announce, announced, part_locks
+from followers.loop import Follower, FollowerHealth, run_follower
+from followers.notifier import Notifier
+from followers.router import Router
+from followers.silence import SilenceTagger
+from followers.sla_watcher import SlaWatcher
 from projections.service import run_projector
 
 SERVICES = ("ingest", "project", "route", "sla", "silence", "notify", "web")
@@ -168,8 +168,8 @@ def _serve(
             notifier = Notifier(open_app(ctx, require_kek=True), url)
             state.positions["notify"] = lambda: notifier.stats.position
             runners["notify"] = lambda: notifier.run(stop)
-        if "web" in selected:  # the workspace (adapters/web), on settings.web_addr
-            from adapters.web.app import run_web
+        if "web" in selected:  # the workspace (eventchain/web), on settings.web_addr
+            from eventchain.web.app import run_web
 
             runners["web"] = lambda: run_web(settings, stop)
         log.info("serving %s (store %s, nats %s)", ", ".join(runners), settings.store_url.split("@")[-1], url)

@@ -15,9 +15,9 @@ import click
 import duckdb
 from nats.js.errors import NotFoundError
 
-from adapters.application import EventChain
 from adapters.nats_ingest import IngestConfig, NatsNames, connect
-from adapters.rules import last_rule_version
+from application.event_chain import EventChain
+from application.rules import last_rule_version
 from eventchain.cli_support import open_app, quiet_connection_logs, settings_of
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
@@ -100,8 +100,8 @@ async def _read_nats(url: str, names: NatsNames) -> dict[str, Any]:
 
 async def _notification_status(js: Any) -> dict[str, Any]:
     """The notification stream and the WeCom bridge's consumer (None where absent)."""
-    from adapters.notifier import NotificationNames
-    from adapters.wecom import WECOM_DURABLE
+    from followers.notifier import NotificationNames
+    from followers.wecom import WECOM_DURABLE
 
     names = NotificationNames()
     result: dict[str, Any] = {"notifications": None, "wecom_pending": None, "wecom_redelivered": None}

@@ -37,7 +37,7 @@ def invite_command(ctx: click.Context, agent_id: str, grant_exec: bool, link: bo
       eventchain team invite a-li --link
       eventchain team invite d-qian --exec --actor ops-liu
     """
-    from adapters.web.accounts import invite, invite_link
+    from application.accounts import invite, invite_link
 
     host = settings_of(ctx).web_addr
     try:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.application import EventChain
 from adapters.crypto import new_kek
 from adapters.local_servers import LocalNats
 from adapters.nats_ingest import IngestConfig, wait_until
+from application.event_chain import EventChain
 from tests.cli import eventchain
 from tests.nats_support import publish_raw, recorded_touchpoint_ids, stream_messages
 from tests.pty_cli import eventchain_tty

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from bench.workload import accepted_touchpoints
 from eventchain.config import Settings
 from projections.service import run_projector

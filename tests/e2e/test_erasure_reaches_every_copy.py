@@ -18,11 +18,11 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from adapters.application import EventChain
 from adapters.crypto import SEALED, _derive, new_kek, parse_kek
 from adapters.local_servers import LocalNats, LocalPostgres
 from adapters.nats_ingest import IngestConfig
 from adapters.store import select_aggregate_events
+from application.event_chain import EventChain
 from tests.cli import eventchain
 from tests.conftest import fresh_database
 from tests.nats_support import dead_letters, publish_raw, recorded_touchpoint_ids, running_worker

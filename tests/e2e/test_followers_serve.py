@@ -15,13 +15,13 @@ from pathlib import Path
 import nats
 import pytest
 
-from adapters.application import EventChain
 from adapters.crypto import new_kek, parse_kek
 from adapters.local_servers import LocalNats
 from adapters.nats_ingest import wait_until
-from adapters.notifier import BATCH, CRASH_AFTER_PUBLISH_ENV, NotificationNames
-from adapters.router import route_pending
-from adapters.rules import apply_rules, join
+from application.event_chain import EventChain
+from application.rules import apply_rules, join
+from followers.notifier import BATCH, CRASH_AFTER_PUBLISH_ENV, NotificationNames
+from followers.router import route_pending
 from tests.integration.test_followers import RULES, TEAM
 from tests.nats_support import stream_messages
 from tests.projection_support import T0, envelope

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from eventchain.scenarios import seed_touchpoints
 
 

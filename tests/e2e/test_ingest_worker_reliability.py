@@ -11,10 +11,10 @@ import threading
 import time
 from pathlib import Path
 
-from adapters.application import EventChain
 from adapters.crypto import new_kek
 from adapters.local_servers import LocalNats, LocalPostgres
 from adapters.nats_ingest import CRASH_AFTER_COMMIT_ENV, publish_envelopes, wait_until
+from application.event_chain import EventChain
 from bench.workload import touchpoint_envelopes
 from domain.touchpoints import decode_touchpoint
 from tests.conftest import fresh_database

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from bench.workload import accepted_touchpoints
 from projections.projector import APPLICATION_NAME, Projector
 from projections.snapshot import publish_snapshot
@@ -92,7 +92,7 @@ def test_analysts_read_the_snapshot_while_the_projector_writes_100k_events(
 PROJECTOR = textwrap.dedent("""
     import sys
     sys.path.insert(0, sys.argv[3])
-    from adapters.application import EventChain
+    from application.event_chain import EventChain
     from projections.projector import Projector
     from projections.views import DuckDBViews
     app = EventChain.from_url(sys.argv[1])

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from bench.workload import accepted_touchpoints
 from eventchain.config import Settings
 from projections.service import project_pending

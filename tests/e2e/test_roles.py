@@ -93,8 +93,8 @@ def test_reassignment_moves_visibility_after_the_views_update(demo_dir: Path) ->
 def test_status_json_numbers_match_the_store_and_the_views(demo_dir: Path) -> None:
     import json
 
-    from adapters.application import EventChain
     from adapters.crypto import parse_kek
+    from application.event_chain import EventChain
 
     status = json.loads(run(demo_dir, "status", "--json").stdout)
     kek = parse_kek((demo_dir / "demo.kek").read_text())

@@ -50,8 +50,8 @@ def test_team_join_leave_and_what_if_through_the_cli(tmp_path: Path) -> None:
         ).returncode
         == 0
     )
-    from adapters.application import EventChain
-    from adapters.router import route_pending
+    from application.event_chain import EventChain
+    from followers.router import route_pending
 
     route_pending(EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}"))
     same = json.loads(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from adapters.application import EventChain
-from adapters.rules import roster
+from application.event_chain import EventChain
+from application.rules import roster
 from domain.routing import haversine_km
 from eventchain.cli import main
 
@@ -66,7 +66,7 @@ def test_leaving_hands_every_owned_customer_over_as_an_event_with_actor_and_reas
     assert run(tmp_path, "team", "join", "--file", str(root / "team.toml")).exit_code == 0
     assert run(tmp_path, "rules", "apply", str(root / "rules.toml"), "--note", "v1").exit_code == 0
     assert run(tmp_path, "ingest", str(root / "touchpoints.jsonl")).exit_code == 0
-    from adapters.router import route_pending
+    from followers.router import route_pending
 
     app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
     assert route_pending(app) > 0

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from adapters.application import EventChain
 from adapters.crypto import SEALED, ErasedCustomerError, KeyError_, KeyStore, new_kek, parse_kek
+from application.event_chain import EventChain
 from domain.customer import Customer, IdentityIndex
 from tests.projection_support import T0, envelope
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from adapters.application import EventChain
 from adapters.log_reader import log_events
+from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.touchpoints import decode_touchpoint
 from eventchain.demo_routing import advance_pipeline, setup_and_route

@@ -12,11 +12,11 @@ import nats
 import psycopg
 import pytest
 
-from adapters.application import EventChain
 from adapters.crypto import KeyError_, new_kek, parse_kek
-from adapters.erasure import erase
 from adapters.nats_ingest import ensure_streams
-from adapters.stream_purge import erased_party, purge_streams
+from application.erasure import erase
+from application.event_chain import EventChain
+from application.stream_purge import erased_party, purge_streams
 from eventchain.commands.export import neutralise
 from projections.snapshot import publish_snapshot
 from replay.rebuild import build_views
@@ -122,7 +122,7 @@ def test_personal_fields_are_never_stored_in_plain_text_and_erasure_shreds_them_
 
 
 def test_erasing_a_survivor_shreds_the_customers_merged_into_it(tmp_path: Path) -> None:
-    from adapters.merging import merge
+    from application.merging import merge
 
     url = f"sqlite:///{tmp_path / 'events.db'}"
     app = EventChain.from_url(url, kek=KEK)

@@ -14,17 +14,17 @@ from typing import Any
 
 import duckdb
 
-from adapters.application import EventChain
-from adapters.followers import Follower, run_follower
 from adapters.log_reader import log_events
 from adapters.nats_ingest import wait_until
-from adapters.router import Router
-from adapters.rules import apply_rules, join
-from adapters.silence import SilenceTagger
-from adapters.sla_watcher import SlaWatcher
+from application.event_chain import EventChain
+from application.rules import apply_rules, join
 from domain.customer import Customer
 from domain.roster import Agent
 from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint
+from followers.loop import Follower, run_follower
+from followers.router import Router
+from followers.silence import SilenceTagger
+from followers.sla_watcher import SlaWatcher
 from replay.rebuild import build_views
 from tests.projection_support import T0, envelope
 

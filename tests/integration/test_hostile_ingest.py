@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.application import BatchResult, EventChain
 from adapters.nats_ingest import (
     EXCEPTION_HEADER,
     ORIGINAL_SHA256_HEADER,
@@ -26,7 +25,8 @@ from adapters.nats_ingest import (
     IngestWorker,
     wait_until,
 )
-from adapters.rules import apply_rules
+from application.event_chain import BatchResult, EventChain
+from application.rules import apply_rules
 from bench.workload import touchpoint_envelopes
 from domain.touchpoints import AcceptedTouchpoint, RejectedTouchpointError
 from tests.nats_support import (

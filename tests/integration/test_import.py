@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.application import EventChain
-from adapters.importer import import_file, write_rejects
-from adapters.merging import merge, unmerge
+from application.event_chain import EventChain
+from application.importer import import_file, write_rejects
+from application.merging import merge, unmerge
 from domain.cleaning import CleanRow, RejectedRow, clean_row
 from domain.customer import MergeRefusedError
 from domain.duplicates import Profile, find_candidates

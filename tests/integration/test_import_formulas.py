@@ -7,8 +7,8 @@ from pathlib import Path
 
 import xlsxwriter
 
-from adapters.application import EventChain
-from adapters.importer import import_file
+from application.event_chain import EventChain
+from application.importer import import_file
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 HEADER = ["姓名", "手机", "公司"]

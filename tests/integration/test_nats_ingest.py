@@ -12,7 +12,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.application import BatchResult, EventChain
 from adapters.local_servers import LocalNats
 from adapters.nats_ingest import (
     DELIVERIES_HEADER,
@@ -21,6 +20,7 @@ from adapters.nats_ingest import (
     publish_envelopes,
     wait_until,
 )
+from application.event_chain import BatchResult, EventChain
 from bench.workload import touchpoint_envelopes
 from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint
 from tests.nats_support import (

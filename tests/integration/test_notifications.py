@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from adapters.application import EventChain
 from adapters.nats_ingest import wait_until
-from adapters.notifier import CUSTOMER_HEADER, POSITION_HEADER, NotificationNames, Notifier
-from adapters.router import route_pending
-from adapters.sla_watcher import check_sla
-from adapters.wecom import WecomBridge
+from application.event_chain import EventChain
+from followers.notifier import CUSTOMER_HEADER, POSITION_HEADER, NotificationNames, Notifier
+from followers.router import route_pending
+from followers.sla_watcher import check_sla
+from followers.wecom import WecomBridge
 from tests.integration.test_followers import staffed
 from tests.nats_support import stream_messages
 from tests.projection_support import T0, envelope

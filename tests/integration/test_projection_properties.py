@@ -13,7 +13,7 @@ from eventsourcing.tests.persistence import TrackingRecorderTestCase
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from domain.touchpoints import accept
 from projections.decoding import mapper_decode
 from projections.projector import APPLICATION_NAME, Projector

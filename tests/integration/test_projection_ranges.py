@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from adapters.application import EventChain
 from adapters.crypto import ERASED_TEXT, new_kek, parse_kek
-from adapters.erasure import erase
-from adapters.merging import merge, unmerge
 from adapters.store import select_raw_notifications
+from application.erasure import erase
+from application.event_chain import EventChain
+from application.merging import merge, unmerge
 from domain.touchpoints import decode_touchpoint
 from projections.decoding import (
     STAGED_EVENTS,

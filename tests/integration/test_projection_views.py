@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from domain.touchpoints import decode_touchpoint
 from projections.projector import Projector
 from projections.views import DuckDBViews

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from adapters.application import EventChain
-from adapters.read_audit import list_reads, record_read
+from application.event_chain import EventChain
+from application.read_audit import list_reads, record_read
 
 
 def test_recorded_reads_are_listed_in_order_and_filtered_by_actor_and_time(store_url: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.touchpoints import AcceptedTouchpoint, accept, decode_touchpoint
 from eventchain.scenarios import seed_touchpoints

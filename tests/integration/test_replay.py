@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from domain.touchpoints import accept
 from projections.projector import Projector
 from projections.snapshot import publish_snapshot

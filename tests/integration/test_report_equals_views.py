@@ -16,12 +16,12 @@ import duckdb
 import pytest
 from rich.console import Console
 
-from adapters.application import EventChain
-from adapters.report.queries import TIME_FORMAT, ReportData, Window, load_report_data, open_views
-from adapters.rules import last_rule_version, ruleset
+from application.event_chain import EventChain
+from application.rules import last_rule_version, ruleset
 from domain.rules import rules_from_dict
 from eventchain.config import Settings
 from eventchain.demo_views import project_and_show
+from projections.queries import TIME_FORMAT, ReportData, Window, load_report_data, open_views
 from projections.schema import EVERYONE_SCOPE
 from projections.visibility import EXEC, VISIBLE_TABLE
 from replay.what_if import what_if

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.application import EventChain
 from adapters.log_reader import log_events
-from adapters.router import ROUTED_EVENTS, route_pending
-from adapters.rules import apply_rules, join, leave, owners, rollback_rules, ruleset
-from adapters.sla_watcher import check_sla
+from application.event_chain import EventChain
+from application.rules import apply_rules, join, leave, owners, rollback_rules, ruleset
 from domain.roster import Agent
 from domain.rules import RulesError, diff, parse_rules
+from followers.router import ROUTED_EVENTS, route_pending
+from followers.sla_watcher import check_sla
 from replay.rebuild import build_views
 from replay.what_if import what_if
 from tests.projection_support import T0, envelope, lead_and_reply
@@ -173,8 +173,8 @@ def test_what_if_with_a_changed_team_mapping_reports_the_expected_changes(tmp_pa
 
 
 def test_stage_gates_need_evidence_and_the_silence_tag_comes_and_goes(tmp_path: Path) -> None:
-    from adapters.rules import change_stage
-    from adapters.silence import apply_silence
+    from application.rules import change_stage
+    from followers.silence import apply_silence
 
     app = staffed(f"sqlite:///{tmp_path / 'events.db'}")
     apply_rules(

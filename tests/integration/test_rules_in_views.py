@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from adapters.application import EventChain
-from adapters.report.workspace_queries import waiting_leads
-from adapters.rules import apply_rules, rollback_rules
+from application.event_chain import EventChain
+from application.rules import apply_rules, rollback_rules
 from domain.customer import Customer
 from domain.sla import first_response_deadline
 from projections.visibility import load_visible_customers, parse_role
+from projections.workspace_queries import waiting_leads
 from tests.projection_support import T0, lead_and_reply, project
 
 RULES = """
@@ -79,7 +79,7 @@ def test_waiting_leads_use_vip_minutes_and_working_hours_from_the_rules(tmp_path
 
 
 def app_rules_working_time(views: object) -> object:
-    from adapters.report.workspace_queries import rules_in_force
+    from projections.workspace_queries import rules_in_force
 
     sla = rules_in_force(views.connection)  # type: ignore[attr-defined]
     assert sla is not None and sla.business_hours == "09:00-18:00"

@@ -7,7 +7,7 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 
 PROCESSES = 4
 ROUNDS = 6

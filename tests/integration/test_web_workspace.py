@@ -10,10 +10,10 @@ from uuid import UUID
 import duckdb
 import pytest
 
-from adapters.read_audit import list_reads
-from adapters.report.workspace_queries import escalations_to
+from application.read_audit import list_reads
 from projections.service import project_pending
 from projections.visibility import EXEC, load_visible_customers
+from projections.workspace_queries import escalations_to
 from tests.web_support import RunningWorkspace, csrf_of, expected_customers, start_workspace
 
 
@@ -154,7 +154,7 @@ def test_reads_and_sign_ins_leave_audit_rows(workspace: RunningWorkspace) -> Non
 
     assert any(r.action == "web.customers" and r.subject == "stage=lead" for r in reads)
     assert all(r.role == "director:m-zhao" for r in reads)
-    from adapters.web.accounts import find_account
+    from application.accounts import find_account
 
     account = find_account(workspace.app, "m-zhao")
     assert account is not None

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.web.figure_cache import FigureCache
+from eventchain.web.figure_cache import FigureCache
 
 
 class World:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.application import YOUNG_GC_THRESHOLD, tune_gc_for_batches
+from application.event_chain import YOUNG_GC_THRESHOLD, tune_gc_for_batches
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,9 @@
 """No lower layer imports an upper one (docs/architecture.md):
 
-    domain  ←  adapters  ←  projections, replay, adapters.report  ←  eventchain, adapters.web
+    domain  ←  adapters  ←  projections, replay, eventchain.report  ←  eventchain, eventchain.web
 
-``adapters/report`` is the read side's presentation (it selects from the views, like
-``projections``); ``adapters/web`` is an entry point served by ``eventchain serve``, like the
+``eventchain/report`` is the read side's presentation (it selects from the views, like
+``projections``); ``eventchain/web`` is an entry point served by ``eventchain serve``, like the
 CLI. Every ``import`` in every module counts, deferred ones inside functions included.
 """
 
@@ -22,9 +22,9 @@ LAYERS = {
     "adapters": 1,
     "projections": 2,
     "replay": 2,
-    "adapters.report": 2,
+    "eventchain.report": 2,
     "eventchain": 3,
-    "adapters.web": 3,
+    "eventchain.web": 3,
 }
 
 

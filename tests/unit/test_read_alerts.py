@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.read_audit import alert_policy
+from application.read_audit import alert_policy
 from domain.read_audit import ReadAlertPolicy, read_alerts
 
 # 10:00 in China Standard Time

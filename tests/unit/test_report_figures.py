@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.report.queries import CTRE, Window, ctre_figures
 from projections.bulk import insert_rows
+from projections.queries import CTRE, Window, ctre_figures
 from projections.schema import TABLES, VIEWS
 from projections.visibility import EXEC, load_visible_customers
 

@@ -14,8 +14,8 @@ from eventsourcing.persistence import JSONTranscoder, Mapper
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.application import EventChain
 from adapters.transcoder import FastJSONTranscoder
+from application.event_chain import EventChain
 from domain.customer import Customer, IdentityIndex
 from domain.touchpoints import accept
 from tests.strategies import touchpoint_histories

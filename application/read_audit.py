@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import msgspec
 from eventsourcing.utils import get_topic
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from domain.read_audit import ReadAlertPolicy, ReadAudit, read_alerts
 
 READ_TOPIC = get_topic(ReadAudit.Created)

@@ -17,14 +17,14 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from adapters.application import EventChain
-from adapters.followers import MOVES_TOUCHPOINTS, fold_new
 from adapters.log_reader import LogTail
+from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.roster import Roster
 from domain.rules import RuleSet
 from domain.sla import LeadClock, SlaBook
 from domain.vocabulary import Escalation
+from followers.loop import MOVES_TOUCHPOINTS, fold_new
 
 SLA_NAME: Final = "sla"
 # The events the book folds; merges and unmerges move touchpoints between customers, and the

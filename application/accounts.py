@@ -13,8 +13,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from eventsourcing.application import AggregateNotFoundError
 
-from adapters.application import EventChain
-from adapters.rules import roster
+from application.event_chain import EventChain
+from application.rules import roster
 from domain.accounts import Account, AccountError, account_id, workspace_role
 
 HASHER = PasswordHasher()

@@ -33,8 +33,8 @@ import nats
 from nats.js import api
 from nats.js.errors import NotFoundError
 
-from adapters.application import CustomerNotFoundError, EventChain
 from adapters.log_reader import LogTail
+from application.event_chain import CustomerNotFoundError, EventChain
 from domain.customer import Customer
 from domain.rules import RulesDocument, RuleSet, rules_from_dict
 from domain.sla import first_response_deadline, response_minutes

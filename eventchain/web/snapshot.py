@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from adapters.report.queries import REPORT_TIMEZONE, open_views
+from projections.queries import REPORT_TIMEZONE, open_views
 
 
 class SnapshotMissingError(LookupError):

@@ -7,8 +7,8 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from adapters.application import EventChain
 from adapters.log_reader import log_events
+from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.roster import ROSTER_ID, Agent, Roster
 from domain.rules import RULESET_ID, RulesDocument, RuleSet, blocked_keys, parse_rules, rules_from_dict

@@ -34,7 +34,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.formula import ArrayFormula
 from python_calamine import CalamineWorkbook
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 from domain.cleaning import CleanRow, Problem, RejectedRow, clean_row, header_mapping
 from domain.identities import identity_kind
 from domain.imports import ImportBatch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from adapters.application import CustomerNotFoundError, EventChain
+from application.event_chain import CustomerNotFoundError, EventChain
 from domain.customer import Customer, MergeRefusedError
 
 

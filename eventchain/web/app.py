@@ -25,12 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from adapters.application import CustomerNotFoundError, EventChain
-from adapters.read_audit import record_read
-from adapters.report import workspace_queries as figures
-from adapters.report.queries import Window, load_report_data
-from adapters.rules import roster
-from adapters.web.accounts import (
+from application.accounts import (
     PasswordError,
     SignInError,
     link_valid,
@@ -38,11 +33,19 @@ from adapters.web.accounts import (
     sign_in,
     sign_out,
 )
-from adapters.web.actions import ActionError, log_contact, move_stage
-from adapters.web.figure_cache import MAX_STALE, FigureCache
-from adapters.web.group_commit import GroupCommit
-from adapters.web.i18n import LANGUAGES, label, translator
-from adapters.web.security import (
+from application.event_chain import CustomerNotFoundError, EventChain
+from application.read_audit import record_read
+from application.rep_actions import ActionError, log_contact, move_stage
+from application.rules import roster
+from domain.accounts import AccountError, team_members
+from domain.roster import Agent
+from domain.rules import RulesError
+from domain.touchpoints import CHANNELS
+from domain.vocabulary import STAGES
+from eventchain.web.figure_cache import MAX_STALE, FigureCache
+from eventchain.web.group_commit import GroupCommit
+from eventchain.web.i18n import LANGUAGES, label, translator
+from eventchain.web.security import (
     SESSION_LIFETIME,
     SignInLimiter,
     csrf_matches,
@@ -50,12 +53,9 @@ from adapters.web.security import (
     session_current,
     session_secret,
 )
-from adapters.web.snapshot import SnapshotMissingError, SnapshotReader
-from domain.accounts import AccountError, team_members
-from domain.roster import Agent
-from domain.rules import RulesError
-from domain.touchpoints import CHANNELS
-from domain.vocabulary import STAGES
+from eventchain.web.snapshot import SnapshotMissingError, SnapshotReader
+from projections import workspace_queries as figures
+from projections.queries import Window, load_report_data
 from projections.visibility import Role, RoleError, load_visible_customers, parse_role
 
 HERE: Final = Path(__file__).parent
@@ -89,7 +89,7 @@ class Workspace:
             self.figures = FigureCache(self.snapshot.identity)
 
     def cached(self, key: tuple[Any, ...], compute: Callable[[], Any], agent_id: str | None = None) -> Any:
-        """A role's figures for the published snapshot (adapters/web/figure_cache.py: computed
+        """A role's figures for the published snapshot (eventchain/web/figure_cache.py: computed
         once per snapshot, refreshed off the request path while the snapshot moves). An agent
         who has just recorded something gets figures of the current snapshot, so the effect
         shows as soon as the projector has published it."""

@@ -9,8 +9,8 @@ import secrets
 from typing import Final
 from uuid import UUID
 
-from adapters.application import EventChain
-from adapters.rules import change_stage
+from application.event_chain import EventChain
+from application.rules import change_stage
 from domain.customer import Customer
 from domain.touchpoints import decode_touchpoint
 

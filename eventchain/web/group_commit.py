@@ -12,14 +12,14 @@ from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, Final
 
-from adapters.application import EventChain
+from application.event_chain import EventChain
 
 MAX_GROUP: Final = 500
 COMMIT_WAIT_SECONDS: Final = 30.0
 
 
 class GroupCommit:
-    """Stands in for the application where ``adapters.read_audit.record_read`` needs it
+    """Stands in for the application where ``application.read_audit.record_read`` needs it
     (``clock`` and ``save``): saves from all threads are committed together."""
 
     def __init__(self, app: EventChain) -> None:

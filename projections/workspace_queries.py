@@ -17,10 +17,10 @@ from typing import Any, Final
 
 import duckdb
 
-from adapters.report.queries import CTRE, Window, ctre_figures
 from domain.rules import RulesError, Sla, rules_from_dict
 from domain.sla import first_response_deadline, response_minutes
 from domain.vocabulary import STAGES
+from projections.queries import CTRE, Window, ctre_figures
 from projections.visibility import VISIBLE_TABLE
 
 # Casting the (few) visible ids to UUID, not every row's UUID to text.

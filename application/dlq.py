@@ -27,7 +27,6 @@ from eventsourcing.utils import get_topic
 from nats.js import api
 from nats.js.errors import NotFoundError
 
-from adapters.application import EventChain
 from adapters.nats_ingest import (
     DELIVERIES_HEADER,
     EXCEPTION_HEADER,
@@ -40,7 +39,8 @@ from adapters.nats_ingest import (
     TRUNCATED_HEADER,
     NatsNames,
 )
-from adapters.read_audit import events_of_topic
+from application.event_chain import EventChain
+from application.read_audit import events_of_topic
 from domain.dead_letters import DeadLetterAction
 
 ACTION_TOPIC = get_topic(DeadLetterAction.Created)

@@ -6,9 +6,9 @@ from typing import Any, Final
 
 import plotly.graph_objects as go
 
-from adapters.report.queries import CTRE
 from domain.touchpoints import CHANNELS
 from domain.vocabulary import STAGES
+from projections.queries import CTRE
 
 WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CHART_CONFIG: Final = {"displaylogo": False, "responsive": True}

@@ -14,12 +14,12 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from adapters.application import EventChain
-from adapters.followers import MOVES_TOUCHPOINTS, fold_new
 from adapters.log_reader import LogTail
+from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.rules import RuleSet
 from domain.silence import SILENT, SilenceBook
+from followers.loop import MOVES_TOUCHPOINTS, fold_new
 
 SILENCE_NAME: Final = "silence"
 SILENCE_EVENTS: Final = (

@@ -12,9 +12,9 @@ from uuid import UUID
 
 import msgspec
 
-from adapters.application import EventChain
 from adapters.derived_files import Settlement
-from adapters.stream_purge import ErasedParty, StreamPurge, erased_party
+from application.event_chain import EventChain
+from application.stream_purge import ErasedParty, StreamPurge, erased_party
 from domain.customer import Customer, IdentityIndex
 
 RECEIPTS: Final = "erasures.jsonl"

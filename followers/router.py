@@ -16,8 +16,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from adapters.application import EventChain
 from adapters.log_reader import LogTail
+from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.roster import Roster
 from domain.routing import Decision, RoutingFold

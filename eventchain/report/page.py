@@ -9,8 +9,8 @@ from typing import Any, Final
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from adapters.report.charts import CHART_CONFIG, ctre_figure, funnel_figure, heatmap_figure
-from adapters.report.queries import ReportData, Table
+from eventchain.report.charts import CHART_CONFIG, ctre_figure, funnel_figure, heatmap_figure
+from projections.queries import ReportData, Table
 
 STYLE: Final = """
 body{font-family:system-ui,'Noto Sans CJK SC',sans-serif;margin:0;background:#f5f6f8;color:#1d2330}

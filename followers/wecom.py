@@ -1,6 +1,6 @@
 """The WeCom (企业微信) group-robot bridge: ``eventchain notify wecom --webhook URL``.
 
-A durable JetStream consumer on the notification subjects (``adapters.notifier``) posts each
+A durable JetStream consumer on the notification subjects (``followers.notifier``) posts each
 notification to a group robot's webhook — the robot's documented JSON, ``{"msgtype":
 "markdown", "markdown": {"content": …}}`` (or ``text``) — and acks the message only after the
 robot answered ``{"errcode": 0}``. Network errors, HTTP 5xx and the robot's rate limit
@@ -26,7 +26,7 @@ import nats
 from nats.js import api
 
 from adapters.jetstream_pull import BatchFetcher
-from adapters.notifier import NotificationNames, ensure_notification_stream
+from followers.notifier import NotificationNames, ensure_notification_stream
 
 WECOM_DURABLE: Final = "eventchain-notify-wecom"
 RATE_LIMITED: Final = 45009  # 接口调用超过限制 (a robot takes 20 messages a minute)

@@ -1,0 +1,1 @@
+"""The use cases: the only code that loads, changes and saves aggregates."""
