@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from uuid import UUID
 
 import msgspec
@@ -25,17 +25,35 @@ from eventsourcing.utils import get_topic
 
 from adapters.crypto import PERSONAL
 from adapters.store import RawNotification, select_aggregate_events, select_raw_notifications
-from application.event_chain import EventChain
 from domain.events import kind_of as kind_of  # what followers dispatch on
 
 PAGE: Final = 10_000
+
+
+class EventLog(Protocol):
+    """What the reader needs of the application: its recorder, its mapper (to open sealed
+    personal fields), its data keys and the log's last notification id. The application
+    (``application.event_chain.EventChain``) is one; the reader stays below it."""
+
+    @property
+    def recorder(self) -> Any: ...
+
+    @property
+    def mapper(self) -> Any: ...
+
+    @property
+    def keys(self) -> Any: ...
+
+    def max_notification_id(self) -> int: ...
+
+
 LogEvent = tuple[int, str, str, dict[str, Any]]
 
 
 class LogTail:
     """An incremental reader of the events of ``classes`` (a follower's own position in the log)."""
 
-    def __init__(self, app: EventChain, classes: Iterable[type], *, personal: bool = False) -> None:
+    def __init__(self, app: EventLog, classes: Iterable[type], *, personal: bool = False) -> None:
         self.app = app
         self.topics = sorted(get_topic(cls) for cls in classes)
         self.personal = personal and app.keys is not None
@@ -95,7 +113,7 @@ def plain_fields(state: bytes) -> dict[str, Any]:
     return fields
 
 
-def opened_fields(app: EventChain, stored: StoredEvent) -> dict[str, Any]:
+def opened_fields(app: EventLog, stored: StoredEvent) -> dict[str, Any]:
     """Every field of a stored event as the application's mapper decodes it (personal fields
     opened with the customer's data key, or redacted once it is erased); times as ISO text."""
     fields = dict(vars(app.mapper.to_domain_event(stored)))
@@ -106,7 +124,7 @@ def opened_fields(app: EventChain, stored: StoredEvent) -> dict[str, Any]:
 
 
 def aggregate_fields(
-    app: EventChain, originator_ids: Iterable[UUID]
+    app: EventLog, originator_ids: Iterable[UUID]
 ) -> Iterator[tuple[UUID, int, str, dict[str, Any]]]:
     """Every event of these aggregates, as (originator id, version, kind, fields), by id and
     version; personal fields opened when encryption is on."""
@@ -119,6 +137,6 @@ def aggregate_fields(
             yield originator_id, stored.originator_version, stored.topic.rpartition(":")[2], fields
 
 
-def log_events(app: EventChain, classes: Iterable[type], *, personal: bool = True) -> Iterator[LogEvent]:
+def log_events(app: EventLog, classes: Iterable[type], *, personal: bool = True) -> Iterator[LogEvent]:
     """The whole log's events of ``classes``, from the start (one-shot readers and tests)."""
     yield from LogTail(app, classes, personal=personal).read()

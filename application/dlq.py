@@ -1,6 +1,6 @@
 """Dead-letter tooling (SPEC §9): list, inspect, re-drive and drop what ingest rejected.
 
-Dead letters live in ``TOUCHPOINTS_DLQ`` (``adapters.nats_ingest.IngestWorker.dead_letter``
+Dead letters live in ``TOUCHPOINTS_DLQ`` (``eventchain.ingest_worker.IngestWorker.dead_letter``
 writes them: the original bytes, the reason and path, the delivery count, the original
 subject, sequence and ``Nats-Msg-Id``). A retry re-publishes the original bytes — or the
 operator's fixed version of them — to the original subject with the original
@@ -27,7 +27,7 @@ from eventsourcing.utils import get_topic
 from nats.js import api
 from nats.js.errors import NotFoundError
 
-from adapters.nats_ingest import (
+from adapters.nats import (
     DELIVERIES_HEADER,
     EXCEPTION_HEADER,
     ORIGINAL_MSG_ID_HEADER,

@@ -178,7 +178,7 @@ async def purge_stream(js: Any, stream: str, party: ErasedParty, batch: int = 10
 
 
 async def _purge_all(url: str, streams: list[str], party: ErasedParty) -> list[StreamPurge]:
-    from adapters.nats_ingest import connect
+    from adapters.nats import connect
 
     nc = await connect(url, name="eventchain-erase")
     try:

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from adapters.log_reader import log_events
-from adapters.nats_ingest import wait_until
+from adapters.nats import wait_until
 from application.event_chain import EventChain
 from application.rules import apply_rules, join
 from bench.harness import BenchContext, Figure, stopwatch

@@ -12,11 +12,12 @@ from typing import Any
 import nats
 
 from adapters.jetstream_pull import BatchFetcher
-from adapters.nats_ingest import IngestConfig, IngestWorker, ensure_streams, publish_envelopes, wait_until
+from adapters.nats import IngestConfig, ensure_streams, publish_envelopes, wait_until
 from application.event_chain import BatchResult, EventChain
 from bench.harness import BenchContext, Figure, stopwatch
 from bench.workload import touchpoint_envelopes
 from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint
+from eventchain.ingest_worker import IngestWorker
 from tests.nats_support import private_config
 
 

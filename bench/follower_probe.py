@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.log_reader import LogTail, log_events
-from adapters.nats_ingest import wait_until
+from adapters.nats import wait_until
 from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint

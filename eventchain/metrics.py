@@ -24,10 +24,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from adapters.nats_ingest import WorkerStats
 from application.event_chain import EventChain
 from eventchain.commands.status import collect_status
 from eventchain.config import Settings
+from eventchain.ingest_worker import WorkerStats
 from followers.loop import FollowerHealth
 
 log = logging.getLogger("eventchain.metrics")

@@ -13,10 +13,11 @@ from typing import Any
 import nats
 from eventsourcing.utils import get_topic
 
-from adapters.nats_ingest import IngestConfig, IngestWorker, NatsNames, ensure_streams
+from adapters.nats import IngestConfig, NatsNames, ensure_streams
 from adapters.store import select_raw_notifications
 from application.event_chain import EventChain
 from domain.customer import Customer
+from eventchain.ingest_worker import IngestWorker
 
 
 def private_config(**overrides: Any) -> IngestConfig:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.crypto import new_kek, parse_kek
-from adapters.nats_ingest import IngestWorker, PublishResult, WorkerStats, publish_envelopes, wait_until
+from adapters.nats import PublishResult, publish_envelopes, wait_until
 from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.touchpoints import decode_touchpoint
@@ -20,6 +20,7 @@ from eventchain.cli_support import open_app, settings_of
 from eventchain.config import Settings
 from eventchain.demo_routing import setup_and_route
 from eventchain.demo_views import project_and_show
+from eventchain.ingest_worker import IngestWorker, WorkerStats
 from eventchain.nats_support import nats_url
 from eventchain.scenarios import seed_touchpoints
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from adapters.nats_ingest import IngestConfig, NatsNames, connect
+from adapters.nats import IngestConfig, NatsNames, connect
 from application.dlq import (
     DeadLetter,
     DeadLetterFilter,

@@ -11,7 +11,7 @@ import click
 
 from adapters.crypto import KEK_ENV, KeyError_, new_kek, parse_kek
 from adapters.derived_files import settle
-from adapters.nats_ingest import NatsNames
+from adapters.nats import NatsNames
 from application.erasure import ErasureError, erase, receipt, receipt_lines, record_receipt
 from application.event_chain import CustomerNotFoundError, EventChain
 from application.stream_purge import NOTIFICATIONS_STREAM, ErasedParty, StreamPurge, purge_streams

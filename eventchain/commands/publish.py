@@ -11,7 +11,7 @@ import click
 
 from adapters.jsonl import LineRejection, read_touchpoints
 from adapters.limits import limits_from_env
-from adapters.nats_ingest import publish_envelopes
+from adapters.nats import publish_envelopes
 from domain.touchpoints import AcceptedTouchpoint
 from eventchain.cli_support import quiet_connection_logs, settings_of
 from eventchain.console import progress

@@ -14,10 +14,11 @@ from typing import Any, Final
 
 import click
 
-from adapters.nats_ingest import IngestConfig, IngestWorker
+from adapters.nats import IngestConfig
 from application.event_chain import EventChain
 from eventchain import catch_up
 from eventchain.cli_support import open_app, settings_of
+from eventchain.ingest_worker import IngestWorker
 from eventchain.metrics import ServiceState, serve_endpoint
 from eventchain.nats_support import nats_url
 from eventchain.service_lock import PartRunningError, announce, announced, part_locks

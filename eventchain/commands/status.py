@@ -15,7 +15,7 @@ import click
 import duckdb
 from nats.js.errors import NotFoundError
 
-from adapters.nats_ingest import IngestConfig, NatsNames, connect
+from adapters.nats import IngestConfig, NatsNames, connect
 from application.event_chain import EventChain
 from application.rules import last_rule_version
 from eventchain.cli_support import open_app, quiet_connection_logs, settings_of

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.crypto import new_kek
 from adapters.local_servers import LocalNats
-from adapters.nats_ingest import IngestConfig, wait_until
+from adapters.nats import IngestConfig, wait_until
 from application.event_chain import EventChain
 from tests.cli import eventchain
 from tests.nats_support import publish_raw, recorded_touchpoint_ids, stream_messages

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from adapters.crypto import SEALED, _derive, new_kek, parse_kek
 from adapters.local_servers import LocalNats, LocalPostgres
-from adapters.nats_ingest import IngestConfig
+from adapters.nats import IngestConfig
 from adapters.store import select_aggregate_events
 from application.event_chain import EventChain
 from tests.cli import eventchain

@@ -17,7 +17,7 @@ import pytest
 
 from adapters.crypto import new_kek, parse_kek
 from adapters.local_servers import LocalNats
-from adapters.nats_ingest import wait_until
+from adapters.nats import wait_until
 from application.event_chain import EventChain
 from application.rules import apply_rules, join
 from followers.notifier import BATCH, CRASH_AFTER_PUBLISH_ENV, NotificationNames

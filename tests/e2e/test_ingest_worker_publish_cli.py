@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from adapters.local_servers import LocalNats
-from adapters.nats_ingest import IngestConfig, wait_until
+from adapters.nats import IngestConfig, wait_until
 from application.event_chain import EventChain
 from bench.workload import touchpoint_envelopes
 from tests.nats_support import recorded_touchpoint_ids, running_worker

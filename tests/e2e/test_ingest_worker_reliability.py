@@ -13,10 +13,11 @@ from pathlib import Path
 
 from adapters.crypto import new_kek
 from adapters.local_servers import LocalNats, LocalPostgres
-from adapters.nats_ingest import CRASH_AFTER_COMMIT_ENV, publish_envelopes, wait_until
+from adapters.nats import publish_envelopes, wait_until
 from application.event_chain import EventChain
 from bench.workload import touchpoint_envelopes
 from domain.touchpoints import decode_touchpoint
+from eventchain.ingest_worker import CRASH_AFTER_COMMIT_ENV
 from tests.conftest import fresh_database
 from tests.nats_support import private_config, recorded_touchpoint_ids, running_worker, versions_are_gapless
 

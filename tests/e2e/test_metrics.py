@@ -18,7 +18,7 @@ import pytest
 
 from adapters.crypto import new_kek
 from adapters.local_servers import LocalNats, LocalPostgres, free_port
-from adapters.nats_ingest import publish_envelopes, wait_until
+from adapters.nats import publish_envelopes, wait_until
 from bench.workload import touchpoint_envelopes
 from domain.touchpoints import decode_touchpoint
 from tests.conftest import fresh_database

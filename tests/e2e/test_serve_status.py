@@ -15,7 +15,7 @@ import pytest
 
 from adapters.crypto import new_kek
 from adapters.local_servers import LocalNats, free_port
-from adapters.nats_ingest import wait_until
+from adapters.nats import wait_until
 from tests.cli import eventchain
 from tests.conftest import fresh_database
 from tests.pty_cli import eventchain_tty

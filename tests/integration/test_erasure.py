@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from adapters.crypto import KeyError_, new_kek, parse_kek
-from adapters.nats_ingest import ensure_streams
+from adapters.nats import ensure_streams
 from application.erasure import erase
 from application.event_chain import EventChain
 from application.stream_purge import erased_party, purge_streams

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from adapters.log_reader import log_events
-from adapters.nats_ingest import wait_until
+from adapters.nats import wait_until
 from application.event_chain import EventChain
 from application.rules import apply_rules, join
 from domain.customer import Customer

@@ -15,20 +15,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.nats_ingest import (
+from adapters.nats import (
     EXCEPTION_HEADER,
     ORIGINAL_SHA256_HEADER,
     ORIGINAL_SIZE_HEADER,
     PATH_HEADER,
     REASON_HEADER,
     TRUNCATED_HEADER,
-    IngestWorker,
     wait_until,
 )
 from application.event_chain import BatchResult, EventChain
 from application.rules import apply_rules
 from bench.workload import touchpoint_envelopes
 from domain.touchpoints import AcceptedTouchpoint, RejectedTouchpointError
+from eventchain.ingest_worker import IngestWorker
 from tests.nats_support import (
     dead_letters,
     private_config,

@@ -9,7 +9,7 @@ import nats
 import pytest
 
 from adapters.jetstream_pull import BatchFetcher
-from adapters.nats_ingest import IngestConfig, ensure_streams
+from adapters.nats import IngestConfig, ensure_streams
 from tests.nats_support import private_config
 
 Scenario = Callable[[nats.NATS, BatchFetcher, IngestConfig], Awaitable[None]]

@@ -13,13 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.local_servers import LocalNats
-from adapters.nats_ingest import (
-    DELIVERIES_HEADER,
-    PATH_HEADER,
-    REASON_HEADER,
-    publish_envelopes,
-    wait_until,
-)
+from adapters.nats import DELIVERIES_HEADER, PATH_HEADER, REASON_HEADER, publish_envelopes, wait_until
 from application.event_chain import BatchResult, EventChain
 from bench.workload import touchpoint_envelopes
 from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint

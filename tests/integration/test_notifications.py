@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from adapters.nats_ingest import wait_until
+from adapters.nats import wait_until
 from application.event_chain import EventChain
 from followers.notifier import CUSTOMER_HEADER, POSITION_HEADER, NotificationNames, Notifier
 from followers.router import route_pending

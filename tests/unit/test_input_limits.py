@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.nats_ingest import ORIGINAL_SHA256_HEADER, ORIGINAL_SIZE_HEADER, TRUNCATED_HEADER, bounded_body
+from adapters.nats import ORIGINAL_SHA256_HEADER, ORIGINAL_SIZE_HEADER, TRUNCATED_HEADER, bounded_body
 from domain.rules import RulesError, blocked_keys, parse_rules
 from domain.touchpoints import (
     MAX_ENVELOPE_BYTES,
