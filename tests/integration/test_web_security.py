@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from application.accounts import find_account
-from eventchain.web.app import SESSION_COOKIE
+from eventchain.web.context import SESSION_COOKIE
 from eventchain.web.security import SESSION_LIFETIME, SIGN_IN_ATTEMPTS, SIGN_IN_WINDOW
 from tests.web_support import RunningWorkspace, csrf_of, login, start_workspace
 

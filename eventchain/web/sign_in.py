@@ -1,0 +1,124 @@
+"""Signing in and out, and the one-time welcome link where an agent sets their password."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from application.accounts import (
+    PasswordError,
+    SignInError,
+    link_valid,
+    redeem_link,
+    sign_in,
+    sign_out,
+)
+from domain.accounts import AccountError
+from eventchain.web.context import User, Workspace, current_user, language_of, render, text_of
+from eventchain.web.i18n import translator
+from eventchain.web.security import (
+    csrf_matches,
+)
+
+
+def home(request: Request, workspace: Workspace) -> Response:
+    user = current_user(request, workspace)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse("/desk" if user.role.kind == "sales" else "/board", status_code=303)
+
+
+def login_form(request: Request, message: str | None = None, status_code: int = 200) -> Response:
+    notice = None
+    if request.query_params.get("notice") == "password_set":
+        notice = translator(language_of(request))["password_set"]
+    return render(request, "login.html", {"message": message, "notice": notice, "user": None}, status_code)
+
+
+def login_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Response]]:
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        if not csrf_matches(request.session, text_of(form.get("csrf"))):
+            raise HTTPException(403, "missing or wrong CSRF token")
+        agent_id = (text_of(form.get("agent_id")) or "").strip()[:64]
+        password = text_of(form.get("password")) or ""
+        client = request.client.host if request.client else "?"
+        words = translator(language_of(request))
+        if workspace.limiter.blocked(agent_id, client):
+            return login_form(request, words["too_many"], 429)
+        try:
+            signed = sign_in(workspace.app, agent_id, password, client)
+        except SignInError:
+            workspace.limiter.failed(agent_id, client)
+            return login_form(request, words["wrong_credentials"], 401)
+        language = request.session.get("lang", "zh")
+        request.session.clear()  # a fresh session (and CSRF token) on every sign-in
+        request.session.update(
+            agent=signed.agent_id,
+            role=signed.role,
+            sid=signed.session_id,
+            issued_at=workspace.app.clock().isoformat(),
+            lang=language,
+        )
+        return RedirectResponse("/", status_code=303)
+
+    return login
+
+
+def welcome_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Response]]:
+    """A one-time link from ``team invite --link``: the agent sets their own password."""
+
+    async def welcome(request: Request) -> Response:
+        agent_id = request.path_params["agent_id"][:64]
+        token = request.path_params["token"][:128]
+        words = translator(language_of(request))
+
+        def form(message: str | None, status_code: int) -> Response:
+            context = {"message": message, "user": None, "agent_id": agent_id}
+            return render(request, "welcome.html", context, status_code)
+
+        if request.method == "GET":
+            valid = link_valid(workspace.app, agent_id, token)
+            return form(None if valid else words["link_invalid"], 200 if valid else 404)
+        fields = request.scope["eventchain.form"]  # read by FormFirst
+        if not csrf_matches(request.session, text_of(fields.get("csrf"))):
+            raise HTTPException(403, "missing or wrong CSRF token")
+        try:
+            redeem_link(
+                workspace.app,
+                agent_id,
+                token,
+                text_of(fields.get("password")) or "",
+                text_of(fields.get("confirm")) or "",
+            )
+        except PasswordError as error:  # which field, and why, in the page's language
+            why = words["password_rule"] if error.field == "password" else words["passwords_differ"]
+            return form(f"{words[error.field]}: {why}", 400)
+        except AccountError:
+            return form(words["link_invalid"], 404)
+        return RedirectResponse("/login?notice=password_set", status_code=303)
+
+    return welcome
+
+
+def logout_handler(workspace: Workspace) -> Callable[[Request], Awaitable[Response]]:
+    async def logout(request: Request) -> Response:
+        form = await request.form()
+        if not csrf_matches(request.session, text_of(form.get("csrf"))):
+            raise HTTPException(403, "missing or wrong CSRF token")
+        agent, sid = request.session.get("agent"), request.session.get("sid")
+        if isinstance(agent, str) and isinstance(sid, str):
+            workspace.ended_sessions.add(sid)
+            sign_out(workspace.app, agent, sid)
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    return logout
+
+
+def me(user: User) -> dict[str, Any]:
+    return {"agent_id": user.agent_id, "role": str(user.role), "team": list(user.team)}
