@@ -31,8 +31,8 @@ from domain.sla import due_steps, response_minutes
 from domain.vocabulary import ROUTER
 from followers.router import ROUTED_EVENTS
 from projections.bulk import insert_rows
+from projections.handlers import BREACH_COLUMNS
 from projections.queries import Window
-from projections.views import BREACH_COLUMNS
 from replay.rebuild import build_views
 
 SCOPE: Final = "what_if_scope"  # the customers back-tested (a temp table in the scratch views)

@@ -13,7 +13,7 @@ import domain
 from domain.customer import Customer
 from domain.events import BY_TOPIC, CATALOGUE, kind_of
 from projections import catalogue
-from projections.views import HANDLERS, check_handlers
+from projections.handlers import HANDLERS, check_handlers
 
 
 def domain_event_classes() -> Iterator[type[DomainEvent]]:
