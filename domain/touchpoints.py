@@ -2,6 +2,9 @@
 
 Adding a channel is one payload Struct, one envelope Struct with its ``tag`` and an entry
 in ``AnyTouchpoint``. Patterns are anchored (msgspec patterns are search, not match).
+
+Longer than 400 lines on purpose: it is the public envelope contract, every channel's Struct
+beside the union and the one decoder built from it, so a reader sees the whole schema at once.
 """
 
 from __future__ import annotations

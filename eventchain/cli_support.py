@@ -11,10 +11,10 @@ from typing import Any
 
 import click
 
-from adapters.crypto import KEK_ENV, KeyError_, store_has_kek
 from adapters.store import StoreURLError, sqlite_path
 from application.event_chain import EventChain
 from application.read_audit import alert_policy, alerts_for, publish_alert, record_read
+from eventchain.bootstrap import BootstrapError, StoreSettingsError, build_application
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
 from projections.visibility import Role
@@ -44,36 +44,12 @@ def open_app(
         if path != ":memory:" and not Path(path).is_file():
             raise click.ClickException(f"no event store at {path} (check --store-url or --data-dir)")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if require_kek and settings.kek is None:
-        raise click.ClickException(
-            f"{KEK_ENV} is not set: personal data must be encrypted at rest "
-            "(generate a key with `eventchain keygen`)"
-        )
     try:
-        app = EventChain.from_settings(settings, **kwargs)
-    except StoreURLError as error:
+        return build_application(settings, require_kek=require_kek, **kwargs)
+    except StoreSettingsError as error:
         raise click.UsageError(str(error)) from None
-    except KeyError_ as error:
-        raise click.ClickException(f"{error}: {_which_key(settings)}") from None
-    if settings.kek is None and store_has_kek(app.recorder):
-        raise click.ClickException(
-            f"{KEK_ENV} is not set, but this store's personal data is encrypted: {_which_key(settings)}"
-        )
-    return app
-
-
-def _which_key(settings: Settings) -> str:
-    """What to do about a missing or wrong key, in the words of the store at hand."""
-    demo_key = settings.data_dir / "demo.kek"
-    if demo_key.is_file():
-        return (
-            f"this store was made by `eventchain demo`, whose key is in {demo_key}: "
-            f"export {KEK_ENV}=$(cat {demo_key})"
-        )
-    return (
-        f"set {KEK_ENV} to the key this store was created with (from your secret store); "
-        "without it the personal data cannot be read, and a new key fits only a new store"
-    )
+    except BootstrapError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _os_user() -> str:

@@ -68,12 +68,10 @@ def team_of(role: Role) -> list[str]:
     (the director included), and everyone who reports to them. Empty for the other roles."""
     if role.kind != "director":
         return []
-    from application.event_chain import EventChain
     from application.rules import roster
-    from eventchain.cli_support import settings_of
+    from eventchain.cli_support import open_app
 
-    settings = settings_of(click.get_current_context())
-    agents = roster(EventChain.from_settings(settings)).agents
+    agents = roster(open_app(click.get_current_context())).agents
     director = agents.get(role.agent_id or "")
     if director is None:
         raise click.UsageError(f"role {role}: no agent {role.agent_id} on the roster (eventchain team list)")

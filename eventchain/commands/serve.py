@@ -17,6 +17,7 @@ import click
 from adapters.nats import IngestConfig
 from application.event_chain import EventChain
 from eventchain import catch_up
+from eventchain.bootstrap import build_application
 from eventchain.cli_support import open_app, settings_of
 from eventchain.ingest_worker import IngestWorker
 from eventchain.metrics import ServiceState, serve_endpoint
@@ -156,7 +157,7 @@ def _serve(
             state.worker = worker.stats
             runners["ingest"] = lambda: worker.run(stop)
         if "project" in selected:
-            runners["project"] = lambda: run_projector(settings, stop)
+            runners["project"] = lambda: run_projector(settings, stop, build_application(settings))
         followers: dict[str, Callable[[EventChain], Follower]] = {
             "route": Router,
             "sla": SlaWatcher,
@@ -192,7 +193,7 @@ def _follower_runner(
 
     def run() -> None:
         settings = state.settings
-        follower = make(EventChain.from_url(settings.store_url, kek=settings.kek))
+        follower = make(build_application(settings))
         running.append(follower)
         run_follower(follower, stop, interval, health)
 

@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from application.event_chain import EventChain
+from eventchain.bootstrap import build_application
 from eventchain.web.commands import log_action, stage_action
 from eventchain.web.context import (
     HERE,
@@ -58,7 +59,7 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
     """The ASGI application; ``app`` defaults to the configured store (its clock is the
     service's clock: session expiry, rate limits and logged touchpoints all use it).
     ``max_stale``: how old figures may be served while they are recomputed (0: never)."""
-    chain = app or EventChain.from_url(settings.store_url, kek=settings.kek)
+    chain = app or build_application(settings)
     snapshot = SnapshotReader(Path(settings.snapshot_path))
     workspace = Workspace(
         chain,
