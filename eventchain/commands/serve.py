@@ -15,6 +15,7 @@ from typing import Any, Final
 import click
 
 from adapters.application import EventChain
+from adapters.deferred_purge import DeferredPurger
 from adapters.followers import Follower, FollowerHealth, run_follower
 from adapters.nats_ingest import IngestConfig, IngestWorker
 from adapters.notifier import Notifier
@@ -33,7 +34,7 @@ SERVICES = ("ingest", "project", "route", "sla", "silence", "notify", "web")
 # often (a new lead is assigned within about this long) and the SLA watcher fires within
 # about its interval after a deadline.
 SHUTDOWN_GRACE: Final = 1.5  # seconds each part gets to finish its step after SIGTERM
-TICKS: Final = {"route": 0.25, "sla": 1.0, "silence": 5.0}
+TICKS: Final = {"route": 0.25, "sla": 1.0, "silence": 5.0, "purge": 2.0}
 log = logging.getLogger("eventchain.serve")
 
 
@@ -154,6 +155,10 @@ def _serve(
             worker = IngestWorker(app, url, IngestConfig(batch=batch, ack_wait=ack_wait))
             state.worker = worker.stats
             runners["ingest"] = lambda: worker.run(stop)
+            # erasures' deferred stream purges (adapters/deferred_purge.py): they wait on ingest
+            runners["purge"] = _follower_runner(
+                "purge", lambda a: DeferredPurger(a, url), state, stop, TICKS["purge"]
+            )
         if "project" in selected:
             runners["project"] = lambda: run_projector(settings, stop)
         followers: dict[str, Callable[[EventChain], Follower]] = {
