@@ -123,6 +123,7 @@ def test_a_message_waiting_while_serve_is_stopped_is_recorded_then_purged_by_ser
     assert deferred == ["  deferred: seq 2 a-2 (identities)"]
     assert deferred == [line for line in dry_run.stdout.splitlines() if line.startswith("  deferred: ")]
     assert "pending until serve purges them" in receipt.stdout and "b-1" not in receipt.stdout
+    assert pending_in_status(tmp_path, env) == 1
 
     serve = _serve_ingest(tmp_path, env)
     try:  # serve records both waiting messages, then purges the erased customer's raw copy
@@ -131,7 +132,12 @@ def test_a_message_waiting_while_serve_is_stopped_is_recorded_then_purged_by_ser
         _stopped(serve)
     assert Counter(recorded_touchpoint_ids(store)) == Counter({"a-1": 1, "a-2": 1, "b-1": 1})
     assert store.find_customer(f"phone:{other_wang}").profile_value("name") == "王伟"
-    assert pending_purges(store) == []
+    assert pending_purges(store) == [] and pending_in_status(tmp_path, env) == 0
+
+
+def pending_in_status(data_dir: Path, env: dict[str, str]) -> int:
+    status = eventchain(data_dir, "status", "--json", env=env)  # exit 1: serve is not running
+    return int(json.loads(status.stdout)["erasure_purges_pending"])
 
 
 def msg_ids(url: str) -> list[str]:
