@@ -38,7 +38,7 @@ import phonenumbers
 from nats.js import api
 from nats.js.errors import NotFoundError
 
-from adapters.nats_ingest import ORIGINAL_MSG_ID_HEADER, SEQUENCE_HEADER
+from adapters.nats_ingest import ORIGINAL_MSG_ID_HEADER, SEQUENCE_HEADER, connect
 from domain.identities import DEFAULT_PHONE_REGION, InvalidIdentityError, clean_text, normalise_email
 from domain.touchpoints import envelope_identity
 
@@ -291,8 +291,6 @@ async def _delete(js: Any, plan: StreamPurge) -> None:
 async def _purge_all(
     url: str, targets: list[PurgeTarget], party: ErasedParty, dry_run: bool
 ) -> list[StreamPurge]:
-    from adapters.nats_ingest import connect
-
     nc = await connect(url, name="eventchain-erase", forever=False)
     try:
         js = nc.jetstream()
