@@ -5,7 +5,8 @@ once the ingest consumer's ack floor has passed them, and records that it did.
 A follower of ``serve`` (with ingest): an idle tick is one indexed query for new
 ``DeferredPurge`` records; NATS is asked only while a purge is pending. A message is deleted
 only if it still carries the touchpoint id the erasure named; one already gone (expired
-with the stream's ``max_age``) is recorded as gone. Running it twice is harmless: a delete
+with the stream's ``max_age``) is recorded as gone. A message ingest rejected meanwhile has a
+dead letter holding the same bytes: that copy is deleted too. Running it twice is harmless: a delete
 of a deleted message finds nothing, and the second record of a purge is refused by the
 store's version check and retried with what is now true.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any, Final
 from uuid import UUID
 
@@ -22,12 +24,13 @@ from eventsourcing.utils import get_topic
 from nats.js.errors import NotFoundError
 
 from adapters.application import EventChain
-from adapters.nats_ingest import connect
-from adapters.stream_purge import ack_floor
+from adapters.nats_ingest import connect, dead_letter_id
+from adapters.stream_purge import ack_floor, read_stream
 from domain.erasure_purges import DeferredPurge
 from domain.touchpoints import envelope_identity
 
 DEFERRED_TOPIC: Final = get_topic(DeferredPurge.Created)
+CLOCK_SKEW: Final = timedelta(minutes=5)  # between this host's clock and the NATS server's
 
 
 class DeferredPurger:
@@ -103,7 +106,30 @@ async def _purge_passed(js: Any, purge: DeferredPurge) -> dict[str, str]:
             outcomes[str(sequence)] = "deleted"
         else:  # a recreated stream reused the sequence: not the message the erasure named
             outcomes[str(sequence)] = "gone"
+    if outcomes:
+        await _delete_dead_letters(js, purge, [int(s) for s in outcomes])
     return outcomes
+
+
+async def _delete_dead_letters(js: Any, purge: DeferredPurge, sequences: list[int]) -> None:
+    """Deletes the dead letters ingest made of those messages (it rejected them after the
+    erasure), found by their id among the dead letters stored since the erasure."""
+    try:
+        info = await js.stream_info(purge.dead_letters)
+    except NotFoundError:
+        return
+    if not info.state.messages:
+        return
+    wanted = {dead_letter_id(purge.stream, sequence) for sequence in sequences}
+    since = purge.deferred_at - CLOCK_SKEW
+    copies = [
+        message.metadata.sequence.stream
+        async for message in read_stream(js, info, since=since)
+        if dict(message.headers or {}).get("Nats-Msg-Id") in wanted
+    ]
+    for sequence in copies:
+        with contextlib.suppress(NotFoundError):
+            await js.delete_msg(purge.dead_letters, sequence)
 
 
 def _carries(message: Any, touchpoint_id: str) -> bool:

@@ -15,6 +15,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from adapters.application import EventChain
 from adapters.derived_files import Settlement
+from adapters.nats_ingest import NatsNames
 from adapters.stream_purge import ErasedParty, PurgedMessage, StreamPurge, erased_party
 from domain.customer import Customer, IdentityIndex
 from domain.erasure_purges import DeferredPurge
@@ -180,7 +181,9 @@ def dry_run_receipt(
     )
 
 
-def defer_purges(app: EventChain, erasure: Erasure, purges: list[StreamPurge], consumer: str) -> list[UUID]:
+def defer_purges(
+    app: EventChain, erasure: Erasure, purges: list[StreamPurge], names: NatsNames
+) -> list[UUID]:
     """Records, per stream, the messages of the erased customers that ingest had not yet
     recorded: ``adapters.deferred_purge`` deletes them once the consumer is past them."""
     recorded = []
@@ -190,7 +193,8 @@ def defer_purges(app: EventChain, erasure: Erasure, purges: list[StreamPurge], c
                 uuid4(),
                 customer_id=str(erasure.customer_id),
                 stream=purge.stream,
-                consumer=consumer,
+                consumer=names.durable,
+                dead_letters=names.dlq_stream,
                 messages={m.sequence: m.touchpoint_id for m in purge.deferred},
                 deferred_at=app.clock(),
             )

@@ -389,7 +389,7 @@ class IngestWorker:
             SUBJECT_HEADER: _header_value(message.subject, 200),
             SEQUENCE_HEADER: str(metadata.sequence.stream),
             # a redelivered reject is dead-lettered once (within the duplicate window)
-            "Nats-Msg-Id": f"dlq-{names.stream}-{metadata.sequence.stream}",
+            "Nats-Msg-Id": dead_letter_id(names.stream, metadata.sequence.stream),
         }
         if exception:
             headers[EXCEPTION_HEADER] = exception
@@ -410,6 +410,11 @@ class IngestWorker:
             return
         self.stats.dead_lettered += 1
         log.info("dead-lettered %s seq %s: %s", message.subject, metadata.sequence.stream, error)
+
+
+def dead_letter_id(stream: str, sequence: int) -> str:
+    """The Nats-Msg-Id of the dead letter of ``stream``'s message ``sequence``."""
+    return f"dlq-{stream}-{sequence}"
 
 
 def bounded_body(data: bytes, headers: dict[str, str], max_payload: int) -> bytes:

@@ -29,8 +29,9 @@ import asyncio
 import contextlib
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 import msgspec
@@ -212,8 +213,7 @@ class PurgeTarget:
 
 async def plan_stream(js: Any, target: PurgeTarget, party: ErasedParty, batch: int = 1000) -> StreamPurge:
     """What erasing ``party`` takes from one stream, deleting nothing; a missing stream is
-    reported as absent. Reads through an ephemeral consumer that never acks (batches, not one
-    request per message) and is removed afterwards."""
+    reported as absent."""
     try:
         info = await js.stream_info(target.stream)
     except NotFoundError:
@@ -221,17 +221,42 @@ async def plan_stream(js: Any, target: PurgeTarget, party: ErasedParty, batch: i
     floor = await ack_floor(js, target.stream, target.consumer) if target.consumer else None
     if not info.state.messages:
         return StreamPurge(target.stream, ack_floor=floor)
-    last = info.state.last_seq
+    scanned = 0
+    found: dict[str, list[PurgedMessage]] = {"deleted": [], "deferred": [], "quarantined": []}
+    async for message in read_stream(js, info, batch=batch):
+        scanned += 1
+        headers = dict(message.headers or {})
+        data = message.data or b""
+        claim = party.claim(data, headers, text=not target.headers_only)
+        if claim is None:
+            continue
+        sequence = message.metadata.sequence.stream
+        item = PurgedMessage(sequence, _touchpoint_id(data, headers), claim.why)
+        if claim.verdict == QUARANTINED:
+            found["quarantined"].append(item)
+        elif floor is not None and sequence > floor:
+            found["deferred"].append(item)
+        else:
+            found["deleted"].append(item)
+    return StreamPurge(target.stream, True, scanned, floor, **found)
+
+
+async def read_stream(
+    js: Any, info: Any, *, since: datetime | None = None, batch: int = 1000
+) -> AsyncIterator[Any]:
+    """The messages of a stream (``info``: its ``stream_info``) up to its last sequence then,
+    or only those stored since an instant. Reads through an ephemeral consumer that never
+    acks (batches, not one request per message) and is removed afterwards."""
+    stream, last = info.config.name, info.state.last_seq
     config = api.ConsumerConfig(
         ack_policy=api.AckPolicy.NONE,
-        deliver_policy=api.DeliverPolicy.ALL,
+        deliver_policy=api.DeliverPolicy.BY_START_TIME if since else api.DeliverPolicy.ALL,
+        opt_start_time=since,
         filter_subjects=list(info.config.subjects or [">"]),
         inactive_threshold=60.0,
         mem_storage=True,
     )
-    reader = await js.pull_subscribe("", stream=target.stream, config=config)
-    scanned = 0
-    found: dict[str, list[PurgedMessage]] = {"deleted": [], "deferred": [], "quarantined": []}
+    reader = await js.pull_subscribe("", stream=stream, config=config)
     try:
         sequence = 0
         while sequence < last:
@@ -243,24 +268,11 @@ async def plan_stream(js: Any, target: PurgeTarget, party: ErasedParty, batch: i
                 sequence = message.metadata.sequence.stream
                 if sequence > last:
                     break
-                scanned += 1
-                headers = dict(message.headers or {})
-                data = message.data or b""
-                claim = party.claim(data, headers, text=not target.headers_only)
-                if claim is None:
-                    continue
-                item = PurgedMessage(sequence, _touchpoint_id(data, headers), claim.why)
-                if claim.verdict == QUARANTINED:
-                    found["quarantined"].append(item)
-                elif floor is not None and sequence > floor:
-                    found["deferred"].append(item)
-                else:
-                    found["deleted"].append(item)
+                yield message
     finally:
         await reader.unsubscribe()
         with contextlib.suppress(NotFoundError):  # gone already (inactive threshold)
-            await js.delete_consumer(target.stream, config.name)
-    return StreamPurge(target.stream, True, scanned, floor, **found)
+            await js.delete_consumer(stream, config.name)
 
 
 async def ack_floor(js: Any, stream: str, consumer: str) -> int:

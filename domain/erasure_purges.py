@@ -21,6 +21,7 @@ class DeferredPurge(Aggregate):
         customer_id: str  # the erased survivor whose erasure deferred it
         stream: str
         consumer: str  # whose ack floor must pass the messages first
+        dead_letters: str  # where ingest copies a message it rejects: that copy is purged too
         messages: dict[str, str]  # stream sequence (as text: JSON keys) → touchpoint id
         deferred_at: datetime
 
@@ -32,11 +33,18 @@ class DeferredPurge(Aggregate):
             aggregate.purged.update({s: how for s, how in self.outcomes.items() if s in aggregate.messages})
 
     def __init__(
-        self, customer_id: str, stream: str, consumer: str, messages: dict[str, str], deferred_at: datetime
+        self,
+        customer_id: str,
+        stream: str,
+        consumer: str,
+        dead_letters: str,
+        messages: dict[str, str],
+        deferred_at: datetime,
     ) -> None:
         self.customer_id = customer_id
         self.stream = stream
         self.consumer = consumer
+        self.dead_letters = dead_letters
         self.messages = dict(messages)
         self.deferred_at = deferred_at
         self.purged: dict[str, str] = {}  # sequence → how: "deleted" or "gone" (expired meanwhile)
@@ -49,6 +57,7 @@ class DeferredPurge(Aggregate):
         customer_id: str,
         stream: str,
         consumer: str,
+        dead_letters: str,
         messages: dict[int, str],
         deferred_at: datetime,
     ) -> DeferredPurge:
@@ -63,6 +72,7 @@ class DeferredPurge(Aggregate):
             customer_id=customer_id,
             stream=stream,
             consumer=consumer,
+            dead_letters=dead_letters,
             messages={str(sequence): touchpoint_id for sequence, touchpoint_id in sorted(messages.items())},
             deferred_at=deferred_at,
         )

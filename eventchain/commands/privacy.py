@@ -77,7 +77,7 @@ def erase_command(ctx: click.Context, customer: str, reason: str, dry_run: bool,
     except (CustomerNotFoundError, ErasureError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     purges, streams_error = _purge_streams(settings, erasure.party)
-    defer_purges(app, erasure, purges, NatsNames().durable)
+    defer_purges(app, erasure, purges, NatsNames())
     views = _rewrite_views(app, settings)
 
     def regenerate(path: Path, as_of: datetime) -> None:

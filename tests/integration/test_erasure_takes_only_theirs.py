@@ -109,7 +109,7 @@ def erased_and_purged(
 ) -> tuple[Erasure, StreamPurge]:
     erasure = erase(app, f"phone:{phone}", "PIPL request", "dpo")
     purges = purge_streams(url, targets(config), erasure.party)
-    defer_purges(app, erasure, purges, config.names.durable)
+    defer_purges(app, erasure, purges, config.names)
     return erasure, purges[0]
 
 
@@ -145,22 +145,31 @@ def test_with_serve_stopped_other_customers_waiting_messages_survive_the_erasure
     publish_raw(nats_server, config, [("web_form", envelope("a-1", WANG, text="华为采购"), "a-1")])
     with running_worker(app, nats_server, config):
         assert wait_until(lambda: recorded_touchpoint_ids(app) == ["a-1"], 30)
-    # serve is stopped: the others wait in the stream, and so does a new message of 王伟's
-    waiting = {**OTHERS, "a-2": envelope("a-2", WANG, "wecom_msg", "还是我，王伟")}
+    # serve is stopped: the others wait in the stream, and so do two new messages of 王伟's, one
+    # of which ingest will reject (its dead letter, made after the erasure, is purged too)
+    late = json.loads(envelope("a-late", WANG))
+    late["occurred_at"] = "yesterday"
+    waiting = {
+        **OTHERS,
+        "a-2": envelope("a-2", WANG, "wecom_msg", "还是我，王伟"),
+        "a-late": json.dumps(late).encode(),
+    }
     publish_raw(nats_server, config, published(waiting))
 
     erasure, purge = erased_and_purged(app, nats_server, config, WANG.phone)
 
     assert [(m.sequence, m.touchpoint_id) for m in purge.deleted] == [(1, "a-1")]
-    assert [m.touchpoint_id for m in purge.deferred] == ["a-2"] and purge.quarantined == []
-    assert [p.pending for p in pending_purges(app)] == [{6: "a-2"}]
+    assert [m.touchpoint_id for m in purge.deferred] == ["a-2", "a-late"] and purge.quarantined == []
+    assert [p.pending for p in pending_purges(app)] == [{6: "a-2", 7: "a-late"}]
     with running_worker(app, nats_server, config):
         assert wait_until(
             lambda: len(recorded_touchpoint_ids(app)) == 6 and consumed_all(nats_server, config), 30
         )
     assert Counter(recorded_touchpoint_ids(app)) == Counter({"a-1": 1, "a-2": 1, **dict.fromkeys(OTHERS, 1)})
+    assert len(dead_letters(nats_server, config)) == 1
     finish_deferred(app, nats_server)
     assert sorted(stream_ids(nats_server, config)) == sorted(OTHERS)
+    assert dead_letters(nats_server, config) == []
     assert_unreadable(sqlite_url, erasure, ["a-1"])
     newcomer = app.find_customer(f"phone:{WANG.phone}")  # released: a-2 started a new customer
     assert newcomer.id != erasure.customer_id and set(newcomer.touchpoints) == {"a-2"}

@@ -18,6 +18,7 @@ def deferred(messages: dict[int, str]) -> DeferredPurge:
         customer_id="c-1",
         stream="TOUCHPOINTS",
         consumer="eventchain-ingest",
+        dead_letters="TOUCHPOINTS_DLQ",
         messages=messages,
         deferred_at=AT,
     )
