@@ -8,7 +8,7 @@ only if it still carries the touchpoint id the erasure named; one already gone (
 with the stream's ``max_age``) is recorded as gone. A message ingest rejected meanwhile has a
 dead letter holding the same bytes: that copy is deleted too. Running it twice is harmless: a delete
 of a deleted message finds nothing, and the second record of a purge is refused by the
-store's version check and retried with what is now true.
+store's version check and read again on the next tick.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any, Final
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 from nats.js.errors import NotFoundError
 
@@ -69,7 +70,10 @@ class DeferredPurger:
                 outcomes = await _purge_passed(js, purge)
                 if outcomes:
                     purge.record_purged(outcomes, self.app.clock())
-                    self.app.save(purge)
+                    try:
+                        self.app.save(purge)
+                    except IntegrityError:  # another serve's purger recorded it first: reread next tick
+                        continue
                     done += len(outcomes)
                 if purge.done:
                     self._open.discard(purge_id)
