@@ -21,6 +21,7 @@ from adapters.local_servers import LocalNats
 from adapters.nats_ingest import wait_until
 from tests.cli import eventchain
 from tests.nats_support import recorded_touchpoint_ids, stream_messages
+from tests.pty_cli import eventchain_tty
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,6 +116,8 @@ def test_a_message_waiting_while_serve_is_stopped_is_recorded_then_purged_by_ser
 
     erase = ["erase", f"phone:{wang}", "--reason", "PIPL request 9"]
     dry_run = eventchain(tmp_path, *erase, "--dry-run", env=env)
+    in_terminal, shown = eventchain_tty(tmp_path, *erase, "--dry-run", env=env)
+    assert in_terminal == 0 and shown.replace("\r\n", "\n").strip() == dry_run.stdout.strip()
     receipt = eventchain(tmp_path, *erase, env=env)
     assert dry_run.returncode == 0 and receipt.returncode == 0, receipt.stderr
     assert "  would be deleted: seq 1 a-1 (touchpoint id)" in dry_run.stdout.splitlines()
