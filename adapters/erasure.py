@@ -38,7 +38,7 @@ class Erasable:
 
     @property
     def identity_keys(self) -> list[str]:
-        return sorted({key for member in self.members for key in member.identity_keys})
+        return sorted(self.party.identity_keys)
 
 
 @dataclass(frozen=True, slots=True)
