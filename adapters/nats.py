@@ -160,6 +160,11 @@ async def ensure_streams(nc: NATS, config: IngestConfig) -> None:
         log.warning("consumer %s kept as is: %s", names.durable, error)
 
 
+def dead_letter_id(stream: str, sequence: int) -> str:
+    """The Nats-Msg-Id of the dead letter of ``stream``'s message ``sequence``."""
+    return f"dlq-{stream}-{sequence}"
+
+
 def bounded_body(data: bytes, headers: dict[str, str], max_payload: int) -> bytes:
     """The original bytes, or a prefix of them that fits ``max_payload`` with the headers
     (which then say so and carry the original's size and sha256)."""

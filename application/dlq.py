@@ -269,10 +269,19 @@ def _retry_subject(names: NatsNames, letter: DeadLetter) -> str:
 
 
 async def drop_dead_letter(js: Any, names: NatsNames, letter: DeadLetter) -> None:
+    """Deletes the dead letter and its raw original in the ingest stream (rejected and
+    terminated: ingest is done with it, and a retry re-publishes from the dead letter), so a
+    drop decided for privacy (an erasure's quarantine) leaves no copy behind."""
     try:
         await js.delete_msg(names.dlq_stream, letter.sequence)
     except NotFoundError:
         raise DeadLetterNotFoundError(names.dlq_stream, letter.sequence) from None
+    if letter.original_sequence < 1:
+        return
+    with contextlib.suppress(NotFoundError):  # expired with the stream's max_age, or purged
+        original = await js.get_msg(names.stream, letter.original_sequence)
+        if original.subject == letter.original_subject:  # not a recreated stream's message
+            await js.delete_msg(names.stream, letter.original_sequence)
 
 
 def record_action(

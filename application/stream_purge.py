@@ -1,12 +1,23 @@
-"""Purging an erased customer's messages from the NATS streams (SPEC §7).
+"""Purging an erased customer's messages from the NATS streams (SPEC §7, docs/privacy.md).
 
 Raw envelopes (``TOUCHPOINTS``), dead letters (``TOUCHPOINTS_DLQ``) and notifications
 (``NOTIFICATIONS``, when it exists) are copies of personal data outside the event store.
-Erasure deletes every message that mentions an erased customer, matched the way ingest
-matches identities, not by raw substrings: a phone written ``+86 139 1234 5678``, in
-full-width digits or inside a hostile payload is parsed and normalised to E.164, an email
-is lower-cased, and the names and companies of the erased profiles count too. A
-notification is matched by its ``Eventchain-Customer-Id`` header.
+Erasure takes only what is the erased customers', matched exactly, never by free text:
+
+- a message whose ``Nats-Msg-Id`` (or a dead letter's original id, or the envelope's
+  ``touchpoint_id``) is one of their recorded touchpoints, or whose
+  ``Eventchain-Customer-Id`` header is theirs, is theirs;
+- otherwise its identities are read the way ingest reads them
+  (``domain.touchpoints.envelope_identity``): all of them theirs → theirs; some theirs and
+  some another's → quarantined (someone else's input too: a person decides); none theirs →
+  not theirs, whatever names its text holds;
+- a message whose identities cannot be read at all is quarantined if its text mentions them
+  (a phone in any spelling, an email, a name or company): listed, never deleted silently.
+
+A message of theirs that the ingest consumer has not acknowledged yet (above its ack floor)
+is not deleted: it is deferred, recorded first (it starts a new customer: its identities
+were released), then purged by ``followers.deferred_purge``. Notifications are matched by
+their customer-id header only.
 
 JetStream's message delete overwrites the message's bytes in the stream's block files
 (``no_erase`` is left false), so the deleted copy is not left on disk.
@@ -16,9 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 import msgspec
@@ -26,7 +39,9 @@ import phonenumbers
 from nats.js import api
 from nats.js.errors import NotFoundError
 
+from adapters.nats import ORIGINAL_MSG_ID_HEADER, SEQUENCE_HEADER, connect
 from domain.identities import DEFAULT_PHONE_REGION, InvalidIdentityError, clean_text, normalise_email
+from domain.touchpoints import envelope_identity
 
 NOTIFICATIONS_STREAM: Final = "NOTIFICATIONS"
 CUSTOMER_HEADER: Final = "Eventchain-Customer-Id"
@@ -37,8 +52,9 @@ MIN_NAME_LENGTH: Final = 2  # a one-character "name" would match half of all mes
 
 @dataclass(frozen=True)
 class ErasedParty:
-    """What identifies the erased customers in a message: their customer ids, identity keys
-    (``phone:+8613…``, as the store normalises them) and the names and companies they used."""
+    """What identifies the erased customers: their customer ids, identity keys
+    (``phone:+8613…``, as the store normalises them), recorded touchpoint ids, and the
+    names and companies they used (for quarantine and derived files only)."""
 
     customer_ids: frozenset[str]
     identity_keys: frozenset[str]
@@ -46,13 +62,41 @@ class ErasedParty:
     touchpoint_ids: frozenset[str] = field(default_factory=frozenset)
     # national numbers of the erased phones: every spelling of a phone holds these digits
     phone_digits: frozenset[str] = field(default_factory=frozenset)
+    # identity key → the customer id it resolves to in the store (None: nobody's)
+    owner_of: Callable[[str], str | None] = field(default=lambda _: None, compare=False)
 
-    def mentioned_in(self, data: bytes, headers: dict[str, str] | None = None) -> bool:
-        if headers and (
-            headers.get(CUSTOMER_HEADER, "").strip().lower() in self.customer_ids
-            or headers.get("Nats-Msg-Id", "") in self.touchpoint_ids
-        ):
-            return True
+    def claim(self, data: bytes, headers: dict[str, str] | None = None, *, text: bool = True) -> Claim | None:
+        """Whether a message is theirs, and why; None when it is not. ``text=False``: headers
+        only (notifications, whose bodies name other customers)."""
+        headers = headers or {}
+        if headers.get(CUSTOMER_HEADER, "").strip().lower() in self.customer_ids:
+            return Claim(THEIRS, "customer-id header")
+        for name in ("Nats-Msg-Id", ORIGINAL_MSG_ID_HEADER):
+            if headers.get(name, "") in self.touchpoint_ids:
+                return Claim(THEIRS, "touchpoint id")
+        if not text:
+            return None
+        envelope = envelope_identity(data)
+        if envelope is not None and envelope.touchpoint_id in self.touchpoint_ids:
+            return Claim(THEIRS, "touchpoint id")
+        if envelope is not None and envelope.identity_keys:
+            theirs = envelope.identity_keys & self.identity_keys
+            if not theirs:
+                return None
+            if any(self._another_customers(key) for key in envelope.identity_keys - theirs):
+                return Claim(QUARANTINED, "identities shared with another customer")
+            return Claim(THEIRS, "identities")  # theirs, or held by nobody yet
+        if self.mentioned_in(data):
+            return Claim(QUARANTINED, "no identity readable; its text mentions them")
+        return None
+
+    def _another_customers(self, key: str) -> bool:
+        owner = self.owner_of(key)
+        return owner is not None and owner.lower() not in self.customer_ids
+
+    def mentioned_in(self, data: bytes) -> bool:
+        """Free text: any string of ``data`` names them (a phone in any spelling, an email, a
+        name, a company, an id). Only for quarantine and for our own derived files."""
         texts = list(_texts(data))
         return any(t in self.touchpoint_ids for t in texts) or any(map(self._mentioned_in_text, texts))
 
@@ -84,8 +128,22 @@ class ErasedParty:
         return False
 
 
+THEIRS: Final = "theirs"
+QUARANTINED: Final = "quarantined"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    verdict: str  # THEIRS or QUARANTINED
+    why: str
+
+
 def erased_party(
-    customer_ids: list[str], identity_keys: list[str], names: list[str], touchpoint_ids: list[str]
+    customer_ids: list[str],
+    identity_keys: list[str],
+    names: list[str],
+    touchpoint_ids: list[str],
+    owner_of: Callable[[str], str | None] | None = None,
 ) -> ErasedParty:
     cleaned = {clean_text(n) for n in names if n}
     return ErasedParty(
@@ -98,6 +156,7 @@ def erased_party(
             for key in identity_keys
             if key.startswith("phone:")
         ),
+        functools.cache(owner_of) if owner_of else lambda _: None,
     )
 
 
@@ -126,34 +185,78 @@ def _strings(value: Any) -> Iterator[str]:
         yield str(value)
 
 
-@dataclass(frozen=True, slots=True)
-class StreamPurge:
+class PurgedMessage(msgspec.Struct, frozen=True):
+    sequence: int  # in its stream
+    touchpoint_id: str  # Nats-Msg-Id (a dead letter's original one), or the envelope's; "" if none
+    why: str
+
+
+class StreamPurge(msgspec.Struct, frozen=True):
+    """One stream's part of an erasure: what is deleted now, what waits until ingest has
+    recorded it (deferred), and what a person must decide (quarantined)."""
+
     stream: str
-    scanned: int
-    deleted: int
     present: bool = True
+    scanned: int = 0
+    ack_floor: int | None = None  # the ingest consumer's, for the ingest stream
+    deleted: list[PurgedMessage] = []
+    deferred: list[PurgedMessage] = []
+    quarantined: list[PurgedMessage] = []
 
 
-async def purge_stream(js: Any, stream: str, party: ErasedParty, batch: int = 1000) -> StreamPurge:
-    """Deletes (with erase) every message of ``stream`` that mentions ``party``; a missing
-    stream is reported as absent, not as an error. Reads through an ephemeral consumer that
-    never acks (batches, not one request per message) and is removed afterwards."""
+@dataclass(frozen=True, slots=True)
+class PurgeTarget:
+    stream: str
+    consumer: str | None = None  # the durable whose ack floor bounds what may be deleted
+    headers_only: bool = False  # match by headers alone (notifications)
+
+
+async def plan_stream(js: Any, target: PurgeTarget, party: ErasedParty, batch: int = 1000) -> StreamPurge:
+    """What erasing ``party`` takes from one stream, deleting nothing; a missing stream is
+    reported as absent."""
     try:
-        info = await js.stream_info(stream)
+        info = await js.stream_info(target.stream)
     except NotFoundError:
-        return StreamPurge(stream, 0, 0, present=False)
-    last = info.state.last_seq
+        return StreamPurge(target.stream, present=False)
+    floor = await ack_floor(js, target.stream, target.consumer) if target.consumer else None
     if not info.state.messages:
-        return StreamPurge(stream, 0, 0)
+        return StreamPurge(target.stream, ack_floor=floor)
+    scanned = 0
+    found: dict[str, list[PurgedMessage]] = {"deleted": [], "deferred": [], "quarantined": []}
+    async for message in read_stream(js, info, batch=batch):
+        scanned += 1
+        headers = dict(message.headers or {})
+        data = message.data or b""
+        claim = party.claim(data, headers, text=not target.headers_only)
+        if claim is None:
+            continue
+        sequence = message.metadata.sequence.stream
+        item = PurgedMessage(sequence, _touchpoint_id(data, headers), claim.why)
+        if claim.verdict == QUARANTINED:
+            found["quarantined"].append(item)
+        elif floor is not None and sequence > floor:
+            found["deferred"].append(item)
+        else:
+            found["deleted"].append(item)
+    return StreamPurge(target.stream, True, scanned, floor, **found)
+
+
+async def read_stream(
+    js: Any, info: Any, *, since: datetime | None = None, batch: int = 1000
+) -> AsyncIterator[Any]:
+    """The messages of a stream (``info``: its ``stream_info``) up to its last sequence then,
+    or only those stored since an instant. Reads through an ephemeral consumer that never
+    acks (batches, not one request per message) and is removed afterwards."""
+    stream, last = info.config.name, info.state.last_seq
     config = api.ConsumerConfig(
         ack_policy=api.AckPolicy.NONE,
-        deliver_policy=api.DeliverPolicy.ALL,
+        deliver_policy=api.DeliverPolicy.BY_START_TIME if since else api.DeliverPolicy.ALL,
+        opt_start_time=since,
         filter_subjects=list(info.config.subjects or [">"]),
         inactive_threshold=60.0,
         mem_storage=True,
     )
     reader = await js.pull_subscribe("", stream=stream, config=config)
-    scanned, matches = 0, []
     try:
         sequence = 0
         while sequence < last:
@@ -165,30 +268,56 @@ async def purge_stream(js: Any, stream: str, party: ErasedParty, batch: int = 10
                 sequence = message.metadata.sequence.stream
                 if sequence > last:
                     break
-                scanned += 1
-                if party.mentioned_in(message.data or b"", message.headers):
-                    matches.append(sequence)
+                yield message
     finally:
         await reader.unsubscribe()
         with contextlib.suppress(NotFoundError):  # gone already (inactive threshold)
             await js.delete_consumer(stream, config.name)
-    for sequence in matches:
-        await js.delete_msg(stream, sequence)
-    return StreamPurge(stream, scanned, len(matches))
 
 
-async def _purge_all(url: str, streams: list[str], party: ErasedParty) -> list[StreamPurge]:
-    from adapters.nats import connect
+async def ack_floor(js: Any, stream: str, consumer: str) -> int:
+    """The highest stream sequence below which the consumer has acknowledged everything
+    (0 when it does not exist yet: nothing has been consumed)."""
+    try:
+        info = await js.consumer_info(stream, consumer)
+    except NotFoundError:
+        return 0
+    return int(info.ack_floor.stream_seq or 0)
 
-    nc = await connect(url, name="eventchain-erase")
+
+def _touchpoint_id(data: bytes, headers: dict[str, str]) -> str:
+    if headers.get(ORIGINAL_MSG_ID_HEADER):
+        return headers[ORIGINAL_MSG_ID_HEADER]
+    if headers.get("Nats-Msg-Id") and SEQUENCE_HEADER not in headers:  # a dead letter's is its own
+        return headers["Nats-Msg-Id"]
+    envelope = envelope_identity(data)
+    return envelope.touchpoint_id if envelope is not None else ""
+
+
+async def _delete(js: Any, plan: StreamPurge) -> None:
+    for item in plan.deleted:
+        with contextlib.suppress(NotFoundError):  # expired or purged meanwhile
+            await js.delete_msg(plan.stream, item.sequence)
+
+
+async def _purge_all(
+    url: str, targets: list[PurgeTarget], party: ErasedParty, dry_run: bool
+) -> list[StreamPurge]:
+    nc = await connect(url, name="eventchain-erase", forever=False)
     try:
         js = nc.jetstream()
-        return [await purge_stream(js, stream, party) for stream in streams]
+        plans = [await plan_stream(js, target, party) for target in targets]
+        if not dry_run:
+            for plan in plans:
+                await _delete(js, plan)
+        return plans
     finally:
         await nc.close()
 
 
-def purge_streams(url: str, streams: list[str], party: ErasedParty) -> list[StreamPurge]:
+def purge_streams(
+    url: str, targets: list[PurgeTarget], party: ErasedParty, *, dry_run: bool = False
+) -> list[StreamPurge]:
     """Purges the erased party's messages from each stream (raw ingest, dead letters,
-    notifications), one pass per stream."""
-    return asyncio.run(_purge_all(url, streams, party))
+    notifications), one pass per stream; ``dry_run`` only says what it would do."""
+    return asyncio.run(_purge_all(url, targets, party, dry_run))

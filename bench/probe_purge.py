@@ -19,7 +19,7 @@ from pathlib import Path
 import nats
 
 from adapters.local_servers import LocalNats
-from application.stream_purge import erased_party, purge_streams
+from application.stream_purge import PurgeTarget, erased_party, purge_streams
 
 
 async def _seed(url: str, count: int) -> None:
@@ -43,11 +43,12 @@ def main(count: int) -> None:
         asyncio.run(_seed(server.url, count))
         party = erased_party([str(uuid.uuid4())], ["phone:+8613912340042"], ["客户42"], ["t42"])
         started = time.perf_counter()
-        [purge] = purge_streams(server.url, ["PROBE"], party)
+        [purge] = purge_streams(server.url, [PurgeTarget("PROBE")], party)
         elapsed = time.perf_counter() - started
         print(
             f"{purge.scanned} messages scanned in {elapsed:.2f} s "
-            f"({purge.scanned / elapsed:,.0f} msg/s), {purge.deleted} deleted"
+            f"({purge.scanned / elapsed:,.0f} msg/s), {len(purge.deleted)} deleted, "
+            f"{len(purge.quarantined)} quarantined"
         )
     finally:
         server.stop()

@@ -23,6 +23,7 @@ from eventsourcing.utils import get_topic
 from domain.accounts import Account
 from domain.customer import Customer, IdentityIndex
 from domain.dead_letters import DeadLetterAction
+from domain.erasure_purges import DeferredPurge
 from domain.imports import ImportBatch
 from domain.read_audit import ReadAudit
 from domain.roster import Roster
@@ -37,6 +38,7 @@ AGGREGATES: Final[tuple[type[Aggregate], ...]] = (
     Account,
     ReadAudit,
     DeadLetterAction,
+    DeferredPurge,
 )
 
 

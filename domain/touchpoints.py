@@ -334,7 +334,7 @@ def accept(touchpoint: RecordableTouchpoint, blocked: frozenset[str] = frozenset
     keys: list[str] = []
     for index, identity in enumerate(touchpoint.identities):
         try:
-            keys.append(identity_key(identity.kind, normalise_identity(identity.kind, identity.value)))
+            keys.append(key_of(identity))
         except InvalidIdentityError as error:
             raise RejectedTouchpointError(f"$.identities[{index}].value", str(error)) from None
     keys.extend(_identities_from_payload(touchpoint))
@@ -350,6 +350,54 @@ def accept(touchpoint: RecordableTouchpoint, blocked: frozenset[str] = frozenset
         reasons = "; ".join(f"{key} {reason}" for key, reason in dropped)
         raise RejectedTouchpointError("$.identities", f"no usable identity: {reasons}")
     return AcceptedTouchpoint(touchpoint, kept, dropped)
+
+
+def key_of(identity: Identity) -> str:
+    """The identity's key as resolution uses it (``phone:+8613…``); raises InvalidIdentityError."""
+    return identity_key(identity.kind, normalise_identity(identity.kind, identity.value))
+
+
+class _Identified(Struct, frozen=True):
+    """What can still be read of an envelope that fails validation: its id and identities."""
+
+    touchpoint_id: str | None = None
+    identities: list[Identity] = []
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeIdentity:
+    """Whose an envelope is, read the way ingest reads it. ``valid``: the whole envelope
+    passed validation (else only its ``touchpoint_id`` and ``identities`` were read)."""
+
+    touchpoint_id: str
+    identity_keys: frozenset[str]
+    valid: bool
+
+
+def envelope_identity(raw: bytes) -> EnvelopeIdentity | None:
+    """The touchpoint id and identity keys of an envelope: ingest's decoding when the envelope
+    is valid (payload identities included); otherwise its ``touchpoint_id`` and each
+    ``identities`` entry that normalises. None when neither can be read."""
+    try:
+        accepted = decode_touchpoint(raw)
+    except RejectedTouchpointError:
+        pass
+    else:
+        return EnvelopeIdentity(accepted.touchpoint_id, frozenset(accepted.identity_keys), valid=True)
+    try:
+        check_depth(raw, MAX_DEPTH)
+        partial = msgspec.json.decode(raw, type=_Identified)
+    except (msgspec.DecodeError, RejectedTouchpointError):
+        return None
+    keys = set()
+    for identity in partial.identities:
+        try:
+            keys.add(key_of(identity))
+        except InvalidIdentityError:
+            continue
+    if not keys and partial.touchpoint_id is None:
+        return None
+    return EnvelopeIdentity(partial.touchpoint_id or "", frozenset(keys), valid=False)
 
 
 def _identities_from_payload(touchpoint: RecordableTouchpoint) -> list[str]:

@@ -45,6 +45,7 @@ from adapters.nats import (
     IngestConfig,
     bounded_body,
     connect,
+    dead_letter_id,
     ensure_streams,
     header_value,
 )
@@ -267,7 +268,7 @@ class IngestWorker:
             SUBJECT_HEADER: header_value(message.subject, 200),
             SEQUENCE_HEADER: str(metadata.sequence.stream),
             # a redelivered reject is dead-lettered once (within the duplicate window)
-            "Nats-Msg-Id": f"dlq-{names.stream}-{metadata.sequence.stream}",
+            "Nats-Msg-Id": dead_letter_id(names.stream, metadata.sequence.stream),
         }
         if exception:
             headers[EXCEPTION_HEADER] = exception

@@ -83,6 +83,11 @@ class ServiceCollector(Collector):
             ("dlq_messages", "eventchain_dlq_messages", "Dead letters in TOUCHPOINTS_DLQ."),
             ("notifications", "eventchain_notifications_messages", "Messages in the NOTIFICATIONS stream."),
             ("wecom_pending", "eventchain_wecom_pending_messages", "Notifications the WeCom bridge owes."),
+            (
+                "erasure_purges_pending",
+                "eventchain_erasure_purges_pending_messages",
+                "Erased customers' stream messages to purge once ingest has recorded them.",
+            ),
         ):
             if status.get(key) is not None:
                 yield _gauge(name, text, float(status[key]))

@@ -17,6 +17,7 @@ from eventsourcing.domain import DomainEvent
 from domain.accounts import Account
 from domain.customer import Customer, IdentityIndex
 from domain.dead_letters import DeadLetterAction
+from domain.erasure_purges import DeferredPurge
 from domain.events import CATALOGUE, kind_of
 from domain.imports import ImportBatch
 from domain.read_audit import ReadAudit
@@ -65,6 +66,8 @@ NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Account.PasswordChanged,
         ReadAudit.Created,
         DeadLetterAction.Created,
+        DeferredPurge.Created,
+        DeferredPurge.Purged,
     }
 )
 # Events that move rows between customers: the views flush their buffers before each.

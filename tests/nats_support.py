@@ -12,6 +12,7 @@ from typing import Any
 
 import nats
 from eventsourcing.utils import get_topic
+from nats.js.errors import NotFoundError
 
 from adapters.nats import IngestConfig, NatsNames, ensure_streams
 from adapters.store import select_raw_notifications
@@ -59,7 +60,10 @@ async def _stream_messages(url: str, stream: str) -> list[tuple[str, bytes, dict
         if info.state.messages == 0:
             return result
         for sequence in range(info.state.first_seq, info.state.last_seq + 1):
-            message = await js.get_msg(stream, sequence)
+            try:
+                message = await js.get_msg(stream, sequence)
+            except NotFoundError:  # deleted (a purge, a dropped dead letter): a gap
+                continue
             result.append((message.subject, message.data or b"", dict(message.headers or {})))
         return result
     finally:
@@ -67,7 +71,7 @@ async def _stream_messages(url: str, stream: str) -> list[tuple[str, bytes, dict
 
 
 def stream_messages(url: str, stream: str) -> list[tuple[str, bytes, dict[str, str]]]:
-    """Every message of a stream as (subject, data, headers), in stream order."""
+    """Every message left in a stream as (subject, data, headers), in stream order."""
     return asyncio.run(_stream_messages(url, stream))
 
 

@@ -309,7 +309,9 @@ def drop_command(
     note: str,
     actor: str,
 ) -> None:
-    """Delete dead letters from the DLQ for good (the deletion erases their bytes).
+    """Delete dead letters from the DLQ for good, with their raw originals in the ingest
+    stream (the deletion erases their bytes). How a person settles what an erasure
+    quarantined (eventchain erase lists their sequences).
 
     \b
     Example:

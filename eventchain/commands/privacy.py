@@ -12,9 +12,25 @@ import click
 from adapters.crypto import KEK_ENV, KeyError_, new_kek, parse_kek
 from adapters.derived_files import settle
 from adapters.nats import NatsNames
-from application.erasure import ErasureError, erase, receipt, receipt_lines, record_receipt
+from application.erasure import (
+    ErasureError,
+    Receipt,
+    defer_purges,
+    dry_run_receipt,
+    erasable,
+    erase,
+    receipt,
+    receipt_lines,
+    record_receipt,
+)
 from application.event_chain import CustomerNotFoundError, EventChain
-from application.stream_purge import NOTIFICATIONS_STREAM, ErasedParty, StreamPurge, purge_streams
+from application.stream_purge import (
+    NOTIFICATIONS_STREAM,
+    ErasedParty,
+    PurgeTarget,
+    StreamPurge,
+    purge_streams,
+)
 from eventchain.cli_support import open_app, operator_option, settings_of
 from eventchain.config import Settings
 from eventchain.nats_support import nats_url
@@ -26,30 +42,48 @@ NEW_KEK_ENV = "EVENTCHAIN_NEW_KEK"
 @click.command("erase")
 @click.argument("customer")
 @click.option("--reason", required=True, help="The request being honoured, e.g. 'PIPL Art. 47 request #12'.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what would be erased and which stream messages deleted; change nothing.",
+)
 @operator_option
 @click.pass_context
-def erase_command(ctx: click.Context, customer: str, reason: str, actor: str) -> None:
+def erase_command(ctx: click.Context, customer: str, reason: str, dry_run: bool, actor: str) -> None:
     """Erase a customer's personal data (and of every customer merged into it).
 
     Destroys their data keys, so names, phones, emails and texts in the stored events can
     never be read again; releases their identities (a new touchpoint from the same phone
     starts a new customer); appends PersonalDataErased; deletes their messages from the
-    NATS streams (raw touchpoints, dead letters, notifications); rewrites the views and the
-    analyst snapshot into fresh files; regenerates or removes the as-of rebuilds, exports
-    and reports that hold them. Prints a receipt (also appended to DATA_DIR/erasures.jsonl).
-    Then rotate the key-encryption key: `eventchain keys rotate`.
+    NATS streams (raw touchpoints, dead letters, notifications) — only theirs, matched by
+    touchpoint id, customer-id header or identities, never by free text; messages ingest has
+    not recorded yet are deferred and purged by `serve` once recorded; unreadable dead letters
+    that mention them are quarantined for you to decide. Rewrites the views and the analyst
+    snapshot into fresh files; regenerates or removes the as-of rebuilds, exports and reports
+    that hold them. Prints a receipt with every message id (also appended to
+    DATA_DIR/erasures.jsonl). Then rotate the key-encryption key: `eventchain keys rotate`.
 
     \b
     Example:
+      eventchain erase phone:13800138000 --reason "PIPL request 2026-118" --dry-run
       eventchain erase phone:13800138000 --reason "PIPL request 2026-118" --actor dpo-li
     """
     settings = settings_of(ctx)
     app = open_app(ctx, require_kek=True)
     try:
+        target = erasable(app, customer)
+        if dry_run:
+            purges, streams_error = _purge_streams(settings, target.party, dry_run=True)
+            entry = dry_run_receipt(
+                target, at=app.clock(), actor=actor, reason=reason, purges=purges, streams_error=streams_error
+            )
+            _print(entry)
+            return
         erasure = erase(app, customer, reason, actor)
     except (CustomerNotFoundError, ErasureError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     purges, streams_error = _purge_streams(settings, erasure.party)
+    defer_purges(app, erasure, purges, NatsNames())
     views = _rewrite_views(app, settings)
 
     def regenerate(path: Path, as_of: datetime) -> None:
@@ -67,19 +101,30 @@ def erase_command(ctx: click.Context, customer: str, reason: str, actor: str) ->
         derived=derived,
     )
     record_receipt(settings.data_dir, entry)
+    _print(entry)
+
+
+def _print(entry: Receipt) -> None:
     for line in receipt_lines(entry):
         click.echo(line, err=line.startswith("warning"))
 
 
-def _purge_streams(settings: Settings, party: ErasedParty) -> tuple[list[StreamPurge], str | None]:
+def _purge_streams(
+    settings: Settings, party: ErasedParty, *, dry_run: bool = False
+) -> tuple[list[StreamPurge], str | None]:
     """Purges the ingest, dead-letter and notification streams; a NATS outage is reported,
     the store erasure stands (run erase again to purge)."""
     if not settings.nats_url and not (settings.data_dir / "nats").is_dir():
         return [], None  # this data dir never ran a local NATS, and none is configured
     names = NatsNames()
+    targets = [
+        PurgeTarget(names.stream, consumer=names.durable),
+        PurgeTarget(names.dlq_stream),
+        PurgeTarget(NOTIFICATIONS_STREAM, headers_only=True),
+    ]
     try:
         with nats_url(settings) as url:
-            return purge_streams(url, [names.stream, names.dlq_stream, NOTIFICATIONS_STREAM], party), None
+            return purge_streams(url, targets, party, dry_run=dry_run), None
     except Exception as error:  # any NATS failure: say so in one line
         return [], str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 

@@ -23,6 +23,7 @@ from eventchain.ingest_worker import IngestWorker
 from eventchain.metrics import ServiceState, serve_endpoint
 from eventchain.nats_support import nats_url
 from eventchain.service_lock import PartRunningError, announce, announced, part_locks
+from followers.deferred_purge import DeferredPurger
 from followers.loop import Follower, FollowerHealth, run_follower
 from followers.notifier import Notifier
 from followers.router import Router
@@ -35,7 +36,7 @@ SERVICES = ("ingest", "project", "route", "sla", "silence", "notify", "web")
 # often (a new lead is assigned within about this long) and the SLA watcher fires within
 # about its interval after a deadline.
 SHUTDOWN_GRACE: Final = 1.5  # seconds each part gets to finish its step after SIGTERM
-TICKS: Final = {"route": 0.25, "sla": 1.0, "silence": 5.0}
+TICKS: Final = {"route": 0.25, "sla": 1.0, "silence": 5.0, "purge": 2.0}
 log = logging.getLogger("eventchain.serve")
 
 
@@ -156,6 +157,10 @@ def _serve(
             worker = IngestWorker(app, url, IngestConfig(batch=batch, ack_wait=ack_wait))
             state.worker = worker.stats
             runners["ingest"] = lambda: worker.run(stop)
+            # erasures' deferred stream purges (followers/deferred_purge.py): they wait on ingest
+            runners["purge"] = _follower_runner(
+                "purge", lambda a: DeferredPurger(a, url), state, stop, TICKS["purge"]
+            )
         if "project" in selected:
             runners["project"] = lambda: run_projector(settings, stop, build_application(settings))
         followers: dict[str, Callable[[EventChain], Follower]] = {

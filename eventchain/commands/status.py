@@ -23,6 +23,7 @@ from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
 from eventchain.output import chosen_format, emit_rows, instant, output_options
 from eventchain.service_lock import LOCKED_PARTS, ServeProcess, running_parts, serve_processes
+from followers.deferred_purge import pending_purges
 
 
 def collect_status(settings: Settings, app: EventChain) -> dict[str, Any]:
@@ -35,6 +36,8 @@ def collect_status(settings: Settings, app: EventChain) -> dict[str, Any]:
     for follower in ("router", "notifier"):  # positions they track in the store
         tracked = app.tracked_position(follower)
         status[f"{follower}_position"] = tracked
+    # an erasure's stream messages still waiting to be recorded, then purged (serve's ingest does it)
+    status["erasure_purges_pending"] = sum(len(purge.pending) for purge in pending_purges(app))
     return status
 
 
@@ -207,9 +210,10 @@ def status_command(
 ) -> None:
     """Show which parts of serve run, the store's position, the projector's and every
     follower's (route, sla, silence, notify) position and lag, the NATS consumer's
-    backlog, dead letters, snapshot age and the last rule version — the figures of
-    serve's /metrics. Exit code 1, with one line per problem on stderr, when a part of
-    serve is not running, a running serve is not ready, or NATS does not answer.
+    backlog, dead letters, snapshot age, the last rule version and the erasures' stream
+    purges still pending — the figures of serve's /metrics. Exit code 1, with one line per
+    problem on stderr, when a part of serve is not running, a running serve is not ready,
+    or NATS does not answer.
 
     \b
     Example:

@@ -83,6 +83,22 @@ def envelope(touchpoint_id: str, phone: str, person: dict[str, str], at: datetim
     )
 
 
+def late_envelope(touchpoint_id: str, phone: str, person: dict[str, str], at: datetime) -> str:
+    """A rejected envelope (its time has no offset) whose identities still say whose it is."""
+    document = json.loads(envelope(touchpoint_id, phone, person, at))
+    document["occurred_at"] = at.replace(tzinfo=None).isoformat()
+    return json.dumps(document, ensure_ascii=False)
+
+
+def listed(output: str, verb: str) -> list[str]:
+    """The receipt's message lines under ``verb``: ``seq N TOUCHPOINT_ID (why)``."""
+    return [
+        line.strip().removeprefix(f"{verb}: ")
+        for line in output.splitlines()
+        if line.startswith(f"  {verb}: ")
+    ]
+
+
 def run(data_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return eventchain(data_dir, *args, env=env)
 
@@ -137,13 +153,14 @@ def test_after_erase_and_key_rotation_no_copy_holds_the_data_and_no_key_opens_it
             ("web_form", b'{"touchpoint_id": "bad-2", "note": "call +86 139 1234 5678"}', "bad-2"),
             ("web_form", f'{{"email": "{ZHAO["email"].upper()}"}}'.encode(), "bad-3"),
             ("web_form", f"not json: {ZHANG['name']} asked for a quote".encode(), "bad-4"),
+            ("web_form", late_envelope("bad-5", ZHAO_PHONE, ZHAO, now).encode(), "bad-5"),
             ("web_form", envelope("wf-other", BYSTANDER_PHONE, BYSTANDER, now).encode(), "wf-other"),
         ],
     )
     app = EventChain.from_url(store_url, kek=parse_kek(old_kek))
     with running_worker(app, local_nats.url, config):
         wait_until(
-            lambda: len(recorded_touchpoint_ids(app)) == 2 and len(dead_letters(local_nats.url, config)) == 4
+            lambda: len(recorded_touchpoint_ids(app)) == 2 and len(dead_letters(local_nats.url, config)) == 5
         )
     app.close()
     # 2. Zhang Wuji directly, then merged into Zhao Min.
@@ -180,12 +197,35 @@ def test_after_erase_and_key_rotation_no_copy_holds_the_data_and_no_key_opens_it
     assert {str(data_dir / "all.csv"), str(outside), str(data_dir / "analytics.duckdb")} <= set(before)
     assert len(sealed) >= 2 and len(wrapped_before) == 2
 
-    # 4. Erase, then the procedure: stop writers (none run now), rotate, destroy the old KEK.
-    receipt = ok(run(data_dir, env, "erase", f"phone:{ZHAO_PHONE}", "--reason", "PIPL Art. 47 #1"))
-    assert "erased 2 customer(s)" in receipt and "TOUCHPOINTS_DLQ: 4 messages deleted" in receipt
-    # the raw envelope and the four rejected messages' raw copies; the bystander's stays
-    assert "TOUCHPOINTS: 5 messages deleted" in receipt, receipt
+    # 4. Erase (first as a dry run: it lists the same messages), settle what it quarantined,
+    # then the procedure: stop writers (none run now), rotate, destroy the old KEK.
+    erase = ["erase", f"phone:{ZHAO_PHONE}", "--reason", "PIPL Art. 47 #1"]
+    dry_run = ok(run(data_dir, env, *erase, "--dry-run"))
+    receipt = ok(run(data_dir, env, *erase))
+    assert "erased 2 customer(s)" in receipt
+    # exactly theirs: the raw envelope by its touchpoint id and a rejected envelope by its
+    # identities; the bystander's stays; the four unreadable rejects that mention them by
+    # text only are quarantined, in both streams, for a person to decide
+    assert "TOUCHPOINTS: 2 messages deleted" in receipt and "TOUCHPOINTS_DLQ: 1 messages deleted" in receipt
+    assert (
+        "TOUCHPOINTS: 4 messages quarantined" in receipt
+        and "TOUCHPOINTS_DLQ: 4 messages quarantined" in receipt
+    )
+    assert (
+        listed(receipt, "deleted") == listed(dry_run, "would be deleted")
+        and len(listed(receipt, "deleted")) == 3
+    )
+    assert listed(receipt, "quarantined") == listed(dry_run, "quarantined")
+    assert {"wf-zhao-1", "bad-5"} == {line.split()[2] for line in listed(receipt, "deleted")}
     assert f"removed (it held the customer): {outside}" in receipt
+    [recorded] = [json.loads(line) for line in (data_dir / "erasures.jsonl").read_text().splitlines()]
+    quarantined = [
+        m for s in recorded["streams"] if s["stream"] == "TOUCHPOINTS_DLQ" for m in s["quarantined"]
+    ]
+    assert {m["touchpoint_id"] for m in quarantined} == {"bad-1", "bad-2", "bad-3", "bad-4"}
+    # the person decides: they are the erased customers' (dropping also deletes the originals)
+    sequences = [str(m["sequence"]) for m in quarantined]
+    ok(run(data_dir, env, "dlq", "drop", *sequences, "--note", "erasure PIPL Art. 47 #1: theirs"))
     if pg_dir is not None:  # the threat the rotation answers: the deleted wrapped keys are still on disk
         _checkpoint(store_url)
         leftovers = _raw_copies(pg_dir, wrapped_before)

@@ -9,9 +9,11 @@ from hypothesis import given
 from domain.touchpoints import (
     CHANNELS,
     AnyTouchpoint,
+    EnvelopeIdentity,
     RejectedTouchpointError,
     decode_touchpoint,
     encode_touchpoint,
+    envelope_identity,
 )
 from tests.strategies import ENVELOPES, touchpoints
 
@@ -134,3 +136,20 @@ def test_patterns_are_anchored() -> None:
     error = rejection(envelope(channel="engineer_log", payload=log))
     assert error.path == "$.payload.sha256"
     assert decode_touchpoint(envelope(channel="engineer_log", payload={**log, "sha256": digest}))
+
+
+def test_an_envelope_is_read_for_its_owner_the_way_ingest_reads_it() -> None:
+    valid = envelope_identity(json.dumps(VALID).encode())
+    assert valid == EnvelopeIdentity(
+        "wf-2026-000123", frozenset({"phone:+8613800138000", "email:li@example.cn"}), valid=True
+    )
+    late = {
+        **VALID,
+        "occurred_at": "yesterday",
+        "identities": [{"kind": "phone", "value": "+86 138 0013 8000"}],
+    }
+    assert envelope_identity(json.dumps(late).encode()) == EnvelopeIdentity(
+        "wf-2026-000123", frozenset({"phone:+8613800138000"}), valid=False
+    )
+    unreadable = [b"not json: call 13800138000", b'{"phone": "13800138000"}', b"[1, 2]", b"{" * 100]
+    assert [envelope_identity(raw) for raw in unreadable] == [None] * len(unreadable)
