@@ -72,9 +72,9 @@ def unmerge_command(ctx: click.Context, survivor: str, absorbed_id: str, reason:
 def duplicates_command(
     ctx: click.Context, limit: int, role: Role, output_format: str | None, as_json: bool, actor: str
 ) -> None:
-    """List duplicate-customer candidates: a shared phone/email/USCC, or name + company
-    similarity ≥ 0.85 (read from the analyst snapshot). A role sees pairs of its own
-    customers only.
+    """List duplicate-customer candidates: a shared phone/email/USCC, or the same person
+    at the same company once company names are normalised (read from the analyst
+    snapshot). A role sees pairs of its own customers only.
 
     \b
     Example:
