@@ -34,6 +34,7 @@ LEGAL_FORMS: Final[tuple[str, ...]] = (
     "责任公司",
     "集团",
     "公司",
+    "股份",  # 万科股份: and a trade name ending in it would end its own key in 股份有限公司
 )
 BRANCH: Final = "分公司"
 CANONICAL_FORM: Final = "有限公司"
@@ -233,19 +234,29 @@ def company_key(name: str | None) -> str:
 
 
 def parse_company(name: str | None) -> CompanyName:
-    text = _NOISE.sub("", clean_text(name or "").casefold())
+    text = _clean(name or "")
     bracketed_region = ""
     for content in _PARENTHESISED.findall(text):
         place = _place(content)
         if place and not bracketed_region:
             bracketed_region = place
-    text = _PARENTHESISED.sub("", text)
-    text = re.sub(r"[()（）【】\[\]]", "", text)
+    text = _clean(re.sub(r"[()（）【】\[\]]", "", _PARENTHESISED.sub("", text)))
     branch = ""
     if text.endswith(BRANCH) and len(text) > len(BRANCH):
         text, branch = _split_branch(text[: -len(BRANCH)])
     region, trade = _split_region(_strip_legal_forms(text))
     return CompanyName(region or bracketed_region, trade, branch)
+
+
+def _clean(text: str) -> str:
+    # NFKC, case folding and dropping spaces each can make a new composable pair
+    # ("A¨" → "A ̈" → "Ä"): repeat until nothing changes, so a key's key is itself.
+    for _ in range(4):
+        cleaned = _NOISE.sub("", clean_text(text).casefold())
+        if cleaned == text:
+            break
+        text = cleaned
+    return text
 
 
 def _strip_legal_forms(text: str) -> str:
