@@ -28,6 +28,7 @@ from adapters.store import schema_creation_lock, select_aggregate_events, store_
 from adapters.transcoder import FastJSONTranscoder
 from domain.customer import Customer, IdentityIndex, corrected_value
 from domain.identities import identity_index_id, identity_key, normalise_identity
+from domain.identity_rules import DEFAULT_IDENTITY_RULES
 from domain.resolution import BatchResolver, Placement
 from domain.touchpoints import AcceptedTouchpoint
 
@@ -95,6 +96,8 @@ class EventChain(Application[UUID]):
         self.clock = clock
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._cache_size = cache_size
+        # Identity limits and priorities for resolution; ingest sets those of the rules in force.
+        self.identity_rules = DEFAULT_IDENTITY_RULES
 
     @classmethod
     def from_url(cls, store_url: str, **kwargs: Any) -> EventChain:
@@ -290,7 +293,14 @@ class EventChain(Application[UUID]):
                 for c in customers.values()
                 if c.merged_into is not None and c.merged_into not in customers
             }
-        resolver = BatchResolver(index, customers, recorded_at, released=released, pseudonym=self.pseudonym)
+        resolver = BatchResolver(
+            index,
+            customers,
+            recorded_at,
+            released=released,
+            pseudonym=self.pseudonym,
+            rules=self.identity_rules,
+        )
         return resolver, [*indexes, *customers]
 
     def _load(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate]:

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import nats
 import psycopg
@@ -42,6 +42,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from adapters.application import BatchResult, ConcurrencyRetriesExhaustedError, EventChain
 from adapters.jetstream_pull import BatchFetcher
 from adapters.limits import limits_from_env
+from domain.identity_rules import DEFAULT_IDENTITY_RULES, IdentityRules
 from domain.touchpoints import (
     CHANNELS,
     AcceptedTouchpoint,
@@ -52,6 +53,7 @@ from domain.touchpoints import (
 )
 
 log = logging.getLogger("eventchain.ingest")
+T = TypeVar("T")
 
 REASON_HEADER: Final = "Eventchain-Reject-Reason"
 PATH_HEADER: Final = "Eventchain-Reject-Path"
@@ -222,7 +224,12 @@ class IngestWorker:
         self.config = config or IngestConfig()
         self.record = record or app.record_batch
         self.stats = WorkerStats()
-        self.blocked_identities = _refreshed(lambda: _blocked_identities(app), BLOCKED_REFRESH_S)
+        self.blocked_identities: Callable[[], frozenset[str]] = _refreshed(
+            lambda: _blocked_identities(app), BLOCKED_REFRESH_S, frozenset[str]()
+        )
+        self.identity_rules = _refreshed(
+            lambda: _identity_rules(app), BLOCKED_REFRESH_S, DEFAULT_IDENTITY_RULES
+        )
         self.max_payload = 1024 * 1024  # the server's, once connected
 
     def run(self, stop: threading.Event) -> None:
@@ -273,6 +280,7 @@ class IngestWorker:
         valid: list[Any] = []
         received_at = self.app.clock()  # the receive time bounds occurred_at
         limits = replace(self.config.limits, blocked=self.config.limits.blocked | self.blocked_identities())
+        self.app.identity_rules = self.identity_rules()
         for message in messages:
             try:
                 touchpoint = self.decode(message, received_at, limits)
@@ -425,23 +433,29 @@ def bounded_body(data: bytes, headers: dict[str, str], max_payload: int) -> byte
     return data[: max(0, room - 200)]  # the two headers just added
 
 
+def _identity_rules(app: EventChain) -> IdentityRules:
+    from adapters.rules import identity_rules  # adapters.rules imports the router
+
+    return identity_rules(app)
+
+
 def _blocked_identities(app: EventChain) -> frozenset[str]:
     from adapters.rules import blocked_identities  # adapters.rules imports the router
 
     return blocked_identities(app)
 
 
-def _refreshed(read: Callable[[], frozenset[str]], seconds: float) -> Callable[[], frozenset[str]]:
+def _refreshed(read: Callable[[], T], seconds: float, initial: T) -> Callable[[], T]:
     """``read()``, called again only when its last value is older than ``seconds``; a failed
-    read (the store away) keeps the last value."""
-    last: list[Any] = [frozenset(), -seconds - 1.0]
+    read (the store away) keeps the last value (``initial`` before any)."""
+    last: list[Any] = [initial, -seconds - 1.0]
 
-    def current() -> frozenset[str]:
+    def current() -> T:
         if time.monotonic() - last[1] > seconds:
             try:
                 last[0] = read()
             except Exception as error:
-                log.warning("blocked identities not read (%s); keeping the last list", error)
+                log.warning("rules not read (%s); keeping the last value", error)
             last[1] = time.monotonic()
         return last[0]  # type: ignore[no-any-return]
 

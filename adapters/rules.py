@@ -10,6 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 from adapters.application import EventChain
 from adapters.log_reader import log_events
 from domain.customer import Customer
+from domain.identity_rules import DEFAULT_IDENTITY_RULES, IdentityRules
 from domain.roster import ROSTER_ID, Agent, Roster
 from domain.rules import RULESET_ID, RulesDocument, RuleSet, blocked_keys, parse_rules, rules_from_dict
 
@@ -48,13 +49,24 @@ def last_rule_version(app: EventChain) -> int | None:
 
 def blocked_identities(app: EventChain) -> frozenset[str]:
     """The identity keys the rules in force leave out of identity resolution."""
+    document = _document_in_force(app)
+    return frozenset() if document is None else blocked_keys(document)
+
+
+def identity_rules(app: EventChain) -> IdentityRules:
+    """The identity limits and priorities in force (the defaults before any rules)."""
+    document = _document_in_force(app)
+    return DEFAULT_IDENTITY_RULES if document is None else document.identities.rules()
+
+
+def _document_in_force(app: EventChain) -> RulesDocument | None:
     try:
         rules: RuleSet = app.repository.get(RULESET_ID)
     except AggregateNotFoundError:
-        return frozenset()
+        return None
     if not rules.current:
-        return frozenset()
-    return blocked_keys(rules_from_dict(rules.document(rules.current)))
+        return None
+    return rules_from_dict(rules.document(rules.current))
 
 
 def roster(app: EventChain) -> Roster:
