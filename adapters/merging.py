@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from uuid import UUID
+
+from eventsourcing.utils import get_topic
 
 from adapters.application import CustomerNotFoundError, EventChain
 from domain.customer import Customer, MergeRefusedError
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLink:
+    customer_id: str
+    other_customer_id: str | None
+    identity_key: str
+    reason: str
+
+
+def held_links(app: EventChain) -> Iterator[HeldLink]:
+    """Every identity link resolution held instead of fusing customers (oldest first)."""
+    topic = get_topic(Customer.IdentityLinkHeld)
+    start = 1
+    while notifications := app.recorder.select_notifications(start, 1000, topics=[topic]):
+        for notification in notifications:
+            event = app.mapper.to_domain_event(notification)
+            assert isinstance(event, Customer.IdentityLinkHeld)
+            other = None if event.other_customer_id is None else str(event.other_customer_id)
+            yield HeldLink(str(event.originator_id), other, event.identity_key, event.reason)
+        start = notifications[-1].id + 1
 
 
 def merge(
