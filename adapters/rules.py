@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 from uuid import UUID
 
@@ -89,20 +90,28 @@ def update(app: EventChain, agent_id: str, changes: dict[str, Any], actor: str) 
     app.save(team)
 
 
-def leave(app: EventChain, agent_id: str, reason: str, actor: str) -> tuple[str, int]:
-    """The agent leaves; every customer they own is handed over (to their manager, or the
-    pool) with a LeadAssigned event carrying actor and reason — in ONE transaction."""
+def leave(app: EventChain, agent_id: str, reason: str, actor: str) -> dict[str, int]:
+    """The agent leaves; every live customer they own is handed over (to their manager and up
+    the chain within each one's capacity, the rest to the pool) with a LeadAssigned event
+    carrying actor and reason — in ONE transaction. Customers merged away are skipped: their
+    survivor is the one owned. Returns how many each taker received."""
     team = roster(app)
     now = app.clock()
-    handover = team.leave(agent_id, reason, actor, now)
-    version = last_rule_version(app) or 0  # the version in force when the handover happened
-    customers = []
-    for customer_id in owned_by(app, agent_id):
+    current = owners(app)
+    live = {}
+    for customer_id in owned_by(app, agent_id, current):
         customer = app.get_customer(customer_id, follow_merges=False)
-        customer.assign(handover, now, version, "handover", f"{agent_id} left: {reason}", 0.0, actor, now)
-        customers.append(customer)
-    app.save(team, *customers)
-    return handover, len(customers)
+        if customer.merged_into is None:
+            live[customer_id] = customer
+    load = Counter(current.values())
+    plan = team.plan_handover(agent_id, sorted(live, key=str), load)
+    team.leave(agent_id, reason, actor, now)
+    version = last_rule_version(app) or 0  # the version in force when the handover happened
+    for customer_id, customer in live.items():
+        taker = plan[customer_id]
+        customer.assign(taker, now, version, "handover", f"{agent_id} left: {reason}", 0.0, actor, now)
+    app.save(team, *live.values())
+    return dict(Counter(plan.values()))
 
 
 def owners(app: EventChain) -> dict[str, str]:
@@ -111,8 +120,9 @@ def owners(app: EventChain) -> dict[str, str]:
     return {customer_id: fields["agent_id"] for _, _, customer_id, fields in assigned}
 
 
-def owned_by(app: EventChain, agent_id: str) -> list[UUID]:
-    return [UUID(c) for c, owner in owners(app).items() if owner == agent_id]
+def owned_by(app: EventChain, agent_id: str, current: dict[str, str] | None = None) -> list[UUID]:
+    owner_of = owners(app) if current is None else current
+    return [UUID(c) for c, owner in owner_of.items() if owner == agent_id]
 
 
 def change_stage(
