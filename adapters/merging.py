@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from adapters.application import CustomerNotFoundError, EventChain
+from adapters.application import EventChain
 from domain.customer import Customer, MergeRefusedError
 
 
@@ -52,10 +51,7 @@ def merge(
 
 def unmerge(app: EventChain, survivor: str, absorbed: str, *, reason: str, actor: str) -> Customer:
     keep = _live(app, survivor)
-    try:
-        other = app.get_customer(UUID(absorbed), follow_merges=False)
-    except ValueError:
-        raise CustomerNotFoundError(absorbed) from None
+    other = app.get_customer(app.customer_id_of(absorbed), follow_merges=False)
     keep.give_back(other, reason, actor, app.clock())
     app.save(keep, other)
     return other

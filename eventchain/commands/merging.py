@@ -27,7 +27,8 @@ from projections.visibility import Role, visible_customer_ids
 def merge_command(
     ctx: click.Context, survivor: str, absorbed: str, reason: str, actor: str, force: bool
 ) -> None:
-    """Merge ABSORBED into SURVIVOR (ids or identities such as phone:138…).
+    """Merge ABSORBED into SURVIVOR (ids, unique id prefixes such as 4ba5387c, or
+    identities such as phone:138…).
 
     \b
     Example:
@@ -51,7 +52,8 @@ def merge_command(
 @click.option("--actor", default="operator", show_default=True, help="Who decided.")
 @click.pass_context
 def unmerge_command(ctx: click.Context, survivor: str, absorbed_id: str, reason: str, actor: str) -> None:
-    """Undo a merge: SURVIVOR gives back ABSORBED_ID's touchpoints and identities.
+    """Undo a merge: SURVIVOR gives back ABSORBED_ID's touchpoints and identities (ids
+    or unique id prefixes).
 
     \b
     Example:

@@ -50,6 +50,10 @@ def test_a_held_link_is_listed_with_its_reason_and_a_forced_merge_as_a_conflict(
     assert "赵敏" in {held[0]["name_a"], held[0]["name_b"]}  # and the fused 成都/杭州 customer
     assert "phone:+8613933334444: uscc allows 1 per customer" in held[0]["reason"]
 
+    history = eventchain(tmp_path, "history", held[0]["customer_a"][:8], "--as", "exec")
+    assert history.returncode == 0, history.stderr  # a unique id prefix, as `customer` takes
+    assert "TouchpointRecorded" in history.stdout
+
     fused = eventchain(tmp_path, "duplicates", "--conflicts", "--as", "exec", "--json")
     assert fused.returncode == 0, fused.stderr
     rows = json.loads(fused.stdout)
