@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.application import EventChain
 from adapters.nats_ingest import publish_envelopes, wait_until
 from adapters.rules import apply_rules, identity_rules
-from domain.touchpoints import decode_touchpoint
+from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint
 from tests.nats_support import private_config, running_worker
+from tests.unit.test_identity_limits import company_touchpoints
 
 PHONE = {"kind": "phone", "value": "13933334444"}
 CHENGDU = {"kind": "uscc", "value": "91510100MA6C98765J"}
@@ -70,3 +77,35 @@ def test_identity_limits_come_from_the_rules_in_force(tmp_path: Path) -> None:
     apply_rules(app, rules.read_text(), author="ops", note="one phone per customer")
     assert 1 == identity_rules(app).limits["phone"]
     assert ("uscc", "phone") == identity_rules(app).priority
+
+
+@settings(max_examples=15, deadline=None)
+@given(company_touchpoints(), st.randoms(use_true_random=False), st.integers(1, 4))
+def test_through_the_store_arrival_order_and_batching_keep_customers_and_held_links(
+    touchpoints: list[AcceptedTouchpoint], rng: Any, batch_size: int
+) -> None:
+    shuffled = list(touchpoints)
+    rng.shuffle(shuffled)
+    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as other:
+        in_order = EventChain.from_url(f"sqlite:///{one}/events.db")
+        in_order.record(touchpoints)
+        out_of_order = EventChain.from_url(f"sqlite:///{other}/events.db", max_batch=batch_size)
+        out_of_order.record(shuffled)
+        assert stored_outcome(in_order) == stored_outcome(out_of_order)
+
+
+def stored_outcome(app: EventChain) -> tuple[set[frozenset[str]], set[tuple[str, frozenset[str]]]]:
+    """Customers by chain, and each held identity with the chains of the customers it links."""
+    everyone = {i: app.get_customer(i, follow_merges=False) for i in app.customer_ids()}
+
+    def chain(customer_id: UUID) -> frozenset[str]:
+        return frozenset(app.get_customer(customer_id).touchpoints)
+
+    held: dict[str, set[frozenset[str]]] = {}
+    for customer in everyone.values():
+        for key, linked in customer.held_links:
+            held.setdefault(key, set()).add(chain(customer.id))
+            if linked is not None:
+                held[key].add(chain(linked))
+    customers = {chain(i) for i, c in everyone.items() if c.merged_into is None}
+    return customers, {(key, frozenset(group)) for key, group in held.items()}
