@@ -19,7 +19,7 @@ from adapters.nats_ingest import publish_envelopes, wait_until
 from adapters.rules import apply_rules, identity_rules
 from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint
 from tests.nats_support import private_config, running_worker
-from tests.unit.test_identity_limits import company_touchpoints
+from tests.unit.test_identity_limits import company_touchpoints, held_groups
 
 PHONE = {"kind": "phone", "value": "13933334444"}
 CHENGDU = {"kind": "uscc", "value": "91510100MA6C98765J"}
@@ -94,18 +94,12 @@ def test_through_the_store_arrival_order_and_batching_keep_customers_and_held_li
         assert stored_outcome(in_order) == stored_outcome(out_of_order)
 
 
-def stored_outcome(app: EventChain) -> tuple[set[frozenset[str]], set[tuple[str, frozenset[str]]]]:
-    """Customers by chain, and each held identity with the chains of the customers it links."""
+def stored_outcome(app: EventChain) -> tuple[set[frozenset[str]], set[tuple[str, frozenset[frozenset[str]]]]]:
+    """Customers by chain, and each held identity with the customers it links."""
     everyone = {i: app.get_customer(i, follow_merges=False) for i in app.customer_ids()}
 
     def chain(customer_id: UUID) -> frozenset[str]:
         return frozenset(app.get_customer(customer_id).touchpoints)
 
-    held: dict[str, set[frozenset[str]]] = {}
-    for customer in everyone.values():
-        for key, linked in customer.held_links:
-            held.setdefault(key, set()).add(chain(customer.id))
-            if linked is not None:
-                held[key].add(chain(linked))
     customers = {chain(i) for i, c in everyone.items() if c.merged_into is None}
-    return customers, {(key, frozenset(group)) for key, group in held.items()}
+    return customers, held_groups(everyone.values(), chain)

@@ -3,6 +3,7 @@ recorded on the customer its highest-priority identity names, and the link is he
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from uuid import UUID
 
 import pytest
@@ -120,19 +121,27 @@ def outcome(touchpoints: list[AcceptedTouchpoint]) -> Outcome:
         return frozenset(customer.touchpoints)
 
     customers = {chain(c) for c in everyone}
-    held: dict[str, set[frozenset[str]]] = {}
-    for customer in everyone.values():
-        for key, other in customer.held_links:
-            held.setdefault(key, set()).add(chain(customer.id))
-            if other is not None:
-                held[key].add(chain(other))
     profiles = [
         Profile(str(c.id), None, None, frozenset(c.identity_keys))
         for c in everyone.values()
         if c.merged_into is None
     ]
     candidates = {frozenset({chain(UUID(c.a)), chain(UUID(c.b))}) for c in find_candidates(profiles)}
-    return customers, {(key, frozenset(group)) for key, group in held.items()}, candidates
+    return customers, held_groups(everyone.values(), chain), candidates
+
+
+def held_groups(
+    customers: Iterable[Customer], chain: Callable[[UUID], frozenset[str]]
+) -> set[tuple[str, frozenset[frozenset[str]]]]:
+    """Each held identity with the customers it links (by chain): who recorded the hold
+    depends on arrival order, which customers it links does not."""
+    held: dict[str, set[frozenset[str]]] = {}
+    for customer in customers:
+        for key, other in customer.held_links:
+            held.setdefault(key, set()).add(chain(customer.id))
+            if other is not None:
+                held[key].add(chain(other))
+    return {(key, frozenset(group)) for key, group in held.items()}
 
 
 @settings(max_examples=200)
