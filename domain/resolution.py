@@ -86,6 +86,10 @@ class BatchResolver:
         survivor.record_touchpoint(accepted, self._recorded_at)
         for key, other, reason in held:
             survivor.hold_link(accepted.touchpoint_id, key, other, reason, self._recorded_at)
+            if other is not None:  # both sides know the value is contested
+                owner = self._follow(other)
+                owner.hold_link(accepted.touchpoint_id, key, survivor.id, reason, self._recorded_at)
+                self._changed[owner.id] = owner
         self._changed[survivor.id] = survivor
 
         for key in kept:
@@ -110,10 +114,22 @@ class BatchResolver:
         joined: dict[UUID, Customer] = {}
         kept: list[str] = []
         held: list[tuple[str, UUID | None, str]] = []
-        for key in sorted(accepted.identity_keys, key=self._rules.rank):
+
+        # A value already held between customers (an agency's phone) links only where nothing
+        # else does: taken last, it joins its owner only when no other identity was kept.
+        def contested(key: str) -> bool:
+            owner = named.get(key)
+            return owner is not None and any(held_key == key for held_key, _ in owner.held_links)
+
+        for key in sorted(accepted.identity_keys, key=lambda k: (contested(k), self._rules.rank(k))):
             owner = named.get(key)
             if owner is not None and owner.id in joined:
                 kept.append(key)
+                continue
+            if owner is not None and contested(key) and kept:
+                held.append(
+                    (key, owner.id, f"{key}: held already between customers; other identities place it")
+                )
                 continue
             before = {*kept, *(k for c in joined.values() for k in c.identity_keys)}
             after = {*before, key, *(owner.identity_keys if owner is not None else ())}
