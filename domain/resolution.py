@@ -77,7 +77,7 @@ class BatchResolver:
                 return Placement(accepted.touchpoint_id, candidate.id, recorded=False)
 
         joined, kept, held = self._decide(accepted, named)
-        candidates = self._live_customers(customer.id for customer in joined)
+        candidates = joined if len(joined) < 2 else sorted(joined, key=_first_touch_order)
         if candidates:
             survivor = self._merge(candidates, accepted.touchpoint_id)
         else:
@@ -111,6 +111,14 @@ class BatchResolver:
         """Which customers the touchpoint joins, which of its identities the result holds,
         and which links are held (identity key, other customer, reason): identities are
         taken in priority order, each joining its customer unless that breaks a limit."""
+        keys = accepted.identity_keys
+        owners = {customer.id: customer for customer in named.values()}
+        if len(owners) <= 1 and not any(customer.held_links for customer in owners.values()):
+            # The common cases, without counting: a new party, or one customer's own identities.
+            if not owners and (len(keys) == 1 or self._rules.breach((), keys) is None):
+                return [], list(keys), []
+            if owners and len(named) == len(keys):
+                return list(owners.values()), list(keys), []
         joined: dict[UUID, Customer] = {}
         kept: list[str] = []
         held: list[tuple[str, UUID | None, str]] = []
