@@ -9,18 +9,21 @@ unless joining them would break an identity limit of the rules (one USCC per cus
 two companies sharing a receptionist's phone are two customers). Identities are taken in
 priority order (domain/identity_rules.py): the touchpoint lands on the customer its
 highest-priority identity names (or a new one), joins the others that fit, and every link
-that does not fit is recorded as ``IdentityLinkHeld`` with its reason, a duplicate
-candidate for an operator.
+that does not fit is recorded as ``IdentityLinkHeld`` with its reason on both customers, a
+duplicate candidate for an operator. A value held once is contested: it links a later
+touchpoint to its customer only when none of the touchpoint's other identities places it.
 Customers then are the connected components of the identity graph, whatever the
 arrival order — except where merge protection (different unique identities, e.g.
 two USCCs) keeps them apart, and where one touchpoint would join more than
 ``MAX_CUSTOMERS_JOINED`` customers at once: a shared value no person owns (a front desk,
 a reseller's mailbox) rather than one party. That touchpoint is recorded on the earliest
 of them only, which then shares identities with the others: they are listed as duplicate
-candidates (``eventchain duplicates``) for an operator instead of merged. This hold is the
-one place where arrival order matters (the same touchpoint arriving before the others
-would have claimed their identities first); the order-independence properties keep to
-touchpoints of at most three identities.
+candidates (``eventchain duplicates``) for an operator instead of merged. Arrival order
+matters in three places: this hold (the same touchpoint arriving before the others would
+have claimed their identities first), a limit above 1 (the first values fill it), and a
+value that touchpoints without a unique identity share across parties (whichever came
+first owns it). The order-independence properties keep to touchpoints of at most three
+identities, and to shared values that come with a USCC.
 """
 
 from __future__ import annotations
