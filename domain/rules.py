@@ -14,6 +14,7 @@ from eventsourcing.domain import Aggregate
 from msgspec import Meta, Struct
 
 from domain.business_time import CalendarName, WorkingTime, parse_business_hours
+from domain.identity_rules import DEFAULT_LIMITS, DEFAULT_PRIORITY, IdentityRules, check_identity_rules
 from domain.vocabulary import STAGES
 
 RULESET_ID: Final = uuid5(UUID("3f1e9a40-7c55-4e0e-9a7d-6b3d2c1f0a99"), "ruleset")
@@ -87,6 +88,15 @@ class Identities(Strict, frozen=True):
     blocked: Annotated[
         list[Annotated[str, Meta(min_length=3, max_length=300)]], Meta(max_length=MAX_BLOCKED_IDENTITIES)
     ] = []
+    # How many values of a kind one customer may hold, and which kinds outrank which
+    # (domain/identity_rules.py); kinds without a limit are unlimited.
+    limits: dict[str, Annotated[int, Meta(ge=1, le=1000)]] = msgspec.field(
+        default_factory=lambda: dict(DEFAULT_LIMITS)
+    )
+    priority: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_PRIORITY))
+
+    def rules(self) -> IdentityRules:
+        return IdentityRules(dict(self.limits), tuple(self.priority))
 
 
 class RulesDocument(Strict, frozen=True):
@@ -146,6 +156,9 @@ def rules_from_dict(raw: dict[str, Any]) -> RulesDocument:
         if gate.direction not in (None, "inbound", "outbound"):
             raise RulesError(f"$.stages.{stage}.direction", "expected 'inbound' or 'outbound'")
     blocked_keys(document)
+    problem = check_identity_rules(document.identities.limits, document.identities.priority)
+    if problem is not None:
+        raise RulesError("$.identities", problem)
     return document
 
 
