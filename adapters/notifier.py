@@ -30,6 +30,7 @@ from typing import Any, Final
 from uuid import UUID
 
 import nats
+from eventsourcing.persistence import IntegrityError
 from nats.js import api
 from nats.js.errors import NotFoundError
 
@@ -175,7 +176,10 @@ class Notifier:
             position = batch[-1].position
             if os.environ.get(CRASH_AFTER_PUBLISH_ENV):  # test hook: die between publish and tracking
                 os.kill(os.getpid(), signal.SIGKILL)
-            await asyncio.to_thread(self.app.track, NOTIFIER_NAME, position)
+            try:
+                await asyncio.to_thread(self.app.track, NOTIFIER_NAME, position)
+            except IntegrityError:  # another notifier tracked this position: nothing is lost
+                log.info("notifier position %d was tracked by another notifier", position)
             self.stats.position = position
         return published
 

@@ -5,6 +5,11 @@ assignments in log order), reads only new events on each tick, and records its d
 together with its tracking position in one transaction per batch: killed at any point, it
 resumes exactly once, and because the fold is deterministic, a restart (which folds the log
 again) reproduces every recorded decision instead of deciding anew.
+
+A conflict with another writer of a customer (ingest, the SLA watcher, the silence tagger, a
+merge, a rep) is retried with the customer as it is now; only an existing tracking record
+(another router recorded the same position) makes a batch moot. A decision that no
+``LeadAssigned`` followed (lost before this was so) is recorded on the next tick.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Callable
 from typing import Final
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 
 from adapters.application import EventChain
 from adapters.log_reader import LogTail
@@ -34,6 +39,7 @@ ROUTED_EVENTS: Final = (
     Customer.TouchpointRecorded,
 )
 DECISION_BATCH: Final = 200
+ASSIGNED: Final = Customer.LeadAssigned.__qualname__
 log = logging.getLogger("eventchain.router")
 
 
@@ -47,6 +53,10 @@ class Router:
     def reset(self) -> None:
         self.fold = RoutingFold()
         self.tail = LogTail(self.app, ROUTED_EVENTS, personal=True)  # lead text, city, budget
+        # Decisions at or before the tracked position whose LeadAssigned the tail has not read
+        # yet: recorded (their event comes later in the log) or lost (a decision dropped by an
+        # older router); what is left once the tail reaches the log's end is recorded again.
+        self.unconfirmed: dict[str, Decision] = {}
         self.recorded = self.app.tracked_position(ROUTER_NAME) or 0
 
     @property
@@ -58,23 +68,63 @@ class Router:
         pending: list[tuple[int, Decision]] = []
         routed = 0
         for notification_id, kind, originator, fields in self.tail.read(should_stop):
+            if kind == ASSIGNED:
+                self.unconfirmed.pop(originator, None)
             for decision in self.fold.feed(kind, originator, fields):
-                if notification_id > self.recorded:  # decided before a restart: recorded already
+                if notification_id > self.recorded:
                     pending.append((notification_id, decision))
+                else:  # decided before a restart: recorded already, unless it was lost
+                    self.unconfirmed[decision.customer_id] = decision
             if len(pending) >= DECISION_BATCH:
                 routed += self._record(pending)
                 pending = []
         if pending:
             routed += self._record(pending)
+        self.fold.decisions.clear()  # the router reads its decisions back from the log
+        if self.unconfirmed and not should_stop():
+            routed += self._record_unconfirmed()
         return routed
 
     def _record(self, decisions: list[tuple[int, Decision]]) -> int:
+        """Records a batch with the position of its last lead; a conflict with another writer
+        of a customer decides again with the customer as it is now, and only a tracking
+        record that exists (another router recorded this position) makes the batch moot."""
+        position = decisions[-1][0]
+        assigned: list[Decision] = []
+        saved = self.app.save_deciding_again(
+            lambda: self._assign([d for _, d in decisions], assigned), Tracking(ROUTER_NAME, position)
+        )
+        if saved is None:
+            self.recorded = max(self.recorded, position, self.app.tracked_position(ROUTER_NAME) or 0)
+            return 0
+        self.recorded = max(self.recorded, position)
+        return len(assigned)
+
+    def _record_unconfirmed(self) -> int:
+        """The safety net: decisions no LeadAssigned followed, recorded now (once: the customer
+        is read again, and one that has an owner by now is left alone)."""
+        decisions = sorted(self.unconfirmed.values(), key=lambda d: (d.decided_at, d.customer_id))
+        assigned: list[Decision] = []
+        self.app.save_deciding_again(lambda: self._assign(decisions, assigned))
+        self.unconfirmed.clear()
+        for decision in assigned:
+            log.warning(
+                "lead of %s had no owner: assigned to %s now", decision.customer_id, decision.agent_id
+            )
+        return len(assigned)
+
+    def _assign(self, decisions: list[Decision], assigned: list[Decision]) -> list[Customer]:
+        """Applies the decisions to their customers as they are now: one that meanwhile got an
+        owner (a rep, a handover), was merged into another or erased keeps what it has."""
+        assigned.clear()
         now = self.app.clock()
         customers: dict[UUID, Customer] = {}
-        for _, decision in decisions:
+        for decision in decisions:
             customer_id = UUID(decision.customer_id)
             customer = customers.get(customer_id) or self.app.get_customer(customer_id, follow_merges=False)
             customers[customer_id] = customer
+            if not awaits_owner(customer):
+                continue
             customer.assign(
                 decision.agent_id,
                 decision.decided_at,
@@ -89,16 +139,13 @@ class Router:
                 customer.change_tags(
                     list(decision.tags), [], decision.decided_at, "keywords in the lead", now
                 )
-        position = decisions[-1][0]
-        try:
-            self.app.save_tracked(Tracking(ROUTER_NAME, position), *customers.values())
-        except IntegrityError:
-            # Another router instance recorded these decisions first (the same ones: the fold
-            # is deterministic); its LeadAssigned events are skipped when read.
-            self.recorded = self.app.tracked_position(ROUTER_NAME) or position
-            return 0
-        self.recorded = position
-        return len(decisions)
+            assigned.append(decision)
+        return list(customers.values())
+
+
+def awaits_owner(customer: Customer) -> bool:
+    """A live customer nobody owns: the only kind the router assigns."""
+    return customer.owner_agent_id is None and customer.merged_into is None and not customer.erased
 
 
 def route_pending(app: EventChain) -> int:
