@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 
 from adapters.application import EventChain
+from adapters.checkpoints import Checkpointer
 from adapters.log_reader import LogTail
 from domain.customer import Customer
 from domain.roster import Roster
@@ -40,6 +41,9 @@ ROUTED_EVENTS: Final = (
 )
 DECISION_BATCH: Final = 200
 ASSIGNED: Final = Customer.LeadAssigned.__qualname__
+# What the router's checkpoint holds, and the code that defines it (adapters.checkpoints).
+RouterState = tuple[RoutingFold, dict[str, Decision]]
+FOLD_MODULES: Final = ("domain.routing", "domain.roster", "domain.rules", "adapters.router")
 log = logging.getLogger("eventchain.router")
 
 
@@ -48,15 +52,18 @@ class Router:
 
     def __init__(self, app: EventChain) -> None:
         self.app = app
+        self.checkpoints: Checkpointer[RouterState] = Checkpointer(app, ROUTER_NAME, FOLD_MODULES)
         self.reset()
 
     def reset(self) -> None:
-        self.fold = RoutingFold()
-        self.tail = LogTail(self.app, ROUTED_EVENTS, personal=True)  # lead text, city, budget
-        # Decisions at or before the tracked position whose LeadAssigned the tail has not read
-        # yet: recorded (their event comes later in the log) or lost (a decision dropped by an
+        """Resumes from the last checkpoint (or the log's start): the next tick reads the tail."""
+        # unconfirmed: decisions at or before the tracked position whose LeadAssigned the tail
+        # has not read yet: recorded (their event comes later in the log) or lost (dropped by an
         # older router); what is left once the tail reaches the log's end is recorded again.
-        self.unconfirmed: dict[str, Decision] = {}
+        resumed = self.resumed = self.checkpoints.resume(lambda: (RoutingFold(), {}))
+        self.fold, self.unconfirmed = resumed.state
+        self.tail = LogTail(self.app, ROUTED_EVENTS, personal=True)  # lead text, city, budget
+        self.tail.position = resumed.position
         self.recorded = self.app.tracked_position(ROUTER_NAME) or 0
 
     @property
@@ -81,9 +88,16 @@ class Router:
         if pending:
             routed += self._record(pending)
         self.fold.decisions.clear()  # the router reads its decisions back from the log
-        if self.unconfirmed and not should_stop():
+        if should_stop():
+            return routed
+        if self.unconfirmed:
             routed += self._record_unconfirmed()
+        self.checkpoint(force=False)
         return routed
+
+    def checkpoint(self, *, force: bool = True) -> None:
+        """Saves the fold with the position it reflects (when enough is new, unless ``force``)."""
+        self.checkpoints.maybe_save(self.tail.position, lambda: (self.fold, self.unconfirmed), force=force)
 
     def _record(self, decisions: list[tuple[int, Decision]]) -> int:
         """Records a batch with the position of its last lead; a conflict with another writer

@@ -15,6 +15,7 @@ from typing import Final
 from uuid import UUID
 
 from adapters.application import EventChain
+from adapters.checkpoints import Checkpointer
 from adapters.followers import MOVES_TOUCHPOINTS, fold_new
 from adapters.log_reader import LogTail
 from domain.customer import Customer
@@ -30,6 +31,7 @@ SILENCE_EVENTS: Final = (
     Customer.Restored,
     *MOVES_TOUCHPOINTS,
 )
+FOLD_MODULES: Final = ("domain.silence", "domain.rules", "adapters.silence")
 
 
 class SilenceTagger:
@@ -38,11 +40,19 @@ class SilenceTagger:
     def __init__(self, app: EventChain, clock: Callable[[], datetime] | None = None) -> None:
         self.app = app
         self.clock = clock or app.clock
+        self.checkpoints: Checkpointer[SilenceBook] = Checkpointer(app, SILENCE_NAME, FOLD_MODULES)
         self.reset()
 
     def reset(self) -> None:
-        self.book = SilenceBook()
+        """Resumes from the last checkpoint (or the log's start): the next tick reads the tail."""
+        resumed = self.resumed = self.checkpoints.resume(SilenceBook)
+        self.book = resumed.state
         self.tail = LogTail(self.app, SILENCE_EVENTS)
+        self.tail.position = resumed.position
+
+    def checkpoint(self, *, force: bool = True) -> None:
+        """Saves the book with the position it reflects (when enough is new, unless ``force``)."""
+        self.checkpoints.maybe_save(self.tail.position, lambda: self.book, force=force)
 
     @property
     def position(self) -> int:
@@ -63,6 +73,7 @@ class SilenceTagger:
         now = self.clock()
         candidates = sorted({*self.book.due(now), *self.book.to_lift(now)})
         if not candidates or self.book.days is None:
+            self.checkpoint(force=False)
             return 0, 0
         changes: dict[str, bool] = {}
         try:
@@ -70,6 +81,7 @@ class SilenceTagger:
         except BaseException:
             self.book.reschedule(candidates)
             raise
+        self.checkpoint(force=False)
         tagged = sum(changes.values())
         return tagged, len(changes) - tagged
 

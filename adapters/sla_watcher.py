@@ -17,6 +17,7 @@ from typing import Final
 from uuid import UUID
 
 from adapters.application import EventChain
+from adapters.checkpoints import Checkpointer
 from adapters.followers import MOVES_TOUCHPOINTS, fold_new
 from adapters.log_reader import LogTail
 from domain.customer import Customer
@@ -40,6 +41,7 @@ WATCHED_EVENTS: Final = (
     Customer.Restored,
     *MOVES_TOUCHPOINTS,
 )
+FOLD_MODULES: Final = ("domain.sla", "domain.roster", "domain.rules", "adapters.sla_watcher")
 
 
 class SlaWatcher:
@@ -48,11 +50,19 @@ class SlaWatcher:
     def __init__(self, app: EventChain, clock: Callable[[], datetime] | None = None) -> None:
         self.app = app
         self.clock = clock or app.clock  # the service's clock: what "now" is for deadlines
+        self.checkpoints: Checkpointer[SlaBook] = Checkpointer(app, SLA_NAME, FOLD_MODULES)
         self.reset()
 
     def reset(self) -> None:
-        self.book = SlaBook()
+        """Resumes from the last checkpoint (or the log's start): the next tick reads the tail."""
+        resumed = self.resumed = self.checkpoints.resume(SlaBook)
+        self.book = resumed.state
         self.tail = LogTail(self.app, WATCHED_EVENTS)  # no personal field is needed
+        self.tail.position = resumed.position
+
+    def checkpoint(self, *, force: bool = True) -> None:
+        """Saves the book with the position it reflects (when enough is new, unless ``force``)."""
+        self.checkpoints.maybe_save(self.tail.position, lambda: self.book, force=force)
 
     @property
     def position(self) -> int:
@@ -72,6 +82,7 @@ class SlaWatcher:
         now = self.clock()
         candidates = sorted({e.customer_id for e in self.book.due(now)})
         if not candidates:
+            self.checkpoint(force=False)
             return []
         recorded: list[Escalation] = []
         try:
@@ -81,6 +92,7 @@ class SlaWatcher:
             raise
         for customer in saved or []:
             self.book.mark_escalated(str(customer.id), sorted(customer.escalated_steps))
+        self.checkpoint(force=False)
         return recorded
 
     def _decide(self, candidates: list[str], now: datetime, recorded: list[Escalation]) -> list[Customer]:
