@@ -83,6 +83,16 @@ class ServiceCollector(Collector):
             ("dlq_messages", "eventchain_dlq_messages", "Dead letters in TOUCHPOINTS_DLQ."),
             ("notifications", "eventchain_notifications_messages", "Messages in the NOTIFICATIONS stream."),
             ("wecom_pending", "eventchain_wecom_pending_messages", "Notifications the WeCom bridge owes."),
+            (
+                "unowned_leads",
+                "eventchain_unowned_leads",
+                "Leads with no owner 30 s after they were recorded.",
+            ),
+            (
+                "oldest_unowned_lead_age_s",
+                "eventchain_oldest_unowned_lead_age_seconds",
+                "Age of the oldest lead with no owner.",
+            ),
         ):
             if status.get(key) is not None:
                 yield _gauge(name, text, float(status[key]))

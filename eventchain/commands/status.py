@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import click
@@ -23,6 +23,10 @@ from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
 from eventchain.output import chosen_format, emit_rows, instant, output_options
 from eventchain.service_lock import LOCKED_PARTS, ServeProcess, running_parts, serve_processes
+
+# A lead without an owner this long after it was recorded is a problem (the router routes a
+# lead within a tick; the snapshot may trail the store by a publish interval).
+UNOWNED_GRACE_S: Final = 30.0
 
 
 def collect_status(settings: Settings, app: EventChain) -> dict[str, Any]:
@@ -54,9 +58,26 @@ def _snapshot_status(settings: Settings, store_position: int) -> dict[str, Any]:
     result["projector_position"] = projected
     result["projector_lag"] = max(0, store_position - projected)
     if published:
-        age = datetime.now(UTC) - datetime.fromisoformat(published[0])
-        result["snapshot_age_s"] = round(age.total_seconds(), 1)
+        published_at = datetime.fromisoformat(published[0])
+        result["snapshot_age_s"] = round((datetime.now(UTC) - published_at).total_seconds(), 1)
+        result.update(_unowned_leads(settings, published_at))
     return result
+
+
+def _unowned_leads(settings: Settings, published_at: datetime) -> dict[str, Any]:
+    """Leads nobody owned UNOWNED_GRACE_S after the store recorded them, as of the snapshot
+    (``ec.unowned_leads``), and the age of the oldest: the router's safety net made visible."""
+    cutoff = published_at - timedelta(seconds=UNOWNED_GRACE_S)
+    try:
+        with duckdb.connect(str(settings.snapshot_path), read_only=True) as connection:
+            row = connection.execute(
+                "SELECT count(*), min(recorded_at) FROM ec.unowned_leads WHERE recorded_at <= ?", [cutoff]
+            ).fetchone()
+    except duckdb.Error:  # a snapshot from before the view: the next publish has it
+        return {}
+    count, oldest = (int(row[0]), row[1]) if row else (0, None)
+    age = None if oldest is None else round((datetime.now(UTC) - oldest).total_seconds(), 1)
+    return {"unowned_leads": count, "oldest_unowned_lead_age_s": age}
 
 
 def _nats_status(settings: Settings) -> dict[str, Any]:
@@ -138,6 +159,11 @@ def service_status(settings: Settings, app: EventChain, expected: tuple[str, ...
             position = status.pop(f"{key}_position", None) if part in ("route", "notify") else None
         status[f"{key}_position"] = None if position is None else int(position)
         status[f"{key}_lag"] = None if position is None else max(0, store - int(position))
+    if status.get("unowned_leads"):
+        problems.append(
+            f"{status['unowned_leads']} lead(s) have no owner {UNOWNED_GRACE_S:g} s after they were recorded"
+            f" (oldest {status['oldest_unowned_lead_age_s']} s): is the router running?"
+        )
     if status.get("nats_error"):
         problems.append(f"NATS at {status['nats_url']} not reachable: {status['nats_error']}")
     stopped = [part for part in expected if not running.get(part, True)]
