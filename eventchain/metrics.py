@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from adapters.followers import FollowerHealth
 from adapters.nats_ingest import WorkerStats
 from eventchain.commands.status import collect_status
 from eventchain.config import Settings
+from eventchain.service_lock import LEASED_PARTS
 
 log = logging.getLogger("eventchain.metrics")
 READY_TIMEOUT = 2.0  # seconds a readiness probe waits for the store
@@ -44,7 +46,13 @@ class ServiceState:
     positions: dict[str, Callable[[], int]] = field(default_factory=dict)  # follower → its position
     health: dict[str, FollowerHealth] = field(default_factory=dict)
     parts: tuple[str, ...] = ()  # the parts this serve runs
+    active: set[str] = field(default_factory=set)  # leased parts it holds (the others stand by)
+    leases_tried: dict[str, threading.Event] = field(default_factory=dict)  # set after a first try
     started_at: float = field(default_factory=time.time)
+
+    def runs(self, part: str) -> bool:
+        """Whether this serve runs ``part`` now (a part on standby does not)."""
+        return part in self.parts and (part not in LEASED_PARTS or part in self.active)
 
 
 class ServiceCollector(Collector):
@@ -103,6 +111,8 @@ class ServiceCollector(Collector):
             "eventchain_follower_lag_events", "Events a follower has not read yet.", labels=["follower"]
         )
         for name, position in self.state.positions.items():
+            if not self.state.runs(name):
+                continue  # standing by: another process's position
             value = position()
             positions.add_metric([name], value)
             lags.add_metric([name], max(0, store - value))
@@ -123,6 +133,14 @@ class ServiceCollector(Collector):
             recorded.add_metric([name], health.recorded)
         yield failures
         yield recorded
+        active = GaugeMetricFamily(
+            "eventchain_part_active",
+            "1 where this process runs the part, 0 where it stands by for another process.",
+            labels=["part", "pid"],
+        )
+        for part in (p for p in LEASED_PARTS if p in self.state.parts):
+            active.add_metric([part, str(os.getpid())], float(part in self.state.active))
+        yield active
         worker = self.state.worker
         if worker is not None:
             for attribute, text in (

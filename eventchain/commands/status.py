@@ -22,7 +22,13 @@ from eventchain.cli_support import open_app, quiet_connection_logs, settings_of
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
 from eventchain.output import chosen_format, emit_rows, instant, output_options
-from eventchain.service_lock import LOCKED_PARTS, ServeProcess, running_parts, serve_processes
+from eventchain.service_lock import (
+    LEASED_PARTS,
+    LOCKED_PARTS,
+    ServeProcess,
+    running_parts,
+    serve_processes,
+)
 
 # A lead without an owner this long after it was recorded is a problem (the router routes a
 # lead within a tick; the snapshot may trail the store by a publish interval).
@@ -148,10 +154,18 @@ def service_status(settings: Settings, app: EventChain, expected: tuple[str, ...
     running = running_parts(settings)
     processes = serve_processes(settings)
     status["serve"] = [
-        {"pid": p.pid, "parts": p.parts, "metrics_addr": p.metrics_addr, "started_at": _instant(p.started_at)}
+        {
+            "pid": p.pid,
+            "parts": p.parts,
+            "active": [part for part in p.parts if part not in LEASED_PARTS or part in p.active],
+            "metrics_addr": p.metrics_addr,
+            "started_at": _instant(p.started_at),
+        }
         for p in processes
     ]
     status["parts"] = {part: "running" if up else "not running" for part, up in running.items()}
+    # Which process runs each leased part (the others announce it but stand by).
+    status["active"] = {part: p.pid for p in processes for part in p.active if running.get(part)}
     scraped, problems = _scrape(processes)
     for part, key in FOLLOWERS:
         position = scraped.get(part)
@@ -268,7 +282,9 @@ def _shown(value: Any) -> Any:
     if isinstance(value, dict) and "pid" in value:  # a running serve
         parts = ",".join(value["parts"])
         metrics = value["metrics_addr"] or "off"
-        return f"pid {value['pid']} ({parts}) since {value['started_at']}, metrics {metrics}"
+        standby = [part for part in value["parts"] if part not in value["active"]]
+        waits = f", standing by for {','.join(standby)}" if standby else ""
+        return f"pid {value['pid']} ({parts}{waits}) since {value['started_at']}, metrics {metrics}"
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items())
     if isinstance(value, list):
