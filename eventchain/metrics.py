@@ -31,6 +31,7 @@ from adapters.nats_ingest import WorkerStats
 from eventchain.commands.status import collect_status
 from eventchain.config import Settings
 from eventchain.service_lock import LEASED_PARTS
+from projections.service import ProjectorHealth
 
 log = logging.getLogger("eventchain.metrics")
 READY_TIMEOUT = 2.0  # seconds a readiness probe waits for the store
@@ -48,6 +49,7 @@ class ServiceState:
     parts: tuple[str, ...] = ()  # the parts this serve runs
     active: set[str] = field(default_factory=set)  # leased parts it holds (the others stand by)
     leases_tried: dict[str, threading.Event] = field(default_factory=dict)  # set after a first try
+    projector: ProjectorHealth = field(default_factory=ProjectorHealth)
     started_at: float = field(default_factory=time.time)
 
     def runs(self, part: str) -> bool:
@@ -133,6 +135,18 @@ class ServiceCollector(Collector):
             recorded.add_metric([name], health.recorded)
         yield failures
         yield recorded
+        if self.state.runs("project"):
+            projector = self.state.projector
+            yield _gauge(
+                "eventchain_projector_up",
+                "1 while the projector projects, 0 while it retries an error (see /readyz).",
+                float(projector.last_error is None),
+            )
+            retried = CounterMetricFamily(
+                "eventchain_projector_failures", "Projector errors retried (opening the views included)."
+            )
+            retried.add_metric([], projector.failures)
+            yield retried
         active = GaugeMetricFamily(
             "eventchain_part_active",
             "1 where this process runs the part, 0 where it stands by for another process.",
@@ -176,6 +190,8 @@ def readiness(state: ServiceState) -> tuple[bool, dict[str, Any]]:
             checks["status_error"] = _first_line(status)
         elif status.get("nats_error"):
             checks["nats_error"] = status["nats_error"]
+    if state.runs("project") and state.projector.last_error is not None:
+        checks["projector_error"] = state.projector.last_error
     return not any(key.endswith("_error") for key in checks), checks
 
 

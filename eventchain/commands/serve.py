@@ -163,7 +163,7 @@ def _serve(
             state.worker = worker.stats
             runners["ingest"] = lambda: worker.run(stop)
         if "project" in selected:
-            runners["project"] = lambda: run_projector(settings, stop)
+            runners["project"] = lambda: run_projector(settings, stop, health=state.projector)
         followers: dict[str, Callable[[EventChain], Follower]] = {
             "route": Router,
             "sla": SlaWatcher,
