@@ -41,8 +41,13 @@ ROUTED_EVENTS: Final = (
 )
 DECISION_BATCH: Final = 200
 ASSIGNED: Final = Customer.LeadAssigned.__qualname__
-# What the router's checkpoint holds, and the code that defines it (adapters.checkpoints).
-RouterState = tuple[RoutingFold, dict[str, Decision]]
+RESTORED: Final = Customer.Restored.__qualname__
+# The router also reads unmerges: a lead it left alone because its customer was merged away
+# is routed when an unmerge makes it a live customer again.
+TAILED_EVENTS: Final = (*ROUTED_EVENTS, Customer.Restored)
+# What the router's checkpoint holds (fold, unconfirmed, parked), and the code that defines it
+# (adapters.checkpoints).
+RouterState = tuple[RoutingFold, dict[str, Decision], dict[str, Decision]]
 FOLD_MODULES: Final = ("domain.routing", "domain.roster", "domain.rules", "adapters.router")
 log = logging.getLogger("eventchain.router")
 
@@ -60,9 +65,10 @@ class Router:
         # unconfirmed: decisions at or before the tracked position whose LeadAssigned the tail
         # has not read yet: recorded (their event comes later in the log) or lost (dropped by an
         # older router); what is left once the tail reaches the log's end is recorded again.
-        resumed = self.resumed = self.checkpoints.resume(lambda: (RoutingFold(), {}))
-        self.fold, self.unconfirmed = resumed.state
-        self.tail = LogTail(self.app, ROUTED_EVENTS, personal=True)  # lead text, city, budget
+        # parked: decisions left alone because their customer was merged into another.
+        resumed = self.resumed = self.checkpoints.resume(lambda: (RoutingFold(), {}, {}))
+        self.fold, self.unconfirmed, self.parked = resumed.state
+        self.tail = LogTail(self.app, TAILED_EVENTS, personal=True)  # lead text, city, budget
         self.tail.position = resumed.position
         self.recorded = self.app.tracked_position(ROUTER_NAME) or 0
 
@@ -77,6 +83,8 @@ class Router:
         for notification_id, kind, originator, fields in self.tail.read(should_stop):
             if kind == ASSIGNED:
                 self.unconfirmed.pop(originator, None)
+            elif kind == RESTORED and originator in self.parked:
+                self.unconfirmed[originator] = self.parked.pop(originator)
             for decision in self.fold.feed(kind, originator, fields):
                 if notification_id > self.recorded:
                     pending.append((notification_id, decision))
@@ -97,7 +105,9 @@ class Router:
 
     def checkpoint(self, *, force: bool = True) -> None:
         """Saves the fold with the position it reflects (when enough is new, unless ``force``)."""
-        self.checkpoints.maybe_save(self.tail.position, lambda: (self.fold, self.unconfirmed), force=force)
+        self.checkpoints.maybe_save(
+            self.tail.position, lambda: (self.fold, self.unconfirmed, self.parked), force=force
+        )
 
     def _record(self, decisions: list[tuple[int, Decision]]) -> int:
         """Records a batch with the position of its last lead; a conflict with another writer
@@ -138,6 +148,8 @@ class Router:
             customer = customers.get(customer_id) or self.app.get_customer(customer_id, follow_merges=False)
             customers[customer_id] = customer
             if not awaits_owner(customer):
+                if customer.merged_into is not None and customer.owner_agent_id is None:
+                    self.parked[decision.customer_id] = decision  # routed if it is unmerged
                 continue
             customer.assign(
                 decision.agent_id,

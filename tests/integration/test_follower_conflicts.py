@@ -5,6 +5,7 @@ tag changed once, or nothing is recorded because the other writer settled it."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from uuid import UUID
 
 from adapters.application import EventChain
 from adapters.log_reader import log_events
+from adapters.merging import merge, unmerge
 from adapters.router import ROUTER_NAME, Router
 from adapters.silence import SilenceTagger
 from adapters.sla_watcher import SlaWatcher
@@ -170,3 +172,16 @@ def test_a_customer_touched_between_load_and_save_is_not_tagged_silent(store_url
     tagger = SilenceTagger(raced(store_url, touched_now), clock=Clock(T0 + timedelta(days=3)))
     assert tagger.apply() == (0, 0)
     assert [f for _, f in events_of(app, Customer.TagsChanged) if "silent" in f["added"]] == []
+
+
+def test_a_lead_merged_away_before_routing_is_routed_when_it_is_unmerged(store_url: str) -> None:
+    app = staffed(store_url)
+    survivor, absorbed = lead(app, "13800000108"), lead(app, "13800000109")
+    merge(app, survivor, absorbed, reason="looked the same", actor="ops")
+    router = Router(EventChain.from_url(store_url))
+    assert router.tick() == 1  # the survivor; the absorbed lead is left alone while merged
+    router.checkpoint()
+    unmerge(app, survivor, absorbed, reason="two people", actor="ops")
+    assert Router(EventChain.from_url(store_url)).tick() == 1  # resumed from the checkpoint
+    decided = Counter(c for c, f in events_of(app, Customer.LeadAssigned) if f["actor"] == ROUTER)
+    assert decided == Counter({survivor: 1, absorbed: 1})

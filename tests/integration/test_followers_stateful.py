@@ -1,6 +1,6 @@
 """Every lead gets an owner, every time: a Hypothesis state machine on a real store (SQLite
 and PostgreSQL, encrypted) interleaves ingest of touchpoints for the same few customers, silence
-tagging and SLA escalation on moving clocks, merges, erasures, reps taking customers, router
+tagging and SLA escalation on moving clocks, merges, unmerges, erasures, reps taking customers, router
 ticks that another writer races between load and save, router restarts from their checkpoints,
 and routers killed before their save commits. Invariants: no lead is decided twice; in the end
 every live lead has an owner (or was erased, which is the recorded reason why none); a replay of
@@ -25,7 +25,7 @@ from adapters.application import CustomerNotFoundError, EventChain
 from adapters.crypto import new_kek, parse_kek
 from adapters.erasure import erase
 from adapters.log_reader import log_events
-from adapters.merging import merge
+from adapters.merging import merge, unmerge
 from adapters.router import ROUTED_EVENTS, Router
 from adapters.rules import apply_rules, join
 from adapters.silence import SilenceTagger
@@ -78,6 +78,7 @@ class Followers(RuleBasedStateMachine):
             join(self.app, agent, "ops")
         apply_rules(self.app, RULES, "ops", "test rules")
         self.touchpoints = 0
+        self.merges: list[tuple[str, str]] = []  # (survivor, absorbed) customer ids
         self.now = T0
         self.router = self._router()
         self.sla_clock, self.silence_clock = Clock(T0), Clock(T0)
@@ -135,9 +136,17 @@ class Followers(RuleBasedStateMachine):
     @rule(survivor=st.integers(0, PEOPLE - 1), absorbed=st.integers(0, PEOPLE - 1))
     def merge_customers(self, survivor: int, absorbed: int) -> None:
         with contextlib.suppress(CustomerNotFoundError, MergeRefusedError, CustomerMergedError):
-            merge(
-                self.app, f"phone:{phone(survivor)}", f"phone:{phone(absorbed)}", reason="same", actor="ops"
-            )
+            other = self.app.find_customer(f"phone:{phone(absorbed)}")
+            kept = merge(self.app, f"phone:{phone(survivor)}", str(other.id), reason="same", actor="ops")
+            self.merges.append((str(kept.id), str(other.id)))
+
+    @rule(data=st.data())
+    def unmerge_customers(self, data: st.DataObject) -> None:
+        if not self.merges:
+            return
+        survivor, absorbed = self.merges.pop(data.draw(st.integers(0, len(self.merges) - 1)))
+        with contextlib.suppress(CustomerNotFoundError, MergeRefusedError, CustomerMergedError):
+            unmerge(self.app, survivor, absorbed, reason="not the same", actor="ops")
 
     @rule(person=st.integers(0, PEOPLE - 1))
     def erase_customer(self, person: int) -> None:
