@@ -150,9 +150,15 @@ class Notifier:
         published = await last_published_position(js, self.names)
         position = max(tracked or 0, published)
         self.stats.position = position
-        tail = _Tail(LogTail(self.app, NOTIFIED_EVENTS))
-        tail.skip_through = position
-        return tail
+        return await asyncio.to_thread(self._tail_after, position)
+
+    def _tail_after(self, position: int) -> _Tail:
+        """Resumes in O(new events): the rule versions up to ``position`` (few), then the log after it."""
+        revised = LogTail(self.app, [RuleSet.RulesRevised])
+        rules = [rules_from_dict(f["document"]) for n, _, _, f in revised.read() if n <= position]
+        log_tail = LogTail(self.app, NOTIFIED_EVENTS)
+        log_tail.position = position
+        return _Tail(log_tail, skip_through=position, rules=rules)
 
     async def publish_new(self, js: Any, tail: _Tail, should_stop: Callable[[], bool]) -> int:
         """Publishes what the log holds after the position; returns how many."""
