@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from adapters.application import EventChain
-from adapters.store import store_execute
+from adapters.store import schema_creation_lock, store_execute
 
 S = TypeVar("S")
 log = logging.getLogger("eventchain.followers")
@@ -57,11 +57,14 @@ class Checkpoints:
 
     def __init__(self, app: EventChain) -> None:
         self.recorder = app.recorder
-        store_execute(
-            self.recorder,
-            f"CREATE TABLE IF NOT EXISTS {TABLE} (name TEXT PRIMARY KEY, fold_version TEXT NOT NULL, "
-            "position BIGINT NOT NULL, state BLOB NOT NULL, saved_at DOUBLE PRECISION NOT NULL)",
-        )
+        # Followers start together (threads of one serve, a standby): PostgreSQL's CREATE TABLE
+        # IF NOT EXISTS is not atomic, so creation is serialised like the library's tables.
+        with schema_creation_lock(app.env):
+            store_execute(
+                self.recorder,
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (name TEXT PRIMARY KEY, fold_version TEXT NOT NULL, "
+                "position BIGINT NOT NULL, state BLOB NOT NULL, saved_at DOUBLE PRECISION NOT NULL)",
+            )
 
     def save(self, name: str, version: str, position: int, state: Any) -> None:
         blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)

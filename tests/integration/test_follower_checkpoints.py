@@ -5,6 +5,8 @@ code (a changed fold) or an unreadable one is rebuilt from the log, saying why."
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -104,3 +106,26 @@ def test_the_sla_watcher_and_silence_tagger_resume_from_their_checkpoints(store_
     assert tagger.apply() == (1, 0)
     steps = [int(f["step"]) for _, _, _, f in log_events(app, [Customer.FirstResponseOverdue])]
     assert steps == [1, 2]
+
+
+def test_followers_starting_together_on_a_fresh_store_all_get_their_checkpoint_table(store_url: str) -> None:
+    staffed(store_url)
+    makers = [
+        lambda: Router(EventChain.from_url(store_url)),
+        lambda: SlaWatcher(EventChain.from_url(store_url)),
+        lambda: SilenceTagger(EventChain.from_url(store_url)),
+    ] * 2
+    errors: list[BaseException] = []
+
+    def start(make: Callable[[], object]) -> None:
+        try:
+            make()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=start, args=(make,)) for make in makers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
