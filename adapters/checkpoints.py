@@ -26,9 +26,11 @@ from adapters.store import schema_creation_lock, store_execute
 S = TypeVar("S")
 log = logging.getLogger("eventchain.followers")
 # A checkpoint is written after a tick once this many notifications were read since the last
-# one, or once CHECKPOINT_SECONDS passed with anything read.
-CHECKPOINT_EVENTS: Final = 20_000
-CHECKPOINT_SECONDS: Final = 30.0
+# one, or once CHECKPOINT_SECONDS passed with anything read (and on a graceful stop). Writing one
+# pickles the whole fold (seconds for the SLA book at a million events: docs/performance.md), so
+# not often; the tail it leaves to read after a crash is cheap.
+CHECKPOINT_EVENTS: Final = 100_000
+CHECKPOINT_SECONDS: Final = 300.0
 TABLE: Final = "follower_checkpoints"
 
 
