@@ -75,7 +75,8 @@ class Followers(RuleBasedStateMachine):
         self.directory = tempfile.mkdtemp(prefix="followers-stateful-")
         server = self.postgres_server
         self.url = f"sqlite:///{self.directory}/events.db" if server is None else fresh_database(server)
-        self.app = EventChain.from_url(self.url, kek=KEK)
+        self.opened: list[EventChain] = []  # closed in teardown: PostgreSQL's connections are few
+        self.app = self._open(EventChain)
         for agent in (*TEAM, SECOND_AGENT):
             join(self.app, agent, "ops")
         apply_rules(self.app, RULES, "ops", "test rules")
@@ -84,11 +85,16 @@ class Followers(RuleBasedStateMachine):
         self.now = T0
         self.router = self._router()
         self.sla_clock, self.silence_clock = Clock(T0), Clock(T0)
-        self.sla = SlaWatcher(EventChain.from_url(self.url, kek=KEK), clock=self.sla_clock)
-        self.silence = SilenceTagger(EventChain.from_url(self.url, kek=KEK), clock=self.silence_clock)
+        self.sla = SlaWatcher(self._open(EventChain), clock=self.sla_clock)
+        self.silence = SilenceTagger(self._open(EventChain), clock=self.silence_clock)
+
+    def _open(self, cls: type[EventChain]) -> EventChain:
+        app = cls.from_url(self.url, kek=KEK)
+        self.opened.append(app)
+        return app
 
     def _router(self) -> Router:
-        return Router(RouterChain.from_url(self.url, kek=KEK))
+        return Router(self._open(RouterChain))
 
     @property
     def router_app(self) -> RouterChain:
@@ -103,6 +109,8 @@ class Followers(RuleBasedStateMachine):
             self._check_every_live_lead_has_an_owner()
             self._check_a_replay_gives_the_recorded_owners()
         finally:
+            for app in self.opened:
+                app.close()
             shutil.rmtree(self.directory, ignore_errors=True)
 
     # --- other writers ------------------------------------------------------------------
@@ -175,7 +183,7 @@ class Followers(RuleBasedStateMachine):
         """Another writer appends to the first customer the router loads, before it saves."""
 
         def other_writer(customer_id: UUID) -> None:
-            other = EventChain.from_url(self.url, kek=KEK)
+            other = self._open(EventChain)
             customer = other.get_customer(customer_id, follow_merges=False)
             customer.change_tags([tag], [], self.now, "another writer", self.now)
             other.save(customer)
