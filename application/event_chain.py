@@ -161,6 +161,30 @@ class EventChain(Application[UUID]):
         self._remember(aggregates)
         return recordings
 
+    def save_deciding_again(
+        self, decide: Callable[[], Sequence[A]], tracking: Tracking | None = None
+    ) -> list[A] | None:
+        """Saves what ``decide`` made of aggregates it loaded, with a follower's position if
+        ``tracking``. A version conflict (another writer appended to one of them since it was
+        loaded) calls ``decide`` again, to load them afresh and decide with what is true now;
+        it is never read as "already decided". Returns the aggregates saved, or None when the
+        tracking record exists: another instance of the follower recorded this position."""
+        for _ in range(MAX_ATTEMPTS):
+            aggregates = decide()
+            try:
+                if tracking is None:
+                    self.save(*aggregates)
+                else:
+                    self.save_tracked(tracking, *aggregates)
+            except IntegrityError:
+                if tracking is not None:
+                    tracked = self.tracked_position(tracking.application_name) or 0
+                    if tracked >= tracking.notification_id:
+                        return None
+                continue
+            return list(aggregates)
+        raise ConcurrencyRetriesExhaustedError(MAX_ATTEMPTS)
+
     # --- use cases ------------------------------------------------------------------
 
     def record(self, touchpoints: Sequence[AcceptedTouchpoint]) -> list[BatchResult]:
