@@ -48,6 +48,7 @@ PERSONAL: Final[dict[str, dict[str, Any]]] = {
     get_topic(Customer.Absorbed): {"touchpoints": [], "identity_keys": [], "profile": {}},
     get_topic(Customer.Unmerged): {"identity_keys": []},
     get_topic(Customer.Corrected): {"value": ERASED_TEXT},
+    get_topic(Customer.TouchpointRetracted): {"reason": ERASED_TEXT},
 }
 
 

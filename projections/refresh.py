@@ -22,7 +22,8 @@ REFRESH_SQL: Final = f"""
 DELETE FROM customer_360 WHERE customer_id IN (SELECT customer_id FROM touched);
 DELETE FROM ec.leads WHERE customer_id IN (SELECT customer_id FROM touched);
 CREATE OR REPLACE TEMP TABLE tp AS
-  SELECT * FROM touchpoints WHERE customer_id IN (SELECT customer_id FROM touched);
+  SELECT * FROM touchpoints WHERE customer_id IN (SELECT customer_id FROM touched)
+    AND touchpoint_id NOT IN (SELECT touchpoint_id FROM ec.retractions);
 CREATE OR REPLACE TEMP TABLE live AS
   SELECT * FROM ec.customers WHERE customer_id IN (SELECT customer_id FROM touched) AND merged_into IS NULL;
 INSERT INTO ec.leads

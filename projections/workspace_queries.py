@@ -69,7 +69,11 @@ def waiting_leads(
         connection,
         f"""SELECT CAST(l.customer_id AS VARCHAR) AS customer_id, c.display_name, c.company,
                    l.owner_agent_id, l.channel, l.lead_at,
-                   list_contains(c.tags, 'vip') AS vip, count(*) OVER () AS total
+                   list_contains(c.tags, 'vip') AS vip, count(*) OVER () AS total,
+                   (SELECT first(t.summary ORDER BY t.occurred_at DESC, t.touchpoint_id DESC)
+                    FROM touchpoints t
+                    WHERE t.customer_id = l.customer_id AND t.direction = 'inbound') AS question,
+                   c.tags, c.budget_cny
             FROM lead_response l JOIN customer_360 c ON c.customer_id = l.customer_id
                  LEFT JOIN ec.rules_in_force r ON true
             WHERE l.first_response_at IS NULL AND l.customer_id IN
@@ -94,6 +98,19 @@ def waiting_leads(
     return Rows(columns, [tuple(r[c] for c in columns) for r in rows])
 
 
+def waiting_ids(
+    connection: duckdb.DuckDBPyConnection, owner: str | None, limit: int = LIST_LIMIT
+) -> list[str]:
+    """The ids of the unanswered leads ``waiting_leads`` lists (cheap: the desk polls it)."""
+    rows = connection.execute(
+        f"""SELECT CAST(customer_id AS VARCHAR) FROM lead_response
+            WHERE first_response_at IS NULL AND {_VISIBLE} AND (?::VARCHAR IS NULL OR owner_agent_id = ?)
+            ORDER BY lead_at, customer_id LIMIT ?""",
+        [owner, owner, limit],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def rules_in_force(connection: duckdb.DuckDBPyConnection) -> Sla | None:
     """The SLA of the newest recorded rules (None before any rules were applied)."""
     try:
@@ -109,23 +126,27 @@ def rules_in_force(connection: duckdb.DuckDBPyConnection) -> Sla | None:
 
 
 def no_follow_up_on_channel(
-    connection: duckdb.DuckDBPyConnection, channel: str, days: int, limit: int = LIST_LIMIT
+    connection: duckdb.DuckDBPyConnection, channel: str, days: int, now: datetime, limit: int = LIST_LIMIT
 ) -> Rows:
     """Seed 000's action report: customers reached on ``channel`` whose last follow-up
-    (outbound touchpoint) is older than ``days`` before the watermark, or who never had one."""
+    (outbound touchpoint, retracted ones left out) is older than ``days`` before ``now`` — the
+    service's clock, so a customer falls due with time passing, not only when a new event
+    arrives — or who never had one; the longest silent first."""
     return _rows(
         connection,
         f"""WITH chain AS (
-                SELECT customer_id, max(occurred_at) FILTER (WHERE direction = 'outbound') AS last_follow_up,
+                SELECT customer_id,
+                       max(occurred_at) FILTER (WHERE direction = 'outbound' AND touchpoint_id NOT IN
+                                                (SELECT touchpoint_id FROM ec.retractions)) AS last_follow_up,
                        bool_or(channel = ?) AS on_channel
                 FROM touchpoints WHERE {_VISIBLE} GROUP BY customer_id)
             SELECT CAST(c.customer_id AS VARCHAR) AS customer_id, c.display_name, c.owner_agent_id,
                    t.last_follow_up, c.last_touch_at, count(*) OVER () AS total
-            FROM chain t JOIN customer_360 c ON c.customer_id = t.customer_id, ec.watermark w
+            FROM chain t JOIN customer_360 c ON c.customer_id = t.customer_id
             WHERE t.on_channel AND coalesce(t.last_follow_up, TIMESTAMPTZ '1970-01-01 00:00:00+00')
-                  < w.as_of - to_days(?::INTEGER)
-            ORDER BY t.last_follow_up NULLS FIRST, c.customer_id LIMIT ?""",
-        [channel, days, limit],
+                  < CAST(? AS TIMESTAMPTZ) - to_days(?::INTEGER)
+            ORDER BY t.last_follow_up NULLS FIRST, c.last_touch_at, c.customer_id LIMIT ?""",
+        [channel, now, days, limit],
     )
 
 
@@ -256,7 +277,7 @@ def customer_360(connection: duckdb.DuckDBPyConnection, customer_id: str) -> dic
         connection,
         f"""SELECT CAST(customer_id AS VARCHAR) AS customer_id, display_name, company, city, industry,
                    owner_agent_id, stage, tags, first_touch_channel, first_touch_at, first_response_at,
-                   last_touch_at, touch_count
+                   last_touch_at, touch_count, identities, budget_cny
             FROM customer_360 WHERE customer_id = TRY_CAST(? AS UUID) AND {_VISIBLE}""",
         [customer_id],
     ).dicts()
@@ -264,10 +285,14 @@ def customer_360(connection: duckdb.DuckDBPyConnection, customer_id: str) -> dic
 
 
 def timeline(connection: duckdb.DuckDBPyConnection, customer_id: str) -> Rows:
-    """A visible customer's touchpoints across channels, in event-time order."""
+    """A visible customer's touchpoints across channels, in event-time order; a retracted one
+    (``ec.retractions``) with the reason and who retracted it: the history keeps it."""
     return _rows(
         connection,
-        f"""SELECT touchpoint_id, channel, direction, occurred_at, actor, summary FROM touchpoints
-            WHERE customer_id = TRY_CAST(? AS UUID) AND {_VISIBLE} ORDER BY occurred_at, touchpoint_id""",
+        f"""SELECT t.touchpoint_id, t.channel, t.direction, t.occurred_at, t.actor, t.summary,
+                   r.reason AS retracted_reason, r.actor AS retracted_by
+            FROM touchpoints t LEFT JOIN ec.retractions r USING (touchpoint_id)
+            WHERE t.customer_id = TRY_CAST(? AS UUID) AND t.{_VISIBLE}
+            ORDER BY t.occurred_at, t.touchpoint_id""",
         [customer_id],
     )
