@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from application.event_chain import EventChain
 from eventchain.bootstrap import build_application
-from eventchain.web.commands import log_action, stage_action
+from eventchain.web.commands import log_action, retract_action, stage_action
 from eventchain.web.context import (
     HERE,
     SESSION_COOKIE,
@@ -44,6 +44,7 @@ from eventchain.web.pages import (
     customer_data,
     customers_data,
     desk_data,
+    desk_live_api,
     freshness_api,
 )
 from eventchain.web.security import (
@@ -100,10 +101,12 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
         Route("/customers", page(html_of(customers_data, "customers.html"))),
         Route("/customers/{customer_id}", page(html_of(customer_data, "customer.html"))),
         Route("/customers/{customer_id}/log", page(log_action), methods=["POST"]),
+        Route("/customers/{customer_id}/retract", page(retract_action), methods=["POST"]),
         Route("/customers/{customer_id}/stage", page(stage_action), methods=["POST"]),
         Route("/api/me", page(lambda r, w, u: JSONResponse(me(u)))),
         Route("/api/freshness", page(freshness_api)),
         Route("/api/desk", page(json_of(desk_data))),
+        Route("/api/desk/live", page(desk_live_api)),
         Route("/api/board", page(board_api)),
         Route("/api/customers", page(json_of(customers_data))),
         Route("/api/customers/{customer_id}", page(json_of(customer_data))),

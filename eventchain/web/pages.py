@@ -3,12 +3,14 @@ read goes through the role's visible customers and is audited."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Final
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from application.rep_actions import OUTCOMES, kinds_for
 from domain.touchpoints import CHANNELS
 from eventchain.web.context import (
     DESK_ROWS,
@@ -29,40 +31,64 @@ from projections.visibility import load_visible_customers
 def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, Any]:
     channel = request.query_params.get("channel", "wecom_msg")
     if channel not in CHANNELS:
-        raise HTTPException(400, f"unknown channel {channel!r}: expected one of {', '.join(CHANNELS)}")
+        raise HTTPException(400, f"未知渠道 {channel!r}，可选：{'、'.join(CHANNELS)}")
     try:
         days = int(request.query_params.get("days", "3"))
     except ValueError:
-        raise HTTPException(400, "days must be a whole number") from None
+        raise HTTPException(400, "天数须为整数") from None
     if not 0 <= days <= 365:
-        raise HTTPException(400, "days must be between 0 and 365")
+        raise HTTPException(400, "天数须在 0 到 365 之间")
 
-    def compute() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    now = workspace.app.clock()
+
+    def compute() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
         with workspace.snapshot.cursor() as connection:
             load_visible_customers(connection, user.role, user.team)
             owner = user.agent_id if user.role.kind != "exec" else None
+            team = (
+                figures.waiting_leads(connection, None, DESK_ROWS).dicts()
+                if user.role.kind == "director"
+                else []
+            )
             return (
                 figures.waiting_leads(connection, owner, DESK_ROWS).dicts(),
-                figures.no_follow_up_on_channel(connection, channel, days, DESK_ROWS).dicts(),
+                [lead for lead in team if lead["owner_agent_id"] != user.agent_id],
+                figures.no_follow_up_on_channel(connection, channel, days, now, DESK_ROWS).dicts(),
                 figures.freshness(connection),
             )
 
-    now = workspace.app.clock()
-    leads, silent, freshness = workspace.cached(
-        (str(user.role), user.team, "desk", channel, days), compute, user.agent_id
+    leads, team, silent, freshness = workspace.cached(
+        (str(user.role), user.team, "desk", channel, days),
+        compute,
+        user.agent_id,
+        current=request.query_params.get("live") == "1",  # asked for by the page's live check
     )
-    waiting = [
-        {
-            **lead,
-            "seconds_left": None
-            if lead["deadline_at"] is None
-            else int((lead["deadline_at"] - now).total_seconds()),
-        }
-        for lead in leads
-    ]
-    audit_read(workspace, user, "web.desk", f"waiting+{channel}>{days}d", len(waiting) + len(silent))
+    answered = workspace.recently_answered(user.agent_id)
+
+    def countdown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                **lead,
+                "seconds_left": None
+                if lead["deadline_at"] is None
+                else int((lead["deadline_at"] - now).total_seconds()),
+            }
+            for lead in rows
+            if lead["customer_id"] not in answered
+        ]
+
+    waiting, team_waiting = countdown(leads), countdown(team)
+    audit_read(
+        workspace,
+        user,
+        "web.desk",
+        f"waiting+{channel}>{days}d",
+        len(waiting) + len(team_waiting) + len(silent),
+    )
     return {
         "waiting": waiting,
+        "waiting_total": max(0, (leads[0]["total"] if leads else 0) - (len(leads) - len(waiting))),
+        "team_waiting": team_waiting,
         "no_follow_up": silent,
         "channel": channel,
         "days": days,
@@ -73,7 +99,7 @@ def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, A
 
 def board_data(request: Request, workspace: Workspace, user: User) -> dict[str, Any]:
     if user.role.kind == "sales":
-        raise HTTPException(404, "not found")
+        raise HTTPException(403, "forbidden: the board is for directors and executives")
     window = period_of(request)
     data: dict[str, Any] = workspace.cached(
         (str(user.role), user.team, "board", window.start, window.end),
@@ -176,7 +202,43 @@ def customer_data(request: Request, workspace: Workspace, user: User) -> dict[st
         chain = figures.timeline(connection, customer_id).dicts()
         freshness = figures.freshness(connection)
     audit_read(workspace, user, "web.customer", customer_id, 1)
-    return {"customer": row, "timeline": chain, "freshness": freshness}
+    # What the last command of this session recorded shows at once, before the projector
+    # has published it (the message is the server's, never taken from the URL).
+    flash = workspace.take_flash(user.session_id) if request.method == "GET" else None
+    entry = flash.get("entry") if flash else None
+    if entry and entry["touchpoint_id"] not in {t["touchpoint_id"] for t in chain}:
+        chain.append(entry)
+    retracted = flash.get("retracted") if flash else None
+    for touchpoint in chain:
+        touchpoint.setdefault("just_recorded", False)
+        if retracted and touchpoint["touchpoint_id"] == retracted["touchpoint_id"]:
+            touchpoint["retracted_reason"] = touchpoint.get("retracted_reason") or retracted["reason"]
+            touchpoint["retracted_by"] = touchpoint.get("retracted_by") or retracted["by"]
+    contacts = [identity.partition(":") for identity in row.get("identities") or []]
+    return {
+        "customer": row,
+        "timeline": chain,
+        "freshness": freshness,
+        "notice": flash.get("text") if flash else None,
+        "contacts": [(kind, value) for kind, _, value in contacts if value],
+        "asked": [t for t in chain if t["direction"] == "inbound"][-3:],
+        "kinds": kinds_for({kind for kind, _, _ in contacts}),
+        "outcomes": list(OUTCOMES),
+        "request_key": secrets.token_hex(12),
+    }
+
+
+def desk_live_api(request: Request, workspace: Workspace, user: User) -> Response:
+    """What the desk polls every second: the ids of my waiting leads in the published snapshot
+    (no personal data, so no read to audit); the page fetches the rows when they change."""
+    with workspace.snapshot.cursor() as connection:
+        load_visible_customers(connection, user.role, user.team)
+        owner = user.agent_id if user.role.kind != "exec" else None
+        ids = figures.waiting_ids(connection, owner, DESK_ROWS)
+        published = figures.freshness(connection)["published_at"]
+    answered = workspace.recently_answered(user.agent_id)
+    waiting = [customer for customer in ids if customer not in answered]
+    return json_response({"waiting": waiting, "published_at": published})
 
 
 def freshness_api(request: Request, workspace: Workspace, user: User) -> Response:

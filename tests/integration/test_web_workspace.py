@@ -68,7 +68,7 @@ def test_a_self_asserted_role_is_ignored(workspace: RunningWorkspace) -> None:
         client.get("/api/customers", headers={"x-role": "exec", "x-eventchain-role": "director:m-zhao"}),
     ):
         assert own == {c["customer_id"] for c in attempt.json()["customers"]}
-    assert 404 == client.get("/api/board", params={"as": "exec"}).status_code
+    assert 403 == client.get("/api/board", params={"as": "exec"}).status_code
 
 
 def test_a_post_without_a_csrf_token_is_refused_and_records_nothing(workspace: RunningWorkspace) -> None:
@@ -96,10 +96,10 @@ def test_logging_a_call_from_the_desk_records_an_outbound_touchpoint_that_stops_
 
     response = client.post(
         f"/customers/{lead}/log",
-        data={"csrf": csrf_of(client, "/desk"), "kind": "call", "note": "回电确认需求"},
+        data={"csrf": csrf_of(client, "/desk"), "kind": "call", "outcome": "reached", "note": "回电确认需求"},
     )
 
-    assert 303 == response.status_code and response.headers["location"].endswith("notice=recorded")
+    assert 303 == response.status_code and response.headers["location"] == f"/customers/{lead}"
     customer = workspace.app.get_customer(UUID(lead))
     first_response = customer.first_response
     assert first_response is not None
@@ -123,10 +123,10 @@ def test_logging_a_visit_records_a_visit_touchpoint_by_the_agent(workspace: Runn
 
     response = client.post(
         f"/customers/{own[-1]}/log",
-        data={"csrf": csrf_of(client, "/desk"), "kind": "visit", "note": "上门演示样机"},
+        data={"csrf": csrf_of(client, "/desk"), "kind": "visit", "outcome": "reached", "note": "上门演示样机"},
     )
 
-    assert 303 == response.status_code and response.headers["location"].endswith("notice=recorded")
+    assert 303 == response.status_code and response.headers["location"] == f"/customers/{own[-1]}"
     chain = workspace.app.get_customer(UUID(own[-1])).touchpoints.values()
     [visit] = [t for t in chain if t.channel == "visit"]
     assert ("outbound", "a-wang") == (visit.direction, visit.actor)
@@ -143,7 +143,8 @@ def test_a_director_sees_the_board_and_a_rep_does_not(workspace: RunningWorkspac
     assert owners <= {"a-wang", "a-li", "a-chen", "m-zhao", "d-qian"} and "a-li" in owners
     assert board["visible"] == len(expected_customers(workspace, "m-zhao"))
     assert board["escalations"], "the demo escalates overdue leads to m-zhao"
-    assert 404 == rep.get("/board", headers={"accept": "text/html"}).status_code
+    refused = rep.get("/board", headers={"accept": "text/html"})
+    assert 403 == refused.status_code and "无权限" in refused.text
 
 
 def test_reads_and_sign_ins_leave_audit_rows(workspace: RunningWorkspace) -> None:
@@ -193,10 +194,10 @@ def test_escalations_are_found_by_plain_and_prefixed_agent_ids() -> None:
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        ("/api/desk?days=abc", "days must be a whole number"),
-        ("/api/desk?channel=fax", "unknown channel 'fax'"),
-        ("/api/board?from=yesterday", "from='yesterday' is not a date like 2026-03-01"),
-        ("/api/board?from=2026-03-05&to=2026-03-01", "from must be before to"),
+        ("/api/desk?days=abc", "天数须为整数"),
+        ("/api/desk?channel=fax", "未知渠道 'fax'"),
+        ("/api/board?from=yesterday", "日期 from='yesterday' 无效，请写成 2026-03-01 的形式"),
+        ("/api/board?from=2026-03-05&to=2026-03-01", "开始日期须早于结束日期"),
     ],
 )
 def test_bad_query_input_is_a_one_line_error(workspace: RunningWorkspace, path: str, message: str) -> None:
