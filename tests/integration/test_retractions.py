@@ -57,7 +57,8 @@ def test_a_retracted_reply_no_longer_counts_as_the_first_response(tmp_path: Path
     ).fetchone()
     assert (1, pytest.approx(2.0)) == web
     kept = connection.execute(
-        "SELECT t.touchpoint_id, r.actor, r.reason FROM touchpoints t JOIN ec.retractions r USING (touchpoint_id)"
+        "SELECT t.touchpoint_id, r.actor, r.reason FROM touchpoints t "
+        "JOIN ec.retractions r USING (touchpoint_id)"
     ).fetchall()
     assert [("mistake", "a-wang", "记错了客户")] == kept
     customer = app.get_customer(customer_id)

@@ -123,7 +123,12 @@ def test_logging_a_visit_records_a_visit_touchpoint_by_the_agent(workspace: Runn
 
     response = client.post(
         f"/customers/{own[-1]}/log",
-        data={"csrf": csrf_of(client, "/desk"), "kind": "visit", "outcome": "reached", "note": "上门演示样机"},
+        data={
+            "csrf": csrf_of(client, "/desk"),
+            "kind": "visit",
+            "outcome": "reached",
+            "note": "上门演示样机",
+        },
     )
 
     assert 303 == response.status_code and response.headers["location"] == f"/customers/{own[-1]}"
