@@ -421,7 +421,7 @@ def summarise(touchpoint: RecordableTouchpoint) -> str:
         case WebForm(payload=p):
             asked = "；".join(f"{name}：{value}" for name, value in p.fields.items() if value.strip())
             source = f"（来源 {p.utm.source}/{p.utm.medium}）" if p.utm and p.utm.source else ""
-            return f"{asked or '表单 ' + p.form_id}{source}"
+            return f"{asked or '表单 #' + p.form_id}{source}"
         case DouyinDM(payload=p):
             return p.text or "（图片或视频）"
         case ExpoScan(payload=p):

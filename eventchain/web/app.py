@@ -42,6 +42,7 @@ from eventchain.web.pages import (
     board_api,
     board_page,
     customer_data,
+    customers_csv,
     customers_data,
     desk_data,
     desk_live_api,
@@ -68,6 +69,7 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
         SignInLimiter(chain.clock),
         GroupCommit(chain),
         figures=FigureCache(snapshot.identity, max_stale=max_stale),
+        data_dir=Path(settings.data_dir),
     )
 
     def page(
@@ -99,6 +101,7 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
         Route("/desk", page(html_of(desk_data, "desk.html"))),
         Route("/board", page(board_page)),
         Route("/customers", page(html_of(customers_data, "customers.html"))),
+        Route("/customers.csv", page(customers_csv)),
         Route("/customers/{customer_id}", page(html_of(customer_data, "customer.html"))),
         Route("/customers/{customer_id}/log", page(log_action), methods=["POST"]),
         Route("/customers/{customer_id}/retract", page(retract_action), methods=["POST"]),

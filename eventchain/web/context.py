@@ -70,6 +70,7 @@ class Workspace:
     # agent answered that the published snapshot may not show answered yet.
     _flashes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _answered: dict[tuple[str, str], float] = field(default_factory=dict)
+    data_dir: Path = Path("data")  # where derived copies (exports) are listed
 
     def __post_init__(self) -> None:
         if self.figures is None:

@@ -184,10 +184,12 @@ WORDS.update(
         ),
         "bad_request_hint": ("请求有误：{detail}", "Bad request: {detail}"),
         "unavailable_hint": (
-            "暂无数据快照：投影服务尚未发布数据，请稍后刷新或联系管理员运行 eventchain serve。",
+            "暂无数据快照：投影服务尚未发布数据，请稍后刷新，或联系管理员启动服务。",
             "No snapshot yet: try again shortly or ask the operator to run eventchain serve.",
         ),
         "server_error_hint": ("服务器错误，请稍后重试。", "Server error: try again shortly."),
+        "forbidden": ("请求被拒绝：表单已过期，请刷新页面后重试", "Request refused (missing CSRF token)"),
+        "no_snapshot": ("暂无数据快照：请联系管理员启动服务", "No snapshot yet: run eventchain serve"),
         "overdue_by": ("已超时", "overdue"),
         "minutes_short": ("分钟", "min"),
         "hours_short": ("小时", "h"),
@@ -195,9 +197,9 @@ WORDS.update(
         "hours_unit": ("小时", "h"),
         "period_all": ("全部时间", "All time"),
         "pipeline_note": (
-            "管道按当前阶段统计有预算的客户；漏斗统计期间内首次接触的所有客户（含无预算者），两者人数因此可能不同。",
-            "Pipeline counts customers with a budget by current stage; the funnel counts every customer "
-            "first touched in the period.",
+            "管道与漏斗统计同一批客户（期间内有线索的客户）；金额只合计填写了预算的客户。",
+            "Pipeline and funnel count the same customers (a lead in the period); the amount sums "
+            "those who stated a budget.",
         ),
         "stage_facts_note": (
             "“已联系”由记录在案的首次响应自动得出；其余阶段需人工推进并以触点为依据。",

@@ -3,6 +3,8 @@ read goes through the role's visible customers and is audited."""
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 from typing import Any, Final
 
@@ -10,8 +12,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from adapters.derived_files import record_derived
 from application.rep_actions import OUTCOMES, kinds_for
 from domain.touchpoints import CHANNELS
+from eventchain.output import neutralise
 from eventchain.web.context import (
     DESK_ROWS,
     User,
@@ -24,7 +28,7 @@ from eventchain.web.context import (
     slots_of,
 )
 from projections import workspace_queries as figures
-from projections.queries import Window, load_report_data
+from projections.queries import Window, load_report_data, silent_customers
 from projections.visibility import load_visible_customers
 
 
@@ -111,6 +115,8 @@ def board_data(request: Request, workspace: Workspace, user: User) -> dict[str, 
 
 
 def _board_figures(workspace: Workspace, user: User, window: Window) -> dict[str, Any]:
+    """Every panel over the same period (leads whose lead time is in ``window``; escalations by
+    their deadline), so each figure and its drill-down agree."""
     with workspace.snapshot.cursor() as connection:
         report = load_report_data(connection, user.role, window, user.team)
         return {
@@ -118,17 +124,17 @@ def _board_figures(workspace: Workspace, user: User, window: Window) -> dict[str
             "as_of": report.as_of,
             "freshness": figures.freshness(connection),
             "per_rep": figures.per_rep(connection, window).dicts(),
-            "escalations": figures.escalations_to(connection, user.agent_id).dicts()
+            "escalations": figures.escalations_to(connection, user.agent_id, window).dicts()
             if user.role.agent_id
             else [],
             "conversion_channel": figures.conversion(figures.stage_counts(connection, "channel", window)),
             "conversion_city": figures.conversion(figures.stage_counts(connection, "city", window)),
             "funnel": report.funnel,
             "ctre": report.ctre,
-            "trend": figures.weekly_ctre(connection, report.as_of),
+            "trend": figures.weekly_ctre(connection, report.as_of, window=window),
             "heatmap": report.heatmap,
-            "pipeline": figures.pipeline_value(connection).dicts(),
-            "silent": report.silent_customers,
+            "pipeline": figures.pipeline_value(connection, window).dicts(),
+            "silent": silent_customers(connection, window),
             "data_health": report.data_health,
             "window": window,
         }
@@ -152,6 +158,9 @@ def board_page(request: Request, workspace: Workspace, user: User) -> Response:
             "trend_top": max((c.ctre_hours or 0 for _, c in data["trend"]), default=0),
             "query_from": request.query_params.get("from", ""),
             "query_to": request.query_params.get("to", ""),
+            "period": "".join(
+                f"&{k}={request.query_params[k]}" for k in ("from", "to") if request.query_params.get(k)
+            ),
             **data,
         },
     )
@@ -177,19 +186,74 @@ def board_api(request: Request, workspace: Workspace, user: User) -> Response:
     return json_response(data)
 
 
-FILTERS: Final = ("stage", "channel", "owner", "city")
+FILTERS: Final = ("q", "stage", "channel", "owner", "city", "tag", "from", "to", "sort")
+PAGE_SIZE: Final = 50
+EXPORT_ROWS: Final = 10_000
+
+
+def customer_query(request: Request, page_size: int = PAGE_SIZE) -> figures.CustomerQuery:
+    params = request.query_params
+    try:
+        page = max(1, int(params.get("page", "1")))
+    except ValueError:
+        raise HTTPException(400, "页码须为整数") from None
+    return figures.CustomerQuery(
+        text=params.get("q", "")[:100],
+        stage=params.get("stage", ""),
+        channel=params.get("channel", ""),
+        owner=params.get("owner", ""),
+        city=params.get("city", ""),
+        tag=params.get("tag", ""),
+        window=period_of(request),
+        sort=params.get("sort", "last_touch"),
+        page=page,
+        page_size=page_size,
+    )
 
 
 def customers_data(request: Request, workspace: Workspace, user: User) -> dict[str, Any]:
+    query = customer_query(request)
     filters = {k: v for k, v in request.query_params.items() if k in FILTERS and v}
     with workspace.snapshot.cursor() as connection:
         load_visible_customers(connection, user.role, user.team)
-        rows = figures.customers(connection, filters).dicts()
+        rows = figures.customers(connection, query).dicts()
         freshness = figures.freshness(connection)
     audit_read(
         workspace, user, "web.customers", "&".join(f"{k}={v}" for k, v in filters.items()) or "all", len(rows)
     )
-    return {"customers": rows, "filters": filters, "freshness": freshness}
+    total = rows[0]["total"] if rows else 0
+    return {
+        "customers": rows,
+        "total": total,
+        "filters": filters,
+        "page": query.page,
+        "pages": max(1, -(-total // query.page_size)),
+        "sorts": list(figures.SORTS),
+        "owners": sorted(workspace.agents()),
+        "freshness": freshness,
+    }
+
+
+def customers_csv(request: Request, workspace: Workspace, user: User) -> Response:
+    """The customer list as CSV (UTF-8 with BOM, formula-looking cells neutralised), the same
+    filters as the page, audited as a read and listed as a derived copy like ``eventchain export``."""
+    query = customer_query(request, page_size=EXPORT_ROWS)
+    with workspace.snapshot.cursor() as connection:
+        load_visible_customers(connection, user.role, user.team)
+        found = figures.customers(connection, query)
+    columns = [c for c in found.columns if c != "total"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in found.dicts():
+        writer.writerow([neutralise(row[c]) for c in columns])
+    record_derived(workspace.data_dir, "export", None, workspace.app.clock())  # a download: not vouched for
+    audit_read(workspace, user, "web.export", request.url.query or "all", len(found.rows))
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="customers.csv"'},
+    )
 
 
 def customer_data(request: Request, workspace: Workspace, user: User) -> dict[str, Any]:

@@ -173,7 +173,7 @@ def test_reads_and_sign_ins_leave_audit_rows(workspace: RunningWorkspace) -> Non
     assert {"Invited", "SignedIn"} <= kinds
 
 
-def test_escalations_are_found_by_plain_and_prefixed_agent_ids() -> None:
+def test_escalations_are_found_by_plain_and_prefixed_agent_ids_with_their_status() -> None:
     with duckdb.connect() as connection:
         connection.execute(
             "CREATE TABLE customer_360 AS SELECT * FROM (VALUES "
@@ -189,11 +189,17 @@ def test_escalations_are_found_by_plain_and_prefixed_agent_ids() -> None:
             "('00000000-0000-0000-0000-000000000003'::UUID, now(), 'd-qian-2', 2)) "
             "t(customer_id, deadline_at, escalated_to, step)"
         )
+        connection.execute(
+            "CREATE TABLE lead_response AS SELECT * FROM (VALUES "
+            "('00000000-0000-0000-0000-000000000001'::UUID, now(), 0.5), "
+            "('00000000-0000-0000-0000-000000000002'::UUID, NULL::TIMESTAMPTZ, NULL::DOUBLE)) "
+            "t(customer_id, first_response_at, response_hours)"
+        )
         load_visible_customers(connection, EXEC)
 
-        found = {row["display_name"] for row in escalations_to(connection, "d-qian").dicts()}
+        found = {row["display_name"]: row["answered"] for row in escalations_to(connection, "d-qian").dicts()}
 
-    assert {"A", "B"} == found
+    assert {"A": True, "B": False} == found
 
 
 @pytest.mark.parametrize(
@@ -216,7 +222,8 @@ def test_the_boards_pipeline_value_is_the_budgets_the_visible_customers_stated(
     workspace: RunningWorkspace,
 ) -> None:
     director = workspace.sign_in("m-zhao")
-    pipeline = director.get("/api/board").json()["pipeline"]
+    board = director.get("/api/board").json()
+    pipeline = board["pipeline"]
 
     stated = [
         workspace.app.get_customer(UUID(c)).profile_value("budget_cny")
@@ -225,6 +232,39 @@ def test_the_boards_pipeline_value_is_the_budgets_the_visible_customers_stated(
     budgets = [float(b) for b in stated if b is not None]
     assert budgets, "the demo's customers state budgets"
     assert (len(budgets), sum(budgets)) == (
-        sum(row["customers"] for row in pipeline),
+        sum(row["with_budget"] for row in pipeline),
         sum(row["budget_cny"] for row in pipeline),
     )
+    # the pipeline counts the funnel's customers (those with a lead), stage by stage
+    funnel: dict[str, int] = {}
+    for stage, _, customers, _ in board["funnel"]:
+        funnel[stage] = funnel.get(stage, 0) + customers
+    assert funnel == {row["stage"]: row["customers"] for row in pipeline}
+
+
+def test_a_phone_in_any_spelling_finds_the_customer(workspace: RunningWorkspace) -> None:
+    exec_client = workspace.sign_in("d-qian")
+    customer = exec_client.get("/api/customers").json()["customers"][0]["customer_id"]
+    phones = [i for i in workspace.app.get_customer(UUID(customer)).identity_keys if i.startswith("phone:")]
+    assert phones, "the demo's customers have phones"
+    digits = phones[0].removeprefix("phone:+86")
+    spelled = f"+86 {digits[:3]}-{digits[3:7]}-{digits[7:]}"
+
+    found = exec_client.get("/api/customers", params={"q": spelled}).json()["customers"]
+    by_prefix = exec_client.get("/api/customers", params={"q": customer[:8]}).json()["customers"]
+
+    assert [customer] == [c["customer_id"] for c in found]
+    assert customer in {c["customer_id"] for c in by_prefix}
+
+
+def test_the_customer_list_pages_sorts_and_exports_what_the_role_sees(workspace: RunningWorkspace) -> None:
+    client = workspace.sign_in("a-wang")
+    own = expected_customers(workspace, "a-wang")
+
+    first = client.get("/api/customers", params={"sort": "name", "page": 1}).json()
+    exported = client.get("/customers.csv", params={"sort": "name"})
+
+    names = [c["display_name"] for c in first["customers"]]
+    assert names == sorted(names) and first["total"] == len(own)
+    lines = exported.text.lstrip("\ufeff").splitlines()
+    assert exported.headers["content-type"].startswith("text/csv") and len(lines) == 1 + len(own)
