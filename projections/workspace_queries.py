@@ -282,6 +282,7 @@ class CustomerQuery:
 
     text: str = ""
     stage: str = ""
+    reached: str = ""  # at this stage or beyond (STAGES order, as ``conversion`` counts)
     channel: str = ""  # the lead's channel (first-touch channel for customers without a lead)
     owner: str = ""
     city: str = ""
@@ -314,6 +315,9 @@ def customers(connection: duckdb.DuckDBPyConnection, query: CustomerQuery) -> Ro
         if value:
             conditions.append(f"{column} = ?")
             parameters.append(value)
+    if query.reached in STAGES:
+        conditions.append(f"list_position({list(STAGES)}, c.stage) >= ?")
+        parameters.append(STAGES.index(query.reached) + 1)
     if query.tag:
         conditions.append("list_contains(c.tags, ?)")
         parameters.append(query.tag)

@@ -186,7 +186,7 @@ def board_api(request: Request, workspace: Workspace, user: User) -> Response:
     return json_response(data)
 
 
-FILTERS: Final = ("q", "stage", "channel", "owner", "city", "tag", "from", "to", "sort")
+FILTERS: Final = ("q", "stage", "reached", "channel", "owner", "city", "tag", "from", "to", "sort")
 PAGE_SIZE: Final = 50
 EXPORT_ROWS: Final = 10_000
 
@@ -200,6 +200,7 @@ def customer_query(request: Request, page_size: int = PAGE_SIZE) -> figures.Cust
     return figures.CustomerQuery(
         text=params.get("q", "")[:100],
         stage=params.get("stage", ""),
+        reached=params.get("reached", ""),
         channel=params.get("channel", ""),
         owner=params.get("owner", ""),
         city=params.get("city", ""),

@@ -109,3 +109,108 @@ def test_the_workspace_switches_to_english(page_for: object, workspace: RunningW
     page.goto(f"{workspace.url}/board?lang=en")
 
     assert "Per rep" in page.inner_text("main") and "销售明细" not in page.inner_text("main")
+
+
+def snapshot(workspace: RunningWorkspace, sql: str, parameters: list[object]) -> list[tuple]:  # type: ignore[type-arg]
+    import duckdb
+
+    with duckdb.connect(str(workspace.settings.snapshot_path), read_only=True) as connection:
+        return connection.execute(sql, parameters).fetchall()
+
+
+def test_the_escalation_list_shows_which_are_answered_and_the_response(
+    page_for: object, workspace: RunningWorkspace
+) -> None:
+    page = page_for("m-zhao")  # type: ignore[operator]
+    page.goto(f"{workspace.url}/board")
+
+    rows = page.eval_on_selector_all(
+        "#escalations tr[data-customer]", "rows => rows.map(r => [r.dataset.customer, r.className])"
+    )
+    assert rows, "the demo escalates overdue leads to m-zhao"
+    answered = dict(
+        snapshot(
+            workspace,
+            "SELECT customer_id::VARCHAR, first_response_at IS NOT NULL FROM lead_response "
+            "WHERE list_contains(?, customer_id::VARCHAR)",
+            [[c for c, _ in rows]],
+        )
+    )
+    assert {c: ("answered" if answered[c] else "unanswered") for c, _ in rows} == dict(rows)
+    statuses = page.eval_on_selector_all("#escalations td.status", "cells => cells.map(c => c.innerText)")
+    assert set(statuses) <= {"已响应", "未响应"}
+
+
+def test_the_team_waiting_leads_are_on_the_directors_desk(
+    page_for: object, workspace: RunningWorkspace
+) -> None:
+    page = page_for("m-zhao")  # type: ignore[operator]
+    page.goto(f"{workspace.url}/desk")
+
+    shown = set(
+        page.eval_on_selector_all(
+            "#team-waiting li[data-customer]", "rows => rows.map(r => r.dataset.customer)"
+        )
+    )
+    team = expected_customers(workspace, "m-zhao")
+    waiting = {
+        c
+        for (c, owner) in snapshot(
+            workspace,
+            "SELECT customer_id::VARCHAR, owner_agent_id FROM lead_response WHERE first_response_at IS NULL",
+            [],
+        )
+        if c in team and owner != "m-zhao"
+    }
+    assert waiting, "the demo leaves team leads unanswered"
+    assert waiting == shown
+
+
+def test_a_period_chosen_once_is_honoured_by_every_panel_and_drill_down(
+    page_for: object, workspace: RunningWorkspace
+) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    china = ZoneInfo("Asia/Shanghai")
+    [(first, last)] = snapshot(workspace, "SELECT min(lead_at), max(lead_at) FROM lead_response", [])
+    start = first.astimezone(china).date() + timedelta(days=1)
+    end = last.astimezone(china).date() - timedelta(days=1)
+    page = page_for("d-qian")  # type: ignore[operator]
+    page.goto(f"{workspace.url}/board")
+    page.fill("#period input[name=from]", start.isoformat())
+    page.fill("#period input[name=to]", end.isoformat())
+    page.click("#period button")
+    page.wait_for_url("**/board?from=*")
+
+    from_ts = datetime.combine(start, datetime.min.time(), tzinfo=china)
+    to_ts = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=china)
+    expected = dict(
+        snapshot(
+            workspace,
+            "SELECT channel, leads FROM ctre_between(?, ?, (SELECT as_of FROM ec.watermark))",
+            [from_ts, to_ts],
+        )
+    )
+    [(ctre_hours,)] = snapshot(
+        workspace,
+        "SELECT ctre_hours FROM ctre_between(?, ?, (SELECT as_of FROM ec.watermark)) WHERE channel = '*'",
+        [from_ts, to_ts],
+    )
+    assert f"{ctre_hours:,.2f}" in page.inner_text("#ctre-total")
+    lead_cells = page.eval_on_selector_all(
+        "#funnel-channel tr", "rows => rows.slice(1).map(r => [r.cells[0].innerText, r.cells[1].innerText])"
+    )
+    funnel = {channel: int(n.split()[0]) for channel, n in lead_cells}
+    labels = {
+        "web_form": "官网表单",
+        "douyin_dm": "抖音私信",
+        "expo_scan": "展会扫码",
+        "call_400": "400 电话",
+    }
+    assert {labels.get(c, c): n for c, n in expected.items() if c != "*"} == funnel
+    links = page.eval_on_selector_all("main a[href^='/customers?']", "links => links.map(a => a.href)")
+    assert links and all(f"from={start}" in link and f"to={end}" in link for link in links)
+    drill = page.eval_on_selector("#funnel-channel tr:nth-child(2) td a", "a => [a.href, a.innerText]")
+    page.goto(drill[0])
+    assert int(drill[1]) == int(page.inner_text("#customers-total"))

@@ -214,3 +214,23 @@ def test_a_refusal_is_a_chinese_error_and_the_note_stays_in_the_form(
     assert page.query_selector("#notice") is None
     assert "客户说下周再联系" == page.input_value("#log-form textarea[name=note]")
     assert workspace.app.get_customer(UUID(customer)).first_response is None
+
+
+@pytest.mark.parametrize("width_name", list(WIDTHS))
+def test_a_phone_written_with_country_code_and_dashes_finds_the_customer(
+    page_for: Any, workspace: RunningWorkspace, width_name: str
+) -> None:
+    phone = "13800138000" if width_name == "desktop" else "13900139000"
+    customer, owner, _ = new_lead(workspace, phone=phone)
+    page = page_for(owner, WIDTHS[width_name])
+    page.goto(f"{workspace.url}/customers")
+
+    page.fill("#search input[name=q]", f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}")
+    page.click("#search button")
+    page.wait_for_selector("#customers-total")
+
+    rows = page.eval_on_selector_all(
+        "#customers tr[data-customer]", "rows => rows.map(r => r.dataset.customer)"
+    )
+    assert [customer] == rows
+    assert fits(page)
