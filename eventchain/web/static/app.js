@@ -1,5 +1,5 @@
 // Countdowns tick from the server's clock (data-seconds at render time). The desk asks
-// /api/desk/live every second and swaps in its waiting list when it changes (the count goes
+// /api/desk/live twice a second and swaps in its waiting list when it changes (the count goes
 // in the title, an optional sound plays); other pages reload when the analyst snapshot is
 // republished (polls /api/freshness). A submitted form is sent once.
 (function () {
@@ -90,7 +90,7 @@
         })
         .catch(function () {})
         .finally(function () { busy = false; });
-    }, 1000);
+    }, 500);
     return;
   }
 
