@@ -176,3 +176,7 @@ def touchpoint_histories(draw: st.DrawFn, max_size: int = 25) -> list[Any]:
             )
         )
     return result
+
+
+# Customer.TouchpointRetracted: why a person declares a record a mistake (free text, never empty).
+retraction_reasons = text.filter(lambda reason: bool(reason.strip()))

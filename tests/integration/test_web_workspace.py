@@ -268,3 +268,5 @@ def test_the_customer_list_pages_sorts_and_exports_what_the_role_sees(workspace:
     assert names == sorted(names) and first["total"] == len(own)
     lines = exported.text.lstrip("\ufeff").splitlines()
     assert exported.headers["content-type"].startswith("text/csv") and len(lines) == 1 + len(own)
+    exports = [r for r in list_reads(workspace.app, actor="a-wang") if r.action == "web.export"]
+    assert [(len(own), "web")] == [(r.rows, r.via) for r in exports]
