@@ -92,9 +92,8 @@ def log_contact(
     sent twice records once and answers the same. Raises ActionError when it cannot be
     recorded."""
     if kind == "reply":  # the JSON API's older word: the first channel with a connector
-        kind = next(
-            (k for k in ("wecom", "douyin") if k in available_kinds(app.get_customer(customer_id))), kind
-        )
+        available = available_kinds(app.get_customer(customer_id))
+        kind = next((k for k in ("wecom", "douyin") if k in available), "wecom")
     if kind not in LOGGABLE:
         raise ActionError(f"请选择记录类型（{'、'.join(KIND_NAMES.values())}）")
     text = note.strip()

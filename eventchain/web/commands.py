@@ -95,6 +95,7 @@ def retract_action(request: Request, workspace: Workspace, user: User) -> Respon
 
     def run(uuid: UUID, form: dict[str, str]) -> tuple[str, Logged | None]:
         retract_contact(workspace.app, uuid, touchpoint_id, reason, user.agent_id)
+        workspace.unanswered(user.agent_id, str(uuid))  # it may be waiting again: the desk shows it
         return "已更正：原记录保留在历史中，不再计入响应与跟进", None
 
     shown = {"retracted": {"touchpoint_id": touchpoint_id, "reason": reason.strip(), "by": user.agent_id}}

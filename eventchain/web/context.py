@@ -105,6 +105,9 @@ class Workspace:
     def answered(self, agent_id: str, customer_id: str) -> None:
         self._answered[(agent_id, customer_id)] = time.monotonic()
 
+    def unanswered(self, agent_id: str, customer_id: str) -> None:
+        self._answered.pop((agent_id, customer_id), None)
+
     def recently_answered(self, agent_id: str) -> set[str]:
         """Leads ``agent_id`` answered in the last ANSWERED_MEMORY seconds: the desk leaves them
         out at once instead of waiting for the projector to publish the answer."""

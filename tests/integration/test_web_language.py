@@ -109,3 +109,24 @@ def test_every_template_uses_the_catalogue_for_its_words() -> None:
             found[template.name] = words
 
     assert {} == found
+
+
+def test_a_refused_stage_move_says_in_chinese_which_evidence_to_record(workspace: RunningWorkspace) -> None:
+    client = workspace.sign_in("a-wang")
+    customer = sorted(expected_customers(workspace, "a-wang"))[0]
+    inbound = client.get(f"/api/customers/{customer}").json()["timeline"][0]["touchpoint_id"]
+
+    page = client.post(
+        f"/customers/{customer}/stage",
+        data={
+            "csrf": csrf_of(client, "/desk"),
+            "stage": "solution",
+            "evidence": inbound,
+            "reason": "客户要方案",
+        },
+        headers={"accept": "text/html"},
+    )
+
+    assert 400 == page.status_code
+    assert "无法进入「方案」阶段" in page.text and "请先记录一次联系" in page.text
+    assert set() == english_words(visible_text(page.text))
