@@ -66,7 +66,11 @@ def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, A
             )
 
     leads, team, silent, freshness = workspace.cached(
-        (str(user.role), user.team, "desk", channel, days, live), compute, user.agent_id, current=live
+        # the minute is in the key: "no follow-up for N days" counts from now, snapshot moved or not
+        (str(user.role), user.team, "desk", channel, days, live, now.replace(second=0, microsecond=0)),
+        compute,
+        user.agent_id,
+        current=live,
     )
     answered = workspace.recently_answered(user.agent_id)
 

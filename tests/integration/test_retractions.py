@@ -90,3 +90,29 @@ def test_a_retraction_needs_a_reason_and_an_outbound_touchpoint(tmp_path: Path) 
     retract_contact(app, customer_id, "mistake", "记错了", "a-wang")
     with pytest.raises(ActionError, match="已经更正"):
         retract_contact(app, customer_id, "mistake", "再次", "a-wang")
+
+
+def test_a_recorded_first_response_makes_a_lead_contacted_until_it_is_retracted(tmp_path: Path) -> None:
+    app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
+    app.record(
+        [
+            envelope("only-lead", "web_form", T0, "13700000009"),
+            envelope(
+                "only-call",
+                "call_400",
+                T0 + timedelta(minutes=5),
+                "13700000009",
+                direction="outbound",
+                actor="a-li",
+            ),
+        ]
+    )
+    customer_id = app.find_customer("phone:13700000009").id
+    views = project(app, tmp_path / "views.duckdb")
+    stage = "SELECT stage FROM customer_360 WHERE customer_id = ?"
+    assert ("contacted",) == views.connection.execute(stage, [customer_id]).fetchone()
+
+    retract_contact(app, customer_id, "only-call", "并未接通", "a-li")
+    Projector(app, views).catch_up()
+
+    assert ("lead",) == views.connection.execute(stage, [customer_id]).fetchone()

@@ -5,6 +5,7 @@ by the signed-in agent that stops the lead's first-response clock."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import duckdb
@@ -270,3 +271,20 @@ def test_the_customer_list_pages_sorts_and_exports_what_the_role_sees(workspace:
     assert exported.headers["content-type"].startswith("text/csv") and len(lines) == 1 + len(own)
     exports = [r for r in list_reads(workspace.app, actor="a-wang") if r.action == "web.export"]
     assert [(len(own), "web")] == [(r.rows, r.via) for r in exports]
+
+
+def test_no_follow_up_for_n_days_counts_from_the_service_clock(workspace: RunningWorkspace) -> None:
+    client = workspace.sign_in("a-wang")
+    last_event = max(c["last_touch_at"] for c in client.get("/api/customers").json()["customers"])
+    days = (workspace.clock() - datetime.fromisoformat(last_event)).days + 30  # nobody followed up is due yet
+    query = {"channel": "wecom_msg", "days": days}
+
+    before = {c["customer_id"] for c in client.get("/api/desk", params=query).json()["no_follow_up"]}
+    workspace.clock.offset += timedelta(days=60)  # time passes; no event arrives
+    try:
+        later = workspace.sign_in("a-wang")  # the session of 60 days ago has expired
+        after = {c["customer_id"] for c in later.get("/api/desk", params=query).json()["no_follow_up"]}
+    finally:
+        workspace.clock.offset -= timedelta(days=60)
+
+    assert before < after, "a-wang's WeCom customers fall due as time passes"
