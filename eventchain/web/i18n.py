@@ -219,7 +219,6 @@ WORDS.update(
 )
 LABELS.update(
     {
-        "channel.wecom_msg": ("企业微信", "WeCom"),
         "channel.sms": ("短信", "SMS"),
         "channel.email": ("邮件", "E-mail"),
         "tag.urgent": ("急", "urgent"),
@@ -245,10 +244,6 @@ LABELS.update(
         "identity.uscc": ("统一社会信用代码", "USCC"),
         "identity.pos_card": ("会员卡", "POS card"),
         "identity.xhs_id": ("小红书", "Xiaohongshu"),
-        "column.silent_days": ("沉默天数", "Days silent"),
-        "column.import_batch": ("导入批次", "Import batch"),
-        "column.metric": ("指标", "Metric"),
-        "column.value": ("值", "Value"),
         "sort.last_touch": ("最近触点", "Last touch"),
         "sort.name": ("姓名", "Name"),
         "sort.first_touch": ("首次接触", "First touch"),
