@@ -288,3 +288,36 @@ def test_no_follow_up_for_n_days_counts_from_the_service_clock(workspace: Runnin
         workspace.clock.offset -= timedelta(days=60)
 
     assert before < after, "a-wang's WeCom customers fall due as time passes"
+
+
+def test_a_douyin_lead_is_answered_on_douyin_through_the_json_api(workspace: RunningWorkspace) -> None:
+    client = workspace.sign_in("d-qian")
+    on_douyin = [
+        c["customer_id"]
+        for c in client.get("/api/customers", params={"channel": "douyin_dm"}).json()["customers"]
+        if any(
+            i.startswith("douyin_open_id:")
+            for i in workspace.app.get_customer(UUID(c["customer_id"])).identity_keys
+        )
+    ]
+    assert on_douyin, "the demo has Douyin leads"
+    customer = on_douyin[0]
+    token = csrf_of(client, "/desk")
+    form = {
+        "csrf": token,
+        "kind": "douyin",
+        "outcome": "sent",
+        "note": "您好，样品下周寄出",
+        "request_key": "a1b2c3d4e5f6",
+    }
+
+    first = client.post(f"/customers/{customer}/log", data=form, headers={"x-csrf-token": token})
+    again = client.post(f"/customers/{customer}/log", data=form, headers={"x-csrf-token": token})
+
+    assert first.json() == again.json() == {"recorded": "web-douyin-a1b2c3d4e5f6"}
+    replies = [
+        t
+        for t in workspace.app.get_customer(UUID(customer)).touchpoints.values()
+        if "样品下周寄出" in t.summary
+    ]
+    assert [("douyin_dm", "outbound", "d-qian")] == [(t.channel, t.direction, t.actor) for t in replies]
