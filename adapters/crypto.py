@@ -50,6 +50,7 @@ PERSONAL: Final[dict[str, dict[str, Any]]] = {
     get_topic(Customer.Unmerged): {"identity_keys": []},
     get_topic(Customer.Corrected): {"value": ERASED_TEXT},
     get_topic(Customer.IdentityLinkHeld): {"identity_key": ERASED_TEXT, "reason": ERASED_TEXT},
+    get_topic(Customer.TouchpointRetracted): {"reason": ERASED_TEXT},
 }
 
 

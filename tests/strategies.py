@@ -16,11 +16,15 @@ from domain.touchpoints import (
     Contact,
     DouyinDM,
     DouyinPayload,
+    Email,
+    EmailPayload,
     EngineerLog,
     EngineerLogPayload,
     ExpoScan,
     ExpoScanPayload,
     Identity,
+    Sms,
+    SmsPayload,
     Utm,
     Visit,
     VisitPayload,
@@ -108,6 +112,8 @@ payloads: dict[str, Any] = {
         duration_min=st.none() | st.integers(0, 600),
         summary=st.none() | text,
     ),
+    "sms": st.builds(SmsPayload, message_id=ids, agent_id=st.none() | ids, text=st.none() | text),
+    "email": st.builds(EmailPayload, message_id=ids, subject=st.none() | short_text, text=st.none() | text),
 }
 ENVELOPES = {
     "web_form": WebForm,
@@ -117,6 +123,8 @@ ENVELOPES = {
     "engineer_log": EngineerLog,
     "wecom_msg": WecomMsg,
     "visit": Visit,
+    "sms": Sms,
+    "email": Email,
 }
 
 
@@ -168,3 +176,7 @@ def touchpoint_histories(draw: st.DrawFn, max_size: int = 25) -> list[Any]:
             )
         )
     return result
+
+
+# Customer.TouchpointRetracted: why a person declares a record a mistake (free text, never empty).
+retraction_reasons = text.filter(lambda reason: bool(reason.strip()))
