@@ -95,6 +95,11 @@ class KeyStore:
         self._check(kek)
         self.index_key = self._index_key(kek)
 
+    def purpose_key(self, purpose: bytes) -> bytes:
+        """A key of its own for one purpose (e.g. authenticating follower checkpoints),
+        derived from the key-encryption key."""
+        return _derive(self._kek, purpose)
+
     # --- SQL ------------------------------------------------------------------------
 
     def _execute(self, sql: str, params: tuple[Any, ...] = (), fetch: bool = False) -> list[tuple[Any, ...]]:
