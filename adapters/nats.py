@@ -174,8 +174,21 @@ def bounded_body(data: bytes, headers: dict[str, str], max_payload: int) -> byte
 
 
 def header_value(text: str, limit: int) -> str:
-    # a header value holding CR/LF would break the protocol line (the server drops the connection)
-    return _HEADER_UNSAFE.sub("?", text)[:limit]
+    # a header value holding CR/LF would break the protocol line (the server drops the connection);
+    # nats-py reads header values as ASCII, so other characters travel as \uXXXX (header_text)
+    safe = _HEADER_UNSAFE.sub("?", text).encode("ascii", "backslashreplace").decode("ascii")
+    return safe[:limit]
+
+
+def header_text(value: object) -> str:
+    """A header value as header_value wrote it, its backslash-u escapes turned back into text."""
+    text = str(value)
+    if "\\" not in text:
+        return text
+    try:
+        return text.encode("ascii").decode("unicode_escape")
+    except (UnicodeError, ValueError):
+        return text
 
 
 @dataclass(frozen=True, slots=True)

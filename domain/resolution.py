@@ -38,6 +38,7 @@ class Placement:
     touchpoint_id: str
     customer_id: UUID
     recorded: bool  # False: a duplicate touchpoint_id, nothing recorded
+    held: str = ""  # why a link it carries was held back instead of merged ("" if none)
 
 
 class BatchResolver:
@@ -69,8 +70,9 @@ class BatchResolver:
             if accepted.touchpoint_id in candidate.touchpoints:
                 return Placement(accepted.touchpoint_id, candidate.id, recorded=False)
 
+        held = ""
         if candidates:
-            survivor = self._merge(candidates, accepted.touchpoint_id)
+            survivor, held = self._merge(candidates, accepted.touchpoint_id)
         else:
             survivor = Customer.start(accepted.touchpoint_id, self._recorded_at)
             self._customers[survivor.id] = survivor
@@ -88,14 +90,17 @@ class BatchResolver:
                 claim = IdentityIndex.claim(self._pseudonym(key), survivor.id, self._recorded_at)
             self._index[key] = survivor.id
             self._changed[claim.id] = claim
-        return Placement(accepted.touchpoint_id, survivor.id, recorded=True)
+        return Placement(accepted.touchpoint_id, survivor.id, recorded=True, held=held)
 
-    def _merge(self, candidates: list[Customer], touchpoint_id: str) -> Customer:
+    def _merge(self, candidates: list[Customer], touchpoint_id: str) -> tuple[Customer, str]:
+        """The survivor, and why a link was held back ("" when every candidate merged)."""
         survivor, *others = candidates
         if len(candidates) > MAX_CUSTOMERS_JOINED:
-            return survivor  # held: the shared identities make them duplicate candidates
+            return survivor, "over-merge"  # held: the shared identities make them duplicate candidates
+        held = ""
         for other in others:
             if survivor.conflicting_unique_identities(other):
+                held = "merge-protection"
                 continue  # merge protection: leave it to an operator (eventchain duplicates)
             survivor.absorb(
                 other,
@@ -104,7 +109,7 @@ class BatchResolver:
                 recorded_at=self._recorded_at,
             )
             self._changed[other.id] = other
-        return survivor
+        return survivor, held
 
     def _live_customers(self, customer_ids: Iterable[UUID]) -> list[Customer]:
         live: dict[UUID, Customer] = {}

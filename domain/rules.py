@@ -96,6 +96,12 @@ class RulesDocument(Strict, frozen=True):
     silence: Silence = msgspec.field(default_factory=Silence)
     stages: dict[str, Gate] = {}
     identities: Identities = msgspec.field(default_factory=Identities)
+    # Form field → the values it may take (seed 002: 科室, 城市, 产品线 …); a web form whose
+    # field holds another value is dead-lettered with the field and the value named.
+    dictionaries: dict[
+        Annotated[str, Meta(min_length=1, max_length=100)],
+        Annotated[list[Annotated[str, Meta(min_length=1, max_length=200)]], Meta(max_length=5000)],
+    ] = {}
 
 
 class RulesError(ValueError):
@@ -160,6 +166,12 @@ def blocked_keys(document: RulesDocument) -> frozenset[str]:
         except InvalidIdentityError as error:
             raise RulesError(f"$.identities.blocked[{index}]", str(error)) from None
     return frozenset(keys)
+
+
+def field_dictionaries(document: RulesDocument) -> dict[str, frozenset[str]]:
+    return {
+        field: frozenset(value.strip() for value in values) for field, values in document.dictionaries.items()
+    }
 
 
 def as_dict(document: RulesDocument) -> dict[str, Any]:

@@ -25,9 +25,11 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Final
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, TypeVar
+from uuid import uuid4
 
 import nats
 import psycopg
@@ -49,6 +51,15 @@ from adapters.nats import (
     header_value,
 )
 from application.event_chain import BatchResult, ConcurrencyRetriesExhaustedError, EventChain
+from domain.intake import (
+    IntakeEntry,
+    IntakeTally,
+    check_dictionaries,
+    entry_of_reject,
+    entry_of_touchpoint,
+    reject_kind,
+)
+from domain.resolution import Placement
 from domain.touchpoints import (
     AcceptedTouchpoint,
     EnvelopeLimits,
@@ -58,6 +69,7 @@ from domain.touchpoints import (
 )
 
 log = logging.getLogger("eventchain.ingest")
+T = TypeVar("T")
 
 # Failures that say nothing about the message: the store or the network is away, or other
 # writers keep winning. They are retried. Any other failure while recording is taken for
@@ -83,6 +95,16 @@ class WorkerStats:
     duplicates: int = 0
     dead_lettered: int = 0
     batches: int = 0
+    # the intake ledger's outcomes counted by this worker (/metrics): (channel, outcome) and
+    # (channel, reason of a dead letter) → messages
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dead_letter_reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def count(self, entries: Sequence[IntakeEntry]) -> None:
+        for entry in entries:
+            self.outcomes[entry.channel, entry.outcome] += 1
+            if entry.outcome == "dead_lettered":
+                self.dead_letter_reasons[entry.channel, entry.reason] += 1
 
 
 class IngestWorker:
@@ -98,9 +120,13 @@ class IngestWorker:
         self.app = app
         self.nats_url = nats_url
         self.config = config or IngestConfig()
-        self.record = record or app.record_batch
+        self.record = record  # None: the application's, with the batch's intake tally
         self.stats = WorkerStats()
-        self.blocked_identities = _refreshed(lambda: _blocked_identities(app), BLOCKED_REFRESH_S)
+        self.blocked_identities: Callable[[], frozenset[str]] = _refreshed(
+            lambda: _blocked_identities(app), BLOCKED_REFRESH_S, frozenset[str]()
+        )
+        no_dictionaries: tuple[int, dict[str, frozenset[str]]] = (0, {})
+        self.dictionaries = _refreshed(lambda: _dictionaries(app), BLOCKED_REFRESH_S, no_dictionaries)
         self.max_payload = 1024 * 1024  # the server's, once connected
 
     def run(self, stop: threading.Event) -> None:
@@ -151,19 +177,53 @@ class IngestWorker:
         valid: list[Any] = []
         received_at = self.app.clock()  # the receive time bounds occurred_at
         limits = replace(self.config.limits, blocked=self.config.limits.blocked | self.blocked_identities())
+        rejects: list[tuple[Any, RejectedTouchpointError, str | None]] = []
         for message in messages:
             try:
                 touchpoint = self.decode(message, received_at, limits)
             except RejectedTouchpointError as error:
-                await self.dead_letter(js, message, error)
+                rejects.append((message, error, None))
             except Exception as error:  # a bug on hostile input: still this message's alone
-                await self.dead_letter(js, message, _unexpected(error), type(error).__name__)
+                rejects.append((message, _unexpected(error), type(error).__name__))
             else:
                 accepted.append(touchpoint)
                 valid.append(message)
                 for key, reason in touchpoint.dropped:
                     log.info("touchpoint %s: identity %s left out: %s", touchpoint.touchpoint_id, key, reason)
+        await self.dead_letter_all(js, rejects)
         return accepted, valid
+
+    async def dead_letter_all(
+        self, js: Any, rejects: list[tuple[Any, RejectedTouchpointError, str | None]]
+    ) -> None:
+        """Records the rejects in the intake ledger, then dead-letters them; if the store cannot
+        record them, they stay unacked and come back (the ledger never misses a dead letter)."""
+        if not rejects:
+            return
+        received_at = self.app.clock()
+        names = self.config.names
+        entries = [
+            entry_of_reject(
+                message.metadata.sequence.stream,
+                message.data or b"",
+                names.channel_of(message.subject),
+                received_at,
+                "other" if exception else reject_kind(error),
+                error.path,
+            )
+            for message, error, exception in rejects
+        ]
+        tally = IntakeTally.count(uuid4(), names.stream, received_at, entries)
+        try:
+            await asyncio.to_thread(self.app.save, tally)
+        except Exception as failure:
+            log.warning(
+                "%d dead letters not tallied (%s); they come back after AckWait", len(rejects), failure
+            )
+            return
+        self.stats.count(entries)
+        for message, error, exception in rejects:
+            await self.dead_letter(js, message, error, exception)
 
     def decode(
         self, message: Any, received_at: Any = None, limits: EnvelopeLimits | None = None
@@ -183,6 +243,8 @@ class IngestWorker:
             raise RejectedTouchpointError(
                 "$.channel", f"is {channel!r} but the message was published on {message.subject!r}"
             )
+        version, dictionaries = self.dictionaries()
+        check_dictionaries(touchpoint.touchpoint, dictionaries, version)
         return touchpoint
 
     async def commit_and_ack(
@@ -194,7 +256,7 @@ class IngestWorker:
             result = await self.commit(accepted, valid, stop)
         except Exception as error:  # not transient: a message of the batch poisons it
             if len(valid) == 1:
-                await self.dead_letter(js, valid[0], _unexpected(error), type(error).__name__)
+                await self.dead_letter_all(js, [(valid[0], _unexpected(error), type(error).__name__)])
                 return
             log.warning(
                 "batch of %d failed (%s: %s); recording one by one", len(valid), type(error).__name__, error
@@ -214,6 +276,13 @@ class IngestWorker:
         self.stats.recorded += result.recorded
         self.stats.duplicates += result.duplicates
         self.stats.batches += 1
+        if len(result.placements) == len(valid):
+            self.stats.count(
+                [
+                    _entry(message.metadata.sequence.stream, touchpoint, placement)
+                    for touchpoint, message, placement in zip(accepted, valid, result.placements, strict=True)
+                ]
+            )
 
     async def commit(
         self, accepted: list[AcceptedTouchpoint], messages: list[Any], stop: threading.Event
@@ -221,7 +290,7 @@ class IngestWorker:
         """Records the batch, retrying through store outages; keeps the messages ours meanwhile."""
         delay = self.config.retry_delay
         while True:
-            task = asyncio.ensure_future(asyncio.to_thread(self.record, accepted))
+            task = asyncio.ensure_future(asyncio.to_thread(self._record, accepted, messages))
             while not task.done():
                 done, _ = await asyncio.wait({task}, timeout=self.config.ack_wait / 3)
                 if not done:
@@ -238,6 +307,20 @@ class IngestWorker:
                     return None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.config.max_retry_delay)
+
+    def _record(self, accepted: Sequence[AcceptedTouchpoint], messages: Sequence[Any]) -> BatchResult:
+        if self.record is not None:
+            return self.record(accepted)
+        stream = self.config.names.stream
+
+        def tally(placements: Sequence[Placement]) -> IntakeTally:
+            entries = [
+                _entry(message.metadata.sequence.stream, touchpoint, placement)
+                for touchpoint, message, placement in zip(accepted, messages, placements, strict=True)
+            ]
+            return IntakeTally.count(uuid4(), stream, self.app.clock(), entries)
+
+        return self.app.record_batch(accepted, tally)
 
     async def _store_answers(self) -> bool:
         try:
@@ -290,23 +373,41 @@ class IngestWorker:
         log.info("dead-lettered %s seq %s: %s", message.subject, metadata.sequence.stream, error)
 
 
+def _entry(sequence: int, accepted: AcceptedTouchpoint, placement: Placement) -> IntakeEntry:
+    """A recorded message with something held back counts as held: an over-merge or merge
+    protection (the resolver's), or a blocked identity left out (the envelope's)."""
+    if not placement.recorded:
+        outcome, reason = "duplicate", ""
+    elif placement.held or accepted.dropped:
+        outcome, reason = "held", placement.held or "blocked"
+    else:
+        outcome, reason = "recorded", ""
+    return entry_of_touchpoint(sequence, accepted.touchpoint, accepted.channel, outcome, reason)
+
+
+def _dictionaries(app: EventChain) -> tuple[int, dict[str, frozenset[str]]]:
+    from application.rules import field_dictionaries_in_force
+
+    return field_dictionaries_in_force(app)
+
+
 def _blocked_identities(app: EventChain) -> frozenset[str]:
     from application.rules import blocked_identities  # application.rules imports the router
 
     return blocked_identities(app)
 
 
-def _refreshed(read: Callable[[], frozenset[str]], seconds: float) -> Callable[[], frozenset[str]]:
+def _refreshed(read: Callable[[], T], seconds: float, initial: T) -> Callable[[], T]:
     """``read()``, called again only when its last value is older than ``seconds``; a failed
     read (the store away) keeps the last value."""
-    last: list[Any] = [frozenset(), -seconds - 1.0]
+    last: list[Any] = [initial, -seconds - 1.0]
 
-    def current() -> frozenset[str]:
+    def current() -> T:
         if time.monotonic() - last[1] > seconds:
             try:
                 last[0] = read()
             except Exception as error:
-                log.warning("blocked identities not read (%s); keeping the last list", error)
+                log.warning("rules not read (%s); keeping the last values", error)
             last[1] = time.monotonic()
         return last[0]  # type: ignore[no-any-return]
 

@@ -19,6 +19,7 @@ from domain.customer import Customer, IdentityIndex
 from domain.dead_letters import DeadLetterAction
 from domain.events import CATALOGUE, kind_of
 from domain.imports import ImportBatch
+from domain.intake import IntakeTally
 from domain.read_audit import ReadAudit
 from domain.roster import Roster
 from domain.rules import RuleSet
@@ -39,9 +40,12 @@ PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Customer.Corrected,
         ImportBatch.Completed,
         RuleSet.RulesRevised,
+        IntakeTally.Counted,
+        DeadLetterAction.Created,
     }
 )
 # Identity index entries, roster and account documents, read audits: no view shows them.
+# (Intake tallies and dead-letter actions are projected: the intake ledger counts them.)
 NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
     {
         IdentityIndex.Created,
@@ -53,6 +57,7 @@ NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Roster.AgentUpdated,
         Roster.AgentLeft,
         ImportBatch.Created,
+        IntakeTally.Created,
         Account.Created,
         Account.Invited,
         Account.PasswordReset,
@@ -64,7 +69,6 @@ NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Account.LinkIssued,
         Account.PasswordChanged,
         ReadAudit.Created,
-        DeadLetterAction.Created,
     }
 )
 # Events that move rows between customers: the views flush their buffers before each.

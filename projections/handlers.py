@@ -15,8 +15,10 @@ from eventsourcing.domain import DomainEvent
 
 from adapters.crypto import ERASED_TEXT  # what an erased text reads as, everywhere
 from domain.customer import PROFILE_FIELDS, Customer, correction_marker
+from domain.dead_letters import DeadLetterAction
 from domain.events import kind_of
 from domain.imports import ImportBatch
+from domain.intake import IntakeTally
 from domain.rules import RulesError, RuleSet, rules_from_dict
 from projections.bulk import insert_rows, insert_staged
 from projections.decoding import StagedBlock, StagedEvent
@@ -65,6 +67,39 @@ _IMPORT_COLUMNS: Final = (
     ("abnormal_char_rows", "BIGINT"),
     ("completed_at", "TIMESTAMPTZ"),
 )
+_INTAKE_COLUMNS: Final = (
+    ("ordinal", "BIGINT"),
+    ("stream", "VARCHAR"),
+    ("sequence", "BIGINT"),
+    ("touchpoint_id", "VARCHAR"),
+    ("channel", "VARCHAR"),
+    ("utm_source", "VARCHAR"),
+    ("utm_medium", "VARCHAR"),
+    ("utm_campaign", "VARCHAR"),
+    ("day", "DATE"),
+    ("outcome", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("path", "VARCHAR"),
+    ("counted_at", "TIMESTAMPTZ"),
+)
+_REDRIVE_COLUMNS: Final = (
+    ("dlq_stream", "VARCHAR"),
+    ("dlq_sequence", "BIGINT"),
+    ("channel", "VARCHAR"),
+    ("republished_as", "BIGINT"),
+    ("acted_at", "TIMESTAMPTZ"),
+)
+# A message is counted once, by its first tally in log order (a batch redelivered after its
+# commit is tallied again, as duplicates: domain/intake.py).
+_INSERT_INTAKE: Final = """
+INSERT INTO ec.intake
+  SELECT stream, sequence, touchpoint_id, channel, utm_source, utm_medium, utm_campaign, day, outcome,
+         reason, path, counted_at
+  FROM intake_staged b
+  WHERE NOT EXISTS (SELECT 1 FROM ec.intake i WHERE i.stream = b.stream AND i.sequence = b.sequence)
+  QUALIFY row_number() OVER (PARTITION BY stream, sequence ORDER BY ordinal) = 1;
+DROP TABLE intake_staged;
+"""
 
 
 @dataclass
@@ -78,6 +113,8 @@ class Segment:
     assignments: list[tuple[Any, ...]] = field(default_factory=list)
     breaches: list[tuple[Any, ...]] = field(default_factory=list)
     imports: list[tuple[Any, ...]] = field(default_factory=list)
+    intake: list[tuple[Any, ...]] = field(default_factory=list)
+    redrives: list[tuple[Any, ...]] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)
     stages: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     tag_changes: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
@@ -220,6 +257,35 @@ class Applier:
             )
         )
 
+    @handles(IntakeTally.Counted)
+    def on_IntakeTally_Counted(self, event: Any) -> None:
+        intake = self.segment.intake
+        for entry in event.entries:
+            intake.append(
+                (
+                    len(intake),
+                    event.stream,
+                    entry["sequence"],
+                    entry["touchpoint_id"],
+                    entry["channel"],
+                    entry["source"],
+                    entry["medium"],
+                    entry["campaign"],
+                    entry["day"],
+                    entry["outcome"],
+                    entry["reason"],
+                    entry["path"],
+                    event.counted_at,
+                )
+            )
+
+    @handles(DeadLetterAction.Created)
+    def on_DeadLetterAction_Created(self, event: Any) -> None:
+        if event.action == "retried":
+            self.segment.redrives.append(
+                (event.stream, event.sequence, event.channel, event.republished_as, event.acted_at)
+            )
+
     @handles(RuleSet.RulesRevised)
     def on_RuleSet_RulesRevised(self, event: Any) -> None:
         """The rules' figures the views show, from the domain's own parse of the document."""
@@ -320,6 +386,14 @@ class Applier:
         insert_rows(connection, "assignments", _ASSIGNMENT_COLUMNS, segment.assignments)
         insert_rows(connection, "sla_breaches", BREACH_COLUMNS, segment.breaches)
         insert_rows(connection, "ec.import_batches", _IMPORT_COLUMNS, segment.imports)
+        insert_rows(connection, "ec.redrives", _REDRIVE_COLUMNS, segment.redrives)
+        if segment.intake:
+            connection.execute(
+                "CREATE OR REPLACE TEMP TABLE intake_staged AS "
+                "SELECT 0::BIGINT AS ordinal, * FROM ec.intake LIMIT 0"
+            )
+            insert_rows(connection, "intake_staged", _INTAKE_COLUMNS, segment.intake)
+            connection.execute(_INSERT_INTAKE)
         for customer_id, owner in segment.owners.items():
             connection.execute(
                 "UPDATE ec.customers SET owner_agent_id = ? WHERE customer_id = ?", [owner, customer_id]

@@ -59,6 +59,12 @@ CREATE TABLE IF NOT EXISTS sla_breaches (
 CREATE TABLE IF NOT EXISTS data_health (import_batch VARCHAR, metric VARCHAR, value DOUBLE);
 -- Columns added after a file was first written (DuckDB keeps an old file's tables as they were).
 ALTER TABLE customer_360 ADD COLUMN IF NOT EXISTS budget_cny DOUBLE;
+CREATE TABLE IF NOT EXISTS ec.intake (
+  stream VARCHAR, sequence BIGINT, touchpoint_id VARCHAR, channel VARCHAR, utm_source VARCHAR,
+  utm_medium VARCHAR, utm_campaign VARCHAR, day DATE, outcome VARCHAR, reason VARCHAR, path VARCHAR,
+  counted_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.redrives (
+  dlq_stream VARCHAR, dlq_sequence BIGINT, channel VARCHAR, republished_as BIGINT, acted_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS ec.rules (
   rule_version INTEGER PRIMARY KEY, revised_at TIMESTAMPTZ, first_response_minutes INTEGER,
   vip_first_response_minutes INTEGER, silence_days INTEGER, document JSON);
@@ -261,9 +267,151 @@ CREATE OR REPLACE VIEW journey_breakpoints AS
   SELECT breakpoint, now, repaired FROM ec.journey_breakpoints_ordered ORDER BY ord;
 """
 
+# The intake ledger (seed 002): what became of every message that reached the ingest, per
+# channel × utm campaign × day (China time, of the envelope's occurred_at). ``ec.intake`` holds
+# each message's first tallied outcome (domain/intake.py); a message whose sequence a retried
+# dead-letter action names is a re-driven copy, counted apart (its original was already
+# counted as dead-lettered). Stream sequences between two tallied ones that no tally names
+# are received and not accounted for (in flight, or lost): they make a row of their own,
+# channel '?', that does not add up — reported, never hidden.
+INTAKE: Final = """
+CREATE OR REPLACE VIEW ec.intake_messages AS
+  SELECT i.*, r.republished_as IS NOT NULL AS redriven
+  FROM ec.intake i LEFT JOIN (SELECT DISTINCT republished_as FROM ec.redrives) r
+    ON r.republished_as = i.sequence;
+CREATE OR REPLACE VIEW ec.intake_unaccounted AS
+  SELECT '?' AS channel, '' AS utm_source, '' AS utm_medium, '' AS utm_campaign,
+         CAST(next_counted_at AT TIME ZONE 'Asia/Shanghai' AS DATE) AS day,
+         sum(next_sequence - sequence - 1) AS messages
+  FROM (SELECT sequence, lead(sequence) OVER w AS next_sequence, lead(counted_at) OVER w AS next_counted_at
+        FROM ec.intake WINDOW w AS (PARTITION BY stream ORDER BY sequence))
+  WHERE next_sequence > sequence + 1
+  GROUP BY ALL;
+CREATE OR REPLACE MACRO ec.intake_daily_of(from_day, to_day) AS TABLE
+  WITH counted AS (
+    SELECT channel, utm_source, utm_medium, utm_campaign, day,
+           count(*) FILTER (WHERE NOT redriven) AS received,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'recorded') AS recorded,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'duplicate') AS duplicates,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered') AS dead_lettered,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered' AND reason = 'schema')
+             AS dead_lettered_schema,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered' AND reason = 'limits')
+             AS dead_lettered_limits,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered' AND reason = 'identity')
+             AS dead_lettered_identity,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered' AND reason = 'dictionary')
+             AS dead_lettered_dictionary,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered'
+                              AND reason NOT IN ('schema', 'limits', 'identity', 'dictionary'))
+             AS dead_lettered_other,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'held') AS held,
+           count(*) FILTER (WHERE redriven) AS redriven,
+           count(*) FILTER (WHERE redriven AND outcome IN ('recorded', 'held')) AS redriven_recorded,
+           0::BIGINT AS import_rejected
+    FROM ec.intake_messages GROUP BY ALL
+    UNION ALL
+    SELECT 'import', '', '', '', CAST(completed_at AT TIME ZONE 'Asia/Shanghai' AS DATE),
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(rejected)::BIGINT
+    FROM ec.import_batches GROUP BY ALL
+    UNION ALL
+    SELECT channel, utm_source, utm_medium, utm_campaign, day, messages,
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    FROM ec.intake_unaccounted),
+  summed AS (
+    SELECT channel, utm_source, utm_medium, utm_campaign, day,
+           sum(received)::BIGINT AS received, sum(recorded)::BIGINT AS recorded,
+           sum(duplicates)::BIGINT AS duplicates, sum(dead_lettered)::BIGINT AS dead_lettered,
+           sum(dead_lettered_schema)::BIGINT AS dead_lettered_schema,
+           sum(dead_lettered_limits)::BIGINT AS dead_lettered_limits,
+           sum(dead_lettered_identity)::BIGINT AS dead_lettered_identity,
+           sum(dead_lettered_dictionary)::BIGINT AS dead_lettered_dictionary,
+           sum(dead_lettered_other)::BIGINT AS dead_lettered_other,
+           sum(held)::BIGINT AS held, sum(redriven)::BIGINT AS redriven,
+           sum(redriven_recorded)::BIGINT AS redriven_recorded,
+           sum(import_rejected)::BIGINT AS import_rejected
+    FROM counted
+    WHERE day >= CAST(from_day AS DATE) AND day < CAST(to_day AS DATE)
+    GROUP BY ALL)
+  SELECT channel, utm_source, utm_medium, utm_campaign, day, received, recorded, duplicates,
+         dead_lettered, dead_lettered_schema, dead_lettered_limits, dead_lettered_identity,
+         dead_lettered_dictionary, dead_lettered_other, held, redriven, redriven_recorded, import_rejected,
+         received - recorded - duplicates - dead_lettered - held AS unaccounted,
+         received = recorded + duplicates + dead_lettered + held AS adds_up
+  FROM summed;
+CREATE OR REPLACE VIEW intake_daily AS
+  SELECT * FROM ec.intake_daily_of(DATE '0001-01-01', DATE '9999-12-31');
+CREATE OR REPLACE MACRO ec.intake_by_channel_of(from_day, to_day, campaign) AS TABLE
+  SELECT channel, day, sum(received)::BIGINT AS received, sum(recorded)::BIGINT AS recorded,
+         sum(duplicates)::BIGINT AS duplicates, sum(dead_lettered)::BIGINT AS dead_lettered,
+         sum(dead_lettered_schema)::BIGINT AS dead_lettered_schema,
+         sum(dead_lettered_limits)::BIGINT AS dead_lettered_limits,
+         sum(dead_lettered_identity)::BIGINT AS dead_lettered_identity,
+         sum(dead_lettered_dictionary)::BIGINT AS dead_lettered_dictionary,
+         sum(dead_lettered_other)::BIGINT AS dead_lettered_other, sum(held)::BIGINT AS held,
+         sum(redriven)::BIGINT AS redriven, sum(redriven_recorded)::BIGINT AS redriven_recorded,
+         sum(import_rejected)::BIGINT AS import_rejected, sum(unaccounted)::BIGINT AS unaccounted,
+         bool_and(adds_up) AS adds_up
+  FROM ec.intake_daily_of(from_day, to_day)
+  WHERE campaign IS NULL OR utm_campaign = campaign
+  GROUP BY channel, day;
+CREATE OR REPLACE VIEW intake_dead_letters AS
+  SELECT channel, utm_campaign, day, reason, path, count(*) AS messages
+  FROM ec.intake_messages WHERE outcome = 'dead_lettered' AND NOT redriven GROUP BY ALL;
+CREATE OR REPLACE VIEW intake_import_rejects AS
+  SELECT source_file, import_batch, CAST(completed_at AT TIME ZONE 'Asia/Shanghai' AS DATE) AS day,
+         rows_read, accepted, rejected
+  FROM ec.import_batches;
+"""
+
+# A customer's source campaign (seed 002: the form's tracking parameters become the customer's
+# source channel): the utm of their earliest recorded touchpoint that carries one.
+SOURCES: Final = """
+CREATE OR REPLACE VIEW ec.customer_sources AS
+  SELECT t.customer_id, arg_min(i.utm_source, t.occurred_at) AS utm_source,
+         arg_min(i.utm_medium, t.occurred_at) AS utm_medium,
+         arg_min(i.utm_campaign, t.occurred_at) AS utm_campaign
+  FROM touchpoints t JOIN ec.intake i USING (touchpoint_id)
+  WHERE i.outcome IN ('recorded', 'held') AND (i.utm_campaign <> '' OR i.utm_source <> '')
+  GROUP BY t.customer_id;
+CREATE OR REPLACE MACRO ec.funnel_by_campaign_of(scope, from_ts, to_ts) AS TABLE
+  SELECT f.stage, l.channel, coalesce(s.utm_source, '') AS utm_source,
+         coalesce(s.utm_medium, '') AS utm_medium, coalesce(s.utm_campaign, '') AS utm_campaign,
+         count(*) AS customers, count(*) FILTER (WHERE l.followed_up_7d) AS followed_up_7d,
+         count(*) FILTER (WHERE l.followed_up_7d) / count(*) AS follow_up_rate_7d
+  FROM customer_360 f JOIN ec.scoped_leads(scope) l USING (customer_id)
+  LEFT JOIN ec.customer_sources s USING (customer_id)
+  WHERE l.lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND l.lead_at < CAST(to_ts AS TIMESTAMPTZ)
+  GROUP BY ALL;
+CREATE OR REPLACE VIEW funnel_by_campaign AS
+  SELECT stage, channel, utm_source, utm_medium, utm_campaign, customers, followed_up_7d, follow_up_rate_7d
+  FROM ec.funnel_by_campaign_of('ec.everyone', TIMESTAMPTZ '0001-01-01 00:00:00+00',
+                                TIMESTAMPTZ '9999-12-31 00:00:00+00');
+CREATE OR REPLACE VIEW ctre_by_campaign AS
+  SELECT coalesce(s.utm_campaign, '') AS utm_campaign, h.channel, count(*) AS leads,
+         count(*) FILTER (WHERE h.answered) AS responded, avg(h.hours) AS mean_response_hours
+  FROM ec.lead_hours('ec.everyone', TIMESTAMPTZ '0001-01-01 00:00:00+00',
+                     TIMESTAMPTZ '9999-12-31 00:00:00+00', (SELECT as_of FROM ec.watermark)) h
+  LEFT JOIN ec.customer_sources s USING (customer_id)
+  GROUP BY ALL;
+"""
+
 # In dependency order.
 VIEWS: Final = "".join(
-    (EVERYONE, RULES_IN_FORCE, WATERMARK, LEAD_HOURS, CTRE, FUNNEL, HEATMAP, BREACHES, SILENCE, BREAKPOINTS)
+    (
+        EVERYONE,
+        RULES_IN_FORCE,
+        WATERMARK,
+        LEAD_HOURS,
+        CTRE,
+        FUNNEL,
+        HEATMAP,
+        BREACHES,
+        SILENCE,
+        BREAKPOINTS,
+        INTAKE,
+        SOURCES,
+    )
 )
 
 PUBLIC_RELATIONS: Final = (
@@ -278,4 +426,9 @@ PUBLIC_RELATIONS: Final = (
     "silent_customers",
     "journey_breakpoints",
     "data_health",
+    "intake_daily",
+    "intake_dead_letters",
+    "intake_import_rejects",
+    "funnel_by_campaign",
+    "ctre_by_campaign",
 )
