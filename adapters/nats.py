@@ -53,6 +53,10 @@ class NatsNames:
     dlq_stream: str = "TOUCHPOINTS_DLQ"
     dlq_prefix: str = "dlq.touchpoints"
     durable: str = "eventchain-ingest"
+    # upstream's batch manifests: how many a channel sent per campaign and day (domain/intake.py)
+    manifest_stream: str = "INTAKE_MANIFESTS"
+    manifest_prefix: str = "manifests"
+    manifest_durable: str = "eventchain-manifests"
 
     def subject(self, channel: str) -> str:
         return f"{self.subject_prefix}.{channel}"
@@ -138,6 +142,13 @@ async def ensure_streams(nc: NATS, config: IngestConfig) -> None:
             duplicate_window=config.duplicate_window,
             max_age=config.dlq_max_age,
         ),
+        api.StreamConfig(
+            name=names.manifest_stream,
+            subjects=[f"{names.manifest_prefix}.>"],
+            storage=api.StorageType.FILE,
+            duplicate_window=config.duplicate_window,
+            max_age=config.dlq_max_age,
+        ),
     )
     for stream in streams:
         try:
@@ -154,10 +165,19 @@ async def ensure_streams(nc: NATS, config: IngestConfig) -> None:
         max_ack_pending=max(10_000, config.batch * 4),
         deliver_policy=api.DeliverPolicy.ALL,
     )
-    try:
-        await js.add_consumer(names.stream, consumer)  # creates, or updates a compatible existing one
-    except BadRequestError as error:  # a change the server refuses to apply in place: keep the old one
-        log.warning("consumer %s kept as is: %s", names.durable, error)
+    manifests = api.ConsumerConfig(
+        durable_name=names.manifest_durable,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=config.ack_wait,
+        max_deliver=config.max_deliver,
+        filter_subject=f"{names.manifest_prefix}.>",
+        deliver_policy=api.DeliverPolicy.ALL,
+    )
+    for stream_name, wanted in ((names.stream, consumer), (names.manifest_stream, manifests)):
+        try:
+            await js.add_consumer(stream_name, wanted)  # creates, or updates a compatible existing one
+        except BadRequestError as error:  # a change the server refuses to apply in place: keep the old one
+            log.warning("consumer %s kept as is: %s", wanted.durable_name, error)
 
 
 def bounded_body(data: bytes, headers: dict[str, str], max_payload: int) -> bytes:

@@ -24,7 +24,7 @@ from domain.accounts import Account
 from domain.customer import Customer, IdentityIndex
 from domain.dead_letters import DeadLetterAction
 from domain.imports import ImportBatch
-from domain.intake import IntakeTally
+from domain.intake import IntakeManifest, IntakeTally
 from domain.read_audit import ReadAudit
 from domain.roster import Roster
 from domain.rules import RuleSet
@@ -39,6 +39,7 @@ AGGREGATES: Final[tuple[type[Aggregate], ...]] = (
     ReadAudit,
     DeadLetterAction,
     IntakeTally,
+    IntakeManifest,
 )
 
 

@@ -16,15 +16,16 @@ sequence once, by its first tally, so a redelivery never inflates "received".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final
-from uuid import UUID
+from datetime import date, datetime
+from typing import Annotated, Any, Final
+from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
 import msgspec
 from eventsourcing.domain import Aggregate
+from msgspec import Meta
 
-from domain.touchpoints import RecordableTouchpoint, RejectedTouchpointError, WebForm
+from domain.touchpoints import CHANNELS, RecordableTouchpoint, RejectedTouchpointError, Utm, WebForm
 
 CHINA: Final = ZoneInfo("Asia/Shanghai")
 
@@ -94,6 +95,98 @@ class IntakeTally(Aggregate):
             stream=stream,
             counted_at=counted_at,
             entries=[entry.as_dict() for entry in entries],
+        )
+
+
+# --- upstream's own count: the batch manifest --------------------------------------------
+
+MANIFEST_NAMESPACE: Final = UUID("3f0c6b7e-2d6a-4f39-9a51-7c1f0e2b8d14")
+
+
+class Manifest(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """What a channel says it sent for one campaign and day (the README's public contract):
+    published as JSON on ``manifests.<channel>``. A later manifest for the same channel,
+    campaign and day (a larger ``sent_at``) replaces the earlier one."""
+
+    manifest_id: Annotated[str, Meta(min_length=1, max_length=200)]
+    channel: str
+    day: date  # China time, as the ledger's days
+    utm: Utm | None = None
+    sent: Annotated[int, Meta(ge=0, le=10**9)]
+    sent_at: datetime
+
+
+_manifest_decoder: Final = msgspec.json.Decoder(Manifest)
+
+
+def decode_manifest(raw: bytes) -> Manifest:
+    """Strict decode of a manifest, or RejectedTouchpointError naming the field."""
+    try:
+        manifest = _manifest_decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        reason, _, where = str(error).rpartition(" - at `")
+        raise RejectedTouchpointError(where.rstrip("`") if reason else "$", reason or str(error)) from None
+    except msgspec.DecodeError as error:
+        raise RejectedTouchpointError("$", f"not valid JSON ({error})") from None
+    if manifest.channel not in CHANNELS:
+        raise RejectedTouchpointError("$.channel", f"unknown channel; expected one of {CHANNELS}")
+    if manifest.sent_at.tzinfo is None:
+        raise RejectedTouchpointError("$.sent_at", "needs an offset (e.g. +08:00)")
+    return manifest
+
+
+class IntakeManifest(Aggregate):
+    """One per manifest received (its id: uuid5 of the manifest's id, key and ``sent_at``, so a
+    redelivered manifest is recorded once and a correction is a new one)."""
+
+    class Received(Aggregate.Created):
+        manifest_id: str
+        channel: str
+        day: str
+        source: str
+        medium: str
+        campaign: str
+        sent: int
+        sent_at: datetime
+
+    def __init__(
+        self,
+        manifest_id: str,
+        channel: str,
+        day: str,
+        source: str,
+        medium: str,
+        campaign: str,
+        sent: int,
+        sent_at: datetime,
+    ) -> None:
+        self.manifest_id = manifest_id
+        self.channel = channel
+        self.day = day
+        self.source = source
+        self.medium = medium
+        self.campaign = campaign
+        self.sent = sent
+        self.sent_at = sent_at
+
+    @classmethod
+    def receive(cls, manifest: Manifest) -> IntakeManifest:
+        utm = manifest.utm or Utm()
+        fields = {
+            "manifest_id": manifest.manifest_id,
+            "channel": manifest.channel,
+            "day": manifest.day.isoformat(),
+            "source": utm.source or "",
+            "medium": utm.medium or "",
+            "campaign": utm.campaign or "",
+        }
+        return cls._create(
+            cls.Received,
+            id=uuid5(MANIFEST_NAMESPACE, "|".join([*fields.values(), manifest.sent_at.isoformat()])),
+            timestamp=manifest.sent_at,
+            sent=manifest.sent,
+            sent_at=manifest.sent_at,
+            **fields,
         )
 
 

@@ -33,7 +33,7 @@ from uuid import uuid4
 
 import nats
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from adapters.jetstream_pull import BatchFetcher
 from adapters.nats import (
@@ -53,8 +53,10 @@ from adapters.nats import (
 from application.event_chain import BatchResult, ConcurrencyRetriesExhaustedError, EventChain
 from domain.intake import (
     IntakeEntry,
+    IntakeManifest,
     IntakeTally,
     check_dictionaries,
+    decode_manifest,
     entry_of_reject,
     entry_of_touchpoint,
     reject_kind,
@@ -141,6 +143,7 @@ class IngestWorker:
             js = nc.jetstream()
             names = self.config.names
             fetcher = await BatchFetcher.bind(nc, names.stream, names.durable)
+            manifests = asyncio.ensure_future(self.take_manifests(nc, stop))
             # Pipelined: while batch N is being committed (in a thread), batch N+1 is fetched
             # and validated. Commits stay sequential, one in flight, each acked after it.
             in_flight: asyncio.Future[None] | None = None
@@ -168,8 +171,37 @@ class IngestWorker:
                     in_flight = asyncio.ensure_future(self.commit_and_ack(accepted, valid, stop, js))
             if in_flight is not None:
                 await in_flight
+            await manifests
         finally:
             await nc.close()
+
+    async def take_manifests(self, nc: Any, stop: threading.Event) -> None:
+        """Records upstream's batch manifests (how many a channel sent per campaign and day),
+        once each; a manifest that does not decode is logged and terminated."""
+        names = self.config.names
+        fetcher = await BatchFetcher.bind(nc, names.manifest_stream, names.manifest_durable)
+        while not stop.is_set():
+            try:
+                messages = await fetcher.fetch(100, timeout=self.config.fetch_timeout)
+            except Exception as error:  # NATS away: the main loop logs it; try again
+                log.debug("manifest fetch failed: %s", error)
+                await asyncio.sleep(0.5)
+                continue
+            for message in messages:
+                try:
+                    manifest = IntakeManifest.receive(decode_manifest(message.data))
+                except RejectedTouchpointError as error:
+                    log.warning("manifest on %s rejected: %s", message.subject, error)
+                    await message.term()
+                    continue
+                try:
+                    await asyncio.to_thread(self.app.save, manifest)
+                except IntegrityError:
+                    pass  # recorded already: a redelivery
+                except Exception as error:  # the store away: redelivered after AckWait
+                    log.warning("manifest not recorded (%s); it comes back", error)
+                    continue
+                await message.ack()
 
     async def validate(self, js: Any, messages: list[Any]) -> tuple[list[AcceptedTouchpoint], list[Any]]:
         """Strict decode; rejects are dead-lettered (and terminated) right away."""

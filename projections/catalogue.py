@@ -19,7 +19,7 @@ from domain.customer import Customer, IdentityIndex
 from domain.dead_letters import DeadLetterAction
 from domain.events import CATALOGUE, kind_of
 from domain.imports import ImportBatch
-from domain.intake import IntakeTally
+from domain.intake import IntakeManifest, IntakeTally
 from domain.read_audit import ReadAudit
 from domain.roster import Roster
 from domain.rules import RuleSet
@@ -41,6 +41,7 @@ PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         ImportBatch.Completed,
         RuleSet.RulesRevised,
         IntakeTally.Counted,
+        IntakeManifest.Received,
         DeadLetterAction.Created,
     }
 )
@@ -58,6 +59,7 @@ NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Roster.AgentLeft,
         ImportBatch.Created,
         IntakeTally.Created,
+        IntakeManifest.Created,
         Account.Created,
         Account.Invited,
         Account.PasswordReset,

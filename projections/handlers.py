@@ -18,7 +18,7 @@ from domain.customer import PROFILE_FIELDS, Customer, correction_marker
 from domain.dead_letters import DeadLetterAction
 from domain.events import kind_of
 from domain.imports import ImportBatch
-from domain.intake import IntakeTally
+from domain.intake import IntakeManifest, IntakeTally
 from domain.rules import RulesError, RuleSet, rules_from_dict
 from projections.bulk import insert_rows, insert_staged
 from projections.decoding import StagedBlock, StagedEvent
@@ -89,6 +89,16 @@ _REDRIVE_COLUMNS: Final = (
     ("republished_as", "BIGINT"),
     ("acted_at", "TIMESTAMPTZ"),
 )
+_MANIFEST_COLUMNS: Final = (
+    ("manifest_id", "VARCHAR"),
+    ("channel", "VARCHAR"),
+    ("utm_source", "VARCHAR"),
+    ("utm_medium", "VARCHAR"),
+    ("utm_campaign", "VARCHAR"),
+    ("day", "DATE"),
+    ("sent", "BIGINT"),
+    ("sent_at", "TIMESTAMPTZ"),
+)
 # A message is counted once, by its first tally in log order (a batch redelivered after its
 # commit is tallied again, as duplicates: domain/intake.py).
 _INSERT_INTAKE: Final = """
@@ -115,6 +125,7 @@ class Segment:
     imports: list[tuple[Any, ...]] = field(default_factory=list)
     intake: list[tuple[Any, ...]] = field(default_factory=list)
     redrives: list[tuple[Any, ...]] = field(default_factory=list)
+    manifests: list[tuple[Any, ...]] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)
     stages: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     tag_changes: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
@@ -279,6 +290,21 @@ class Applier:
                 )
             )
 
+    @handles(IntakeManifest.Received)
+    def on_IntakeManifest_Received(self, event: Any) -> None:
+        self.segment.manifests.append(
+            (
+                event.manifest_id,
+                event.channel,
+                event.source,
+                event.medium,
+                event.campaign,
+                event.day,
+                event.sent,
+                event.sent_at,
+            )
+        )
+
     @handles(DeadLetterAction.Created)
     def on_DeadLetterAction_Created(self, event: Any) -> None:
         if event.action == "retried":
@@ -387,6 +413,7 @@ class Applier:
         insert_rows(connection, "sla_breaches", BREACH_COLUMNS, segment.breaches)
         insert_rows(connection, "ec.import_batches", _IMPORT_COLUMNS, segment.imports)
         insert_rows(connection, "ec.redrives", _REDRIVE_COLUMNS, segment.redrives)
+        insert_rows(connection, "ec.manifests", _MANIFEST_COLUMNS, segment.manifests)
         if segment.intake:
             connection.execute(
                 "CREATE OR REPLACE TEMP TABLE intake_staged AS "

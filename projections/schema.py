@@ -65,6 +65,9 @@ CREATE TABLE IF NOT EXISTS ec.intake (
   counted_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS ec.redrives (
   dlq_stream VARCHAR, dlq_sequence BIGINT, channel VARCHAR, republished_as BIGINT, acted_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.manifests (
+  manifest_id VARCHAR, channel VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, utm_campaign VARCHAR,
+  day DATE, sent BIGINT, sent_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS ec.rules (
   rule_version INTEGER PRIMARY KEY, revised_at TIMESTAMPTZ, first_response_minutes INTEGER,
   vip_first_response_minutes INTEGER, silence_days INTEGER, document JSON);
@@ -287,6 +290,9 @@ CREATE OR REPLACE VIEW ec.intake_unaccounted AS
         FROM ec.intake WINDOW w AS (PARTITION BY stream ORDER BY sequence))
   WHERE next_sequence > sequence + 1
   GROUP BY ALL;
+CREATE OR REPLACE VIEW ec.manifests_in_force AS
+  SELECT channel, utm_source, utm_medium, utm_campaign, day, arg_max(sent, sent_at) AS sent
+  FROM ec.manifests GROUP BY ALL;
 CREATE OR REPLACE MACRO ec.intake_daily_of(from_day, to_day) AS TABLE
   WITH counted AS (
     SELECT channel, utm_source, utm_medium, utm_campaign, day,
@@ -308,16 +314,19 @@ CREATE OR REPLACE MACRO ec.intake_daily_of(from_day, to_day) AS TABLE
            count(*) FILTER (WHERE NOT redriven AND outcome = 'held') AS held,
            count(*) FILTER (WHERE redriven) AS redriven,
            count(*) FILTER (WHERE redriven AND outcome IN ('recorded', 'held')) AS redriven_recorded,
-           0::BIGINT AS import_rejected
+           0::BIGINT AS import_rejected, NULL::BIGINT AS sent
     FROM ec.intake_messages GROUP BY ALL
     UNION ALL
     SELECT 'import', '', '', '', CAST(completed_at AT TIME ZONE 'Asia/Shanghai' AS DATE),
-           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(rejected)::BIGINT
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(rejected)::BIGINT, NULL
     FROM ec.import_batches GROUP BY ALL
     UNION ALL
     SELECT channel, utm_source, utm_medium, utm_campaign, day, messages,
-           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-    FROM ec.intake_unaccounted),
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL
+    FROM ec.intake_unaccounted
+    UNION ALL
+    SELECT channel, utm_source, utm_medium, utm_campaign, day, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sent
+    FROM ec.manifests_in_force),
   summed AS (
     SELECT channel, utm_source, utm_medium, utm_campaign, day,
            sum(received)::BIGINT AS received, sum(recorded)::BIGINT AS recorded,
@@ -329,7 +338,7 @@ CREATE OR REPLACE MACRO ec.intake_daily_of(from_day, to_day) AS TABLE
            sum(dead_lettered_other)::BIGINT AS dead_lettered_other,
            sum(held)::BIGINT AS held, sum(redriven)::BIGINT AS redriven,
            sum(redriven_recorded)::BIGINT AS redriven_recorded,
-           sum(import_rejected)::BIGINT AS import_rejected
+           sum(import_rejected)::BIGINT AS import_rejected, sum(sent)::BIGINT AS sent
     FROM counted
     WHERE day >= CAST(from_day AS DATE) AND day < CAST(to_day AS DATE)
     GROUP BY ALL)
@@ -337,7 +346,8 @@ CREATE OR REPLACE MACRO ec.intake_daily_of(from_day, to_day) AS TABLE
          dead_lettered, dead_lettered_schema, dead_lettered_limits, dead_lettered_identity,
          dead_lettered_dictionary, dead_lettered_other, held, redriven, redriven_recorded, import_rejected,
          received - recorded - duplicates - dead_lettered - held AS unaccounted,
-         received = recorded + duplicates + dead_lettered + held AS adds_up
+         received = recorded + duplicates + dead_lettered + held AS adds_up,
+         sent, sent - received AS gap
   FROM summed;
 CREATE OR REPLACE VIEW intake_daily AS
   SELECT * FROM ec.intake_daily_of(DATE '0001-01-01', DATE '9999-12-31');
@@ -351,7 +361,7 @@ CREATE OR REPLACE MACRO ec.intake_by_channel_of(from_day, to_day, campaign) AS T
          sum(dead_lettered_other)::BIGINT AS dead_lettered_other, sum(held)::BIGINT AS held,
          sum(redriven)::BIGINT AS redriven, sum(redriven_recorded)::BIGINT AS redriven_recorded,
          sum(import_rejected)::BIGINT AS import_rejected, sum(unaccounted)::BIGINT AS unaccounted,
-         bool_and(adds_up) AS adds_up
+         bool_and(adds_up) AS adds_up, sum(sent)::BIGINT AS sent, sum(gap)::BIGINT AS gap
   FROM ec.intake_daily_of(from_day, to_day)
   WHERE campaign IS NULL OR utm_campaign = campaign
   GROUP BY channel, day;

@@ -189,3 +189,18 @@ def intake_entries() -> st.SearchStrategy[Any]:
         reason=st.just("") | st.sampled_from(REJECT_KINDS),
         path=st.just("") | st.just("$.payload.fields.科室"),
     )
+
+
+def manifests() -> st.SearchStrategy[Any]:
+    from domain.intake import Manifest
+
+    return st.builds(
+        Manifest,
+        manifest_id=ids,
+        channel=st.sampled_from(sorted(ENVELOPES)),
+        day=st.dates(),
+        utm=st.none()
+        | st.builds(Utm, source=st.none() | ids, medium=st.none() | ids, campaign=st.none() | ids),
+        sent=st.integers(0, 10**6),
+        sent_at=aware_datetimes,
+    )

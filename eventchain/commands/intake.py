@@ -24,6 +24,8 @@ TABLE_COLUMNS: Final = (
     "redriven",
     "import_rejected",
     "adds_up",
+    "sent",
+    "gap",
 )
 
 

@@ -3,6 +3,7 @@ the losses a real month has, and a ledger row that accounts for every one of the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -11,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import nats
 import pytest
+from eventsourcing.utils import get_topic
 
-from adapters.nats import PATH_HEADER, REASON_HEADER, header_text, wait_until
+from adapters.nats import PATH_HEADER, REASON_HEADER, ensure_streams, header_text, wait_until
 from application.event_chain import EventChain
 from application.rules import apply_rules
+from domain.intake import IntakeManifest
 from eventchain.ingest_worker import WorkerStats
 from eventchain.metrics import intake_counters
 from replay.rebuild import build_views, checksums
@@ -31,8 +35,16 @@ RULES = """
 LEDGER_COLUMNS = (
     "received, recorded, duplicates, dead_lettered, dead_lettered_schema, dead_lettered_limits, "
     "dead_lettered_identity, dead_lettered_dictionary, dead_lettered_other, held, redriven, unaccounted, "
-    "adds_up"
+    "adds_up, sent, gap"
 )
+MANIFEST = {
+    "manifest_id": "baidu-spring2026-0302",
+    "channel": "web_form",
+    "day": DAY,
+    "utm": UTM,
+    "sent": 1200,
+    "sent_at": "2026-03-03T00:10:00+08:00",
+}
 
 
 def form(number: int, *phones: str, department: str = "心内科", **overrides: Any) -> dict[str, Any]:
@@ -84,9 +96,15 @@ def a_month_of_leads(nats_server: str, tmp_path: Path) -> Iterator[tuple[EventCh
     time.sleep(1.5)  # the vendor re-sends a day later: past JetStream's duplicate window
     resent = good[:100]
     publish_raw(nats_server, config, [("web_form", encoded(e), e["touchpoint_id"]) for e in resent])
+    publish_manifest(nats_server, config, {**MANIFEST, "sent": 1100, "sent_at": "2026-03-02T23:00:00+08:00"})
+    publish_manifest(nats_server, config, MANIFEST)  # the vendor's corrected count wins
+    publish_manifest(nats_server, config, MANIFEST)  # and a manifest counts once
     with running_worker(app, nats_server, config) as worker:
         assert wait_until(
-            lambda: worker.stats.recorded + worker.stats.duplicates + worker.stats.dead_lettered == 1200,
+            lambda: (
+                worker.stats.recorded + worker.stats.duplicates + worker.stats.dead_lettered == 1200
+                and manifests_recorded(app) == 2
+            ),
             timeout=120,
         ), worker.stats
     STATS[config.names.stream] = worker.stats
@@ -95,10 +113,29 @@ def a_month_of_leads(nats_server: str, tmp_path: Path) -> Iterator[tuple[EventCh
 
 STATS: dict[str, WorkerStats] = {}
 
+
+def publish_manifest(url: str, config: Any, manifest: dict[str, Any]) -> None:
+    async def publish() -> None:
+        nc = await nats.connect(url)
+        try:
+            await ensure_streams(nc, config)
+            subject = f"{config.names.manifest_prefix}.{manifest['channel']}"
+            await nc.jetstream().publish(subject, json.dumps(manifest).encode())
+        finally:
+            await nc.close()
+
+    asyncio.run(publish())
+
+
+def manifests_recorded(app: EventChain) -> int:
+    topic = get_topic(IntakeManifest.Received)
+    return len(app.recorder.select_notifications(1, 100_000, topics=[topic]))
+
+
 EXPECTED = [
     # received, recorded, dup, dead, schema, limits, identity, dictionary, other, held, redriven,
-    # unaccounted, adds_up
-    ("web_form", date(2026, 3, 2), 1200, 990, 100, 90, 30, 0, 10, 50, 0, 20, 0, 0, True)
+    # unaccounted, adds_up, sent (upstream's manifest), gap
+    ("web_form", date(2026, 3, 2), 1200, 990, 100, 90, 30, 0, 10, 50, 0, 20, 0, 0, True, 1200, 0)
 ]
 
 

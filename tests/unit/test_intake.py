@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,14 +16,17 @@ from application.event_chain import EventChain
 from domain.intake import (
     DictionaryError,
     IntakeEntry,
+    IntakeManifest,
     IntakeTally,
     InvalidIntakeEntryError,
+    Manifest,
     check_dictionaries,
+    decode_manifest,
     entry_of_reject,
     reject_kind,
 )
 from domain.touchpoints import EnvelopeLimits, RejectedTouchpointError, decode_touchpoint
-from tests.strategies import intake_entries
+from tests.strategies import intake_entries, manifests
 
 AT = datetime(2026, 3, 3, 1, 15, tzinfo=UTC)
 UTM = {"source": "baidu", "medium": "cpc", "campaign": "spring2026"}
@@ -114,3 +118,30 @@ def test_a_tally_survives_the_store(entries: list[IntakeEntry]) -> None:
     stored: IntakeTally = app.repository.get(tally.id)
     assert [entry.as_dict() for entry in entries] == stored.entries
     assert ("TOUCHPOINTS", AT) == (stored.stream, stored.counted_at)
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"channel": "fax"}, "$.channel"),
+        ({"sent_at": "2026-03-03T00:10:00"}, "$.sent_at"),
+        ({"sent": -1}, "$.sent"),
+    ],
+)
+def test_a_manifest_names_the_field_it_gets_wrong(change: dict[str, Any], path: str) -> None:
+    manifest = {"manifest_id": "m-1", "channel": "web_form", "day": "2026-03-02", "utm": UTM, "sent": 1200}
+    manifest["sent_at"] = "2026-03-03T00:10:00+08:00"
+    with pytest.raises(RejectedTouchpointError) as caught:
+        decode_manifest(json.dumps({**manifest, **change}).encode())
+    assert path == caught.value.path
+
+
+@given(manifests())
+def test_a_manifest_survives_the_store_and_a_correction_is_a_new_fact(manifest: Manifest) -> None:
+    app = EventChain.from_url("sqlite:///:memory:")
+    received = IntakeManifest.receive(manifest)
+    app.save(received)
+    stored: IntakeManifest = app.repository.get(received.id)
+    assert (manifest.sent, manifest.day.isoformat()) == (stored.sent, stored.day)
+    later = msgspec.structs.replace(manifest, sent_at=manifest.sent_at + timedelta(hours=1))
+    assert IntakeManifest.receive(later).id != received.id
