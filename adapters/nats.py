@@ -9,10 +9,12 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client as NATS
@@ -117,6 +119,51 @@ async def connect(url: str, name: str = "eventchain", *, forever: bool = True) -
         allow_reconnect=True,
         error_cb=_log_connection_error,
     )
+
+
+PROBE_TIMEOUT_S: Final = 2.0
+
+
+class NatsUnreachableError(ConnectionError):
+    """No server of a NATS URL accepts a connection: one line naming the URL and the cause."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        super().__init__(f"cannot reach NATS at {url}: {cause}")
+        self.url = url
+        self.cause = cause
+
+
+async def probe(url: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Raises NatsUnreachableError unless some server of ``url`` (comma-separated) answers with
+    NATS's INFO line within ``timeout`` seconds. nats-py's own first connect, told to reconnect
+    forever, would wait forever for a server that refuses or does not exist."""
+    causes: list[str] = []
+    for server in url.split(","):
+        parsed = urlsplit(server.strip() if "://" in server else f"nats://{server.strip()}")
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or 4222
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(host, port)
+                try:
+                    greeting = await reader.readline()
+                finally:
+                    writer.close()
+        except TimeoutError:
+            causes.append(f"no answer within {timeout:g} s")
+            continue
+        except OSError as error:
+            causes.append(_cause(error))
+            continue
+        if greeting.startswith(b"INFO"):
+            return
+        causes.append("the server there does not speak NATS")
+    raise NatsUnreachableError(url, "; ".join(dict.fromkeys(causes)).lower())
+
+
+def _cause(error: OSError) -> str:
+    if isinstance(error, socket.gaierror):
+        return f"host not found ({error.strerror})"
+    return os.strerror(error.errno) if error.errno else str(error) or type(error).__name__
 
 
 async def _log_connection_error(error: Exception) -> None:
@@ -227,6 +274,7 @@ async def publish_envelopes(
     waiting for every acknowledgement (retrying ones a restarting server dropped). It does
     not give up by itself: bound it with ``asyncio.wait_for`` (``publish --timeout``)."""
     config = config or IngestConfig()
+    await probe(nats_url)  # fail fast, naming the cause, when nothing answers at the URL
     nc = await connect(nats_url, name="eventchain-publish")
     published = duplicates = 0
     try:
