@@ -43,10 +43,16 @@ PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         IntakeTally.Counted,
         IntakeManifest.Received,
         DeadLetterAction.Created,
+        Roster.AgentJoined,
+        Roster.AgentUpdated,
+        Roster.AgentLeft,
+        Account.Invited,
+        Account.SignedIn,
     }
 )
 # Identity index entries, roster and account documents, read audits: no view shows them.
-# (Intake tallies and dead-letter actions are projected: the intake ledger counts them.)
+# (Intake tallies and dead-letter actions are projected: the intake ledger counts them; the
+# roster, invitations and sign-ins too: the CRM health check reads teams and activity.)
 NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
     {
         IdentityIndex.Created,
@@ -54,18 +60,13 @@ NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         IdentityIndex.Reclaimed,
         RuleSet.Created,
         Roster.Created,
-        Roster.AgentJoined,
-        Roster.AgentUpdated,
-        Roster.AgentLeft,
         ImportBatch.Created,
         IntakeTally.Created,
         IntakeManifest.Created,
         Account.Created,
-        Account.Invited,
         Account.PasswordReset,
         Account.ExecGranted,
         Account.ExecRevoked,
-        Account.SignedIn,
         Account.SignInFailed,
         Account.SignedOut,
         Account.LinkIssued,

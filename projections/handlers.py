@@ -14,12 +14,14 @@ import duckdb
 from eventsourcing.domain import DomainEvent
 
 from adapters.crypto import ERASED_TEXT  # what an erased text reads as, everywhere
+from domain.accounts import Account
 from domain.customer import PROFILE_FIELDS, Customer, correction_marker
 from domain.dead_letters import DeadLetterAction
 from domain.events import kind_of
 from domain.imports import ImportBatch
 from domain.intake import IntakeManifest, IntakeTally
-from domain.rules import RulesError, RuleSet, rules_from_dict
+from domain.roster import Roster
+from domain.rules import RulesError, RuleSet, health_thresholds, rules_from_dict
 from projections.bulk import insert_rows, insert_staged
 from projections.decoding import StagedBlock, StagedEvent
 
@@ -89,6 +91,18 @@ _REDRIVE_COLUMNS: Final = (
     ("republished_as", "BIGINT"),
     ("acted_at", "TIMESTAMPTZ"),
 )
+_STAGE_CHANGE_COLUMNS: Final = (
+    ("customer_id", "UUID"),
+    ("stage", "VARCHAR"),
+    ("changed_at", "TIMESTAMPTZ"),
+    ("actor", "VARCHAR"),
+)
+_CORRECTION_COLUMNS: Final = (
+    ("customer_id", "UUID"),
+    ("field", "VARCHAR"),
+    ("actor", "VARCHAR"),
+    ("corrected_at", "TIMESTAMPTZ"),
+)
 _MANIFEST_COLUMNS: Final = (
     ("manifest_id", "VARCHAR"),
     ("channel", "VARCHAR"),
@@ -126,6 +140,8 @@ class Segment:
     intake: list[tuple[Any, ...]] = field(default_factory=list)
     redrives: list[tuple[Any, ...]] = field(default_factory=list)
     manifests: list[tuple[Any, ...]] = field(default_factory=list)
+    stage_changes: list[tuple[Any, ...]] = field(default_factory=list)
+    corrections: list[tuple[Any, ...]] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)
     stages: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     tag_changes: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
@@ -229,6 +245,7 @@ class Applier:
     def on_Customer_StageChanged(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         self.segment.stages[customer_id] = (event.stage, event.changed_at)
+        self.segment.stage_changes.append((customer_id, event.stage, event.changed_at, event.actor))
         self.touched.add(customer_id)
 
     @handles(Customer.TagsChanged)
@@ -240,6 +257,7 @@ class Applier:
     @handles(Customer.Corrected)
     def on_Customer_Corrected(self, event: Any) -> None:
         customer_id = str(event.originator_id)
+        self.segment.corrections.append((customer_id, event.field, event.actor, event.corrected_at))
         if event.field in PROFILE_FIELDS:
             # A correction wins over every observation up to its own time.
             self.segment.observations.append(
@@ -317,8 +335,17 @@ class Applier:
         """The rules' figures the views show, from the domain's own parse of the document."""
         figures: list[int | None]
         try:
-            sla, days = (lambda r: (r.sla, r.silence.days))(rules_from_dict(dict(event.document)))
+            rules = rules_from_dict(dict(event.document))
+            sla, days = rules.sla, rules.silence.days
             figures = [sla.first_response_minutes, sla.vip_first_response_minutes, days]
+            self.connection.execute("DELETE FROM ec.health_thresholds WHERE rule_version = ?", [event.number])
+            self.connection.executemany(
+                "INSERT INTO ec.health_thresholds VALUES (?, ?, ?, ?, ?)",
+                [
+                    [event.number, name, threshold, at_least, rules.crm_health.stage_update_days]
+                    for name, threshold, at_least in health_thresholds(rules.crm_health)
+                ],
+            )
         except RulesError:  # a document an older version accepted: kept, its figures unknown
             figures = [None, None, None]
         self.connection.execute(
@@ -329,6 +356,41 @@ class Applier:
                 *figures,
                 json.dumps(event.document, ensure_ascii=False, default=str),
             ],
+        )
+
+    # --- the roster and the workspace's sign-ins (the CRM health check) -----------------------
+
+    @handles(Roster.AgentJoined)
+    def on_Roster_AgentJoined(self, event: Any) -> None:
+        agent = event.agent
+        self.connection.execute(
+            "INSERT OR REPLACE INTO ec.agents VALUES (?, ?, ?)",
+            [agent["agent_id"], agent.get("team") or "", agent.get("status") or "active"],
+        )
+
+    @handles(Roster.AgentUpdated)
+    def on_Roster_AgentUpdated(self, event: Any) -> None:
+        for column in ("team", "status"):
+            if column in event.changes:
+                self.connection.execute(
+                    f"UPDATE ec.agents SET {column} = ? WHERE agent_id = ?",
+                    [event.changes[column] or "", event.agent_id],
+                )
+
+    @handles(Roster.AgentLeft)
+    def on_Roster_AgentLeft(self, event: Any) -> None:
+        self.connection.execute("UPDATE ec.agents SET status = 'left' WHERE agent_id = ?", [event.agent_id])
+
+    @handles(Account.Invited)
+    def on_Account_Invited(self, event: Any) -> None:
+        self.connection.execute(
+            "INSERT OR REPLACE INTO ec.accounts VALUES (?, ?)", [str(event.originator_id), event.agent_id]
+        )
+
+    @handles(Account.SignedIn)
+    def on_Account_SignedIn(self, event: Any) -> None:
+        self.connection.execute(
+            "INSERT INTO ec.sign_ins VALUES (?, ?)", [str(event.originator_id), event.signed_in_at]
         )
 
     # --- moves (flush first, then update) -----------------------------------------------
@@ -414,6 +476,8 @@ class Applier:
         insert_rows(connection, "ec.import_batches", _IMPORT_COLUMNS, segment.imports)
         insert_rows(connection, "ec.redrives", _REDRIVE_COLUMNS, segment.redrives)
         insert_rows(connection, "ec.manifests", _MANIFEST_COLUMNS, segment.manifests)
+        insert_rows(connection, "ec.stage_changes", _STAGE_CHANGE_COLUMNS, segment.stage_changes)
+        insert_rows(connection, "ec.corrections", _CORRECTION_COLUMNS, segment.corrections)
         if segment.intake:
             connection.execute(
                 "CREATE OR REPLACE TEMP TABLE intake_staged AS "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from domain.rules import CrmHealth, health_thresholds
 from domain.touchpoints import CHANNELS
 
 # Contact channels whose first inbound touch makes a lead (imports and other
@@ -68,6 +69,15 @@ CREATE TABLE IF NOT EXISTS ec.redrives (
 CREATE TABLE IF NOT EXISTS ec.manifests (
   manifest_id VARCHAR, channel VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, utm_campaign VARCHAR,
   day DATE, sent BIGINT, sent_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.agents (agent_id VARCHAR PRIMARY KEY, team VARCHAR, status VARCHAR);
+CREATE TABLE IF NOT EXISTS ec.accounts (account_id UUID PRIMARY KEY, agent_id VARCHAR);
+CREATE TABLE IF NOT EXISTS ec.sign_ins (account_id UUID, signed_in_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.stage_changes (
+  customer_id UUID, stage VARCHAR, changed_at TIMESTAMPTZ, actor VARCHAR);
+CREATE TABLE IF NOT EXISTS ec.corrections (
+  customer_id UUID, field VARCHAR, actor VARCHAR, corrected_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.health_thresholds (
+  rule_version INTEGER, indicator VARCHAR, threshold DOUBLE, at_least BOOLEAN, stage_update_days INTEGER);
 CREATE TABLE IF NOT EXISTS ec.rules (
   rule_version INTEGER PRIMARY KEY, revised_at TIMESTAMPTZ, first_response_minutes INTEGER,
   vip_first_response_minutes INTEGER, silence_days INTEGER, document JSON);
@@ -406,6 +416,91 @@ CREATE OR REPLACE VIEW ctre_by_campaign AS
   GROUP BY ALL;
 """
 
+
+# Seed 003's CRM health check: six indicators by month (China time) and team, each with the
+# threshold of the rules in force (``[crm_health]``; the domain's defaults before any rules are
+# applied) and its status. A team is the roster's current team of the agent concerned: the
+# owner of the customer (stage updates, core fields, first response), the one who acted
+# (activity, corrections). Intake success is the ledger's recorded ÷ received, company-wide
+# (team '*'). Active share: per day on which anyone recorded a sign-in or an action (outbound
+# touchpoint, stage move, correction), the team's active agents ÷ its agents (not left); the
+# month's value is the mean of those days. A stage move is on time within ``stage_update_days``
+# of the customer's previous move (the first: of the lead). Core fields: name, company, city,
+# industry, over the live customers first touched that month.
+def _default_thresholds() -> str:
+    default = CrmHealth()
+    rows = ", ".join(
+        f"('{name}', {threshold!r}, {str(at_least).lower()}, {default.stage_update_days})"
+        for name, threshold, at_least in health_thresholds(default)
+    )
+    return f"(VALUES {rows}) AS d(indicator, threshold, at_least, stage_update_days)"
+
+
+CRM_HEALTH: Final = f"""
+CREATE OR REPLACE VIEW ec.health_thresholds_in_force AS
+  SELECT indicator, threshold, at_least, stage_update_days FROM ec.health_thresholds
+  WHERE rule_version = (SELECT max(rule_version) FROM ec.health_thresholds)
+  UNION ALL
+  SELECT * FROM {_default_thresholds()} WHERE NOT EXISTS (SELECT 1 FROM ec.health_thresholds);
+CREATE OR REPLACE VIEW ec.agent_activity AS
+  SELECT a.agent_id, s.signed_in_at AS at FROM ec.sign_ins s JOIN ec.accounts a USING (account_id)
+  UNION ALL SELECT actor, occurred_at FROM touchpoints WHERE direction = 'outbound' AND actor IS NOT NULL
+  UNION ALL SELECT actor, changed_at FROM ec.stage_changes
+  UNION ALL SELECT actor, corrected_at FROM ec.corrections;
+CREATE OR REPLACE VIEW ec.health_values AS
+  WITH active AS (
+    SELECT DISTINCT g.team, CAST(a.at AT TIME ZONE 'Asia/Shanghai' AS DATE) AS day, a.agent_id
+    FROM ec.agent_activity a JOIN ec.agents g USING (agent_id) WHERE g.status <> 'left'),
+  working_days AS (SELECT DISTINCT day FROM active),
+  sizes AS (SELECT team, count(*) AS agents FROM ec.agents WHERE status <> 'left' GROUP BY team),
+  per_day AS (
+    SELECT s.team, d.day, coalesce(n.active, 0) / s.agents AS share
+    FROM sizes s CROSS JOIN working_days d
+    LEFT JOIN (SELECT team, day, count(*) AS active FROM active GROUP BY ALL) n USING (team, day)),
+  moves AS (
+    SELECT c.customer_id, c.changed_at,
+           coalesce(lag(c.changed_at) OVER (PARTITION BY c.customer_id ORDER BY c.changed_at),
+                    l.lead_at, x.created_at) AS since,
+           x.owner_agent_id
+    FROM ec.stage_changes c JOIN ec.customers x USING (customer_id)
+    LEFT JOIN ec.leads l USING (customer_id)),
+  days AS (SELECT any_value(stage_update_days) AS days FROM ec.health_thresholds_in_force)
+  SELECT date_trunc('month', day) AS month, team, 'active_share' AS indicator, avg(share) AS value
+  FROM per_day GROUP BY ALL
+  UNION ALL
+  SELECT date_trunc('month', m.changed_at AT TIME ZONE 'Asia/Shanghai'), coalesce(g.team, ''),
+         'stage_updates_on_time',
+         avg(CASE WHEN m.changed_at <= m.since + to_days((SELECT days FROM days)) THEN 1.0 ELSE 0.0 END)
+  FROM moves m LEFT JOIN ec.agents g ON g.agent_id = m.owner_agent_id GROUP BY ALL
+  UNION ALL
+  SELECT date_trunc('month', c.first_touch_at AT TIME ZONE 'Asia/Shanghai'), coalesce(g.team, ''),
+         'core_fields_complete',
+         avg(((c.display_name IS NOT NULL)::INTEGER + (c.company IS NOT NULL)::INTEGER
+              + (c.city IS NOT NULL)::INTEGER + (c.industry IS NOT NULL)::INTEGER) / 4.0)
+  FROM customer_360 c LEFT JOIN ec.agents g ON g.agent_id = c.owner_agent_id
+  WHERE NOT c.erased AND c.first_touch_at IS NOT NULL GROUP BY ALL
+  UNION ALL
+  SELECT date_trunc('month', day), '*', 'intake_success', sum(recorded) / sum(received)
+  FROM intake_daily WHERE channel <> 'import' GROUP BY ALL HAVING sum(received) > 0
+  UNION ALL
+  SELECT date_trunc('month', l.lead_at AT TIME ZONE 'Asia/Shanghai'), coalesce(g.team, ''),
+         'mean_first_response_hours',
+         avg((epoch_us(l.first_response_at) - epoch_us(l.lead_at)) / 3600e6)
+  FROM ec.leads l LEFT JOIN ec.agents g ON g.agent_id = l.owner_agent_id
+  WHERE l.first_response_at IS NOT NULL GROUP BY ALL
+  UNION ALL
+  SELECT date_trunc('month', r.corrected_at AT TIME ZONE 'Asia/Shanghai'), coalesce(g.team, o.team, ''),
+         'corrections', count(*)
+  FROM ec.corrections r LEFT JOIN ec.agents g ON g.agent_id = r.actor
+  LEFT JOIN ec.customers x USING (customer_id) LEFT JOIN ec.agents o ON o.agent_id = x.owner_agent_id
+  GROUP BY ALL;
+CREATE OR REPLACE VIEW crm_health AS
+  SELECT CAST(v.month AS DATE) AS month, v.team, v.indicator, v.value, t.threshold,
+         CASE WHEN (t.at_least AND v.value >= t.threshold) OR (NOT t.at_least AND v.value <= t.threshold)
+              THEN 'ok' ELSE 'alert' END AS status
+  FROM ec.health_values v JOIN ec.health_thresholds_in_force t USING (indicator);
+"""
+
 # In dependency order.
 VIEWS: Final = "".join(
     (
@@ -421,6 +516,7 @@ VIEWS: Final = "".join(
         BREAKPOINTS,
         INTAKE,
         SOURCES,
+        CRM_HEALTH,
     )
 )
 
@@ -441,4 +537,5 @@ PUBLIC_RELATIONS: Final = (
     "intake_import_rejects",
     "funnel_by_campaign",
     "ctre_by_campaign",
+    "crm_health",
 )
