@@ -190,8 +190,12 @@ class IntakeManifest(Aggregate):
         )
 
 
+def china_today(instant: datetime) -> date:
+    return instant.astimezone(CHINA).date()
+
+
 def china_day(instant: datetime) -> str:
-    return instant.astimezone(CHINA).date().isoformat()
+    return china_today(instant).isoformat()
 
 
 def entry_of_touchpoint(
