@@ -345,11 +345,23 @@ def _complete(
         null_rates,
         summary.abnormal_rows,
         at,
+        rejected_by_column=_rejected_by_column(summary),
     )
     try:
         app.save(batch)
     except IntegrityError:
         summary.already_imported = True  # the same file (batch id) was imported before
+
+
+def _rejected_by_column(summary: ImportSummary) -> dict[str, int]:
+    """Rejected rows by the column of their first problem (each row counted once)."""
+    first: dict[int, str] = {}
+    for number, problem in summary.rejected:
+        first.setdefault(number, problem.column or "$")
+    counts: dict[str, int] = {}
+    for column in first.values():
+        counts[column] = counts.get(column, 0) + 1
+    return counts
 
 
 def write_rejects(path: Path, summary: ImportSummary) -> None:

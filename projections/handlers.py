@@ -68,6 +68,7 @@ _IMPORT_COLUMNS: Final = (
     ("null_rates", "MAP(VARCHAR, DOUBLE)"),
     ("abnormal_char_rows", "BIGINT"),
     ("completed_at", "TIMESTAMPTZ"),
+    ("rejected_by_column", "MAP(VARCHAR, BIGINT)"),
 )
 _INTAKE_COLUMNS: Final = (
     ("ordinal", "BIGINT"),
@@ -283,6 +284,7 @@ class Applier:
                 dict(event.null_rates),
                 event.abnormal_char_rows,
                 event.completed_at,
+                dict(getattr(event, "rejected_by_column", None) or {}),
             )
         )
 

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS ec.leads (
   followed_up_7d BOOLEAN, owner_agent_id VARCHAR);
 CREATE TABLE IF NOT EXISTS ec.import_batches (
   import_batch VARCHAR PRIMARY KEY, source_file VARCHAR, rows_read BIGINT, accepted BIGINT, rejected BIGINT,
-  null_rates MAP(VARCHAR, DOUBLE), abnormal_char_rows BIGINT, completed_at TIMESTAMPTZ);
+  null_rates MAP(VARCHAR, DOUBLE), abnormal_char_rows BIGINT, completed_at TIMESTAMPTZ,
+  rejected_by_column MAP(VARCHAR, BIGINT));
 CREATE TABLE IF NOT EXISTS touchpoints (
   touchpoint_id VARCHAR, customer_id UUID, channel VARCHAR, direction VARCHAR, occurred_at TIMESTAMPTZ,
   recorded_at TIMESTAMPTZ, actor VARCHAR, summary VARCHAR);
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS sla_breaches (
 CREATE TABLE IF NOT EXISTS data_health (import_batch VARCHAR, metric VARCHAR, value DOUBLE);
 -- Columns added after a file was first written (DuckDB keeps an old file's tables as they were).
 ALTER TABLE customer_360 ADD COLUMN IF NOT EXISTS budget_cny DOUBLE;
+ALTER TABLE ec.import_batches ADD COLUMN IF NOT EXISTS rejected_by_column MAP(VARCHAR, BIGINT);
 CREATE TABLE IF NOT EXISTS ec.intake (
   stream VARCHAR, sequence BIGINT, touchpoint_id VARCHAR, channel VARCHAR, utm_source VARCHAR,
   utm_medium VARCHAR, utm_campaign VARCHAR, day DATE, outcome VARCHAR, reason VARCHAR, path VARCHAR,
@@ -380,7 +382,7 @@ CREATE OR REPLACE VIEW intake_dead_letters AS
   FROM ec.intake_messages WHERE outcome = 'dead_lettered' AND NOT redriven GROUP BY ALL;
 CREATE OR REPLACE VIEW intake_import_rejects AS
   SELECT source_file, import_batch, CAST(completed_at AT TIME ZONE 'Asia/Shanghai' AS DATE) AS day,
-         rows_read, accepted, rejected
+         rows_read, accepted, rejected, coalesce(rejected_by_column, MAP {}) AS rejected_by_column
   FROM ec.import_batches;
 """
 

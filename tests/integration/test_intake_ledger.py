@@ -235,3 +235,26 @@ def test_the_day_is_china_time_of_the_leads_occurred_at() -> None:
     from domain.intake import china_day
 
     assert "2026-03-03" == china_day(datetime.fromisoformat("2026-03-02T17:30:00+00:00"))
+
+
+def test_rows_rejected_at_import_are_counted_per_file_and_column(tmp_path: Path) -> None:
+    from application.importer import import_file
+    from tests.import_files import customer_sheet, write_xlsx
+
+    sheet = customer_sheet(300, seed=4)
+    path = write_xlsx(sheet, tmp_path / "客户名单.xlsx", formulas=True)
+    app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
+    summary = import_file(app, path, occurred_at=datetime.fromisoformat("2026-03-02T10:00:00+08:00"))
+    views = project(app, tmp_path / "views.duckdb")
+    try:
+        [(file, rejected, by_column)] = views.connection.execute(
+            "SELECT source_file, rejected, rejected_by_column FROM intake_import_rejects"
+        ).fetchall()
+        [(imported,)] = views.connection.execute(
+            "SELECT sum(import_rejected) FROM intake_daily WHERE channel = 'import'"
+        ).fetchall()
+    finally:
+        views.close()
+    assert file.endswith("客户名单.xlsx")
+    assert summary.rejected_rows == rejected == imported == sum(by_column.values()) > 0
+    assert set(by_column) <= {"company", "phone", "email", "公司", "手机", "邮箱"}, by_column
