@@ -258,3 +258,48 @@ def test_rows_rejected_at_import_are_counted_per_file_and_column(tmp_path: Path)
     assert file.endswith("客户名单.xlsx")
     assert summary.rejected_rows == rejected == imported == sum(by_column.values()) > 0
     assert set(by_column) <= {"company", "phone", "email", "公司", "手机", "邮箱"}, by_column
+
+
+def test_dead_letters_fixed_and_re_driven_are_counted_apart_from_what_was_received(
+    nats_server: str, tmp_path: Path
+) -> None:
+    from application.dlq import get_dead_letter, record_action, retry_dead_letter
+
+    config = private_config(duplicate_window=1.0)
+    app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
+    apply_rules(app, RULES, "ops", "seed 002 dictionaries")
+    outside = [form(n, department="神经外科") for n in range(3)]
+    publish_raw(nats_server, config, [("web_form", encoded(e), e["touchpoint_id"]) for e in outside])
+
+    async def re_drive(sequences: list[int]) -> None:
+        nc = await nats.connect(nats_server)
+        try:
+            js = nc.jetstream()
+            for sequence in sequences:
+                letter = await get_dead_letter(js, config.names, sequence)
+                fixed = encoded({**json.loads(letter.data), "payload": form(0)["payload"]})  # 科室 = 心内科
+                retried = await retry_dead_letter(js, config.names, letter, 1.0, fixed_body=fixed)
+                record_action(
+                    app,
+                    config.names,
+                    letter,
+                    actor="ops-li",
+                    action="retried",
+                    fixed_body=fixed,
+                    republished_as=retried.republished_as,
+                )
+        finally:
+            await nc.close()
+
+    with running_worker(app, nats_server, config) as worker:
+        assert wait_until(lambda: worker.stats.dead_lettered == 3, timeout=30), worker.stats
+        time.sleep(1.5)  # past the duplicate window: the fixed copies keep their Nats-Msg-Id
+        asyncio.run(re_drive([1, 2]))
+        assert wait_until(lambda: worker.stats.recorded == 2, timeout=30), worker.stats
+    project(app, tmp_path / "views.duckdb").close()
+    with duckdb.connect(str(tmp_path / "views.duckdb"), read_only=True) as connection:
+        row = connection.execute(
+            "SELECT received, recorded, dead_lettered_dictionary, redriven, redriven_recorded, adds_up "
+            "FROM intake_daily WHERE utm_campaign = 'spring2026'"
+        ).fetchall()
+    assert [(3, 0, 3, 2, 2, True)] == row
