@@ -135,8 +135,21 @@ class NatsUnreachableError(ConnectionError):
 
 async def probe(url: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     """Raises NatsUnreachableError unless some server of ``url`` (comma-separated) answers with
-    NATS's INFO line within ``timeout`` seconds. nats-py's own first connect, told to reconnect
-    forever, would wait forever for a server that refuses or does not exist."""
+    NATS's INFO line within ``timeout`` seconds (a refused connection is tried again until then:
+    a server restarting). nats-py's own first connect, told to reconnect forever, would wait
+    forever for a server that refuses or does not exist."""
+    deadline = time.monotonic() + timeout
+    while True:
+        causes = await _probe_once(url, timeout)
+        if not causes:
+            return
+        if time.monotonic() + 0.2 >= deadline or any("no answer" in c for c in causes):
+            raise NatsUnreachableError(url, "; ".join(dict.fromkeys(causes)).lower())
+        await asyncio.sleep(0.2)
+
+
+async def _probe_once(url: str, timeout: float) -> list[str]:
+    """Why no server of ``url`` answered (empty: one did)."""
     causes: list[str] = []
     for server in url.split(","):
         parsed = urlsplit(server.strip() if "://" in server else f"nats://{server.strip()}")
@@ -155,9 +168,9 @@ async def probe(url: str, timeout: float = PROBE_TIMEOUT_S) -> None:
             causes.append(_cause(error))
             continue
         if greeting.startswith(b"INFO"):
-            return
+            return []
         causes.append("the server there does not speak NATS")
-    raise NatsUnreachableError(url, "; ".join(dict.fromkeys(causes)).lower())
+    return causes
 
 
 def _cause(error: OSError) -> str:
@@ -274,7 +287,6 @@ async def publish_envelopes(
     waiting for every acknowledgement (retrying ones a restarting server dropped). It does
     not give up by itself: bound it with ``asyncio.wait_for`` (``publish --timeout``)."""
     config = config or IngestConfig()
-    await probe(nats_url)  # fail fast, naming the cause, when nothing answers at the URL
     nc = await connect(nats_url, name="eventchain-publish")
     published = duplicates = 0
     try:

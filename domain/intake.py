@@ -15,6 +15,7 @@ sequence once, by its first tally, so a redelivery never inflates "received".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Final
@@ -191,7 +192,10 @@ class IntakeManifest(Aggregate):
 
 
 def china_today(instant: datetime) -> date:
-    return instant.astimezone(CHINA).date()
+    try:
+        return instant.astimezone(CHINA).date()
+    except OverflowError:  # an envelope dated at the very edge of the calendar (9999-12-31…)
+        return instant.date()
 
 
 def china_day(instant: datetime) -> str:
@@ -238,7 +242,7 @@ def entry_of_reject(
     except (msgspec.DecodeError, RecursionError):
         loose = _Loose()
     if isinstance(loose.touchpoint_id, str):
-        touchpoint_id = loose.touchpoint_id[:200]
+        touchpoint_id = _text(loose.touchpoint_id, 200)
     if isinstance(loose.occurred_at, str):
         occurred = loose.occurred_at
     if isinstance(loose.payload, dict) and isinstance(loose.payload.get("utm"), dict):
@@ -260,12 +264,19 @@ def entry_of_reject(
         medium=_text(utm.get("medium")),
         campaign=_text(utm.get("campaign")),
         reason=kind,
-        path=path[:200],
+        path=_text(path, 200),
     )
 
 
-def _text(value: Any) -> str:
-    return value[:100] if isinstance(value, str) else ""
+def _text(value: Any, limit: int = 100) -> str:
+    """Text a hostile envelope carried, safe to store: control characters and lone surrogates
+    (which no store's JSON accepts) become "?"."""
+    if not isinstance(value, str):
+        return ""
+    return _UNSAFE.sub("?", value[:limit]).encode("utf-8", "replace").decode("utf-8")
+
+
+_UNSAFE: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def reject_kind(error: RejectedTouchpointError) -> str:

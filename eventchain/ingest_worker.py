@@ -56,6 +56,7 @@ from domain.intake import (
     IntakeManifest,
     IntakeTally,
     check_dictionaries,
+    china_day,
     decode_manifest,
     entry_of_reject,
     entry_of_touchpoint,
@@ -235,24 +236,26 @@ class IngestWorker:
         received_at = self.app.clock()
         names = self.config.names
         entries = [
-            entry_of_reject(
-                message.metadata.sequence.stream,
-                message.data or b"",
-                names.channel_of(message.subject),
-                received_at,
-                "other" if exception else reject_kind(error),
-                error.path,
-            )
+            _reject_entry(message, names.channel_of(message.subject), received_at, error, exception)
             for message, error, exception in rejects
         ]
-        tally = IntakeTally.count(uuid4(), names.stream, received_at, entries)
-        try:
-            await asyncio.to_thread(self.app.save, tally)
-        except Exception as failure:
-            log.warning(
-                "%d dead letters not tallied (%s); they come back after AckWait", len(rejects), failure
-            )
-            return
+        bare = [replace(e, touchpoint_id="", source="", medium="", campaign="", path="") for e in entries]
+        # if the store answers but refuses the tally, something the envelopes carried is what it
+        # refused: the second try keeps only what the worker itself knows of each message
+        for attempt in (entries, bare):
+            try:
+                await asyncio.to_thread(
+                    self.app.save, IntakeTally.count(uuid4(), names.stream, received_at, attempt)
+                )
+                break
+            except Exception as failure:
+                if attempt is bare or not await self._store_answers():
+                    log.warning(
+                        "%d dead letters not tallied (%s); they come back after AckWait",
+                        len(rejects),
+                        failure,
+                    )
+                    return
         self.stats.count(entries)
         for message, error, exception in rejects:
             await self.dead_letter(js, message, error, exception)
@@ -415,6 +418,20 @@ def _entry(sequence: int, accepted: AcceptedTouchpoint, placement: Placement) ->
     else:
         outcome, reason = "recorded", ""
     return entry_of_touchpoint(sequence, accepted.touchpoint, accepted.channel, outcome, reason)
+
+
+def _reject_entry(
+    message: Any, channel: str, received_at: Any, error: RejectedTouchpointError, exception: str | None
+) -> IntakeEntry:
+    """A dead letter's ledger entry; hostile bytes that trip the entry itself (a bug) still
+    leave the message's sequence, channel and day."""
+    sequence = message.metadata.sequence.stream
+    kind = "other" if exception else reject_kind(error)
+    try:
+        return entry_of_reject(sequence, message.data or b"", channel, received_at, kind, error.path)
+    except Exception as failure:
+        log.warning("dead letter seq %s tallied without its details (%s)", sequence, failure)
+        return IntakeEntry(sequence, channel, china_day(received_at), "dead_lettered", reason=kind)
 
 
 def _dictionaries(app: EventChain) -> tuple[int, dict[str, frozenset[str]]]:

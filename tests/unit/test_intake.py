@@ -145,3 +145,18 @@ def test_a_manifest_survives_the_store_and_a_correction_is_a_new_fact(manifest: 
     assert (manifest.sent, manifest.day.isoformat()) == (stored.sent, stored.day)
     later = msgspec.structs.replace(manifest, sent_at=manifest.sent_at + timedelta(hours=1))
     assert IntakeManifest.receive(later).id != received.id
+
+
+def test_what_a_hostile_envelope_carries_is_stored_without_control_characters_or_lone_surrogates() -> None:
+    raw = b'{"touchpoint_id": "a\\u0000b\\u001f", "payload": {"utm": {"campaign": "x\\u0007y"}}}'
+    entry = entry_of_reject(9, raw, "web_form", AT, "schema", "$.\x00\ud800")
+    app = EventChain.from_url("sqlite:///:memory:")
+    tally = IntakeTally.count(uuid4(), "TOUCHPOINTS", AT, [entry])
+    app.save(tally)
+    [stored] = app.repository.get(tally.id).entries
+    assert ("a?b?", "x?y", "$.??") == (stored["touchpoint_id"], stored["campaign"], stored["path"])
+
+
+def test_a_dead_letter_dated_at_the_edge_of_the_calendar_keeps_its_own_date() -> None:
+    raw = json.dumps(web_form(occurred_at="9999-12-31T23:59:59-14:00")).encode()
+    assert "9999-12-31" == entry_of_reject(10, raw, "web_form", AT, "limits", "$.occurred_at").day
