@@ -53,17 +53,22 @@ class IntakeEntry:
     path: str = ""
 
     def as_dict(self) -> dict[str, Any]:
+        """The stored form: empty texts left out (a tally holds one entry per message)."""
         return {
-            "sequence": self.sequence,
-            "channel": self.channel,
-            "day": self.day,
-            "outcome": self.outcome,
-            "touchpoint_id": self.touchpoint_id,
-            "source": self.source,
-            "medium": self.medium,
-            "campaign": self.campaign,
-            "reason": self.reason,
-            "path": self.path,
+            name: value
+            for name, value in (
+                ("sequence", self.sequence),
+                ("channel", self.channel),
+                ("day", self.day),
+                ("outcome", self.outcome),
+                ("touchpoint_id", self.touchpoint_id),
+                ("source", self.source),
+                ("medium", self.medium),
+                ("campaign", self.campaign),
+                ("reason", self.reason),
+                ("path", self.path),
+            )
+            if value != ""
         }
 
 
@@ -73,7 +78,7 @@ class IntakeTally(Aggregate):
     class Counted(Aggregate.Created):
         stream: str  # the ingest stream the sequences belong to
         counted_at: datetime
-        entries: list[dict[str, Any]]  # IntakeEntry.as_dict(), one per message
+        entries: list[dict[str, Any]]  # IntakeEntry.as_dict(), one per message (empty texts left out)
 
     def __init__(self, stream: str, counted_at: datetime, entries: list[dict[str, Any]]) -> None:
         self.stream = stream
