@@ -63,6 +63,8 @@ NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Account.SignedOut,
         Account.LinkIssued,
         Account.PasswordChanged,
+        Account.SignInsHeld,
+        Account.SignInsReleased,
         ReadAudit.Created,
         DeadLetterAction.Created,
     }
