@@ -69,6 +69,29 @@ def login(client: httpx.Client, agent_id: str, password: str) -> httpx.Response:
     )
 
 
+def own_password(agent_id: str) -> str:
+    return f"{agent_id}-chose-this-Passw0rd"
+
+
+def change_temporary_password(client: httpx.Client, agent_id: str, temporary: str) -> str:
+    """Signs in with the operator's temporary password and sets the agent's own, as the
+    workspace requires before any other page; returns the new password."""
+    signed_in = login(client, agent_id, temporary)
+    assert 303 == signed_in.status_code, signed_in.text
+    chosen = own_password(agent_id)
+    changed = client.post(
+        "/password",
+        data={
+            "csrf": csrf_of(client, "/password"),
+            "current": temporary,
+            "password": chosen,
+            "confirm": chosen,
+        },
+    )
+    assert 303 == changed.status_code, changed.text
+    return chosen
+
+
 def csrf_of(client: httpx.Client, path: str) -> str:
     page = client.get(path, headers={"accept": "text/html"})
     found = re.search(r'name="csrf" value="([^"]+)"', page.text)
@@ -111,6 +134,9 @@ def start_workspace(data_dir: Path) -> Iterator[RunningWorkspace]:
         except httpx.TransportError:
             time.sleep(0.05)
     running = RunningWorkspace(data_dir, settings, app, clock, url, passwords)
+    for agent_id, temporary in list(passwords.items()):  # first sign-in: replace the temporary one
+        with httpx.Client(base_url=url, timeout=30) as client:
+            passwords[agent_id] = change_temporary_password(client, agent_id, temporary)
     try:
         yield running
     finally:

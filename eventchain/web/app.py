@@ -6,6 +6,7 @@ asking, rendering), ``sign_in``, ``pages`` (reads over the analyst snapshot), ``
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,7 +22,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from adapters.sessions import SessionTable
 from application.event_chain import EventChain
+from application.read_audit import ReadAlertCheck, alert_policy
 from eventchain.bootstrap import build_application
 from eventchain.web.commands import log_action, stage_action
 from eventchain.web.context import (
@@ -36,6 +39,7 @@ from eventchain.web.context import (
     json_of,
     log,
 )
+from eventchain.web.devices import devices_page, end_action, end_all_action, release_action
 from eventchain.web.figure_cache import MAX_STALE, FigureCache
 from eventchain.web.group_commit import GroupCommit
 from eventchain.web.pages import (
@@ -51,8 +55,19 @@ from eventchain.web.security import (
     SignInLimiter,
     session_secret,
 )
-from eventchain.web.sign_in import home, login_form, login_handler, logout_handler, me, welcome_handler
+from eventchain.web.sign_in import (
+    home,
+    login_form,
+    login_handler,
+    logout_handler,
+    me,
+    password_page,
+    welcome_handler,
+)
 from eventchain.web.snapshot import SnapshotMissingError, SnapshotReader
+
+# What a session signed in with a temporary password may reach before it is changed.
+TEMPORARY_PASSWORD_PATHS: Final = frozenset({"/password", "/api/me"})
 
 
 def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float = MAX_STALE) -> Starlette:
@@ -61,12 +76,15 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
     ``max_stale``: how old figures may be served while they are recomputed (0: never)."""
     chain = app or build_application(settings)
     snapshot = SnapshotReader(Path(settings.snapshot_path))
+    sessions = SessionTable(chain.recorder)
     workspace = Workspace(
         chain,
         snapshot,
-        SignInLimiter(chain.clock),
+        SignInLimiter(sessions, chain.clock),
         GroupCommit(chain),
+        sessions,
         figures=FigureCache(snapshot.identity, max_stale=max_stale),
+        alerts=ReadAlertCheck(chain, sessions, alert_policy(os.environ)),
     )
 
     def page(
@@ -80,6 +98,10 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
                 return RedirectResponse("/login", status_code=303)
             if request.method == "POST" and not csrf_ok(request):
                 raise HTTPException(403, "missing or wrong CSRF token")
+            if user.must_change_password and request.url.path not in TEMPORARY_PASSWORD_PATHS:
+                if request.url.path.startswith("/api/"):
+                    return JSONResponse({"error": "change your temporary password first"}, status_code=403)
+                return RedirectResponse("/password", status_code=303)
             try:
                 result = handler(request, workspace, user)
             except SnapshotMissingError as error:
@@ -101,6 +123,11 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
         Route("/customers/{customer_id}", page(html_of(customer_data, "customer.html"))),
         Route("/customers/{customer_id}/log", page(log_action), methods=["POST"]),
         Route("/customers/{customer_id}/stage", page(stage_action), methods=["POST"]),
+        Route("/password", page(password_page), methods=["GET", "POST"]),
+        Route("/devices", page(devices_page)),
+        Route("/devices/end", page(end_action), methods=["POST"]),
+        Route("/devices/end-all", page(end_all_action), methods=["POST"]),
+        Route("/devices/release", page(release_action), methods=["POST"]),
         Route("/api/me", page(lambda r, w, u: JSONResponse(me(u)))),
         Route("/api/freshness", page(freshness_api)),
         Route("/api/desk", page(json_of(desk_data))),

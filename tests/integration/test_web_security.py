@@ -16,7 +16,7 @@ import pytest
 
 from application.accounts import find_account
 from eventchain.web.context import SESSION_COOKIE
-from eventchain.web.security import SESSION_LIFETIME, SIGN_IN_ATTEMPTS, SIGN_IN_WINDOW
+from eventchain.web.security import SESSION_LIFETIME, SESSION_POLICY, SIGN_IN_ATTEMPTS, SIGN_IN_WINDOW
 from tests.web_support import RunningWorkspace, csrf_of, login, start_workspace
 
 
@@ -80,15 +80,30 @@ def test_a_forged_or_altered_cookie_is_refused(workspace: RunningWorkspace) -> N
 
 
 def test_a_session_expires_by_the_applications_clock(workspace: RunningWorkspace) -> None:
+    """In use all along, a session still ends SESSION_LIFETIME after sign-in."""
     client = workspace.sign_in("a-wang")
-    assert 200 == client.get("/api/me").status_code
-
-    workspace.clock.offset = SESSION_LIFETIME - timedelta(minutes=1)
-    still = client.get("/api/me").status_code
+    answers = []
+    step = SESSION_POLICY.idle - timedelta(minutes=1)
+    while workspace.clock.offset + step < SESSION_LIFETIME:
+        workspace.clock.offset += step
+        answers.append(client.get("/api/me").status_code)
     workspace.clock.offset = SESSION_LIFETIME + timedelta(minutes=1)
     expired = client.get("/api/me").status_code
 
-    assert (200, 401) == (still, expired)
+    assert [200] * len(answers) == answers and len(answers) >= 3
+    assert 401 == expired
+
+
+def test_a_session_left_idle_ends(workspace: RunningWorkspace) -> None:
+    client = workspace.sign_in("a-wang")
+    workspace.clock.offset = SESSION_POLICY.idle - timedelta(minutes=1)
+    still = client.get("/api/me").status_code
+    workspace.clock.offset += SESSION_POLICY.idle + timedelta(minutes=1)
+    idle = client.get("/api/me").status_code
+    workspace.clock.offset = SESSION_POLICY.idle  # back within the idle time: ended stays ended
+    again = client.get("/api/me").status_code
+
+    assert (200, 401, 401) == (still, idle, again)
 
 
 def test_after_logout_a_copy_of_the_cookie_no_longer_works(workspace: RunningWorkspace) -> None:

@@ -32,7 +32,9 @@ from domain.sessions import (
     touched,
 )
 
-POLICY = SessionPolicy(idle=timedelta(minutes=30), absolute=timedelta(hours=8), touch_every=timedelta(minutes=1))
+POLICY = SessionPolicy(
+    idle=timedelta(minutes=30), absolute=timedelta(hours=8), touch_every=timedelta(minutes=1)
+)
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 AGENTS = ("a-wang", "a-li", "m-zhao")
 
@@ -81,7 +83,9 @@ def run(world: World, operation: tuple[str, object]) -> Granted | Refused | None
     name, argument = operation
     if name == "sign_in":
         assert isinstance(argument, str)
-        world.sessions.append(open_session(f"s{len(world.sessions)}", argument, world.now, "10.0.0.1", "test"))
+        world.sessions.append(
+            open_session(f"s{len(world.sessions)}", argument, world.now, "10.0.0.1", "test")
+        )
     elif name == "wait":
         assert isinstance(argument, int)
         world.now += timedelta(seconds=argument)
