@@ -129,6 +129,11 @@ class ReadAlertCheck:
                 for notification_id, entry in self._reads_after(position):
                     earlier = recent.setdefault(entry.actor, [])
                     reasons = read_alerts(self.policy, entry.read_at, entry.rows, earlier)
+                    if reasons:  # a director's release forgives the reads before it
+                        released = self._released_at(entry.actor)
+                        if released is not None:
+                            forgiven = [(at, rows) for at, rows in earlier if at > released]
+                            reasons = read_alerts(self.policy, entry.read_at, entry.rows, forgiven)
                     earlier.append((entry.read_at, entry.rows))
                     recent[entry.actor] = still_in_window(self.policy, earlier, entry.read_at)
                     if reasons:
@@ -139,6 +144,10 @@ class ReadAlertCheck:
                 if self.table.advance(ALERT_CHECKPOINT, position, last, _encode_window(recent)):
                     return alerts
             return []  # others keep checking these reads
+
+    def _released_at(self, actor: str) -> datetime | None:
+        account = find_account(self.app, actor)
+        return None if account is None else account.released_at
 
     def _reads_after(self, position: int) -> Iterator[tuple[int, ReadEntry]]:
         start = position + 1

@@ -118,6 +118,7 @@ class Account(Aggregate):
 
         def apply(self, aggregate: Account) -> None:
             aggregate.held = None
+            aggregate.released_at = self.released_at
 
     def __init__(self, agent_id: str, password_hash: str, invited_by: str, invited_at: datetime) -> None:
         self.agent_id = agent_id
@@ -127,6 +128,7 @@ class Account(Aggregate):
         self.link: tuple[str, datetime] | None = None  # (token SHA-256, expiry) until used
         self.must_change_password = True  # the invitation's password is a temporary one
         self.held: str | None = None
+        self.released_at: datetime | None = None  # reads before a director's release are forgiven
 
     @classmethod
     def invite(cls, agent: Agent, password_hash: str, invited_by: str, at: datetime) -> Account:
