@@ -73,7 +73,9 @@ def own_password(agent_id: str) -> str:
     return f"{agent_id}-chose-this-Passw0rd"
 
 
-def change_temporary_password(client: httpx.Client, agent_id: str, temporary: str) -> str:
+def change_temporary_password(
+    client: httpx.Client, agent_id: str, temporary: str, *, then_sign_out: bool = False
+) -> str:
     """Signs in with the operator's temporary password and sets the agent's own, as the
     workspace requires before any other page; returns the new password."""
     signed_in = login(client, agent_id, temporary)
@@ -89,6 +91,8 @@ def change_temporary_password(client: httpx.Client, agent_id: str, temporary: st
         },
     )
     assert 303 == changed.status_code, changed.text
+    if then_sign_out:
+        assert 303 == client.post("/logout", data={"csrf": csrf_of(client, "/password")}).status_code
     return chosen
 
 
@@ -136,7 +140,7 @@ def start_workspace(data_dir: Path) -> Iterator[RunningWorkspace]:
     running = RunningWorkspace(data_dir, settings, app, clock, url, passwords)
     for agent_id, temporary in list(passwords.items()):  # first sign-in: replace the temporary one
         with httpx.Client(base_url=url, timeout=30) as client:
-            passwords[agent_id] = change_temporary_password(client, agent_id, temporary)
+            passwords[agent_id] = change_temporary_password(client, agent_id, temporary, then_sign_out=True)
     try:
         yield running
     finally:
