@@ -165,14 +165,15 @@ class SessionTable:
 
     def checkpoint(self, name: str) -> tuple[int, str]:
         """The checkpoint's (position, state); (0, "") the first time."""
-        self._run(
-            "INSERT INTO eventchain_checkpoints (name, position, state) VALUES (?, 0, '') "
-            "ON CONFLICT (name) DO NOTHING",
-            (name,),
-        )
-        rows, _ = self._run(
-            "SELECT position, state FROM eventchain_checkpoints WHERE name = ?", (name,), fetch=True
-        )
+        select = "SELECT position, state FROM eventchain_checkpoints WHERE name = ?"
+        rows, _ = self._run(select, (name,), fetch=True)
+        if not rows:  # written once: a read-only check takes no write lock
+            self._run(
+                "INSERT INTO eventchain_checkpoints (name, position, state) VALUES (?, 0, '') "
+                "ON CONFLICT (name) DO NOTHING",
+                (name,),
+            )
+            rows, _ = self._run(select, (name,), fetch=True)
         return int(rows[0][0]), str(rows[0][1])
 
     def advance(self, name: str, expected: int, position: int, state: str) -> bool:

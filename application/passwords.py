@@ -45,7 +45,7 @@ def password_problem(password: str) -> str | None:
     if (
         folded in COMMON_PASSWORDS
         or len(set(folded)) <= 2
-        or any(folded in run for run in KEYBOARD_RUNS)
+        or any(folded in run * 2 for run in KEYBOARD_RUNS)  # runs that wrap around too
         or folded.rstrip("0123456789!@#.") in COMMON_PASSWORDS
     ):
         return "too_common"

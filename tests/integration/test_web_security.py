@@ -17,7 +17,7 @@ import pytest
 from application.accounts import find_account
 from eventchain.web.context import SESSION_COOKIE
 from eventchain.web.security import SESSION_LIFETIME, SESSION_POLICY, SIGN_IN_ATTEMPTS, SIGN_IN_WINDOW
-from tests.web_support import RunningWorkspace, csrf_of, login, start_workspace
+from tests.web_support import RunningWorkspace, csrf_of, invite, login, start_workspace
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +209,31 @@ def test_a_one_time_link_expires_after_a_day_and_a_new_one_replaces_it(workspace
     workspace.clock.offset = timedelta(hours=24, seconds=1)
     assert 404 == client.get(second, headers={"accept": "text/html"}).status_code
     workspace.sign_in("a-wang")  # the initial password still works: a link replaces nothing else
+
+
+def test_a_temporary_password_leads_only_to_a_new_one_that_is_neither_short_nor_common(
+    workspace: RunningWorkspace,
+) -> None:
+    temporary = invite(workspace.data_dir, (workspace.data_dir / "demo.kek").read_text(), "a-chen")
+    client = workspace.client()
+    assert 303 == login(client, "a-chen", temporary).status_code
+
+    def change(password: str) -> tuple[int, str]:
+        fields = {"current": temporary, "password": password, "confirm": password}
+        answer = client.post("/password", data={"csrf": csrf_of(client, "/password"), **fields})
+        return answer.status_code, message_of(answer.text) if answer.status_code == 400 else ""
+
+    desk = client.get("/desk", headers={"accept": "text/html"})
+    api = client.get("/api/customers")
+    common, short = change("woaini1314"), change("short")
+    still = client.get("/desk", headers={"accept": "text/html"})
+    accepted = change("a-chen-own-Passw0rd")
+    after = client.get("/desk", headers={"accept": "text/html"})
+
+    assert (303, "/password") == (desk.status_code, desk.headers["location"])
+    assert 403 == api.status_code
+    assert (400, "密码: 太常见，容易被猜中（如 123456、woaini1314、qwerty），请换一个") == common
+    assert (400, "密码: 至少需要 10 个字符") == short
+    assert "/password" == still.headers["location"]
+    assert 303 == accepted[0] and 200 == after.status_code
+    assert 401 == login(workspace.client(), "a-chen", temporary).status_code
