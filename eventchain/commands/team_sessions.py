@@ -42,7 +42,13 @@ def sessions_group() -> None:
 def list_command(
     ctx: click.Context, agent_id: str | None, days: int | None, output_format: str | None, as_json: bool
 ) -> None:
-    """Open sessions (with --days: all sign-ins of those days), newest first."""
+    """Open sessions (with --days: all sign-ins of those days), newest first.
+
+    \b
+    Example:
+      eventchain team sessions list
+      eventchain team sessions list a-wang --days 7 --json
+    """
     from adapters.sessions import SessionTable
 
     app = open_app(ctx)
@@ -73,7 +79,12 @@ def list_command(
 @operator_option
 @click.pass_context
 def end_command(ctx: click.Context, agent_id: str, actor: str) -> None:
-    """End every session of AGENT_ID: their next request, in every process, goes to sign-in."""
+    """End every session of AGENT_ID: their next request, in every process, goes to sign-in.
+
+    \b
+    Example:
+      eventchain team sessions end a-wang --actor ops-liu
+    """
     from adapters.sessions import SessionTable
     from application.sessions import end_sessions_of
 
@@ -87,7 +98,12 @@ def end_command(ctx: click.Context, agent_id: str, actor: str) -> None:
 @operator_option
 @click.pass_context
 def release_command(ctx: click.Context, agent_id: str, actor: str) -> None:
-    """Let AGENT_ID sign in again after a read alert held their sign-ins."""
+    """Let AGENT_ID sign in again after a read alert held their sign-ins.
+
+    \b
+    Example:
+      eventchain team sessions release a-wang --actor m-zhao
+    """
     from application.sessions import release_sign_ins
 
     if not release_sign_ins(open_app(ctx), agent_id, actor):
