@@ -24,8 +24,9 @@ from starlette.staticfiles import StaticFiles
 
 from adapters.sessions import SessionTable
 from application.event_chain import EventChain
-from application.read_audit import ReadAlertCheck, alert_policy
+from application.read_audit import ReadAlertCheck, ReadEntry, alert_policy, publish_alert
 from eventchain.bootstrap import build_application
+from eventchain.nats_support import running_local_url
 from eventchain.web.commands import log_action, stage_action
 from eventchain.web.context import (
     HERE,
@@ -85,6 +86,7 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
         sessions,
         figures=FigureCache(snapshot.identity, max_stale=max_stale),
         alerts=ReadAlertCheck(chain, sessions, alert_policy(os.environ)),
+        publish_alert=alert_publisher(settings),
     )
 
     def page(
@@ -150,6 +152,19 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
     web = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: error_page})
     web.state.workspace = workspace
     return web
+
+
+def alert_publisher(settings: Any) -> Callable[[ReadEntry, list[str], bool], None]:
+    """Publishes read alerts where the CLI does: the configured NATS, else the local one."""
+
+    def publish(entry: ReadEntry, reasons: list[str], frozen: bool) -> None:
+        url = getattr(settings, "nats_url", None) or running_local_url(Path(settings.data_dir) / "nats")
+        if url is None:
+            log.warning("read alert not published: no NATS configured or running")
+            return
+        publish_alert(url, entry, reasons, frozen)
+
+    return publish
 
 
 class FormFirst:

@@ -19,7 +19,7 @@ from starlette.templating import Jinja2Templates
 
 from adapters.sessions import SessionTable
 from application.event_chain import EventChain
-from application.read_audit import ReadAlertCheck, act_on_alert, record_read
+from application.read_audit import ReadAlertCheck, ReadEntry, act_on_alert, record_read
 from application.rules import roster
 from application.sessions import end_session, find_account, session_key
 from domain.accounts import team_members
@@ -74,6 +74,8 @@ class Workspace:
     _acted: dict[str, float] = field(default_factory=dict)
     _standings: dict[str, tuple[float, Standing | None]] = field(default_factory=dict)
     alerts: ReadAlertCheck | None = None
+    # Publishes a read alert on notifications.read_alert.<actor> (entry, reasons, frozen).
+    publish_alert: Callable[[ReadEntry, list[str], bool], None] | None = None
 
     def __post_init__(self) -> None:
         if self.figures is None:
@@ -241,6 +243,11 @@ def freeze_on_alerts(workspace: Workspace) -> bool:
     for entry, reasons in workspace.alerts.check():
         acted = act_on_alert(workspace.app, workspace.sessions, workspace.alerts.policy, entry, reasons)
         log.warning("read alert for %s: %s%s", entry.actor, "; ".join(reasons), " (frozen)" if acted else "")
+        if workspace.publish_alert is not None:
+            try:
+                workspace.publish_alert(entry, reasons, acted)
+            except Exception as error:  # the read is recorded and acted on; NATS down must not hide it
+                log.warning("read alert not published (%s: %s)", type(error).__name__, error)
         if acted:
             workspace.forget(entry.actor)
             frozen = True

@@ -5,6 +5,7 @@ processes check, and with the freeze action ends the actor's sessions and holds 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 from adapters.sessions import SessionTable
 from application.accounts import invite, sign_in
@@ -97,3 +98,34 @@ def test_a_directors_release_forgives_the_reads_before_it(store_url: str) -> Non
 
     assert [] == after_release
     assert [107] == [int(reasons[0].split()[0]) for _, reasons in past_it_again]
+
+
+def test_the_web_workspace_publishes_its_alerts_on_the_actors_subject(nats_server: str) -> None:
+    import asyncio
+    import json
+    from types import SimpleNamespace
+
+    import nats
+
+    from application.read_audit import ReadEntry
+    from eventchain.web.app import alert_publisher
+
+    publish = alert_publisher(SimpleNamespace(nats_url=nats_server, data_dir="/nonexistent"))
+    entry = ReadEntry(
+        uuid4(), "a-wang", "sales:a-wang", "web.customers", "all", 150, "web", datetime.now(UTC)
+    )
+
+    async def receive() -> bytes:
+        connection = await nats.connect(nats_server)
+        try:
+            subscription = await connection.subscribe("notifications.read_alert.>")
+            await connection.flush()
+            await asyncio.get_running_loop().run_in_executor(None, publish, entry, ["150 rows"], True)
+            message = await subscription.next_msg(timeout=10)
+            return bytes(message.data)
+        finally:
+            await connection.close()
+
+    body = json.loads(asyncio.run(receive()))
+
+    assert ("a-wang", 150, True) == (body["actor"], body["rows"], body["frozen"])
