@@ -122,28 +122,42 @@ class ReadAlertCheck:
     def check(self) -> list[tuple[ReadEntry, list[str]]]:
         with self._lock:
             for _ in range(CHECK_ATTEMPTS):
-                position, state = self.table.checkpoint(ALERT_CHECKPOINT)
-                recent = _decode_window(state)
+                position, text = self.table.checkpoint(ALERT_CHECKPOINT)
+                state = msgspec.json.decode(text, type=CheckState) if text else CheckState()
                 alerts: list[tuple[ReadEntry, list[str]]] = []
                 last = position
                 for notification_id, entry in self._reads_after(position):
-                    earlier = recent.setdefault(entry.actor, [])
-                    reasons = read_alerts(self.policy, entry.read_at, entry.rows, earlier)
-                    if reasons:  # a director's release forgives the reads before it
-                        released = self._released_at(entry.actor)
-                        if released is not None:
-                            forgiven = [(at, rows) for at, rows in earlier if at > released]
-                            reasons = read_alerts(self.policy, entry.read_at, entry.rows, forgiven)
+                    reasons = self._reasons(state, entry)
+                    earlier = state.reads.setdefault(entry.actor, [])
                     earlier.append((entry.read_at, entry.rows))
-                    recent[entry.actor] = still_in_window(self.policy, earlier, entry.read_at)
+                    state.reads[entry.actor] = still_in_window(self.policy, earlier, entry.read_at)
                     if reasons:
+                        state.alerted[entry.actor] = entry.read_at
                         alerts.append((entry, reasons))
                     last = notification_id
                 if last == position:
                     return []
-                if self.table.advance(ALERT_CHECKPOINT, position, last, _encode_window(recent)):
+                state.prune(self.policy.window)
+                if self.table.advance(ALERT_CHECKPOINT, position, last, msgspec.json.encode(state).decode()):
                     return alerts
             return []  # others keep checking these reads
+
+    def _reasons(self, state: CheckState, entry: ReadEntry) -> list[str]:
+        """Why this read alarms. ``notify`` tells once per actor per window (a rep over the
+        line on every page would be a storm); ``freeze`` acts on every alert, counting only
+        reads after the director's latest release (it forgives the reads before it)."""
+        earlier = state.reads.get(entry.actor, [])
+        reasons = read_alerts(self.policy, entry.read_at, entry.rows, earlier)
+        if not reasons:
+            return []
+        if self.policy.action != "freeze":
+            told = state.alerted.get(entry.actor)
+            return [] if told is not None and told > entry.read_at - self.policy.window else reasons
+        released = self._released_at(entry.actor)
+        if released is None:
+            return reasons
+        forgiven = [(at, rows) for at, rows in earlier if at > released]
+        return read_alerts(self.policy, entry.read_at, entry.rows, forgiven)
 
     def _released_at(self, actor: str) -> datetime | None:
         account = find_account(self.app, actor)
@@ -177,17 +191,21 @@ def _entry(event: object) -> ReadEntry:
     )
 
 
-def _encode_window(recent: dict[str, list[tuple[datetime, int]]]) -> str:
-    return msgspec.json.encode(
-        {actor: [(at.isoformat(), rows) for at, rows in reads] for actor, reads in recent.items() if reads}
-    ).decode()
+class CheckState(msgspec.Struct):
+    """What the check carries from one run to the next: each actor's reads still within the
+    window, and when each actor was last alerted."""
 
+    reads: dict[str, list[tuple[datetime, int]]] = {}
+    alerted: dict[str, datetime] = {}
 
-def _decode_window(state: str) -> dict[str, list[tuple[datetime, int]]]:
-    if not state:
-        return {}
-    raw: dict[str, list[tuple[str, int]]] = msgspec.json.decode(state)
-    return {actor: [(datetime.fromisoformat(at), rows) for at, rows in reads] for actor, reads in raw.items()}
+    def prune(self, window: timedelta) -> None:
+        newest = max((at for reads in self.reads.values() for at, _ in reads), default=None)
+        if newest is None:
+            return
+        self.reads = {
+            actor: reads for actor, reads in self.reads.items() if reads and reads[-1][0] > newest - window
+        }
+        self.alerted = {actor: at for actor, at in self.alerted.items() if at > newest - window}
 
 
 def act_on_alert(

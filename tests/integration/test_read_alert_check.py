@@ -46,7 +46,8 @@ def test_each_check_reads_only_what_is_new_and_keeps_the_window_across_checks(st
 def test_two_processes_checking_raise_each_alert_once(store_url: str) -> None:
     app = EventChain.from_url(store_url)
     other = EventChain.from_url(store_url)
-    checks = [ReadAlertCheck(a, SessionTable(a.recorder), POLICY) for a in (app, other)]
+    freeze = ReadAlertPolicy(max_rows=100, window=timedelta(hours=1), working_hours=None, action="freeze")
+    checks = [ReadAlertCheck(a, SessionTable(a.recorder), freeze) for a in (app, other)]
 
     raised = []
     for round_number in range(6):
@@ -55,6 +56,24 @@ def test_two_processes_checking_raise_each_alert_once(store_url: str) -> None:
 
     assert 4 == len(raised)  # reads 3..6 each take the hour's sum past 100, each raised once
     assert [120, 160, 200, 240] == [int(reasons[0].split()[0]) for _, reasons in raised]
+
+
+def test_notify_tells_once_per_actor_per_window(store_url: str) -> None:
+    now = [datetime(2026, 3, 2, 2, 0, tzinfo=UTC)]
+    app = EventChain.from_url(store_url, clock=lambda: now[0])
+    check = ReadAlertCheck(app, SessionTable(app.recorder), POLICY)
+
+    told = []
+    for _ in range(4):
+        reads(app, "a-wang", 60)  # past 100 from the second read on
+        reads(app, "a-li", 60)
+        told += [(entry.actor, entry.rows) for entry, _ in check.check()]
+        now[0] += timedelta(minutes=10)
+    now[0] += POLICY.window
+    reads(app, "a-wang", 120)
+    told += [(entry.actor, entry.rows) for entry, _ in check.check()]
+
+    assert [("a-wang", 60), ("a-li", 60), ("a-wang", 120)] == told
 
 
 def test_the_freeze_action_ends_the_readers_sessions_and_holds_their_sign_ins(store_url: str) -> None:
