@@ -60,10 +60,14 @@ class SessionTable:
     def _run(
         self, sql: str, params: Sequence[Any] = (), fetch: bool = False
     ) -> tuple[list[tuple[Any, ...]], int]:
-        """Runs one statement in its own transaction; (rows if ``fetch``, rows affected)."""
+        """Runs one statement in its own transaction; (rows if ``fetch``, rows affected). A
+        statement that fetches only reads."""
         if self._postgres:
             sql = sql.replace("?", "%s")
-        with self.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+        # A query takes a reader's connection: on SQLite the library hands out one writer's at a
+        # time per process, and every request reads its session.
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.transaction(commit=not fetch) as cursor:
             cursor.execute(sql, tuple(params))
             rows = cursor.fetchall() if fetch else []
             count = getattr(cursor, "sqlite_cursor", cursor).rowcount  # the library wraps SQLite's

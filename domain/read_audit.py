@@ -103,6 +103,11 @@ def read_alerts(
 ALERT_ACTIONS = ("notify", "freeze")
 
 
+def alerts_on(policy: ReadAlertPolicy) -> bool:
+    """False when neither the count nor the hours can ever alarm (nothing to check)."""
+    return bool(policy.max_rows) or policy.working_hours is not None
+
+
 def still_in_window(
     policy: ReadAlertPolicy, reads: list[tuple[datetime, int]], newest: datetime
 ) -> list[tuple[datetime, int]]:

@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from adapters.sessions import SessionTable
 from application.event_chain import EventChain
 from application.read_audit import ReadAlertCheck, ReadEntry, alert_policy, publish_alert
+from domain.read_audit import alerts_on
 from eventchain.bootstrap import build_application
 from eventchain.nats_support import running_local_url
 from eventchain.web.commands import log_action, stage_action
@@ -78,6 +79,7 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
     chain = app or build_application(settings)
     snapshot = SnapshotReader(Path(settings.snapshot_path))
     sessions = SessionTable(chain.recorder)
+    policy = alert_policy(os.environ)
     workspace = Workspace(
         chain,
         snapshot,
@@ -85,7 +87,7 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
         GroupCommit(chain),
         sessions,
         figures=FigureCache(snapshot.identity, max_stale=max_stale),
-        alerts=ReadAlertCheck(chain, sessions, alert_policy(os.environ)),
+        alerts=ReadAlertCheck(chain, sessions, policy) if alerts_on(policy) else None,
         publish_alert=alert_publisher(settings),
     )
 

@@ -4,6 +4,7 @@ CSRF, language, rendering, the read audit and the period filter."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ class Workspace:
     alerts: ReadAlertCheck | None = None
     # Publishes a read alert on notifications.read_alert.<actor> (entry, reasons, frozen).
     publish_alert: Callable[[ReadEntry, list[str], bool], None] | None = None
+    _alerts_due: threading.Event | None = None
+    _alert_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.figures is None:
@@ -113,6 +116,25 @@ class Workspace:
     def forget(self, agent_id: str) -> None:
         """This process changed the account: read it again on the next request."""
         self._standings.pop(agent_id, None)
+
+    def check_alerts_soon(self) -> None:
+        """Wakes the one background thread that checks new reads (started on first use): with
+        the notify action no request waits for the check, and one check covers many reads."""
+        with self._alert_lock:
+            if self._alerts_due is None:
+                self._alerts_due = threading.Event()
+                threading.Thread(target=self._check_alerts, name="web-read-alerts", daemon=True).start()
+            self._alerts_due.set()
+
+    def _check_alerts(self) -> None:
+        assert self._alerts_due is not None
+        while True:
+            self._alerts_due.wait()
+            self._alerts_due.clear()
+            try:
+                freeze_on_alerts(self)
+            except Exception:  # the reads are recorded; the next read checks them again
+                log.exception("read alert check failed")
 
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -227,7 +249,12 @@ def audit_read(workspace: Workspace, user: User, action: str, subject: str, rows
         rows=rows,
         via="web",
     )
-    if workspace.alerts is not None and freeze_on_alerts(workspace):
+    if workspace.alerts is None:
+        return
+    if workspace.alerts.policy.action != "freeze":  # only told: checked off the request path
+        workspace.check_alerts_soon()
+        return
+    if freeze_on_alerts(workspace):
         standing = workspace.standing(user.agent_id)
         if standing is not None and standing.held is not None:  # frozen before the data left
             raise HTTPException(
