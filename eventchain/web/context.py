@@ -46,6 +46,8 @@ HERE: Final = Path(__file__).parent
 # The roster and accounts are read again at most this old: a departure (`team leave`), a role
 # change or a hold is refused within 2 s in every process (issue 29).
 ROSTER_CACHE_SECONDS: Final = 1.0
+# With the notify action, reads are checked for alerts at most this often, off the request path.
+ALERT_CHECK_INTERVAL_S: Final = 0.5
 DESK_ROWS: Final = 50  # the most urgent first; the totals say how many more there are
 SESSION_COOKIE: Final = "eventchain_session"
 log = logging.getLogger("eventchain.web")
@@ -135,6 +137,7 @@ class Workspace:
                 freeze_on_alerts(self)
             except Exception:  # the reads are recorded; the next read checks them again
                 log.exception("read alert check failed")
+            time.sleep(ALERT_CHECK_INTERVAL_S)  # one check (one checkpoint write) covers many reads
 
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
