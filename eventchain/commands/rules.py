@@ -243,11 +243,19 @@ def leave_command(ctx: click.Context, agent_id: str, reason: str, actor: str) ->
     Example:
       eventchain team leave a-li --reason resigned --actor hr-liu
     """
+    from adapters.sessions import SessionTable
+    from application.sessions import end_sessions_of
+    from domain.sessions import LEFT
+
+    app = open_app(ctx)
     try:
-        handover, count = leave(open_app(ctx), agent_id, reason, actor)
+        handover, count = leave(app, agent_id, reason, actor)
     except RosterError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{agent_id} left; {count} customers handed over to {handover}")
+    # Every process refuses them from the roster within a second anyway; ending the sessions
+    # here shows it at once on 我的设备 and in `team sessions list`.
+    ended = end_sessions_of(app, SessionTable(app.recorder), agent_id, LEFT, actor)
+    click.echo(f"{agent_id} left; {count} customers handed over to {handover}; {ended.count} sessions ended")
 
 
 @team_group.command("list")

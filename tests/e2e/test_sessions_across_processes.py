@@ -216,8 +216,10 @@ def test_an_agent_who_leaves_the_team_is_refused_within_two_seconds_on_both_proc
     on_first, on_second = first.sign_in(store, "a-li"), second.sign_in(store, "a-li")
     assert 200 == on_first.get("/api/me").status_code == on_second.get("/api/me").status_code
 
-    store.cli("team", "leave", "a-li", "--reason", "resigned", "--actor", "hr-liu")
+    left = store.cli("team", "leave", "a-li", "--reason", "resigned", "--actor", "hr-liu")
 
+    ended = re.search(r"(\d+) sessions ended", left.stdout)  # at once, on 我的设备 and in the list
+    assert ended and int(ended.group(1)) >= 2
     assert seconds_until(lambda: refused(on_first), REFUSAL_BOUND_S) is not None
     assert seconds_until(lambda: refused(on_second), REFUSAL_BOUND_S) is not None
     assert 401 == login(first.client(), "a-li", store.passwords["a-li"]).status_code
