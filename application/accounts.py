@@ -11,11 +11,13 @@ from typing import Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from eventsourcing.application import AggregateNotFoundError
 
 from application.event_chain import EventChain
+from application.passwords import password_problem
 from application.rules import roster
-from domain.accounts import Account, AccountError, account_id, workspace_role
+from application.sessions import find_account as find_account
+from application.sessions import new_session_id, on_account, session_key
+from domain.accounts import Account, AccountError, workspace_role
 
 HASHER = PasswordHasher()
 # Verifying against this when the account does not exist costs the same time as a real
@@ -51,8 +53,6 @@ def invite(app: EventChain, agent_id: str, invited_by: str, *, grant_exec: bool 
 
 
 LINK_LIFETIME: Final = timedelta(hours=24)
-MIN_PASSWORD_LENGTH: Final = 10
-MAX_PASSWORD_LENGTH: Final = 256
 
 
 def invite_link(app: EventChain, agent_id: str, invited_by: str, *, grant_exec: bool = False) -> str:
@@ -78,12 +78,7 @@ def invite_link(app: EventChain, agent_id: str, invited_by: str, *, grant_exec: 
 def redeem_link(app: EventChain, agent_id: str, token: str, password: str, confirm: str) -> None:
     """Sets ``agent_id``'s password through a one-time link. Raises PasswordError (which field,
     why) for a password that is refused, AccountError for a link that is not valid."""
-    if password != confirm:
-        raise PasswordError("confirm", "the two passwords differ")
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise PasswordError(
-            "password", f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long"
-        )
+    check_new_password(password, confirm)
     account = find_account(app, agent_id)
     if account is None:
         raise AccountError("this link is not valid (used, replaced or expired): ask for a new one")
@@ -102,42 +97,53 @@ def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def find_account(app: EventChain, agent_id: str) -> Account | None:
-    try:
-        account: Account = app.repository.get(account_id(agent_id))
-    except AggregateNotFoundError:
-        return None
-    return account if isinstance(account, Account) else None
-
-
-def sign_in(app: EventChain, agent_id: str, password: str, client: str) -> SignedIn:
-    """Checks the password and records the sign-in (or the failure) on the account."""
+def sign_in(app: EventChain, agent_id: str, password: str, client: str, device: str = "") -> SignedIn:
+    """Checks the password and records the sign-in (or the failure) on the account. The
+    session itself is opened by ``application.sessions.open_for`` with the returned id."""
     account = find_account(app, agent_id)
     if account is None:
         _verify(_ABSENT_HASH, password)
         raise SignInError("wrong agent id or password")
     now = app.clock()
     if not _verify(account.password_hash, password):
-        account.fail_sign_in("wrong password", client, now)
-        app.save(account)
+        on_account(app, agent_id, lambda a: a.fail_sign_in("wrong password", client, now))
         raise SignInError("wrong agent id or password")
+    if account.held is not None:  # told only to who knows the password
+        on_account(app, agent_id, lambda a: a.fail_sign_in("sign-ins held", client, now))
+        raise SignInsHeldError(account.held)
     try:
         role = workspace_role(roster(app).agents, account)
     except AccountError as error:
-        account.fail_sign_in(str(error), client, now)
-        app.save(account)
-        raise SignInError(str(error)) from None
-    session_id = secrets.token_urlsafe(16)
-    account.sign_in(session_id, role, client, now)
-    app.save(account)
+        why = str(error)
+        on_account(app, agent_id, lambda a: a.fail_sign_in(why, client, now))
+        raise SignInError(why) from None
+    session_id = new_session_id()
+    key = session_key(session_id)
+    on_account(app, agent_id, lambda a: a.sign_in(key, role, client, now, device[:300]))
     return SignedIn(agent_id, role, session_id)
 
 
-def sign_out(app: EventChain, agent_id: str, session_id: str) -> None:
+def check_new_password(password: str, confirm: str) -> None:
+    """Raises PasswordError (which field, why) for a new password that is refused."""
+    if password != confirm:
+        raise PasswordError("confirm", "passwords_differ")
+    problem = password_problem(password)
+    if problem is not None:
+        raise PasswordError("password", problem)
+
+
+def change_password(app: EventChain, agent_id: str, current: str, password: str, confirm: str) -> None:
+    """The signed-in agent replaces their password (a temporary one first of all). Raises
+    PasswordError for a wrong current password or a refused new one."""
     account = find_account(app, agent_id)
-    if account is not None:
-        account.sign_out(session_id, app.clock())
-        app.save(account)
+    if account is None or not _verify(account.password_hash, current):
+        raise PasswordError("current_password", "wrong_current")
+    check_new_password(password, confirm)
+    if _verify(account.password_hash, password):
+        raise PasswordError("password", "same_as_before")
+    password_hash = HASHER.hash(password)
+    now = app.clock()
+    on_account(app, agent_id, lambda a: a.change_password(password_hash, now))
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -148,7 +154,8 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 class PasswordError(ValueError):
-    """A new password that is refused: which field, and why."""
+    """A new password that is refused: which field, and why (a key of the workspace's words:
+    ``too_short``, ``too_common``, ``passwords_differ``…)."""
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
@@ -158,3 +165,7 @@ class PasswordError(ValueError):
 
 class SignInError(ValueError):
     """Sign-in refused; the message is safe to show (it never says which part was wrong)."""
+
+
+class SignInsHeldError(SignInError):
+    """The right password, but a read alert froze the account until a director releases it."""

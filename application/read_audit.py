@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,8 +13,10 @@ from uuid import UUID, uuid4
 import msgspec
 from eventsourcing.utils import get_topic
 
+from adapters.sessions import SessionTable
 from application.event_chain import EventChain
-from domain.read_audit import ReadAlertPolicy, ReadAudit, read_alerts
+from application.sessions import find_account, hold_sign_ins
+from domain.read_audit import ALERT_ACTIONS, ReadAlertPolicy, ReadAudit, read_alerts, still_in_window
 
 READ_TOPIC = get_topic(ReadAudit.Created)
 
@@ -55,17 +58,7 @@ def list_reads(
 ) -> Iterator[ReadEntry]:
     """Every recorded read in log order, optionally from ``since`` on and by one ``actor``."""
     for event in events_of_topic(app, READ_TOPIC):
-        assert isinstance(event, ReadAudit.Created)
-        entry = ReadEntry(
-            event.originator_id,
-            event.actor,
-            event.role,
-            event.action,
-            event.subject,
-            event.rows,
-            event.via,
-            event.read_at,
-        )
+        entry = _entry(event)
         if (since is None or entry.read_at >= since) and (actor is None or entry.actor == actor):
             yield entry
 
@@ -85,7 +78,8 @@ def events_of_topic(app: EventChain, topic: str) -> Iterator[object]:
 def alert_policy(environ: Mapping[str, str]) -> ReadAlertPolicy:
     """The alert thresholds from the environment (docs/privacy.md):
     ``EVENTCHAIN_READ_ALERT_ROWS`` (0 = off), ``EVENTCHAIN_READ_ALERT_WINDOW_MINUTES``,
-    ``EVENTCHAIN_READ_ALERT_HOURS`` (e.g. ``8-20``; ``off``)."""
+    ``EVENTCHAIN_READ_ALERT_HOURS`` (e.g. ``8-20``; ``off``), ``EVENTCHAIN_READ_ALERT_ACTION``
+    (``notify``, or ``freeze``: end the actor's sessions and hold their sign-ins)."""
     default = ReadAlertPolicy()
     try:
         rows = int(environ.get("EVENTCHAIN_READ_ALERT_ROWS", default.max_rows))
@@ -93,6 +87,7 @@ def alert_policy(environ: Mapping[str, str]) -> ReadAlertPolicy:
             environ.get("EVENTCHAIN_READ_ALERT_WINDOW_MINUTES", default.window.total_seconds() // 60)
         )
         hours_text = environ.get("EVENTCHAIN_READ_ALERT_HOURS", "8-20").strip().lower()
+        action = environ.get("EVENTCHAIN_READ_ALERT_ACTION", default.action).strip().lower()
         hours = None if hours_text == "off" else tuple(int(h) for h in hours_text.split("-"))
     except ValueError:
         raise ValueError(
@@ -104,19 +99,124 @@ def alert_policy(environ: Mapping[str, str]) -> ReadAlertPolicy:
         or (hours is not None and (len(hours) != 2 or not 0 <= hours[0] < hours[1] <= 24))
     ):
         raise ValueError("EVENTCHAIN_READ_ALERT_*: rows ≥ 0, minutes > 0, hours START-END within 0-24")
-    return ReadAlertPolicy(rows, timedelta(minutes=minutes), hours, default.utc_offset)
+    if action not in ALERT_ACTIONS:
+        raise ValueError("EVENTCHAIN_READ_ALERT_ACTION: expected notify or freeze")
+    return ReadAlertPolicy(rows, timedelta(minutes=minutes), hours, default.utc_offset, action)
 
 
-def alerts_for(app: EventChain, read_id: UUID, policy: ReadAlertPolicy) -> tuple[ReadEntry, list[str]]:
-    """The recorded read and why it is alarming, from its actor's reads within the window."""
-    entries = list(list_reads(app, actor=None))
-    entry = next(e for e in entries if e.read_id == read_id)
-    earlier = [
-        (e.read_at, e.rows)
-        for e in entries
-        if e.actor == entry.actor and e.read_id != read_id and e.read_at > entry.read_at - policy.window
-    ]
-    return entry, read_alerts(policy, entry.read_at, entry.rows, earlier)
+ALERT_CHECKPOINT = "read-alerts"
+
+
+class ReadAlertCheck:
+    """Checks the reads recorded since its last check, each once across every process: the
+    checkpoint (a log position and each actor's reads still within the window) is in the
+    store (``adapters.sessions``) and moves by compare-and-set, so the check's cost follows
+    the new reads, not the size of the audit trail."""
+
+    def __init__(self, app: EventChain, table: SessionTable, policy: ReadAlertPolicy) -> None:
+        self.app = app
+        self.table = table
+        self.policy = policy
+        self._lock = threading.Lock()
+
+    def check(self) -> list[tuple[ReadEntry, list[str]]]:
+        with self._lock:
+            for _ in range(CHECK_ATTEMPTS):
+                position, text = self.table.checkpoint(ALERT_CHECKPOINT)
+                state = msgspec.json.decode(text, type=CheckState) if text else CheckState()
+                alerts: list[tuple[ReadEntry, list[str]]] = []
+                last = position
+                for notification_id, entry in self._reads_after(position):
+                    reasons = self._reasons(state, entry)
+                    earlier = state.reads.setdefault(entry.actor, [])
+                    earlier.append((entry.read_at, entry.rows))
+                    state.reads[entry.actor] = still_in_window(self.policy, earlier, entry.read_at)
+                    if reasons:
+                        state.alerted[entry.actor] = entry.read_at
+                        alerts.append((entry, reasons))
+                    last = notification_id
+                if last == position:
+                    return []
+                state.prune(self.policy.window)
+                if self.table.advance(ALERT_CHECKPOINT, position, last, msgspec.json.encode(state).decode()):
+                    return alerts
+            return []  # others keep checking these reads
+
+    def _reasons(self, state: CheckState, entry: ReadEntry) -> list[str]:
+        """Why this read alarms. ``notify`` tells once per actor per window (a rep over the
+        line on every page would be a storm); ``freeze`` acts on every alert, counting only
+        reads after the director's latest release (it forgives the reads before it)."""
+        earlier = state.reads.get(entry.actor, [])
+        reasons = read_alerts(self.policy, entry.read_at, entry.rows, earlier)
+        if not reasons:
+            return []
+        if self.policy.action != "freeze":
+            told = state.alerted.get(entry.actor)
+            return [] if told is not None and told > entry.read_at - self.policy.window else reasons
+        released = self._released_at(entry.actor)
+        if released is None:
+            return reasons
+        forgiven = [(at, rows) for at, rows in earlier if at > released]
+        return read_alerts(self.policy, entry.read_at, entry.rows, forgiven)
+
+    def _released_at(self, actor: str) -> datetime | None:
+        account = find_account(self.app, actor)
+        return None if account is None else account.released_at
+
+    def _reads_after(self, position: int) -> Iterator[tuple[int, ReadEntry]]:
+        start = position + 1
+        while True:
+            page = self.app.recorder.select_notifications(start, 1000, topics=[READ_TOPIC])
+            if not page:
+                return
+            for notification in page:
+                yield notification.id, _entry(self.app.mapper.to_domain_event(notification))
+            start = page[-1].id + 1
+
+
+CHECK_ATTEMPTS = 5
+
+
+def _entry(event: object) -> ReadEntry:
+    assert isinstance(event, ReadAudit.Created)
+    return ReadEntry(
+        event.originator_id,
+        event.actor,
+        event.role,
+        event.action,
+        event.subject,
+        event.rows,
+        event.via,
+        event.read_at,
+    )
+
+
+class CheckState(msgspec.Struct):
+    """What the check carries from one run to the next: each actor's reads still within the
+    window, and when each actor was last alerted."""
+
+    reads: dict[str, list[tuple[datetime, int]]] = {}
+    alerted: dict[str, datetime] = {}
+
+    def prune(self, window: timedelta) -> None:
+        newest = max((at for reads in self.reads.values() for at, _ in reads), default=None)
+        if newest is None:
+            return
+        self.reads = {
+            actor: reads for actor, reads in self.reads.items() if reads and reads[-1][0] > newest - window
+        }
+        self.alerted = {actor: at for actor, at in self.alerted.items() if at > newest - window}
+
+
+def act_on_alert(
+    app: EventChain, table: SessionTable, policy: ReadAlertPolicy, entry: ReadEntry, reasons: list[str]
+) -> bool:
+    """What the rules say to do beside publishing: ``freeze`` ends the actor's sessions and
+    holds their sign-ins until a director releases them. True when the actor was frozen."""
+    if policy.action != "freeze" or find_account(app, entry.actor) is None:
+        return False
+    hold_sign_ins(app, table, entry.actor, "read alert: " + "; ".join(reasons), "read alert")
+    return True
 
 
 def alert_subject(actor: str) -> str:
@@ -124,7 +224,7 @@ def alert_subject(actor: str) -> str:
     return "notifications.read_alert." + (re.sub(r"[^\w-]", "_", actor) or "_")
 
 
-def alert_body(entry: ReadEntry, reasons: list[str]) -> bytes:
+def alert_body(entry: ReadEntry, reasons: list[str], frozen: bool = False) -> bytes:
     """The alert's JSON: who read what and why it alarms; no personal data. ``agent_id``,
     ``reason`` and ``reference`` are the fields the notification forwarders show."""
     return msgspec.json.encode(
@@ -139,6 +239,7 @@ def alert_body(entry: ReadEntry, reasons: list[str]) -> bytes:
             "rows": entry.rows,
             "read_at": entry.read_at.isoformat(),
             "reasons": reasons,
+            "frozen": frozen,
         }
     )
 
@@ -154,5 +255,5 @@ async def _publish(url: str, subject: str, body: bytes) -> None:
         await nc.close()
 
 
-def publish_alert(url: str, entry: ReadEntry, reasons: list[str]) -> None:
-    asyncio.run(_publish(url, alert_subject(entry.actor), alert_body(entry, reasons)))
+def publish_alert(url: str, entry: ReadEntry, reasons: list[str], frozen: bool = False) -> None:
+    asyncio.run(_publish(url, alert_subject(entry.actor), alert_body(entry, reasons, frozen)))

@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import httpx
 
-from application.accounts import invite
+from application.accounts import change_password, invite
 from application.event_chain import EventChain
 from application.rules import join
 from bench.harness import BenchContext, Figure
@@ -130,7 +130,12 @@ def _accounts(settings: Settings) -> dict[str, str]:
             "bench",
         )
     agents = [f"a-{n}" for n in range(REPS)] + [f"d-{n}" for n in range(DIRECTORS)]
-    return {agent: invite(app, agent, "bench") for agent in agents}
+    passwords = {}
+    for agent in agents:  # an invitation's password is temporary: each agent sets their own
+        own = f"{agent}-bench-Passw0rd"
+        change_password(app, agent, invite(app, agent, "bench"), own, own)
+        passwords[agent] = own
+    return passwords
 
 
 def _wait_until_up(url: str) -> None:

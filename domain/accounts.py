@@ -17,6 +17,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.roster import Agent
+from domain.sessions import SIGNED_OUT, Standing, role_of
 
 ACCOUNT_NAMESPACE: Final = UUID("0b7c2f63-4a1e-4f6e-9c1d-5f2a8e7d3b10")
 
@@ -39,6 +40,7 @@ class Account(Aggregate):
 
         def apply(self, aggregate: Account) -> None:
             aggregate.password_hash = self.password_hash
+            aggregate.must_change_password = True  # an operator's password is a temporary one
 
     class LinkIssued(Aggregate.Event):
         """A one-time sign-up link: only the SHA-256 of its token is stored."""
@@ -51,7 +53,8 @@ class Account(Aggregate):
             aggregate.link = (self.token_sha256, self.expires_at)
 
     class PasswordChanged(Aggregate.Event):
-        """The agent set their own password (through a one-time link)."""
+        """The agent set their own password (through a one-time link, or on the web in place
+        of a temporary one)."""
 
         password_hash: str
         changed_at: datetime
@@ -60,6 +63,7 @@ class Account(Aggregate):
         def apply(self, aggregate: Account) -> None:
             aggregate.password_hash = self.password_hash
             aggregate.link = None
+            aggregate.must_change_password = False
 
     class ExecGranted(Aggregate.Event):
         granted_by: str
@@ -76,10 +80,11 @@ class Account(Aggregate):
             aggregate.exec_granted = False
 
     class SignedIn(Aggregate.Event):
-        session_id: str
+        session_id: str  # since issue 29 the session's key (SHA-256 of the cookie's id)
         role: str
         client: str
         signed_in_at: datetime
+        device: str = ""  # the browser's User-Agent (added by issue 29)
 
     class SignInFailed(Aggregate.Event):
         reason: str
@@ -89,9 +94,31 @@ class Account(Aggregate):
     class SignedOut(Aggregate.Event):
         session_id: str
         signed_out_at: datetime
+        reason: str = "signed out"  # domain.sessions: signed out, expired, ended by …
+        ended_by: str = ""  # who ended it, when not the agent (a director, an operator, an alert)
+        client: str = ""
+        device: str = ""
 
         def apply(self, aggregate: Account) -> None:
             aggregate.ended_sessions.add(self.session_id)
+
+    class SignInsHeld(Aggregate.Event):
+        """New sign-ins refused (a read alert froze the account) until a director releases it."""
+
+        reason: str
+        held_by: str
+        held_at: datetime
+
+        def apply(self, aggregate: Account) -> None:
+            aggregate.held = self.reason
+
+    class SignInsReleased(Aggregate.Event):
+        released_by: str
+        released_at: datetime
+
+        def apply(self, aggregate: Account) -> None:
+            aggregate.held = None
+            aggregate.released_at = self.released_at
 
     def __init__(self, agent_id: str, password_hash: str, invited_by: str, invited_at: datetime) -> None:
         self.agent_id = agent_id
@@ -99,6 +126,9 @@ class Account(Aggregate):
         self.exec_granted = False
         self.ended_sessions: set[str] = set()
         self.link: tuple[str, datetime] | None = None  # (token SHA-256, expiry) until used
+        self.must_change_password = True  # the invitation's password is a temporary one
+        self.held: str | None = None
+        self.released_at: datetime | None = None  # reads before a director's release are forgiven
 
     @classmethod
     def invite(cls, agent: Agent, password_hash: str, invited_by: str, at: datetime) -> Account:
@@ -137,6 +167,23 @@ class Account(Aggregate):
             self.PasswordChanged, timestamp=at, password_hash=password_hash, changed_at=at, via="link"
         )
 
+    def change_password(self, password_hash: str, at: datetime) -> None:
+        """The agent replaces their password (a temporary one at first sign-in)."""
+        self.trigger_event(
+            self.PasswordChanged, timestamp=at, password_hash=password_hash, changed_at=at, via="web"
+        )
+
+    def hold(self, reason: str, held_by: str, at: datetime) -> None:
+        if self.held is None:
+            self.trigger_event(self.SignInsHeld, timestamp=at, reason=reason, held_by=held_by, held_at=at)
+
+    def release(self, released_by: str, at: datetime) -> None:
+        if self.held is not None:
+            self.trigger_event(self.SignInsReleased, timestamp=at, released_by=released_by, released_at=at)
+
+    def standing(self) -> Standing:
+        return Standing(self.exec_granted, self.held, self.must_change_password)
+
     def grant_exec(self, granted_by: str, at: datetime) -> None:
         if not self.exec_granted:
             self.trigger_event(self.ExecGranted, timestamp=at, granted_by=granted_by, granted_at=at)
@@ -145,17 +192,41 @@ class Account(Aggregate):
         if self.exec_granted:
             self.trigger_event(self.ExecRevoked, timestamp=at, revoked_by=revoked_by, revoked_at=at)
 
-    def sign_in(self, session_id: str, role: str, client: str, at: datetime) -> None:
+    def sign_in(self, session_id: str, role: str, client: str, at: datetime, device: str = "") -> None:
         self.trigger_event(
-            self.SignedIn, timestamp=at, session_id=session_id, role=role, client=client, signed_in_at=at
+            self.SignedIn,
+            timestamp=at,
+            session_id=session_id,
+            role=role,
+            client=client,
+            signed_in_at=at,
+            device=device,
         )
 
     def fail_sign_in(self, reason: str, client: str, at: datetime) -> None:
         self.trigger_event(self.SignInFailed, timestamp=at, reason=reason, client=client, failed_at=at)
 
-    def sign_out(self, session_id: str, at: datetime) -> None:
+    def sign_out(
+        self,
+        session_id: str,
+        at: datetime,
+        *,
+        reason: str = SIGNED_OUT,
+        ended_by: str = "",
+        client: str = "",
+        device: str = "",
+    ) -> None:
         if session_id not in self.ended_sessions:
-            self.trigger_event(self.SignedOut, timestamp=at, session_id=session_id, signed_out_at=at)
+            self.trigger_event(
+                self.SignedOut,
+                timestamp=at,
+                session_id=session_id,
+                signed_out_at=at,
+                reason=reason,
+                ended_by=ended_by,
+                client=client,
+                device=device,
+            )
 
 
 def team_members(agents: Mapping[str, Agent], director_id: str) -> list[str]:
@@ -176,10 +247,9 @@ def workspace_role(agents: Mapping[str, Agent], account: Account) -> str:
     if agent is None:
         raise AccountError(f"agent {account.agent_id} is not on the roster")
     check_can_sign_in(agent)
-    if account.exec_granted:
-        return "exec"
-    manages = any(a.manager == agent.agent_id and a.status != "left" for a in agents.values())
-    return f"{'director' if manages else 'sales'}:{agent.agent_id}"
+    role = role_of(agents, agent.agent_id, account.exec_granted)
+    assert role is not None  # on the roster and not gone: checked above
+    return role
 
 
 def check_can_sign_in(agent: Agent) -> None:

@@ -71,12 +71,15 @@ class ReadAlertPolicy:
     """When a read of personal data is alarming (seed 001: a leaving rep exported 200+
     customers at 2 a.m.): too many customers' rows by one actor within a window, or a read
     outside working hours. ``max_rows`` 0 switches the count off; ``working_hours`` None
-    switches the hours off. Hours are local at ``utc_offset`` (China Standard Time)."""
+    switches the hours off. Hours are local at ``utc_offset`` (China Standard Time).
+    ``action``: ``notify`` publishes the alert; ``freeze`` also ends the actor's sessions and
+    holds their sign-ins until a director releases them (seed 001: frozen before the data left)."""
 
     max_rows: int = 200
     window: timedelta = timedelta(hours=1)
     working_hours: tuple[int, int] | None = (8, 20)  # [start, end) local hours
     utc_offset: timedelta = timedelta(hours=8)
+    action: str = "notify"
 
 
 def read_alerts(
@@ -95,3 +98,18 @@ def read_alerts(
         if not start <= local.hour < end:
             reasons.append(f"read at {local:%H:%M} local time, outside working hours {start:02}-{end:02}")
     return reasons
+
+
+ALERT_ACTIONS = ("notify", "freeze")
+
+
+def alerts_on(policy: ReadAlertPolicy) -> bool:
+    """False when neither the count nor the hours can ever alarm (nothing to check)."""
+    return bool(policy.max_rows) or policy.working_hours is not None
+
+
+def still_in_window(
+    policy: ReadAlertPolicy, reads: list[tuple[datetime, int]], newest: datetime
+) -> list[tuple[datetime, int]]:
+    """The reads a later check still needs: those within the window before ``newest``."""
+    return [(at, rows) for at, rows in reads if at > newest - policy.window]

@@ -11,9 +11,10 @@ from typing import Any
 
 import click
 
+from adapters.sessions import SessionTable
 from adapters.store import StoreURLError, sqlite_path
 from application.event_chain import EventChain
-from application.read_audit import alert_policy, alerts_for, publish_alert, record_read
+from application.read_audit import ReadAlertCheck, act_on_alert, alert_policy, publish_alert, record_read
 from eventchain.bootstrap import BootstrapError, StoreSettingsError, build_application
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
@@ -75,20 +76,24 @@ def audit_read(
         policy = alert_policy(os.environ)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    read_id = record_read(app, actor=actor, role=str(role), action=action, subject=subject, rows=rows)
-    entry, reasons = alerts_for(app, read_id, policy)
-    if not reasons:
-        return
-    click.echo(f"read alert for {actor}: {'; '.join(reasons)}", err=True)
-    settings = settings_of(ctx)
-    url = settings.nats_url or running_local_url(settings.data_dir / "nats")
-    if url is None:
-        click.echo("read alert not published: no NATS configured or running", err=True)
-        return
-    try:
-        publish_alert(url, entry, reasons)
-    except Exception as error:  # the read is recorded; a NATS outage must not hide it
-        click.echo(f"read alert not published ({type(error).__name__}: {error})", err=True)
+    record_read(app, actor=actor, role=str(role), action=action, subject=subject, rows=rows)
+    table = SessionTable(app.recorder)
+    for entry, reasons in ReadAlertCheck(app, table, policy).check():
+        frozen = act_on_alert(app, table, policy, entry, reasons)
+        click.echo(
+            f"read alert for {entry.actor}: {'; '.join(reasons)}"
+            + ("; sign-ins held until a director releases them" if frozen else ""),
+            err=True,
+        )
+        settings = settings_of(ctx)
+        url = settings.nats_url or running_local_url(settings.data_dir / "nats")
+        if url is None:
+            click.echo("read alert not published: no NATS configured or running", err=True)
+            continue
+        try:
+            publish_alert(url, entry, reasons, frozen)
+        except Exception as error:  # the read is recorded; a NATS outage must not hide it
+            click.echo(f"read alert not published ({type(error).__name__}: {error})", err=True)
 
 
 UMASK_ENV = "EVENTCHAIN_UMASK"

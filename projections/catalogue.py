@@ -75,6 +75,8 @@ NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Account.SignedOut,
         Account.LinkIssued,
         Account.PasswordChanged,
+        Account.SignInsHeld,
+        Account.SignInsReleased,
         ReadAudit.Created,
         DeferredPurge.Created,
         DeferredPurge.Purged,

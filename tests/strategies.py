@@ -214,3 +214,53 @@ def manifests() -> st.SearchStrategy[Any]:
         sent=st.integers(0, 10**6),
         sent_at=aware_datetimes,
     )
+
+
+# Account events (issue 29: sessions, holds, temporary passwords): one account's life as the
+# calls that raise them, in any order.
+short_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
+ACCOUNT_START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+@st.composite
+def account_histories(draw: st.DrawFn, max_size: int = 12) -> Any:
+    """An ``Account`` with a drawn history of sign-ins (address, device), failures, sign-outs
+    (reason, who), holds, releases, password resets and changes, exec grants and revocations."""
+    from domain.accounts import Account
+    from domain.roster import Agent
+
+    at = ACCOUNT_START
+    account = Account.invite(Agent("a-wang", "王工", "hz"), "$argon2id$x", draw(short_text), at)
+    sessions = ["s0"]
+    for _ in range(draw(st.integers(0, max_size))):
+        at += timedelta(seconds=draw(st.integers(1, 10**6)))
+        match draw(
+            st.sampled_from(["in", "fail", "out", "hold", "release", "reset", "change", "grant", "revoke"])
+        ):
+            case "in":
+                sessions.append(f"s{len(sessions)}")
+                account.sign_in(sessions[-1], "sales:a-wang", draw(short_text), at, draw(short_text))
+            case "fail":
+                account.fail_sign_in(draw(short_text), draw(short_text), at)
+            case "out":
+                account.sign_out(
+                    draw(st.sampled_from(sessions)),
+                    at,
+                    reason=draw(short_text),
+                    ended_by=draw(short_text),
+                    client=draw(short_text),
+                    device=draw(short_text),
+                )
+            case "hold":
+                account.hold(draw(short_text), draw(short_text), at)
+            case "release":
+                account.release(draw(short_text), at)
+            case "reset":
+                account.reset_password("$argon2id$reset", draw(short_text), at)
+            case "change":
+                account.change_password("$argon2id$changed", at)
+            case "grant":
+                account.grant_exec(draw(short_text), at)
+            case _:
+                account.revoke_exec(draw(short_text), at)
+    return account

@@ -25,7 +25,7 @@ from tests.cli import eventchain
 
 TEAM_FILE = Path(__file__).parents[1] / "examples" / "team.toml"
 TEAM = tomllib.loads(TEAM_FILE.read_text(encoding="utf-8"))["agent"]
-ACCOUNTS = {"a-wang": (), "a-li": (), "a-chen": (), "m-zhao": (), "d-qian": ("--exec",)}
+ACCOUNTS = {"a-wang": (), "a-li": (), "m-zhao": (), "d-qian": ("--exec",)}
 
 
 @dataclass
@@ -67,6 +67,33 @@ def login(client: httpx.Client, agent_id: str, password: str) -> httpx.Response:
     return client.post(
         "/login", data={"csrf": csrf_of(client, "/login"), "agent_id": agent_id, "password": password}
     )
+
+
+def own_password(agent_id: str) -> str:
+    return f"{agent_id}-chose-this-Passw0rd"
+
+
+def change_temporary_password(
+    client: httpx.Client, agent_id: str, temporary: str, *, then_sign_out: bool = False
+) -> str:
+    """Signs in with the operator's temporary password and sets the agent's own, as the
+    workspace requires before any other page; returns the new password."""
+    signed_in = login(client, agent_id, temporary)
+    assert 303 == signed_in.status_code, signed_in.text
+    chosen = own_password(agent_id)
+    changed = client.post(
+        "/password",
+        data={
+            "csrf": csrf_of(client, "/password"),
+            "current": temporary,
+            "password": chosen,
+            "confirm": chosen,
+        },
+    )
+    assert 303 == changed.status_code, changed.text
+    if then_sign_out:
+        assert 303 == client.post("/logout", data={"csrf": csrf_of(client, "/password")}).status_code
+    return chosen
 
 
 def csrf_of(client: httpx.Client, path: str) -> str:
@@ -111,6 +138,9 @@ def start_workspace(data_dir: Path) -> Iterator[RunningWorkspace]:
         except httpx.TransportError:
             time.sleep(0.05)
     running = RunningWorkspace(data_dir, settings, app, clock, url, passwords)
+    for agent_id, temporary in list(passwords.items()):  # first sign-in: replace the temporary one
+        with httpx.Client(base_url=url, timeout=30) as client:
+            passwords[agent_id] = change_temporary_password(client, agent_id, temporary, then_sign_out=True)
     try:
         yield running
     finally:

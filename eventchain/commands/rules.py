@@ -244,12 +244,23 @@ def leave_command(ctx: click.Context, agent_id: str, reason: str, actor: str) ->
     Example:
       eventchain team leave a-li --reason resigned --actor hr-liu
     """
+    from adapters.sessions import SessionTable
+    from application.sessions import end_sessions_of
+    from domain.sessions import LEFT
+
+    app = open_app(ctx)
     try:
-        handed = leave(open_app(ctx), agent_id, reason, actor)
+        handed = leave(app, agent_id, reason, actor)
     except RosterError as error:
         raise click.ClickException(str(error)) from None
+    # Every process refuses them from the roster within a second anyway; ending the sessions
+    # here shows it at once on 我的设备 and in `team sessions list`.
+    ended = end_sessions_of(app, SessionTable(app.recorder), agent_id, LEFT, actor)
     takers = ", ".join(f"{count} to {taker}" for taker, count in sorted(handed.items()))
-    click.echo(f"{agent_id} left; {sum(handed.values())} customers handed over ({takers or 'none'})")
+    click.echo(
+        f"{agent_id} left; {sum(handed.values())} customers handed over ({takers or 'none'}); "
+        f"{ended.count} sessions ended"
+    )
 
 
 @team_group.command("list")

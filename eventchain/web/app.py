@@ -6,6 +6,7 @@ asking, rendering), ``sign_in``, ``pages`` (reads over the analyst snapshot), ``
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,8 +22,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from adapters.sessions import SessionTable
 from application.event_chain import EventChain
+from application.read_audit import ReadAlertCheck, ReadEntry, alert_policy, publish_alert
+from domain.read_audit import alerts_on
 from eventchain.bootstrap import build_application
+from eventchain.nats_support import running_local_url
 from eventchain.web.commands import log_action, retract_action, stage_action
 from eventchain.web.context import (
     HERE,
@@ -36,6 +41,7 @@ from eventchain.web.context import (
     json_of,
     log,
 )
+from eventchain.web.devices import devices_page, end_action, end_all_action, release_action
 from eventchain.web.figure_cache import MAX_STALE, FigureCache
 from eventchain.web.group_commit import GroupCommit
 from eventchain.web.pages import (
@@ -53,8 +59,19 @@ from eventchain.web.security import (
     SignInLimiter,
     session_secret,
 )
-from eventchain.web.sign_in import home, login_form, login_handler, logout_handler, me, welcome_handler
+from eventchain.web.sign_in import (
+    home,
+    login_form,
+    login_handler,
+    logout_handler,
+    me,
+    password_page,
+    welcome_handler,
+)
 from eventchain.web.snapshot import SnapshotMissingError, SnapshotReader
+
+# What a session signed in with a temporary password may reach before it is changed.
+TEMPORARY_PASSWORD_PATHS: Final = frozenset({"/password", "/api/me"})
 
 
 def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float = MAX_STALE) -> Starlette:
@@ -63,13 +80,18 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
     ``max_stale``: how old figures may be served while they are recomputed (0: never)."""
     chain = app or build_application(settings)
     snapshot = SnapshotReader(Path(settings.snapshot_path))
+    sessions = SessionTable(chain.recorder)
+    policy = alert_policy(os.environ)
     workspace = Workspace(
         chain,
         snapshot,
-        SignInLimiter(chain.clock),
+        SignInLimiter(sessions, chain.clock),
         GroupCommit(chain),
+        sessions,
         figures=FigureCache(snapshot.identity, max_stale=max_stale),
         data_dir=Path(settings.data_dir),
+        alerts=ReadAlertCheck(chain, sessions, policy) if alerts_on(policy) else None,
+        publish_alert=alert_publisher(settings),
     )
 
     def page(
@@ -83,6 +105,10 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
                 return RedirectResponse("/login", status_code=303)
             if request.method == "POST" and not csrf_ok(request):
                 raise HTTPException(403, "missing or wrong CSRF token")
+            if user.must_change_password and request.url.path not in TEMPORARY_PASSWORD_PATHS:
+                if request.url.path.startswith("/api/"):
+                    return JSONResponse({"error": "change your temporary password first"}, status_code=403)
+                return RedirectResponse("/password", status_code=303)
             try:
                 result = handler(request, workspace, user)
             except SnapshotMissingError as error:
@@ -106,6 +132,11 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
         Route("/customers/{customer_id}/log", page(log_action), methods=["POST"]),
         Route("/customers/{customer_id}/retract", page(retract_action), methods=["POST"]),
         Route("/customers/{customer_id}/stage", page(stage_action), methods=["POST"]),
+        Route("/password", page(password_page), methods=["GET", "POST"]),
+        Route("/devices", page(devices_page)),
+        Route("/devices/end", page(end_action), methods=["POST"]),
+        Route("/devices/end-all", page(end_all_action), methods=["POST"]),
+        Route("/devices/release", page(release_action), methods=["POST"]),
         Route("/api/me", page(lambda r, w, u: JSONResponse(me(u)))),
         Route("/api/freshness", page(freshness_api)),
         Route("/api/desk", page(json_of(desk_data))),
@@ -129,6 +160,19 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
     web = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: error_page})
     web.state.workspace = workspace
     return web
+
+
+def alert_publisher(settings: Any) -> Callable[[ReadEntry, list[str], bool], None]:
+    """Publishes read alerts where the CLI does: the configured NATS, else the local one."""
+
+    def publish(entry: ReadEntry, reasons: list[str], frozen: bool) -> None:
+        url = getattr(settings, "nats_url", None) or running_local_url(Path(settings.data_dir) / "nats")
+        if url is None:
+            log.warning("read alert not published: no NATS configured or running")
+            return
+        publish_alert(url, entry, reasons, frozen)
+
+    return publish
 
 
 class FormFirst:

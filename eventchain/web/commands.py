@@ -44,7 +44,7 @@ def _command(
     if request.headers.get("x-csrf-token"):
         return JSONResponse({"recorded": logged.touchpoint_id if logged else message})
     workspace.flash(
-        user.session_id, {"text": message, "entry": _entry(logged) if logged else None, **(shown or {})}
+        user.session_key, {"text": message, "entry": _entry(logged) if logged else None, **(shown or {})}
     )
     return RedirectResponse(f"/customers/{customer_id}", status_code=303)
 

@@ -4,10 +4,11 @@ CSRF, language, rendering, the read audit and the period filter."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
@@ -18,21 +19,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
+from adapters.sessions import SessionTable
 from application.event_chain import EventChain
-from application.read_audit import record_read
+from application.read_audit import ReadAlertCheck, ReadEntry, act_on_alert, record_read
 from application.rules import roster
+from application.sessions import end_session, find_account, session_key
 from domain.accounts import team_members
 from domain.roster import Agent
+from domain.sessions import EXPIRED, IDLE, LEFT, Refused, SessionPolicy, Standing, authorise, touched
 from domain.touchpoints import CHANNELS
 from domain.vocabulary import STAGES
 from eventchain.web.figure_cache import FigureCache
 from eventchain.web.group_commit import GroupCommit
 from eventchain.web.i18n import LANGUAGES, label, role_label, translator
 from eventchain.web.security import (
+    SESSION_POLICY,
     SignInLimiter,
     csrf_matches,
     csrf_token,
-    session_current,
 )
 from eventchain.web.snapshot import SnapshotReader
 from projections import workspace_queries as figures
@@ -40,12 +44,18 @@ from projections.queries import Window
 from projections.visibility import Role, RoleError, load_visible_customers, parse_role
 
 HERE: Final = Path(__file__).parent
-ROSTER_CACHE_SECONDS: Final = 5.0
+# The roster and accounts are read again at most this old: a departure (`team leave`), a role
+# change or a hold is refused within 2 s in every process (issue 29).
+ROSTER_CACHE_SECONDS: Final = 1.0
+# With the notify action, reads are checked for alerts at most this often, off the request path.
+ALERT_CHECK_INTERVAL_S: Final = 0.5
 DESK_ROWS: Final = 50  # the most urgent first; the totals say how many more there are
 SESSION_COOKIE: Final = "eventchain_session"
 ANSWERED_MEMORY: Final = 120.0  # seconds; the projector publishes within a second or two
 CHINA: Final = ZoneInfo("Asia/Shanghai")
 log = logging.getLogger("eventchain.web")
+# Refusals that end the session for good (recorded as a sign-out with the reason).
+ENDING_REASONS: Final = frozenset({EXPIRED, IDLE, LEFT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +63,8 @@ class User:
     agent_id: str
     role: Role
     team: tuple[str, ...]
-    session_id: str
+    session_key: str  # the SHA-256 of the cookie's session id, as the store keeps it
+    must_change_password: bool = False
 
 
 @dataclass
@@ -62,7 +73,8 @@ class Workspace:
     snapshot: SnapshotReader
     limiter: SignInLimiter
     audit: GroupCommit
-    ended_sessions: set[str] = field(default_factory=set)
+    sessions: SessionTable
+    policy: SessionPolicy = SESSION_POLICY
     _roster: tuple[float, dict[str, Agent]] | None = None
     figures: FigureCache | None = None
     _acted: dict[str, float] = field(default_factory=dict)
@@ -71,6 +83,12 @@ class Workspace:
     _flashes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _answered: dict[tuple[str, str], float] = field(default_factory=dict)
     data_dir: Path = Path("data")  # where derived copies (exports) are listed
+    _standings: dict[str, tuple[float, Standing | None]] = field(default_factory=dict)
+    alerts: ReadAlertCheck | None = None
+    # Publishes a read alert on notifications.read_alert.<actor> (entry, reasons, frozen).
+    publish_alert: Callable[[ReadEntry, list[str], bool], None] | None = None
+    _alerts_due: threading.Event | None = None
+    _alert_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.figures is None:
@@ -123,8 +141,44 @@ class Workspace:
             self._roster = cached
         return cached[1]
 
+    def standing(self, agent_id: str) -> Standing | None:
+        """The account's grant, hold and password state, at most ROSTER_CACHE_SECONDS old."""
+        cached = self._standings.get(agent_id)
+        if cached is None or time.monotonic() - cached[0] > ROSTER_CACHE_SECONDS:
+            account = find_account(self.app, agent_id)
+            cached = (time.monotonic(), None if account is None else account.standing())
+            self._standings[agent_id] = cached
+        return cached[1]
+
+    def forget(self, agent_id: str) -> None:
+        """This process changed the account: read it again on the next request."""
+        self._standings.pop(agent_id, None)
+
+    def check_alerts_soon(self) -> None:
+        """Wakes the one background thread that checks new reads (started on first use): with
+        the notify action no request waits for the check, and one check covers many reads."""
+        with self._alert_lock:
+            if self._alerts_due is None:
+                self._alerts_due = threading.Event()
+                threading.Thread(target=self._check_alerts, name="web-read-alerts", daemon=True).start()
+            self._alerts_due.set()
+
+    def _check_alerts(self) -> None:
+        assert self._alerts_due is not None
+        while True:
+            self._alerts_due.wait()
+            self._alerts_due.clear()
+            try:
+                freeze_on_alerts(self)
+            except Exception:  # the reads are recorded; the next read checks them again
+                log.exception("read alert check failed")
+            time.sleep(ALERT_CHECK_INTERVAL_S)  # one check (one checkpoint write) covers many reads
+
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+CHINA_TIME: Final = timezone(timedelta(hours=8), "CST")
 
 
 def _when(value: Any) -> str:
@@ -172,17 +226,29 @@ templates.env.globals["duration"] = duration
 
 
 def current_user(request: Request, workspace: Workspace) -> User | None:
-    session = request.session
-    if not session_current(session, workspace.app.clock(), workspace.ended_sessions):
-        if session.get("agent"):
-            session.clear()
+    """Who is asking, from the store: the cookie names a session, the session table says whose
+    and whether it still runs, the roster and the account say with which role, now."""
+    session_id = request.session.get("sid")
+    if not isinstance(session_id, str):
         return None
+    session = workspace.sessions.get(session_key(session_id))
+    now = workspace.app.clock()
+    agent_id = session.agent_id if session is not None else ""
+    access = authorise(session, now, workspace.policy, workspace.agents(), workspace.standing(agent_id))
+    if isinstance(access, Refused):
+        if session is not None and session.ended_at is None and access.reason in ENDING_REASONS:
+            end_session(workspace.app, workspace.sessions, session, access.reason)
+        request.session.pop("sid", None)
+        return None
+    assert session is not None
+    if touched(session, now, workspace.policy) is not None:
+        workspace.sessions.seen(session.key, now)
     try:
-        role = parse_role(session["role"])
+        role = parse_role(access.role)
     except RoleError:
         return None
     team = tuple(team_members(workspace.agents(), role.agent_id or "")) if role.kind == "director" else ()
-    return User(session["agent"], role, team, session["sid"])
+    return User(session.agent_id, role, team, session.key, access.must_change_password)
 
 
 def csrf_ok(request: Request) -> bool:
@@ -251,6 +317,36 @@ def audit_read(workspace: Workspace, user: User, action: str, subject: str, rows
         rows=rows,
         via="web",
     )
+    if workspace.alerts is None:
+        return
+    if workspace.alerts.policy.action != "freeze":  # only told: checked off the request path
+        workspace.check_alerts_soon()
+        return
+    if freeze_on_alerts(workspace):
+        standing = workspace.standing(user.agent_id)
+        if standing is not None and standing.held is not None:  # frozen before the data left
+            raise HTTPException(
+                403, "sign-ins held: a read alert froze this account until a director releases it"
+            )
+
+
+def freeze_on_alerts(workspace: Workspace) -> bool:
+    """Checks the reads recorded since the last check (this one's among them) and does what the
+    rules say; True when an actor was frozen (then this response must not carry the data)."""
+    assert workspace.alerts is not None
+    frozen = False
+    for entry, reasons in workspace.alerts.check():
+        acted = act_on_alert(workspace.app, workspace.sessions, workspace.alerts.policy, entry, reasons)
+        log.warning("read alert for %s: %s%s", entry.actor, "; ".join(reasons), " (frozen)" if acted else "")
+        if workspace.publish_alert is not None:
+            try:
+                workspace.publish_alert(entry, reasons, acted)
+            except Exception as error:  # the read is recorded and acted on; NATS down must not hide it
+                log.warning("read alert not published (%s: %s)", type(error).__name__, error)
+        if acted:
+            workspace.forget(entry.actor)
+            frozen = True
+    return frozen
 
 
 def period_of(request: Request) -> Window:

@@ -292,3 +292,44 @@ def refusal(error: Exception) -> str:
     if "unknown stage" in str(error):
         return "未知阶段，请从列表中选择"
     return "操作未完成：请检查填写内容后重试"
+
+
+# Sessions, passwords and devices (issue 29).
+WORDS.update(
+    {
+        "current_password": ("当前密码", "Current password"),
+        "new_password": ("新密码", "New password"),
+        "change_password": ("修改密码", "Change password"),
+        "must_change_password": (
+            "您正在使用临时密码，请先设置自己的新密码再继续",
+            "You signed in with a temporary password: set your own before you go on",
+        ),
+        "too_short": ("至少需要 10 个字符", "must be at least 10 characters long"),
+        "too_long": ("最多 256 个字符", "must be at most 256 characters long"),
+        "too_common": (
+            "太常见，容易被猜中（如 123456、生日、键盘上连着的键），请换一个",
+            "too common, easily guessed (like 123456 or qwerty): choose another",
+        ),
+        "wrong_current": ("当前密码不正确", "is not right"),
+        "same_as_before": ("不能与原密码相同", "must differ from the old one"),
+        "sign_ins_held": (
+            "账户因异常数据读取已被冻结，请联系主管解除",
+            "Sign-ins are held after a read alert: ask your director to release them",
+        ),
+        "my_devices": ("我的设备", "My devices"),
+        "team_devices": ("团队设备", "My team's devices"),
+        "device": ("设备/浏览器", "Device / browser"),
+        "address": ("地址", "Address"),
+        "signed_in_at": ("登录时间", "Signed in"),
+        "last_seen": ("最近活动", "Last seen"),
+        "this_device": ("（本机）", "(this device)"),
+        "end_session": ("下线", "Sign out"),
+        "sign_out_everywhere": ("退出所有设备", "Sign out everywhere"),
+        "held_accounts": ("已冻结账户", "Held accounts"),
+        "release": ("解除冻结", "Release"),
+        "released": ("已解除冻结", "Released"),
+        "sign_in_history": ("近 7 天登录记录", "Sign-ins of the last 7 days"),
+        "agent": ("销售", "Agent"),
+        "ended": ("结束", "Ended"),
+    }
+)

@@ -287,7 +287,7 @@ def customer_data(request: Request, workspace: Workspace, user: User) -> dict[st
     audit_read(workspace, user, "web.customer", customer_id, 1)
     # What the last command of this session recorded shows at once, before the projector
     # has published it (the message is the server's, never taken from the URL).
-    flash = workspace.take_flash(user.session_id) if request.method == "GET" else None
+    flash = workspace.take_flash(user.session_key) if request.method == "GET" else None
     entry = flash.get("entry") if flash else None
     if entry and entry["touchpoint_id"] not in {t["touchpoint_id"] for t in chain}:
         chain.append(entry)

@@ -1,5 +1,6 @@
-"""What keeps the workspace's sessions honest: the signing secret, CSRF tokens, the
-sign-in rate limit and the session's lifetime. Time is the application's clock."""
+"""What keeps the workspace's sessions honest: the cookie's signing secret, CSRF tokens, the
+sign-in rate limit (shared by every process through the store) and the sessions' lifetimes.
+Time is the application's clock."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
-from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-SESSION_LIFETIME: Final = timedelta(hours=8)
+from adapters.sessions import SessionTable
+from domain.sessions import SessionPolicy, blocked
+
+SESSION_POLICY: Final = SessionPolicy()
+SESSION_LIFETIME: Final = SESSION_POLICY.absolute
 SIGN_IN_ATTEMPTS: Final = 5  # failures allowed per agent id within the window
 CLIENT_SIGN_IN_ATTEMPTS: Final = 20  # per client address (a shared office NAT holds many agents)
 SIGN_IN_WINDOW: Final = timedelta(minutes=15)
@@ -44,44 +47,23 @@ def csrf_matches(session: dict[str, Any], offered: str | None) -> bool:
     return isinstance(expected, str) and isinstance(offered, str) and hmac.compare_digest(expected, offered)
 
 
-def session_current(session: dict[str, Any], now: datetime, ended: set[str]) -> bool:
-    """A signed-in session that has not expired (by the application's clock) nor ended."""
-    issued = session.get("issued_at")
-    if not isinstance(issued, str) or not session.get("agent") or not session.get("role"):
-        return False
-    try:
-        issued_at = datetime.fromisoformat(issued)
-    except ValueError:
-        return False
-    return issued_at <= now < issued_at + SESSION_LIFETIME and session.get("sid") not in ended
-
-
 class SignInLimiter:
     """At most SIGN_IN_ATTEMPTS failed sign-ins per agent id (CLIENT_SIGN_IN_ATTEMPTS per
-    client address) in any SIGN_IN_WINDOW; a success does not reset the count (that would
-    let guesses interleave with the attacker's own sign-ins)."""
+    client address) in any SIGN_IN_WINDOW, counted in the store (``adapters.sessions``), so
+    every process sees every failure: guesses spread over N processes count as if they had
+    gone to one. A success does not reset the count (that would let guesses interleave with
+    the attacker's own sign-ins)."""
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
+    def __init__(self, table: SessionTable, clock: Callable[[], datetime]) -> None:
+        self._table = table
         self._clock = clock
-        self._failures: defaultdict[str, deque[datetime]] = defaultdict(deque)
-        self._lock = threading.Lock()
 
     def blocked(self, agent_id: str, client: str) -> bool:
         now = self._clock()
-        with self._lock:
-            return (
-                len(self._recent(f"agent:{agent_id}", now)) >= SIGN_IN_ATTEMPTS
-                or len(self._recent(f"client:{client}", now)) >= CLIENT_SIGN_IN_ATTEMPTS
-            )
+        after = now - SIGN_IN_WINDOW
+        return blocked(self._table.failures(f"agent:{agent_id}", after, now), SIGN_IN_ATTEMPTS) or blocked(
+            self._table.failures(f"client:{client}", after, now), CLIENT_SIGN_IN_ATTEMPTS
+        )
 
     def failed(self, agent_id: str, client: str) -> None:
-        now = self._clock()
-        with self._lock:
-            for key in (f"agent:{agent_id}", f"client:{client}"):
-                self._recent(key, now).append(now)
-
-    def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        failures = self._failures[key]
-        while failures and failures[0] <= now - SIGN_IN_WINDOW:
-            failures.popleft()
-        return failures
+        self._table.failed((f"agent:{agent_id}", f"client:{client}"), self._clock())

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.cli import eventchain
-from tests.web_support import TEAM_FILE, free_port, login
+from tests.web_support import TEAM_FILE, change_temporary_password, free_port, login
 
 
 @pytest.fixture
@@ -106,12 +106,15 @@ def test_serve_only_web_signs_in_an_invited_agent_and_stops_on_sigterm(team_dir:
                     time.sleep(0.1)
             signed_in = login(client, "m-zhao", password.group(1))
             me = client.get("/api/me").json()
+            temporary = client.get("/api/desk")
+            change_temporary_password(client, "m-zhao", password.group(1))
             no_snapshot = client.get("/api/desk")
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=60)
 
     assert 303 == signed_in.status_code
-    assert "director:m-zhao" == me["role"]
+    assert "director:m-zhao" == me["role"] and me["must_change_password"]
+    assert 403 == temporary.status_code
     assert 503 == no_snapshot.status_code and "no analyst snapshot" in no_snapshot.json()["error"]
     assert 0 == server.returncode, stderr.decode()[-2000:]

@@ -22,7 +22,7 @@ def test_the_board_shows_the_intake_and_health_panel(workspace: RunningWorkspace
     page = director.get("/board", headers={"accept": "text/html"})
 
     assert 200 == page.status_code
-    assert 'id="intake-panel"' in page.text and "线索接收对账" in page.text and "CRM 健康度" in page.text
+    assert 'id="intake-panel"' in page.text and "线索接收对账" in page.text and "客户管理健康度" in page.text
 
 
 def test_a_director_sees_the_health_of_their_own_team_only(workspace: RunningWorkspace) -> None:

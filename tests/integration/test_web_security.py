@@ -16,8 +16,8 @@ import pytest
 
 from application.accounts import find_account
 from eventchain.web.context import SESSION_COOKIE
-from eventchain.web.security import SESSION_LIFETIME, SIGN_IN_ATTEMPTS, SIGN_IN_WINDOW
-from tests.web_support import RunningWorkspace, csrf_of, login, start_workspace
+from eventchain.web.security import SESSION_LIFETIME, SESSION_POLICY, SIGN_IN_ATTEMPTS, SIGN_IN_WINDOW
+from tests.web_support import RunningWorkspace, csrf_of, invite, login, start_workspace
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +80,30 @@ def test_a_forged_or_altered_cookie_is_refused(workspace: RunningWorkspace) -> N
 
 
 def test_a_session_expires_by_the_applications_clock(workspace: RunningWorkspace) -> None:
+    """In use all along, a session still ends SESSION_LIFETIME after sign-in."""
     client = workspace.sign_in("a-wang")
-    assert 200 == client.get("/api/me").status_code
-
-    workspace.clock.offset = SESSION_LIFETIME - timedelta(minutes=1)
-    still = client.get("/api/me").status_code
+    answers = []
+    step = SESSION_POLICY.idle - timedelta(minutes=1)
+    while workspace.clock.offset + step < SESSION_LIFETIME:
+        workspace.clock.offset += step
+        answers.append(client.get("/api/me").status_code)
     workspace.clock.offset = SESSION_LIFETIME + timedelta(minutes=1)
     expired = client.get("/api/me").status_code
 
-    assert (200, 401) == (still, expired)
+    assert [200] * len(answers) == answers and len(answers) >= 3
+    assert 401 == expired
+
+
+def test_a_session_left_idle_ends(workspace: RunningWorkspace) -> None:
+    client = workspace.sign_in("a-wang")
+    workspace.clock.offset = SESSION_POLICY.idle - timedelta(minutes=1)
+    still = client.get("/api/me").status_code
+    workspace.clock.offset += SESSION_POLICY.idle + timedelta(minutes=1)
+    idle = client.get("/api/me").status_code
+    workspace.clock.offset = SESSION_POLICY.idle  # back within the idle time: ended stays ended
+    again = client.get("/api/me").status_code
+
+    assert (200, 401, 401) == (still, idle, again)
 
 
 def test_after_logout_a_copy_of_the_cookie_no_longer_works(workspace: RunningWorkspace) -> None:
@@ -157,7 +172,10 @@ def test_a_one_time_link_sets_the_agents_own_password_once(workspace: RunningWor
 
     chosen = "我的新密码-2026"
     done = client.post(path, data={"csrf": csrf_of(client, path), "password": chosen, "confirm": chosen})
-    assert 303 == done.status_code and done.headers["location"] == "/login?notice=password_set"
+    assert 303 == done.status_code and done.headers["location"] == "/login"
+    assert "密码已设置" in client.get("/login").text  # the server's notice, once
+    assert "密码已设置" not in client.get("/login").text
+    assert "密码已设置" not in workspace.client().get("/login?notice=password_set").text
     assert 303 == login(workspace.client(), "a-chen", chosen).status_code
 
     again = workspace.client()
@@ -194,3 +212,31 @@ def test_a_one_time_link_expires_after_a_day_and_a_new_one_replaces_it(workspace
     workspace.clock.offset = timedelta(hours=24, seconds=1)
     assert 404 == client.get(second, headers={"accept": "text/html"}).status_code
     workspace.sign_in("a-wang")  # the initial password still works: a link replaces nothing else
+
+
+def test_a_temporary_password_leads_only_to_a_new_one_that_is_neither_short_nor_common(
+    workspace: RunningWorkspace,
+) -> None:
+    temporary = invite(workspace.data_dir, (workspace.data_dir / "demo.kek").read_text(), "a-chen")
+    client = workspace.client()
+    assert 303 == login(client, "a-chen", temporary).status_code
+
+    def change(password: str) -> tuple[int, str]:
+        fields = {"current": temporary, "password": password, "confirm": password}
+        answer = client.post("/password", data={"csrf": csrf_of(client, "/password"), **fields})
+        return answer.status_code, message_of(answer.text) if answer.status_code == 400 else ""
+
+    desk = client.get("/desk", headers={"accept": "text/html"})
+    api = client.get("/api/customers")
+    common, short = change("woaini1314"), change("short")
+    still = client.get("/desk", headers={"accept": "text/html"})
+    accepted = change("a-chen-own-Passw0rd")
+    after = client.get("/desk", headers={"accept": "text/html"})
+
+    assert (303, "/password") == (desk.status_code, desk.headers["location"])
+    assert 403 == api.status_code
+    assert (400, "密码: 太常见，容易被猜中（如 123456、woaini1314、qwerty），请换一个") == common
+    assert (400, "密码: 至少需要 10 个字符") == short
+    assert "/password" == still.headers["location"]
+    assert 303 == accepted[0] and 200 == after.status_code
+    assert 401 == login(workspace.client(), "a-chen", temporary).status_code

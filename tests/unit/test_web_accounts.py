@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
 
+from application.event_chain import EventChain
 from domain.accounts import Account, AccountError, team_members, workspace_role
 from domain.roster import Agent
+from tests.strategies import account_histories
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 AGENTS = {
@@ -67,3 +70,36 @@ def test_an_agent_who_left_cannot_be_invited_or_sign_in() -> None:
 def test_a_directors_team_is_their_roster_team_and_their_direct_reports() -> None:
     assert ["a-gone", "a-li", "a-wang", "d-qian", "m-zhao"] == team_members(AGENTS, "m-zhao")
     assert [] == team_members(AGENTS, "nobody")
+
+
+@settings(max_examples=60)
+@given(account_histories())
+def test_every_account_event_survives_the_store_and_replays_to_the_same_account(account: Account) -> None:
+    app = EventChain(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    events = account.collect_events()
+    app.save(*events)  # type: ignore[arg-type]
+
+    stored = list(app.events.get(account.id))
+    replayed = app.repository.get(account.id)
+
+    assert events == stored
+    assert account.standing() == replayed.standing()
+    assert account.ended_sessions == replayed.ended_sessions
+
+
+def test_a_temporary_password_must_be_changed_and_a_hold_lasts_until_released() -> None:
+    account = Account.invite(AGENTS["a-wang"], "$argon2id$temporary", "ops", AT)
+    first = account.standing()
+    account.change_password("$argon2id$own", AT)
+    account.hold("read alert: 300 rows within 60 min", "read alert", AT)
+    account.hold("again", "read alert", AT)  # already held: nothing new
+    held = account.standing()
+    account.release("m-zhao", AT)
+    account.reset_password("$argon2id$reset", "ops", AT)
+
+    kinds = [type(event).__name__ for event in account.collect_events()]
+
+    assert first.must_change_password and not held.must_change_password
+    assert "read alert: 300 rows within 60 min" == held.held
+    assert (None, True) == (account.held, account.must_change_password)
+    assert ["Invited", "PasswordChanged", "SignInsHeld", "SignInsReleased", "PasswordReset"] == kinds

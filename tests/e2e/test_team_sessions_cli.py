@@ -1,0 +1,43 @@
+"""`eventchain team sessions list|end|release` as an operator runs them, piped and under a
+pseudo-terminal: sessions opened through the use cases are listed, ended for every process,
+and an unknown agent is one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from adapters.sessions import SessionTable
+from application.accounts import invite, sign_in
+from application.event_chain import EventChain
+from application.sessions import open_for
+from tests.cli import eventchain, eventchain_in_terminal
+from tests.web_support import TEAM_FILE
+
+
+def test_sessions_are_listed_and_ended_piped_and_under_a_terminal(tmp_path: Path) -> None:
+    assert 0 == eventchain(tmp_path, "team", "join", "--file", str(TEAM_FILE)).returncode
+    app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
+    table = SessionTable(app.recorder)
+    password = invite(app, "a-wang", "ops")
+    for device in ("Chrome/120 Windows", "MicroMessenger Android"):
+        signed = sign_in(app, "a-wang", password, "10.0.0.9", device)
+        open_for(app, table, "a-wang", signed.session_id, "10.0.0.9", device)
+
+    listed = json.loads(eventchain(tmp_path, "team", "sessions", "list", "--json").stdout)
+    code, terminal = eventchain_in_terminal(tmp_path, "team", "sessions", "list")
+    ended = eventchain(tmp_path, "team", "sessions", "end", "a-wang", "--actor", "ops-liu")
+    after = eventchain(tmp_path, "team", "sessions", "list")
+    unknown = eventchain(tmp_path, "team", "sessions", "release", "nobody")
+    unknown_code, unknown_terminal = eventchain_in_terminal(tmp_path, "team", "sessions", "release", "nobody")
+
+    assert {"MicroMessenger Android", "Chrome/120 Windows"} == {row["device"] for row in listed}
+    assert {"a-wang"} == {row["agent_id"] for row in listed} and all(
+        row["ended_at"] is None for row in listed
+    )
+    assert 0 == code and 2 == terminal.count("a-wang  signed in")
+    assert "a-wang: 2 sessions ended" == ended.stdout.strip()
+    assert "no sessions" == after.stdout.strip()
+    assert all(s.ended_reason == "ended by an administrator" for s in table.sessions_of(["a-wang"]))
+    assert ["error: no workspace account for nobody (eventchain team invite)"] == unknown.stderr.splitlines()
+    assert 1 == unknown.returncode == unknown_code and "Traceback" not in unknown_terminal
