@@ -255,7 +255,7 @@ def build_notification(
         if lead is not None and document is not None and not handover:
             sla = document.sla
             minutes = response_minutes(sla, customer is not None and "vip" in customer.tags)
-            deadline = first_response_deadline(lead.occurred_at, minutes, sla.working_time()).isoformat()
+            deadline = first_response_deadline(lead.occurred_at, minutes, document.working_time()).isoformat()
         body |= {
             "kind": "handover" if handover else "lead_assigned",
             "agent_id": agent,

@@ -113,7 +113,7 @@ def _figures(
 
 def _draft_breaches(rules: RulesDocument, leads: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The escalations the draft's SLA would have recorded, in event time up to the watermark."""
-    sla, working = rules.sla, rules.sla.working_time()
+    sla, working = rules.sla, rules.working_time()
     rows: list[tuple[Any, ...]] = []
     for customer_id, lead_at, answered_at, vip, now in leads:
         due = due_steps(

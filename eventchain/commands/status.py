@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import click
@@ -17,7 +17,8 @@ from nats.js.errors import NotFoundError
 
 from adapters.nats import IngestConfig, NatsNames, connect
 from application.event_chain import EventChain
-from application.rules import last_rule_version
+from application.rules import last_rule_version, rules_in_force
+from domain.rules import calendar_warning
 from eventchain.cli_support import open_app, quiet_connection_logs, settings_of
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
@@ -26,7 +27,7 @@ from eventchain.service_lock import LOCKED_PARTS, ServeProcess, running_parts, s
 from followers.deferred_purge import pending_purges
 
 
-def collect_status(settings: Settings, app: EventChain) -> dict[str, Any]:
+def collect_status(settings: Settings, app: EventChain, today: date | None = None) -> dict[str, Any]:
     """Every figure `status` shows; None where a part is not reachable or not set up yet."""
     store_position = app.max_notification_id()
     status: dict[str, Any] = {"store_position": store_position}
@@ -38,6 +39,10 @@ def collect_status(settings: Settings, app: EventChain) -> dict[str, Any]:
         status[f"{follower}_position"] = tracked
     # an erasure's stream messages still waiting to be recorded, then purged (serve's ingest does it)
     status["erasure_purges_pending"] = sum(len(purge.pending) for purge in pending_purges(app))
+    # deadlines count Chinese holidays as working days past the end of the calendar in force
+    document = rules_in_force(app)
+    day = today or datetime.now(UTC).date()
+    status["calendar_warning"] = None if document is None else calendar_warning(document, day)
     return status
 
 
@@ -122,10 +127,12 @@ async def _notification_status(js: Any) -> dict[str, Any]:
 FOLLOWERS: Final = (("route", "router"), ("sla", "sla"), ("silence", "silence"), ("notify", "notifier"))
 
 
-def service_status(settings: Settings, app: EventChain, expected: tuple[str, ...]) -> dict[str, Any]:
+def service_status(
+    settings: Settings, app: EventChain, expected: tuple[str, ...], today: date | None = None
+) -> dict[str, Any]:
     """``collect_status`` plus which parts of `serve` run, every follower's position and lag
     (from a running serve's /metrics, else what the store tracks), and what is unhealthy."""
-    status = collect_status(settings, app)
+    status = collect_status(settings, app, today)
     store = int(status["store_position"] or 0)
     running = running_parts(settings)
     processes = serve_processes(settings)
@@ -141,6 +148,8 @@ def service_status(settings: Settings, app: EventChain, expected: tuple[str, ...
             position = status.pop(f"{key}_position", None) if part in ("route", "notify") else None
         status[f"{key}_position"] = None if position is None else int(position)
         status[f"{key}_lag"] = None if position is None else max(0, store - int(position))
+    if status["calendar_warning"]:
+        problems.append(status["calendar_warning"])
     if status.get("nats_error"):
         problems.append(f"NATS at {status['nats_url']} not reachable: {status['nats_error']}")
     stopped = [part for part in expected if not running.get(part, True)]
@@ -213,7 +222,7 @@ def status_command(
     backlog, dead letters, snapshot age, the last rule version and the erasures' stream
     purges still pending — the figures of serve's /metrics. Exit code 1, with one line per
     problem on stderr, when a part of serve is not running, a running serve is not ready,
-    or NATS does not answer.
+    NATS does not answer, or the holiday calendar in force ends within 60 days.
 
     \b
     Example:
