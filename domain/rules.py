@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 from msgspec import Meta, Struct
 
 from domain.business_time import CalendarName, WorkingTime, YearArrangement, parse_business_hours
+from domain.plan_rules import Plan, plan_errors
 from domain.vocabulary import STAGES
 
 T = TypeVar("T")
@@ -108,6 +109,7 @@ class RulesDocument(Strict, frozen=True):
     stages: dict[str, Gate] = {}
     identities: Identities = msgspec.field(default_factory=Identities)
     calendar: dict[str, CalendarYear] = {}  # year ("2027") → that year's arrangement
+    plans: dict[str, Plan] = {}  # follow-up plans by name (domain.plan_rules)
 
     def working_time(self) -> WorkingTime:
         """The SLA's (and follow-up plans') working time, with the operator's arrangements."""
@@ -127,7 +129,7 @@ class RulesError(ValueError):
 
 
 # Tables keyed by the operator's names (a year, a plan): their errors name the key.
-KEYED_TABLES: Final[dict[str, type[Struct]]] = {"calendar": CalendarYear}
+KEYED_TABLES: Final[dict[str, type[Struct]]] = {"calendar": CalendarYear, "plans": Plan}
 
 
 def parse_rules(text: str) -> RulesDocument:
@@ -171,6 +173,9 @@ def rules_from_dict(raw: dict[str, Any]) -> RulesDocument:
         if gate.direction not in (None, "inbound", "outbound"):
             raise RulesError(f"$.stages.{stage}.direction", "expected 'inbound' or 'outbound'")
     check_calendar(document)
+    for name, plan in document.plans.items():
+        for path, reason in plan_errors(name, plan, CHANNELS):
+            raise RulesError(path, reason)
     blocked_keys(document)
     return document
 
