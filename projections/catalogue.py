@@ -15,7 +15,7 @@ from typing import Final
 from eventsourcing.domain import DomainEvent
 
 from domain.accounts import Account
-from domain.customer import Customer, IdentityIndex
+from domain.customer import FOLLOW_UP_EVENTS, Customer, IdentityIndex
 from domain.dead_letters import DeadLetterAction
 from domain.erasure_purges import DeferredPurge
 from domain.events import CATALOGUE, kind_of
@@ -40,11 +40,13 @@ PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Customer.Corrected,
         ImportBatch.Completed,
         RuleSet.RulesRevised,
+        *FOLLOW_UP_EVENTS.values(),
     }
 )
 # Identity index entries, roster and account documents, read audits: no view shows them.
 NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
     {
+        Customer.FollowUpDecided,  # the base of the follow-up events, never stored itself
         IdentityIndex.Created,
         IdentityIndex.Released,
         IdentityIndex.Reclaimed,

@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS assignments (
 CREATE TABLE IF NOT EXISTS sla_breaches (
   customer_id UUID, deadline_at TIMESTAMPTZ, escalated_to VARCHAR, step INTEGER, rule_version INTEGER);
 CREATE TABLE IF NOT EXISTS data_health (import_batch VARCHAR, metric VARCHAR, value DOUBLE);
+CREATE TABLE IF NOT EXISTS ec.follow_up_events (
+  customer_id UUID, kind VARCHAR, plan VARCHAR, step VARCHAR, rule_version INTEGER, instant TIMESTAMPTZ,
+  observed_at TIMESTAMPTZ, evidence VARCHAR, agent_id VARCHAR, action VARCHAR, due_at TIMESTAMPTZ);
 -- Columns added after a file was first written (DuckDB keeps an old file's tables as they were).
 ALTER TABLE customer_360 ADD COLUMN IF NOT EXISTS budget_cny DOUBLE;
 CREATE TABLE IF NOT EXISTS ec.rules (
@@ -261,9 +264,60 @@ CREATE OR REPLACE VIEW journey_breakpoints AS
   SELECT breakpoint, now, repaired FROM ec.journey_breakpoints_ordered ORDER BY ord;
 """
 
+# Follow-up plans (seed 004): one row per plan step that came due or was met, from the
+# follow-up follower's recorded decisions (``PlanStarted`` … ``StepEscalated``), never re-derived.
+# A step met at or before its due instant (or met before it ever came due) is met on time; the
+# execution rate is met on time / steps, per rep (the owner when the step came due) and plan.
+FOLLOW_UPS: Final = """
+CREATE OR REPLACE VIEW follow_ups AS
+  WITH steps AS (
+    SELECT customer_id, plan, step, max(rule_version) AS rule_version,
+           max(instant) FILTER (WHERE kind = 'due') AS came_due_at,
+           max(due_at) FILTER (WHERE kind IN ('met', 'escalated')) AS known_due_at,
+           max(instant) FILTER (WHERE kind = 'met') AS met_at,
+           max(evidence) FILTER (WHERE kind = 'met') AS evidence,
+           max(agent_id) FILTER (WHERE kind = 'due') AS agent_id,
+           max(action) FILTER (WHERE kind = 'due') AS action,
+           max(agent_id) FILTER (WHERE kind = 'escalated') AS escalated_to
+    FROM ec.follow_up_events WHERE kind IN ('due', 'met', 'escalated') GROUP BY ALL),
+  plans AS (
+    SELECT customer_id, plan,
+           coalesce(max(instant) FILTER (WHERE kind = 'paused')
+                      > max(instant) FILTER (WHERE kind = 'resumed'), bool_or(kind = 'paused')) AS paused
+    FROM ec.follow_up_events GROUP BY ALL)
+  SELECT s.customer_id, s.plan, s.rule_version, s.step,
+         coalesce(s.came_due_at, s.known_due_at) AS due_at, s.met_at, s.evidence,
+         CASE WHEN s.met_at IS NOT NULL AND (s.came_due_at IS NULL OR s.met_at <= s.came_due_at) THEN 'met'
+              WHEN s.met_at IS NOT NULL THEN 'met_late'
+              WHEN p.paused THEN 'paused'
+              WHEN s.escalated_to IS NOT NULL THEN 'overdue'
+              ELSE 'due' END AS status,
+         coalesce(s.agent_id, c.owner_agent_id) AS agent_id, s.action, s.escalated_to
+  FROM steps s LEFT JOIN plans p USING (customer_id, plan) LEFT JOIN ec.customers c USING (customer_id)
+  WHERE c.merged_into IS NULL;
+CREATE OR REPLACE VIEW follow_up_execution AS
+  SELECT agent_id, plan, count(*) AS steps,
+         count(*) FILTER (WHERE status = 'met') AS met_on_time,
+         count(*) FILTER (WHERE status IN ('due', 'overdue')) AS open,
+         round(count(*) FILTER (WHERE status = 'met') / count(*), 4) AS execution_rate
+  FROM follow_ups GROUP BY ALL;
+"""
+
 # In dependency order.
 VIEWS: Final = "".join(
-    (EVERYONE, RULES_IN_FORCE, WATERMARK, LEAD_HOURS, CTRE, FUNNEL, HEATMAP, BREACHES, SILENCE, BREAKPOINTS)
+    (
+        EVERYONE,
+        RULES_IN_FORCE,
+        WATERMARK,
+        LEAD_HOURS,
+        CTRE,
+        FUNNEL,
+        HEATMAP,
+        BREACHES,
+        SILENCE,
+        BREAKPOINTS,
+        FOLLOW_UPS,
+    )
 )
 
 PUBLIC_RELATIONS: Final = (
@@ -278,4 +332,6 @@ PUBLIC_RELATIONS: Final = (
     "silent_customers",
     "journey_breakpoints",
     "data_health",
+    "follow_ups",
+    "follow_up_execution",
 )

@@ -1,0 +1,132 @@
+"""The follow-up follower on a real store and the service's clock: seed 004's plan comes due,
+is met by what the rep does, pauses and resumes, escalates once; restarts and a second
+follower add nothing twice; the views read the decisions."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.log_reader import log_events
+from application.event_chain import EventChain
+from application.rules import apply_rules
+from domain.customer import FOLLOW_UP_EVENTS
+from domain.follow_ups import decision_from_event
+from domain.plan_rules import FollowUpDecision
+from followers.follow_ups import FollowUpFollower
+from followers.router import route_pending
+from replay.rebuild import build_views
+from tests.integration.test_followers import RULES, Clock, eventually, running, staffed
+from tests.projection_support import T0, envelope
+from tests.strategies import follow_up_decisions
+from tests.unit.test_follow_ups import EXAMPLE
+
+PHONE = "13800000077"
+PLAN = EXAMPLE[EXAMPLE.index("[plans.first_contact]") :]
+
+
+def decisions(app: EventChain) -> list[tuple[str, str, dict[str, Any]]]:
+    kinds = {cls.__qualname__: kind for kind, cls in FOLLOW_UP_EVENTS.items()}
+    return [(kinds[k], f["step"], f) for _, k, _, f in log_events(app, FOLLOW_UP_EVENTS.values())]
+
+
+def out(touchpoint_id: str, channel: str, minutes: float) -> Any:
+    return envelope(
+        touchpoint_id, channel, T0 + timedelta(minutes=minutes), PHONE, direction="outbound", actor="a-one"
+    )
+
+
+def test_seed_004s_plan_runs_on_the_clock_once_across_restarts(store_url: str, tmp_path: Path) -> None:
+    app = staffed(store_url, RULES + PLAN)
+    app.record([envelope("lead", "wecom_msg", T0, PHONE)])
+    route_pending(app)
+    app.record([out("answer", "wecom_msg", 5)])  # the first response starts the plan
+    started = T0 + timedelta(minutes=5)
+    clock = Clock(started + timedelta(minutes=1))
+    follower = FollowUpFollower(EventChain.from_url(store_url), clock=clock)
+    with running(follower, FollowUpFollower(EventChain.from_url(store_url), clock=clock)):
+        assert eventually(lambda: ["started"] == [k for k, _, _ in decisions(app)])
+        clock.now = started + timedelta(hours=24, seconds=1)  # only the clock moves
+        assert eventually(lambda: ("due", "manual") in [(k, s) for k, s, _ in decisions(app)])
+        clock.now = T0 + timedelta(minutes=5 + 25 * 60 + 1)
+        app.record([out("manual", "douyin_dm", 5 + 25 * 60)])  # the manual goes out by DM, late
+        assert eventually(lambda: ("met", "manual") in [(k, s) for k, s, _ in decisions(app)])
+        clock.now = T0 + timedelta(minutes=5 + 25 * 60 + 48 * 60 + 1)  # the demo: 48 h after the DM
+        assert eventually(lambda: ("due", "demo_invite") in [(k, s) for k, s, _ in decisions(app)])
+        customer = app.find_customer(f"phone:{PHONE}")
+        customer.change_tags(["静默-3个月"], [], clock.now, "客户暂不考虑", app.clock())
+        app.save(customer)
+        assert eventually(lambda: "paused" in [k for k, _, _ in decisions(app)])
+        clock.now += timedelta(days=10)  # paused: nothing escalates
+        app.record([envelope("back", "wecom_msg", clock.now, PHONE)])
+        assert eventually(lambda: "resumed" in [k for k, _, _ in decisions(app)])
+        clock.now += timedelta(days=3)  # the demo, still unmet, escalates once
+        assert eventually(lambda: "escalated" in [k for k, _, _ in decisions(app)])
+    recorded = decisions(app)
+    assert [
+        ("started", ""),
+        ("due", "manual"),
+        ("met", "manual"),
+        ("due", "demo_invite"),
+        ("paused", ""),
+        ("resumed", ""),
+        ("escalated", "demo_invite"),
+    ] == [(k, s) for k, s, _ in recorded]
+    due, met, escalated = recorded[1][2], recorded[2][2], recorded[6][2]
+    assert (due["agent_id"], due["action"]) == ("a-one", "发送产品手册")
+    assert (due["at"], met["evidence"]) == ((started + timedelta(hours=24)).isoformat(), "manual")
+    assert escalated["agent_id"] == "m-boss"
+
+    position = app.max_notification_id()
+    restarted = FollowUpFollower(EventChain.from_url(store_url), clock=Clock(clock.now + timedelta(days=60)))
+    assert [] == restarted.decide()  # a restart folds the decisions and decides nothing again
+    built = build_views(app, tmp_path / "rebuilt.duckdb")
+    assert app.max_notification_id() == position
+    with duckdb.connect(str(built.path), read_only=True) as connection:
+        rows = connection.execute("SELECT step, status, evidence FROM follow_ups ORDER BY due_at").fetchall()
+        rate = connection.execute(
+            "SELECT agent_id, plan, steps, met_on_time FROM follow_up_execution"
+        ).fetchall()
+    assert [("manual", "met_late", "manual"), ("demo_invite", "overdue", None)] == rows
+    assert [("a-one", "first_contact", 2, 0)] == rate
+
+
+def test_a_revision_leaves_started_plans_on_their_version(store_url: str) -> None:
+    app = staffed(store_url, RULES + PLAN)
+    app.record([envelope("lead", "wecom_msg", T0, PHONE)])
+    route_pending(app)
+    app.record([out("answer", "wecom_msg", 5)])
+    clock = Clock(T0 + timedelta(minutes=6))
+    follower = FollowUpFollower(app, clock=clock)
+    follower.decide()
+    apply_rules(app, RULES + PLAN.replace("due_hours = 24", "due_hours = 1"), "ops", "faster manual")
+    clock.now = T0 + timedelta(hours=3)
+    assert [] == follower.decide()  # still 24 h: the plan started under version 1
+    assert [("started", 1)] == [(k, int(f["rule_version"])) for k, _, f in decisions(app)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(follow_up_decisions(), min_size=1, max_size=6))
+def test_every_follow_up_decision_survives_the_store_and_is_recorded_once(
+    recorded: list[FollowUpDecision],
+) -> None:
+    with tempfile.TemporaryDirectory(
+        dir="/tmp/wt30-pt" if Path("/tmp/wt30-pt").is_dir() else None
+    ) as scratch:
+        app = EventChain.from_url(f"sqlite:///{scratch}/events.db")
+        app.record([envelope("lead", "wecom_msg", T0, PHONE)])
+        customer = app.find_customer(f"phone:{PHONE}")
+        decided = [replace(d, customer_id=str(customer.id)) for d in recorded]
+        kept = [d for d in decided if customer.record_follow_up(d, app.clock())]
+        assert not any(customer.record_follow_up(d, app.clock()) for d in decided)  # once
+        app.save(customer)
+        assert {d.key for d in decided} == app.get_customer(customer.id).follow_ups
+        events = log_events(app, FOLLOW_UP_EVENTS.values())
+        assert kept == [decision_from_event(k.rpartition(".")[2], str(o), f) for _, k, o, f in events]
