@@ -24,6 +24,7 @@ from eventchain.metrics import ServiceState, serve_endpoint
 from eventchain.nats_support import nats_url
 from eventchain.service_lock import PartRunningError, announce, announced, part_locks
 from followers.deferred_purge import DeferredPurger
+from followers.follow_ups import FollowUpFollower
 from followers.loop import Follower, FollowerHealth, run_follower
 from followers.notifier import Notifier
 from followers.router import Router
@@ -107,7 +108,8 @@ def serve_command(
     ingest   NATS JetStream → the event store (scale out: run more)
     project  the event store → DuckDB views and the analyst snapshot
     route    assigns new leads (rules + roster)
-    sla      escalates unanswered leads when their deadline passes (the clock)
+    sla      escalates unanswered leads when their deadline passes (the clock), and
+             runs the follow-up plans: steps due, met, paused, resumed, escalated
     silence  tags customers silent after [silence] days without a touchpoint
     notify   publishes assignments, handovers and escalations to notifications.>
     web      the signed-in workspace for reps and directors (--web-addr)
@@ -171,6 +173,8 @@ def _serve(
         for name, make in followers.items():
             if name in selected:  # each on its own application: one store connection each
                 runners[name] = _follower_runner(name, make, state, stop, TICKS[name])
+        if "sla" in selected:  # follow-up plans run on the same clock as the SLA (docs/routing.md)
+            runners["follow_up"] = _follower_runner("follow_up", FollowUpFollower, state, stop, TICKS["sla"])
         if "notify" in selected:
             notifier = Notifier(open_app(ctx, require_kek=True), url)
             state.positions["notify"] = lambda: notifier.stats.position

@@ -11,19 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.log_reader import log_events
+from adapters.nats import wait_until
 from application.event_chain import EventChain
 from application.rules import apply_rules
 from domain.customer import FOLLOW_UP_EVENTS
 from domain.follow_ups import decision_from_event
 from domain.plan_rules import FollowUpDecision
-from followers.follow_ups import FollowUpFollower
+from followers.follow_ups import FollowUpFollower, check_follow_ups
 from followers.router import route_pending
 from replay.rebuild import build_views
 from tests.integration.test_followers import RULES, Clock, eventually, running, staffed
+from tests.integration.test_notifications import messages, notifying, private_names
 from tests.projection_support import T0, envelope
 from tests.strategies import follow_up_decisions
 from tests.unit.test_follow_ups import EXAMPLE
@@ -130,3 +133,29 @@ def test_every_follow_up_decision_survives_the_store_and_is_recorded_once(
         assert {d.key for d in decided} == app.get_customer(customer.id).follow_ups
         events = log_events(app, FOLLOW_UP_EVENTS.values())
         assert kept == [decision_from_event(k.rpartition(".")[2], str(o), f) for _, k, o, f in events]
+
+
+@pytest.mark.nats
+def test_a_step_come_due_is_notified_to_the_rep_once_and_its_escalation_to_the_manager(
+    nats_server: str, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    app = staffed(url, RULES + PLAN)
+    app.record([envelope("lead", "wecom_msg", T0, PHONE)])
+    route_pending(app)
+    app.record([out("answer", "wecom_msg", 5)])
+    check_follow_ups(app, T0 + timedelta(minutes=6))
+    check_follow_ups(app, T0 + timedelta(hours=49))  # due, then unmet past the grace
+    names = private_names()
+    with notifying(app, nats_server, names) as notifier:
+        assert wait_until(lambda: notifier.stats.published == 3, timeout=15)  # assigned, due, escalated
+    with notifying(EventChain.from_url(url), nats_server, names) as again:  # a restart sends none again
+        assert wait_until(lambda: again.stats.position >= app.max_notification_id(), timeout=15)
+    found = [(subject, body) for subject, _, body in messages(nats_server, names)]
+    assert [f"{names.prefix}.follow_up.a-one", f"{names.prefix}.follow_up_escalated.m-boss"] == [
+        subject for subject, _ in found[1:]
+    ]
+    due = found[1][1]
+    assert (due["plan"], due["step"], due["action"]) == ("first_contact", "manual", "发送产品手册")
+    assert due["due_at"] == (T0 + timedelta(minutes=5, hours=24)).isoformat()
+    assert 3 == len(found)
