@@ -124,7 +124,7 @@ class WorkingTime:
             if window is not None:
                 opens, closes = window
                 begin = max(opens, local)
-                if begin < closes:
+                if begin < closes or (begin == closes and not remaining):  # ends at closing
                     available = closes - begin
                     if remaining <= available:
                         return (begin + remaining).astimezone(start.tzinfo)
