@@ -22,9 +22,11 @@ from application.rules import apply_rules
 from domain.customer import FOLLOW_UP_EVENTS
 from domain.follow_ups import decision_from_event
 from domain.plan_rules import FollowUpDecision
+from domain.rules import parse_rules
 from followers.follow_ups import FollowUpFollower, check_follow_ups
 from followers.router import route_pending
 from replay.rebuild import build_views
+from replay.what_if import what_if
 from tests.integration.test_followers import RULES, Clock, eventually, running, staffed
 from tests.integration.test_notifications import messages, notifying, private_names
 from tests.projection_support import T0, envelope
@@ -159,3 +161,36 @@ def test_a_step_come_due_is_notified_to_the_rep_once_and_its_escalation_to_the_m
     assert (due["plan"], due["step"], due["action"]) == ("first_contact", "manual", "发送产品手册")
     assert due["due_at"] == (T0 + timedelta(minutes=5, hours=24)).isoformat()
     assert 3 == len(found)
+
+
+def test_what_if_under_the_rules_in_force_predicts_exactly_what_happened_and_a_draft_differs(
+    tmp_path: Path,
+) -> None:
+    app = staffed(f"sqlite:///{tmp_path / 'events.db'}", RULES + PLAN)
+    for number in range(4):  # four leads, answered; the manual goes out for two of them
+        phone = f"1390000000{number}"
+        lead_at = T0 + timedelta(hours=number)
+        app.record([envelope(f"lead{number}", "wecom_msg", lead_at, phone)])
+        route_pending(app)
+        answered_at = lead_at + timedelta(minutes=5)
+        app.record(
+            [envelope(f"answer{number}", "wecom_msg", answered_at, phone, direction="outbound", actor="a")]
+        )
+        check_follow_ups(app, lead_at + timedelta(minutes=6))
+        if number % 2:
+            sent = lead_at + timedelta(hours=2 + 20 * number)  # 22 h: in time; 62 h: late
+            check_follow_ups(app, sent - timedelta(minutes=1))
+            app.record(
+                [envelope(f"manual{number}", "douyin_dm", sent, phone, direction="outbound", actor="a")]
+            )
+    now = T0 + timedelta(days=5)
+    for tick in range(7, 5 * 24, 7):  # the follower ticked now and then
+        check_follow_ups(app, max(T0 + timedelta(hours=tick), sent))
+    check_follow_ups(app, now)
+    rules = parse_rules(RULES + PLAN)
+    same = what_if(app, rules, now=now).plans
+    assert [] == same.changed
+    assert (same.due_actual, same.met_in_time_actual) == (same.due_predicted, same.met_in_time_predicted)
+    assert same.met_in_time_actual == 1  # the manual sent after 22 h; the one after 62 h was late
+    draft = what_if(app, parse_rules(RULES + PLAN.replace("due_hours = 24", "due_hours = 12")), now=now).plans
+    assert draft.changed and draft.met_in_time_predicted < same.met_in_time_actual
