@@ -295,12 +295,17 @@ CREATE OR REPLACE VIEW follow_ups AS
          coalesce(s.agent_id, c.owner_agent_id) AS agent_id, s.action, s.escalated_to
   FROM steps s LEFT JOIN plans p USING (customer_id, plan) LEFT JOIN ec.customers c USING (customer_id)
   WHERE c.merged_into IS NULL;
-CREATE OR REPLACE VIEW follow_up_execution AS
+CREATE OR REPLACE MACRO ec.follow_up_execution_of(scope) AS TABLE
   SELECT agent_id, plan, count(*) AS steps,
          count(*) FILTER (WHERE status = 'met') AS met_on_time,
          count(*) FILTER (WHERE status IN ('due', 'overdue')) AS open,
          round(count(*) FILTER (WHERE status = 'met') / count(*), 4) AS execution_rate
-  FROM follow_ups GROUP BY ALL;
+  FROM follow_ups
+  WHERE scope = 'ec.everyone' OR customer_id IN (SELECT CAST(customer_id AS UUID) FROM query_table(scope))
+  GROUP BY ALL;
+CREATE OR REPLACE VIEW follow_up_execution AS
+  SELECT agent_id, plan, steps, met_on_time, open, execution_rate
+  FROM ec.follow_up_execution_of('ec.everyone');
 """
 
 # In dependency order.

@@ -131,4 +131,6 @@ def label(words: dict[str, str], kind: str, value: object) -> str:
 
 def translator(language: str) -> dict[str, str]:
     index = LANGUAGES.index(language) if language in LANGUAGES else 0
-    return {key: pair[index] for key, pair in (WORDS | LABELS).items()}
+    from eventchain.web.follow_ups import WORDS as FOLLOW_UP_WORDS
+
+    return {key: pair[index] for key, pair in (WORDS | LABELS | FOLLOW_UP_WORDS).items()}

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.touchpoints import CHANNELS
+from eventchain.web import follow_ups
 from eventchain.web.context import (
     DESK_ROWS,
     User,
@@ -37,7 +38,7 @@ def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, A
     if not 0 <= days <= 365:
         raise HTTPException(400, "days must be between 0 and 365")
 
-    def compute() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    def compute() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
         with workspace.snapshot.cursor() as connection:
             load_visible_customers(connection, user.role, user.team)
             owner = user.agent_id if user.role.kind != "exec" else None
@@ -45,10 +46,11 @@ def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, A
                 figures.waiting_leads(connection, owner, DESK_ROWS).dicts(),
                 figures.no_follow_up_on_channel(connection, channel, days, DESK_ROWS).dicts(),
                 figures.freshness(connection),
+                follow_ups.desk_steps(connection, user, workspace.app.clock()),
             )
 
     now = workspace.app.clock()
-    leads, silent, freshness = workspace.cached(
+    leads, silent, freshness, steps = workspace.cached(
         (str(user.role), user.team, "desk", channel, days), compute, user.agent_id
     )
     waiting = [
@@ -68,6 +70,7 @@ def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, A
         "days": days,
         "now": now,
         "freshness": freshness,
+        "follow_ups": steps,
     }
 
 
@@ -105,6 +108,8 @@ def _board_figures(workspace: Workspace, user: User, window: Window) -> dict[str
             "silent": report.silent_customers,
             "data_health": report.data_health,
             "window": window,
+            "follow_up_rates": follow_ups.board_rates(connection),
+            "calendar_warning": follow_ups.board_calendar_warning(workspace),
         }
 
 
@@ -175,8 +180,9 @@ def customer_data(request: Request, workspace: Workspace, user: User) -> dict[st
             raise HTTPException(404, "not found")
         chain = figures.timeline(connection, customer_id).dicts()
         freshness = figures.freshness(connection)
+        plan_progress = follow_ups.progress(connection, customer_id)
     audit_read(workspace, user, "web.customer", customer_id, 1)
-    return {"customer": row, "timeline": chain, "freshness": freshness}
+    return {"customer": row, "timeline": chain, "freshness": freshness, "plan_progress": plan_progress}
 
 
 def freshness_api(request: Request, workspace: Workspace, user: User) -> Response:
