@@ -34,6 +34,16 @@ from tests.strategies import follow_up_decisions
 from tests.unit.test_follow_ups import EXAMPLE
 
 PHONE = "13800000077"
+# Seed 004's story, as the follower records it: the manual sent late, the demo invite never.
+SEED_STORY = [
+    ("started", ""),
+    ("due", "manual"),
+    ("met", "manual"),
+    ("due", "demo_invite"),
+    ("paused", ""),
+    ("resumed", ""),
+    ("escalated", "demo_invite"),
+]
 PLAN = EXAMPLE[EXAMPLE.index("[plans.first_contact]") :]
 
 
@@ -75,15 +85,7 @@ def test_seed_004s_plan_runs_on_the_clock_once_across_restarts(store_url: str, t
         clock.now += timedelta(days=3)  # the demo, still unmet, escalates once
         assert eventually(lambda: "escalated" in [k for k, _, _ in decisions(app)])
     recorded = decisions(app)
-    assert [
-        ("started", ""),
-        ("due", "manual"),
-        ("met", "manual"),
-        ("due", "demo_invite"),
-        ("paused", ""),
-        ("resumed", ""),
-        ("escalated", "demo_invite"),
-    ] == [(k, s) for k, s, _ in recorded]
+    assert SEED_STORY == [(k, s) for k, s, _ in recorded]
     due, met, escalated = recorded[1][2], recorded[2][2], recorded[6][2]
     assert (due["agent_id"], due["action"]) == ("a-one", "发送产品手册")
     assert (due["at"], met["evidence"]) == ((started + timedelta(hours=24)).isoformat(), "manual")
