@@ -31,6 +31,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, StoredEvent, 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import get_topic
 
+from adapters.store import store_execute
 from domain.customer import Customer
 
 KEK_ENV: Final = "EVENTCHAIN_KEK"
@@ -48,6 +49,7 @@ PERSONAL: Final[dict[str, dict[str, Any]]] = {
     get_topic(Customer.Absorbed): {"touchpoints": [], "identity_keys": [], "profile": {}},
     get_topic(Customer.Unmerged): {"identity_keys": []},
     get_topic(Customer.Corrected): {"value": ERASED_TEXT},
+    get_topic(Customer.IdentityLinkHeld): {"identity_key": ERASED_TEXT, "reason": ERASED_TEXT},
 }
 
 
@@ -95,14 +97,7 @@ class KeyStore:
     # --- SQL ------------------------------------------------------------------------
 
     def _execute(self, sql: str, params: tuple[Any, ...] = (), fetch: bool = False) -> list[tuple[Any, ...]]:
-        if self._postgres:
-            sql = sql.replace("?", "%s").replace("BLOB", "BYTEA")
-            with self.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-                cursor.execute(sql, params)
-                return [tuple(r.values()) for r in cursor.fetchall()] if fetch else []
-        with self.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-            cursor.execute(sql, params)
-            return [tuple(r) for r in cursor.fetchall()] if fetch else []
+        return store_execute(self.recorder, sql, params, fetch=fetch)
 
     def _execute_many(
         self, *statements: tuple[str, list[tuple[Any, ...]]], secure_delete: bool = False

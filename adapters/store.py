@@ -120,6 +120,21 @@ def schema_creation_lock(env: Mapping[str, str]) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
 
 
+def store_execute(
+    recorder: ApplicationRecorder, sql: str, params: tuple[Any, ...] = (), *, fetch: bool = False
+) -> list[tuple[Any, ...]]:
+    """Runs one statement of our own tables in the store's database, in its own transaction;
+    written for SQLite (``?`` marks, BLOB), translated for PostgreSQL (``%s``, BYTEA)."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        sql = sql.replace("?", "%s").replace("BLOB", "BYTEA")
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(sql, params)
+            return [tuple(r.values()) for r in cursor.fetchall()] if fetch else []
+    with recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(sql, params)
+        return [tuple(r) for r in cursor.fetchall()] if fetch else []
+
+
 def describe_store(store_url: str) -> str:
     """The URL with any password masked, for messages and logs."""
     parsed = urlparse(store_url)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import gc
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -28,11 +29,14 @@ from adapters.store import schema_creation_lock, select_aggregate_events, store_
 from adapters.transcoder import FastJSONTranscoder
 from domain.customer import Customer, IdentityIndex, corrected_value
 from domain.identities import identity_index_id, identity_key, normalise_identity
+from domain.identity_rules import DEFAULT_IDENTITY_RULES
 from domain.resolution import BatchResolver, Placement
 from domain.touchpoints import AcceptedTouchpoint
 
 A = TypeVar("A", bound=Aggregate)
 
+# 4+ characters of a customer id: the prefix `customer`, `merge`, `unmerge`, `history` accept.
+CUSTOMER_ID_PREFIX: Final = re.compile(r"[0-9a-f][0-9a-f-]{3,35}")
 DEFAULT_MAX_BATCH = 500
 MAX_ATTEMPTS = 8
 DEFAULT_CACHE_SIZE = 200_000
@@ -95,6 +99,8 @@ class EventChain(Application[UUID]):
         self.clock = clock
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._cache_size = cache_size
+        # Identity limits and priorities for resolution; ingest sets those of the rules in force.
+        self.identity_rules = DEFAULT_IDENTITY_RULES
 
     @classmethod
     def from_url(cls, store_url: str, **kwargs: Any) -> EventChain:
@@ -154,6 +160,30 @@ class EventChain(Application[UUID]):
             raise
         self._remember(aggregates)
         return recordings
+
+    def save_deciding_again(
+        self, decide: Callable[[], Sequence[A]], tracking: Tracking | None = None
+    ) -> list[A] | None:
+        """Saves what ``decide`` made of aggregates it loaded, with a follower's position if
+        ``tracking``. A version conflict (another writer appended to one of them since it was
+        loaded) calls ``decide`` again, to load them afresh and decide with what is true now;
+        it is never read as "already decided". Returns the aggregates saved, or None when the
+        tracking record exists: another instance of the follower recorded this position."""
+        for _ in range(MAX_ATTEMPTS):
+            aggregates = decide()
+            try:
+                if tracking is None:
+                    self.save(*aggregates)
+                else:
+                    self.save_tracked(tracking, *aggregates)
+            except IntegrityError:
+                if tracking is not None:
+                    tracked = self.tracked_position(tracking.application_name) or 0
+                    if tracked >= tracking.notification_id:
+                        return None
+                continue
+            return list(aggregates)
+        raise ConcurrencyRetriesExhaustedError(MAX_ATTEMPTS)
 
     # --- use cases ------------------------------------------------------------------
 
@@ -239,8 +269,24 @@ class EventChain(Application[UUID]):
             if index.customer_id is None:  # released by an erasure
                 raise CustomerNotFoundError(reference)
             return self.get_customer(index.customer_id)
+        return self.get_customer(self.customer_id_of(reference))
+
+    def customer_id_of(self, reference: str) -> UUID:
+        """A customer id written in full or as a unique prefix of 4+ characters (what the
+        demo and the tables print); merged-away customers count, so a prefix is stable."""
+        text = reference.strip().lower()
+        if CUSTOMER_ID_PREFIX.fullmatch(text) and len(text) < 36:
+            matches = [i for i in self.customer_ids() if str(i).startswith(text)]
+            if len(matches) > 1:
+                raise CustomerNotFoundError(
+                    reference,
+                    f"customer id prefix {text} matches {len(matches)} customers: give more characters",
+                )
+            if matches:
+                return matches[0]
+            raise CustomerNotFoundError(reference)
         try:
-            return self.get_customer(UUID(reference))
+            return UUID(text)
         except ValueError:
             raise CustomerNotFoundError(reference) from None
 
@@ -290,7 +336,14 @@ class EventChain(Application[UUID]):
                 for c in customers.values()
                 if c.merged_into is not None and c.merged_into not in customers
             }
-        resolver = BatchResolver(index, customers, recorded_at, released=released, pseudonym=self.pseudonym)
+        resolver = BatchResolver(
+            index,
+            customers,
+            recorded_at,
+            released=released,
+            pseudonym=self.pseudonym,
+            rules=self.identity_rules,
+        )
         return resolver, [*indexes, *customers]
 
     def _load(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
@@ -341,8 +394,8 @@ def _chunks(items: Sequence[AcceptedTouchpoint], size: int) -> Iterator[Sequence
 
 
 class CustomerNotFoundError(LookupError):
-    def __init__(self, reference: str) -> None:
-        super().__init__(f"customer not found: {reference}")
+    def __init__(self, reference: str, message: str | None = None) -> None:
+        super().__init__(message or f"customer not found: {reference}")
         self.reference = reference
 
 

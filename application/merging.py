@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from application.event_chain import CustomerNotFoundError, EventChain
+from eventsourcing.utils import get_topic
+
+from application.event_chain import EventChain
 from domain.customer import Customer, MergeRefusedError
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLink:
+    customer_id: str
+    other_customer_id: str | None
+    identity_key: str
+    reason: str
+
+
+def held_links(app: EventChain) -> Iterator[HeldLink]:
+    """Every identity link resolution held instead of fusing customers (oldest first)."""
+    topic = get_topic(Customer.IdentityLinkHeld)
+    start = 1
+    while notifications := app.recorder.select_notifications(start, 1000, topics=[topic]):
+        for notification in notifications:
+            event = app.mapper.to_domain_event(notification)
+            assert isinstance(event, Customer.IdentityLinkHeld)
+            other = None if event.other_customer_id is None else str(event.other_customer_id)
+            yield HeldLink(str(event.originator_id), other, event.identity_key, event.reason)
+        start = notifications[-1].id + 1
 
 
 def merge(
@@ -27,10 +51,7 @@ def merge(
 
 def unmerge(app: EventChain, survivor: str, absorbed: str, *, reason: str, actor: str) -> Customer:
     keep = _live(app, survivor)
-    try:
-        other = app.get_customer(UUID(absorbed), follow_merges=False)
-    except ValueError:
-        raise CustomerNotFoundError(absorbed) from None
+    other = app.get_customer(app.customer_id_of(absorbed), follow_merges=False)
     keep.give_back(other, reason, actor, app.clock())
     app.save(keep, other)
     return other

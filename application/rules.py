@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 from uuid import UUID
 
@@ -10,6 +11,7 @@ from eventsourcing.application import AggregateNotFoundError
 from adapters.log_reader import log_events
 from application.event_chain import EventChain
 from domain.customer import Customer
+from domain.identity_rules import DEFAULT_IDENTITY_RULES, IdentityRules
 from domain.roster import ROSTER_ID, Agent, Roster
 from domain.rules import RULESET_ID, RulesDocument, RuleSet, blocked_keys, parse_rules, rules_from_dict
 
@@ -57,13 +59,24 @@ def rules_in_force(app: EventChain) -> RulesDocument | None:
 
 def blocked_identities(app: EventChain) -> frozenset[str]:
     """The identity keys the rules in force leave out of identity resolution."""
+    document = _document_in_force(app)
+    return frozenset() if document is None else blocked_keys(document)
+
+
+def identity_rules(app: EventChain) -> IdentityRules:
+    """The identity limits and priorities in force (the defaults before any rules)."""
+    document = _document_in_force(app)
+    return DEFAULT_IDENTITY_RULES if document is None else document.identities.rules()
+
+
+def _document_in_force(app: EventChain) -> RulesDocument | None:
     try:
         rules: RuleSet = app.repository.get(RULESET_ID)
     except AggregateNotFoundError:
-        return frozenset()
+        return None
     if not rules.current:
-        return frozenset()
-    return blocked_keys(rules_from_dict(rules.document(rules.current)))
+        return None
+    return rules_from_dict(rules.document(rules.current))
 
 
 def roster(app: EventChain) -> Roster:
@@ -86,20 +99,28 @@ def update(app: EventChain, agent_id: str, changes: dict[str, Any], actor: str) 
     app.save(team)
 
 
-def leave(app: EventChain, agent_id: str, reason: str, actor: str) -> tuple[str, int]:
-    """The agent leaves; every customer they own is handed over (to their manager, or the
-    pool) with a LeadAssigned event carrying actor and reason — in ONE transaction."""
+def leave(app: EventChain, agent_id: str, reason: str, actor: str) -> dict[str, int]:
+    """The agent leaves; every live customer they own is handed over (to their manager and up
+    the chain within each one's capacity, the rest to the pool) with a LeadAssigned event
+    carrying actor and reason — in ONE transaction. Customers merged away are skipped: their
+    survivor is the one owned. Returns how many each taker received."""
     team = roster(app)
     now = app.clock()
-    handover = team.leave(agent_id, reason, actor, now)
-    version = last_rule_version(app) or 0  # the version in force when the handover happened
-    customers = []
-    for customer_id in owned_by(app, agent_id):
+    current = owners(app)
+    live = {}
+    for customer_id in owned_by(app, agent_id, current):
         customer = app.get_customer(customer_id, follow_merges=False)
-        customer.assign(handover, now, version, "handover", f"{agent_id} left: {reason}", 0.0, actor, now)
-        customers.append(customer)
-    app.save(team, *customers)
-    return handover, len(customers)
+        if customer.merged_into is None:
+            live[customer_id] = customer
+    load = Counter(current.values())
+    plan = team.plan_handover(agent_id, sorted(live, key=str), load)
+    team.leave(agent_id, reason, actor, now)
+    version = last_rule_version(app) or 0  # the version in force when the handover happened
+    for customer_id, customer in live.items():
+        taker = plan[customer_id]
+        customer.assign(taker, now, version, "handover", f"{agent_id} left: {reason}", 0.0, actor, now)
+    app.save(team, *live.values())
+    return dict(Counter(plan.values()))
 
 
 def owners(app: EventChain) -> dict[str, str]:
@@ -108,8 +129,9 @@ def owners(app: EventChain) -> dict[str, str]:
     return {customer_id: fields["agent_id"] for _, _, customer_id, fields in assigned}
 
 
-def owned_by(app: EventChain, agent_id: str) -> list[UUID]:
-    return [UUID(c) for c, owner in owners(app).items() if owner == agent_id]
+def owned_by(app: EventChain, agent_id: str, current: dict[str, str] | None = None) -> list[UUID]:
+    owner_of = owners(app) if current is None else current
+    return [UUID(c) for c, owner in owner_of.items() if owner == agent_id]
 
 
 def change_stage(

@@ -1,7 +1,9 @@
 """The followers measured in a process of their own, as `serve` runs them (bench_followers).
 
 python -m bench.follower_probe STORE_URL CLOCK_ISO  → one JSON line: the three followers'
-start-up fold, 30 idle ticks, how long the SLA watcher takes to stop mid start-up fold, new
+start-up fold (from the log's start), 30 idle ticks, how long the SLA watcher takes to stop mid
+start-up fold, restart → first new lead owned (from the router's checkpoint) and recovery after a
+failed tick, a conflict storm (300 leads whose customers are written again at once), new
 lead → LeadAssigned latency with the router ticking as in serve, and escalation lateness
 (observed − due) with the SLA watcher on the wall clock, both from the events' recorded-at
 timestamps.
@@ -52,8 +54,13 @@ def recorded_at(app: EventChain, event_class: type, start: int) -> dict[str, dat
     tail.position = start
     found: dict[str, datetime] = {}
     for _, _, customer, fields in tail.read():
-        found.setdefault(customer, datetime.fromisoformat(fields["timestamp"]["_data_"]))
+        found.setdefault(customer, _instant(fields["timestamp"]))
     return found
+
+
+def _instant(value: Any) -> datetime:
+    """A stored time as the log reader gives it (ISO text; the library's wrapped form too)."""
+    return datetime.fromisoformat(value["_data_"] if isinstance(value, dict) else value)
 
 
 def idle_and_stop(url: str, clock: datetime) -> dict[str, Any]:
@@ -81,6 +88,61 @@ def idle_and_stop(url: str, clock: datetime) -> dict[str, Any]:
     stop.set()
     thread.join()
     return {"start_up_s": start_up, "idle_s": idle, "stop_s": time.perf_counter() - began}
+
+
+def restart(url: str, clock: datetime, prefix: str = "136") -> dict[str, Any]:
+    """Restart → first new lead owned: the router resumes from its checkpoint (saved as on a
+    graceful stop) and routes a lead recorded while it was down; then recovery after a failed
+    tick (reset to the checkpoint, then a tick)."""
+    router = Router(EventChain.from_url(url))
+    router.tick()
+    router.checkpoint()
+    writer = EventChain.from_url(url)
+    writer.record([lead(0, datetime.now(UTC), prefix)])
+    began = time.perf_counter()
+    restarted = Router(EventChain.from_url(url))
+    routed = restarted.tick()
+    restart_s = time.perf_counter() - began
+    assert routed == 1, routed
+    writer.record([lead(1, datetime.now(UTC), prefix)])
+    began = time.perf_counter()
+    restarted.reset()  # what run_follower does after a failed tick
+    routed = restarted.tick()
+    recovery_s = time.perf_counter() - began
+    assert routed == 1, routed
+    return {"restart_s": restart_s, "recovery_s": recovery_s, "resumed_at": restarted.resumed.position}
+
+
+def conflict_storm(url: str, prefix: str = "135", leads: int = 300) -> dict[str, Any]:
+    """300 new leads, each customer written again (a second inbound touch) within 0.3 s of its
+    lead, with the router ticking as in serve: how long until all are owned, and duplicates."""
+    writer = EventChain.from_url(url)
+    router = Router(EventChain.from_url(url))
+    router.tick()
+    stop = threading.Event()
+    thread = threading.Thread(target=run_follower, args=(router, stop, TICKS["route"]), daemon=True)
+    thread.start()
+    start = writer.max_notification_id()
+    began = time.perf_counter()
+    try:
+        for number in range(leads):
+            now = datetime.now(UTC)
+            writer.record([lead(number, now, prefix)])
+            if number >= 1:  # the previous customer writes again, ~5 ms after its lead
+                writer.record([lead(number - 1, now + timedelta(seconds=1), prefix)])
+        wait_until(lambda: len(recorded_at(writer, Customer.LeadAssigned, start)) >= leads, timeout=120)
+        owned_s = time.perf_counter() - began
+    finally:
+        stop.set()
+        thread.join()
+    tail = LogTail(writer, [Customer.LeadAssigned])
+    tail.position = start
+    assigned = [customer for _, _, customer, _ in tail.read()]
+    return {
+        "storm_owned_s": owned_s,
+        "storm_leads": len(set(assigned)),
+        "storm_duplicates": len(assigned) - len(set(assigned)),
+    }
 
 
 def latencies(url: str, clock: datetime, prefix: str = "137") -> dict[str, Any]:
@@ -113,11 +175,9 @@ def latencies(url: str, clock: datetime, prefix: str = "137") -> dict[str, Any]:
     touched = recorded_at(writer, Customer.TouchpointRecorded, start)
     assigned = recorded_at(writer, Customer.LeadAssigned, start)
     lateness = [
-        (
-            datetime.fromisoformat(f["observed_at"]["_data_"]) - datetime.fromisoformat(f["due_at"]["_data_"])
-        ).total_seconds()
+        (_instant(f["observed_at"]) - _instant(f["due_at"])).total_seconds()
         for _, _, _, f in log_events(writer, [Customer.FirstResponseOverdue], personal=False)
-        if f.get("observed_at") and datetime.fromisoformat(f["observed_at"]["_data_"]) > clock
+        if f.get("observed_at") and _instant(f["observed_at"]) > clock
     ]
     return {
         "latency_s": [(assigned[c] - touched[c]).total_seconds() for c in assigned if c in touched],
@@ -129,7 +189,9 @@ def main(url: str, clock_text: str, prefix: str = "137", only: str = "") -> None
     """``prefix``: the new leads' phone prefix (a store probed before already has 137…)."""
     clock = datetime.fromisoformat(clock_text)
     idle = idle_and_stop(url, clock) if only != "latency" else {}
-    print(json.dumps({**idle, **latencies(url, clock, prefix)}))
+    resumed = restart(url, clock) if only != "latency" else {}
+    storm = conflict_storm(url) if only != "latency" else {}
+    print(json.dumps({**idle, **resumed, **storm, **latencies(url, clock, prefix)}))
 
 
 if __name__ == "__main__":

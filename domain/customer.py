@@ -120,6 +120,19 @@ class Customer(Aggregate):
             for field, value in self.contact.items():
                 aggregate._observe_profile(field, value, (self.occurred_at, self.touchpoint_id))
 
+    class IdentityLinkHeld(Aggregate.Event):
+        """A touchpoint named this customer and another (or brought one value too many), and
+        joining them would break an identity limit: the link is held as a duplicate
+        candidate for an operator instead of fusing two parties (domain/identity_rules.py)."""
+
+        touchpoint_id: str
+        identity_key: str
+        other_customer_id: UUID | None  # None: a value over the limit that no one else holds
+        reason: str
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.held_links.add((self.identity_key, self.other_customer_id))
+
     class MergedInto(Aggregate.Event):
         survivor_id: UUID
         reason: str
@@ -309,6 +322,7 @@ class Customer(Aggregate):
         self.merged_into: UUID | None = None
         self.absorbed_from: list[UUID] = []
         self.erased = False
+        self.held_links: set[tuple[str, UUID | None]] = set()  # (identity key, the customer it would join)
 
     @classmethod
     def start(cls, first_touchpoint_id: str, recorded_at: datetime) -> Customer:
@@ -336,6 +350,21 @@ class Customer(Aggregate):
             summary=summarise(touchpoint),
         )
         return True
+
+    def hold_link(
+        self, touchpoint_id: str, key: str, other: UUID | None, reason: str, recorded_at: datetime
+    ) -> None:
+        """Records that ``key`` links this customer to ``other`` but was not joined; once per link."""
+        if (key, other) in self.held_links:
+            return
+        self.trigger_event(
+            self.IdentityLinkHeld,
+            timestamp=recorded_at,
+            touchpoint_id=touchpoint_id,
+            identity_key=key,
+            other_customer_id=other,
+            reason=reason,
+        )
 
     def absorb(
         self, other: Customer, reason: str, actor: str, recorded_at: datetime, *, force: bool = False
@@ -576,6 +605,7 @@ class Customer(Aggregate):
             "stage": self.stage,
             "tags": sorted(self.tags),
             "escalated_steps": sorted(self.escalated_steps),
+            "held_links": sorted(self.held_links, key=str),
         }
 
     def _add_facts(self, facts: TouchpointFacts) -> None:

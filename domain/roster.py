@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Final
@@ -11,6 +12,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 ROSTER_ID: Final = uuid5(UUID("3f1e9a40-7c55-4e0e-9a7d-6b3d2c1f0a99"), "roster")
+POOL: Final = "pool"  # the owner of customers no agent has taken
 AGENT_FIELDS: Final = (
     "name",
     "team",
@@ -129,7 +131,7 @@ class Roster(Aggregate):
     def leave(self, agent_id: str, reason: str, actor: str, at: datetime) -> str:
         """Marks the agent gone and returns who takes their customers (manager or the pool)."""
         agent = self._member(agent_id)
-        handover = agent.manager if agent.manager and self._active(agent.manager) else "pool"
+        handover = agent.manager if agent.manager and self._active(agent.manager) else POOL
         self.trigger_event(
             self.AgentLeft,
             timestamp=at,
@@ -140,6 +142,29 @@ class Roster(Aggregate):
             left_at=at,
         )
         return handover
+
+    def plan_handover(
+        self, agent_id: str, customers: Sequence[UUID], load: Mapping[str, int]
+    ) -> dict[UUID, str]:
+        """Who takes each of a leaving agent's customers: their manager, then that manager's
+        manager and on up the chain, each only up to their capacity (``load``: customers they
+        own now); the rest go to the pool. Seed 001's offboarding, without burying one manager."""
+        takers: list[str] = []
+        seen = {agent_id}
+        current = self._member(agent_id).manager
+        while current is not None and current not in seen and current in self.agents:
+            seen.add(current)
+            if self._active(current):
+                takers.append(current)
+            current = self.agents[current].manager
+        room = {taker: max(0, self.agents[taker].capacity - load.get(taker, 0)) for taker in takers}
+        plan: dict[UUID, str] = {}
+        for customer_id in customers:
+            taker = next((t for t in takers if room[t] > 0), POOL)
+            if taker != POOL:
+                room[taker] -= 1
+            plan[customer_id] = taker
+        return plan
 
     def _member(self, agent_id: str) -> Agent:
         agent = self.agents.get(agent_id)

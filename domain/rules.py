@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 from msgspec import Meta, Struct
 
 from domain.business_time import CalendarName, WorkingTime, YearArrangement, parse_business_hours
+from domain.identity_rules import DEFAULT_LIMITS, DEFAULT_PRIORITY, IdentityRules, check_identity_rules
 from domain.plan_rules import Plan, plan_errors
 from domain.vocabulary import STAGES
 
@@ -90,6 +91,15 @@ class Identities(Strict, frozen=True):
     blocked: Annotated[
         list[Annotated[str, Meta(min_length=3, max_length=300)]], Meta(max_length=MAX_BLOCKED_IDENTITIES)
     ] = []
+    # How many values of a kind one customer may hold, and which kinds outrank which
+    # (domain/identity_rules.py); kinds without a limit are unlimited.
+    limits: dict[str, Annotated[int, Meta(ge=1, le=1000)]] = msgspec.field(
+        default_factory=lambda: dict(DEFAULT_LIMITS)
+    )
+    priority: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_PRIORITY))
+
+    def rules(self) -> IdentityRules:
+        return IdentityRules(dict(self.limits), tuple(self.priority))
 
 
 class CalendarYear(Strict, frozen=True):
@@ -177,6 +187,9 @@ def rules_from_dict(raw: dict[str, Any]) -> RulesDocument:
         for path, reason in plan_errors(name, plan, CHANNELS):
             raise RulesError(path, reason)
     blocked_keys(document)
+    problem = check_identity_rules(document.identities.limits, document.identities.priority)
+    if problem is not None:
+        raise RulesError("$.identities", problem)
     return document
 
 

@@ -10,6 +10,7 @@ is new or due, not a scan of every customer. The caller records what ``due`` and
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -105,6 +106,26 @@ class SilenceBook:
             and now - q.last_touch < span
         )
 
+    def reschedule(self, customer_ids: Iterable[str]) -> None:
+        """Considers these customers again on the next ``due`` and ``to_lift`` (their change
+        was not recorded)."""
+        for customer_id in customer_ids:
+            quiet = self.customers.get(customer_id)
+            if quiet is not None:
+                self._schedule(customer_id, quiet)
+                self._touched.add(customer_id)
+
     def _schedule(self, customer_id: str, quiet: Quiet) -> None:
         if self.days is not None and quiet.last_touch is not None and not quiet.closed:
             heapq.heappush(self._heap, (quiet.last_touch + timedelta(days=self.days), customer_id))
+
+
+def silence_change(quiet: Quiet, days: int, now: datetime) -> bool | None:
+    """What the tag should become at ``now``: True to tag silent, False to lift the tag, None
+    to leave it (the rule ``due`` and ``to_lift`` apply, for one customer as it is)."""
+    if quiet.closed or quiet.last_touch is None:
+        return None
+    fell_silent = now - quiet.last_touch >= timedelta(days=days)
+    if fell_silent != quiet.silent:
+        return fell_silent
+    return None

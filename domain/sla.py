@@ -183,6 +183,14 @@ class SlaBook:
     def reschedule(self, customer_ids: Sequence[str]) -> None:
         self._dirty.update(customer_ids)
 
+    def due_for(self, customer_id: str, now: datetime) -> list[Escalation]:
+        """One customer's steps due at ``now`` (after ``replace`` from its aggregate: what is
+        true now decides, e.g. a reply recorded since the book last heard of it)."""
+        clock = self.clocks.get(customer_id)
+        if clock is None or clock.closed:
+            return []
+        return self._escalations(customer_id, now)
+
     def next_due(self) -> datetime | None:
         self._schedule_dirty()
         while self._heap and self._scheduled.get(self._heap[0][1]) != self._heap[0][0]:

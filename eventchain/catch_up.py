@@ -12,10 +12,11 @@ import logging
 import threading
 from typing import Any, Final
 
-from eventchain.commands.status import collect_status
+from eventchain.health import collect_status
 from eventchain.metrics import ServiceState
 
 PROGRESS_EVERY: Final = 5.0  # seconds between progress lines while catching up
+LEASE_FIRST_TRY_S: Final = 10.0  # longest wait for a part's first try of its lock
 BEHIND: Final = 100  # a lag this large is a backlog worth a line; smaller is steady traffic
 log = logging.getLogger("eventchain.serve")
 
@@ -28,11 +29,13 @@ def progress(state: ServiceState) -> dict[str, Any]:
     lags: dict[str, int] = {}
     if "ingest" in state.parts and status.get("consumer_lag") is not None:
         figures["ingest_backlog"] = lags["ingest"] = int(status["consumer_lag"])
-    if "project" in state.parts:
+    if state.runs("project"):
         projected = int(status.get("projector_position") or 0)
         figures["project_position"] = projected
         lags["project"] = max(0, store - projected)
     for name, position in state.positions.items():
+        if not state.runs(name):
+            continue  # standing by: another process's position
         figures[f"{name}_position"] = value = position()
         lags[name] = max(0, store - value)
     figures["lags"] = lags
@@ -61,6 +64,11 @@ def report(state: ServiceState, catching_up: bool, first: bool = False) -> bool:
     return catching_up
 
 
-def report_until_stopped(state: ServiceState, stop: threading.Event, catching_up: bool) -> None:
+def report_until_stopped(state: ServiceState, stop: threading.Event) -> None:
+    """The first line once every leased part has tried its lock (so a standby's parts are not
+    counted as behind), then one every PROGRESS_EVERY while catching up."""
+    for tried in state.leases_tried.values():
+        tried.wait(LEASE_FIRST_TRY_S)
+    catching_up = report(state, catching_up=False, first=True)
     while not stop.wait(PROGRESS_EVERY):
         catching_up = report(state, catching_up)

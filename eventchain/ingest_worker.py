@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import nats
 import psycopg
@@ -50,6 +50,7 @@ from adapters.nats import (
     header_value,
 )
 from application.event_chain import BatchResult, ConcurrencyRetriesExhaustedError, EventChain
+from domain.identity_rules import DEFAULT_IDENTITY_RULES, IdentityRules
 from domain.touchpoints import (
     AcceptedTouchpoint,
     EnvelopeLimits,
@@ -59,6 +60,7 @@ from domain.touchpoints import (
 )
 
 log = logging.getLogger("eventchain.ingest")
+T = TypeVar("T")
 
 # Failures that say nothing about the message: the store or the network is away, or other
 # writers keep winning. They are retried. Any other failure while recording is taken for
@@ -101,7 +103,12 @@ class IngestWorker:
         self.config = config or IngestConfig()
         self.record = record or app.record_batch
         self.stats = WorkerStats()
-        self.blocked_identities = _refreshed(lambda: _blocked_identities(app), BLOCKED_REFRESH_S)
+        self.blocked_identities: Callable[[], frozenset[str]] = _refreshed(
+            lambda: _blocked_identities(app), BLOCKED_REFRESH_S, frozenset[str]()
+        )
+        self.identity_rules = _refreshed(
+            lambda: _identity_rules(app), BLOCKED_REFRESH_S, DEFAULT_IDENTITY_RULES
+        )
         self.max_payload = 1024 * 1024  # the server's, once connected
 
     def run(self, stop: threading.Event) -> None:
@@ -152,6 +159,7 @@ class IngestWorker:
         valid: list[Any] = []
         received_at = self.app.clock()  # the receive time bounds occurred_at
         limits = replace(self.config.limits, blocked=self.config.limits.blocked | self.blocked_identities())
+        self.app.identity_rules = self.identity_rules()
         for message in messages:
             try:
                 touchpoint = self.decode(message, received_at, limits)
@@ -291,23 +299,29 @@ class IngestWorker:
         log.info("dead-lettered %s seq %s: %s", message.subject, metadata.sequence.stream, error)
 
 
+def _identity_rules(app: EventChain) -> IdentityRules:
+    from application.rules import identity_rules
+
+    return identity_rules(app)
+
+
 def _blocked_identities(app: EventChain) -> frozenset[str]:
-    from application.rules import blocked_identities  # application.rules imports the router
+    from application.rules import blocked_identities
 
     return blocked_identities(app)
 
 
-def _refreshed(read: Callable[[], frozenset[str]], seconds: float) -> Callable[[], frozenset[str]]:
+def _refreshed(read: Callable[[], T], seconds: float, initial: T) -> Callable[[], T]:
     """``read()``, called again only when its last value is older than ``seconds``; a failed
-    read (the store away) keeps the last value."""
-    last: list[Any] = [frozenset(), -seconds - 1.0]
+    read (the store away) keeps the last value (``initial`` before any)."""
+    last: list[Any] = [initial, -seconds - 1.0]
 
-    def current() -> frozenset[str]:
+    def current() -> T:
         if time.monotonic() - last[1] > seconds:
             try:
                 last[0] = read()
             except Exception as error:
-                log.warning("blocked identities not read (%s); keeping the last list", error)
+                log.warning("rules not read (%s); keeping the last value", error)
             last[1] = time.monotonic()
         return last[0]  # type: ignore[no-any-return]
 

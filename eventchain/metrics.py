@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,10 +26,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from application.event_chain import EventChain
-from eventchain.commands.status import collect_status
 from eventchain.config import Settings
+from eventchain.health import collect_status
 from eventchain.ingest_worker import WorkerStats
+from eventchain.service_lock import LEASED_PARTS
 from followers.loop import FollowerHealth
+from projections.service import ProjectorHealth
 
 log = logging.getLogger("eventchain.metrics")
 READY_TIMEOUT = 2.0  # seconds a readiness probe waits for the store
@@ -44,7 +47,14 @@ class ServiceState:
     positions: dict[str, Callable[[], int]] = field(default_factory=dict)  # follower → its position
     health: dict[str, FollowerHealth] = field(default_factory=dict)
     parts: tuple[str, ...] = ()  # the parts this serve runs
+    active: set[str] = field(default_factory=set)  # leased parts it holds (the others stand by)
+    leases_tried: dict[str, threading.Event] = field(default_factory=dict)  # set after a first try
+    projector: ProjectorHealth = field(default_factory=ProjectorHealth)
     started_at: float = field(default_factory=time.time)
+
+    def runs(self, part: str) -> bool:
+        """Whether this serve runs ``part`` now (a part on standby does not)."""
+        return part in self.parts and (part not in LEASED_PARTS or part in self.active)
 
 
 class ServiceCollector(Collector):
@@ -88,6 +98,16 @@ class ServiceCollector(Collector):
                 "eventchain_erasure_purges_pending_messages",
                 "Erased customers' stream messages to purge once ingest has recorded them.",
             ),
+            (
+                "unowned_leads",
+                "eventchain_unowned_leads",
+                "Leads with no owner 30 s after they were recorded.",
+            ),
+            (
+                "oldest_unowned_lead_age_s",
+                "eventchain_oldest_unowned_lead_age_seconds",
+                "Age of the oldest lead with no owner.",
+            ),
         ):
             if status.get(key) is not None:
                 yield _gauge(name, text, float(status[key]))
@@ -104,6 +124,8 @@ class ServiceCollector(Collector):
             "eventchain_follower_lag_events", "Events a follower has not read yet.", labels=["follower"]
         )
         for name, position in self.state.positions.items():
+            if not self.state.runs(name):
+                continue  # standing by: another process's position
             value = position()
             positions.add_metric([name], value)
             lags.add_metric([name], max(0, store - value))
@@ -124,6 +146,26 @@ class ServiceCollector(Collector):
             recorded.add_metric([name], health.recorded)
         yield failures
         yield recorded
+        if self.state.runs("project"):
+            projector = self.state.projector
+            yield _gauge(
+                "eventchain_projector_up",
+                "1 while the projector projects, 0 while it retries an error (see /readyz).",
+                float(projector.last_error is None),
+            )
+            retried = CounterMetricFamily(
+                "eventchain_projector_failures", "Projector errors retried (opening the views included)."
+            )
+            retried.add_metric([], projector.failures)
+            yield retried
+        active = GaugeMetricFamily(
+            "eventchain_part_active",
+            "1 where this process runs the part, 0 where it stands by for another process.",
+            labels=["part", "pid"],
+        )
+        for part in (p for p in LEASED_PARTS if p in self.state.parts):
+            active.add_metric([part, str(os.getpid())], float(part in self.state.active))
+        yield active
         worker = self.state.worker
         if worker is not None:
             for attribute, text in (
@@ -159,6 +201,8 @@ def readiness(state: ServiceState) -> tuple[bool, dict[str, Any]]:
             checks["status_error"] = _first_line(status)
         elif status.get("nats_error"):
             checks["nats_error"] = status["nats_error"]
+    if state.runs("project") and state.projector.last_error is not None:
+        checks["projector_error"] = state.projector.last_error
     return not any(key.endswith("_error") for key in checks), checks
 
 

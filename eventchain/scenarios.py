@@ -26,7 +26,7 @@ Envelope = dict[str, Any]
 def seed_touchpoints(customers: int = 40, seed: int = 7) -> list[Envelope]:
     """The hand-written seed stories followed by ``customers`` generated ones."""
     rng = random.Random(seed)
-    envelopes = _li_lei_story() + _douyin_to_wecom_story()
+    envelopes = _li_lei_story() + _douyin_to_wecom_story() + _entered_again_story()
     for number in range(customers):
         envelopes.extend(_generated_customer(rng, number))
     return envelopes
@@ -188,6 +188,22 @@ def _douyin_to_wecom_story() -> list[Envelope]:
             },
             "payload": {"external_userid": "wm-hanmei", "text": "我是抖音上问价的，电话13905712345"},
         },
+    ]
+
+
+def _entered_again_story() -> list[Envelope]:
+    """Seed 001: the same buyer entered again by another rep, with her office phone and the
+    company written another way — no identity joins them: a duplicate candidate to merge."""
+    return [
+        {
+            "touchpoint_id": "expo-000903",
+            "channel": "expo_scan",
+            "occurred_at": _at(30.0),
+            "direction": "inbound",
+            "identities": [{"kind": "phone", "value": "028-8555-0199"}],
+            "contact": {"name": "韩梅梅", "company": "成都市某医疗设备有限责任公司", "city": "成都"},
+            "payload": {"expo_id": "cd-industry-2026", "booth": "A12"},
+        }
     ]
 
 

@@ -1,18 +1,21 @@
-"""Which parts of `serve` run, and one of each at a time (issue 17).
+"""Which parts of `serve` run, and one of each at a time (issues 17 and 25).
 
 Every part but ingest and web must run once per store (README: one projector per DuckDB file,
-one router, SLA watcher, silence tagger and notifier per store). `serve` takes a lock per part
-it runs, before starting anything, and a second `serve` that would run the same part refuses
-with one line:
+one router, SLA watcher, silence tagger and notifier per store). Each such part runs only while
+its `serve` holds the part's lock, which is the lease: a second `serve` of the same part is a
+hot standby that tries the lock every LEASE_POLL_S and takes the part over when the active
+process dies (the kernel drops a dead process's flock, PostgreSQL a dead session's advisory
+lock), resuming from the part's checkpoint. The locks:
 
 - ``project``: an exclusive ``flock`` on ``<views>.lock``, next to the DuckDB file it writes.
 - ``route``, ``sla``, ``silence``, ``notify``: exclusive, on the store — a PostgreSQL session
   advisory lock (seen by every host on the database), or ``flock`` on ``<events.db>.<part>.lock``.
 - ``ingest``: shared (ingest scales out), so `status` can still see that one runs.
 
-`status` probes the same locks (taken and released at once: a lock it can take is held by
-nobody), and reads ``<data dir>/run/serve-<pid>.json`` for where each running `serve`
-publishes its metrics. A PostgreSQL lock lasts as long as the session: if the database
+Ingest's lock is taken at start (shared: it never waits). `status` probes the same locks
+(taken and released at once: a lock it can take is held by nobody), and reads
+``<data dir>/run/serve-<pid>.json`` for where each running `serve` publishes its metrics and
+which parts it runs actively. A PostgreSQL lock lasts as long as the session: if the database
 restarts, the lock is gone until `serve` restarts (the parts themselves reconnect).
 """
 
@@ -22,8 +25,10 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +40,9 @@ from eventchain.config import Settings
 STORE_PARTS: Final = ("route", "sla", "silence", "notify")
 LOCKED_PARTS: Final = ("ingest", "project", *STORE_PARTS)
 SHARED_PARTS: Final = frozenset({"ingest"})
+LEASED_PARTS: Final = ("project", *STORE_PARTS)  # one active process each; others stand by
+LEASE_POLL_S: Final = 1.0  # a standby tries the lock this often: takeover within ~1 s of a death
+log = logging.getLogger("eventchain.serve")
 
 
 class PartRunningError(RuntimeError):
@@ -86,6 +94,63 @@ def part_locks(settings: Settings, parts: tuple[str, ...]) -> Iterator[None]:
             row = connection.execute(f"SELECT {function}(%s)", (_key(part),)).fetchone()
             if not row or not row[0]:
                 raise PartRunningError(_refusal(part, _where(settings, part), None))
+        yield
+
+
+@contextlib.contextmanager
+def part_lease(
+    settings: Settings, part: str, stop: threading.Event, tried: Callable[[bool], None] = lambda held: None
+) -> Iterator[bool]:
+    """Waits as a hot standby until this process holds ``part``'s lock (yields True, and holds
+    it until the block ends) or until ``stop`` (yields False). ``tried`` hears once whether
+    the first attempt took the lock."""
+    with contextlib.ExitStack() as held:
+        attempts = 0
+        while not _took(held, settings, part, said=attempts > 0):
+            if attempts == 0:
+                tried(False)
+            attempts += 1
+            if stop.wait(LEASE_POLL_S):
+                yield False
+                return
+        if attempts == 0:
+            tried(True)
+        else:
+            log.info("took over %s after standing by", part)
+        yield True
+
+
+def _took(held: contextlib.ExitStack, settings: Settings, part: str, *, said: bool) -> bool:
+    """One attempt at the part's lock (kept by ``held``); says once why it waits."""
+    path = _lock_file(settings, part)
+    try:
+        if path is not None:
+            held.enter_context(_file_lock(path, part, _where(settings, part)))
+        else:
+            held.enter_context(_advisory_lock(settings, part))
+    except PartRunningError as error:
+        if not said:
+            log.info("standing by for %s: %s", part, str(error).split(": stop it")[0])
+        return False
+    except OSError as error:  # the store does not answer: try again, as for a held lock
+        log.warning("cannot take the %s lock yet: %s", part, error)
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _advisory_lock(settings: Settings, part: str) -> Iterator[None]:
+    """The part's advisory lock on a session of its own (the session's end releases it)."""
+    import psycopg
+
+    try:
+        connection = _pg_connection(settings)
+    except psycopg.OperationalError as error:
+        raise OSError(str(error).strip()) from None
+    with connection:
+        row = connection.execute("SELECT pg_try_advisory_lock(%s)", (_key(part),)).fetchone()
+        if not row or not row[0]:
+            raise PartRunningError(_refusal(part, _where(settings, part), None))
         yield
 
 
@@ -167,6 +232,7 @@ class ServeProcess:
     parts: list[str]
     metrics_addr: str | None
     started_at: str
+    active: list[str]  # the leased parts it runs; the others of its parts it stands by for
 
 
 def _run_dir(settings: Settings) -> Path:
@@ -185,6 +251,7 @@ def announced(settings: Settings, parts: list[str]) -> Iterator[dict[str, Any]]:
         "pid": os.getpid(),
         "parts": parts,
         "metrics_addr": None,
+        "active": [],
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "path": str(path),
     }
@@ -214,7 +281,11 @@ def serve_processes(settings: Settings) -> list[ServeProcess]:
             continue  # gone (a SIGKILLed serve leaves its file behind) or half-written
         found.append(
             ServeProcess(
-                pid, list(entry.get("parts", [])), entry.get("metrics_addr"), entry.get("started_at", "")
+                pid,
+                list(entry.get("parts", [])),
+                entry.get("metrics_addr"),
+                entry.get("started_at", ""),
+                list(entry.get("active", [])),
             )
         )
     return found

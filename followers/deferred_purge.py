@@ -51,6 +51,9 @@ class DeferredPurger:
         self._position = 0
         self._open.clear()
 
+    def checkpoint(self, *, force: bool = True) -> None:
+        """Nothing to save: the open purges are few and read again from the log at start."""
+
     def tick(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Purges what the consumer has passed; returns how many messages it accounted for."""
         top = self.app.max_notification_id()  # first: a record committed meanwhile is read next tick

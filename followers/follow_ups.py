@@ -6,7 +6,9 @@ come due, met (with its evidence), paused, resumed, escalated — and records ea
 on the customer (``Customer.record_follow_up``) carrying that instant, so replays read the
 decisions instead of deciding again. Each decision is recorded once: the book and the
 aggregate both refuse a repeat, so a restart or a second follower adds none; a conflict with
-another writer decides again with what the aggregate says now, never drops a decision.
+another writer decides again with what the aggregate says now, never drops a decision. Like
+the SLA watcher (``followers.sla_watcher``) it checkpoints its book with the position it
+reflects (``followers.checkpoints``), so a restart reads only the log's tail.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
-
 from adapters.log_reader import LogTail, aggregate_fields
 from application.event_chain import EventChain
 from domain.customer import FOLLOW_UP_EVENTS, Customer
@@ -25,10 +25,10 @@ from domain.follow_ups import FollowUpBook, Journey
 from domain.plan_rules import FollowUpDecision
 from domain.roster import Roster
 from domain.rules import RuleSet
+from followers.checkpoints import Checkpointer
 from followers.loop import MOVES_TOUCHPOINTS, fold_new
 
 FOLLOW_UPS_NAME: Final = "follow_ups"
-MAX_CONFLICT_RETRIES: Final = 5
 WATCHED_EVENTS: Final[tuple[type, ...]] = (
     RuleSet.RulesRevised,
     Roster.AgentJoined,
@@ -50,6 +50,14 @@ _OWN_STREAM_EVENTS: Final[tuple[type, ...]] = (
     *FOLLOW_UP_EVENTS.values(),
 )
 _OWN_STREAM: Final = frozenset(cls.__qualname__ for cls in _OWN_STREAM_EVENTS)
+FOLD_MODULES: Final = (
+    "domain.follow_ups",
+    "domain.plan_rules",
+    "domain.business_time",
+    "domain.roster",
+    "domain.rules",
+    "followers.follow_ups",
+)
 
 
 class FollowUpFollower:
@@ -58,11 +66,19 @@ class FollowUpFollower:
     def __init__(self, app: EventChain, clock: Callable[[], datetime] | None = None) -> None:
         self.app = app
         self.clock = clock or app.clock  # the service's clock: what "now" is for due steps
+        self.checkpoints: Checkpointer[FollowUpBook] = Checkpointer(app, FOLLOW_UPS_NAME, FOLD_MODULES)
         self.reset()
 
     def reset(self) -> None:
-        self.book = FollowUpBook()
+        """Resumes from the last checkpoint (or the log's start): the next tick reads the tail."""
+        resumed = self.resumed = self.checkpoints.resume(FollowUpBook)
+        self.book = resumed.state
         self.tail = LogTail(self.app, WATCHED_EVENTS)  # no personal field is needed
+        self.tail.position = resumed.position
+
+    def checkpoint(self, *, force: bool = True) -> None:
+        """Saves the book with the position it reflects (when enough is new, unless ``force``)."""
+        self.checkpoints.maybe_save(self.tail.position, lambda: self.book, force=force)
 
     @property
     def position(self) -> int:
@@ -78,38 +94,36 @@ class FollowUpFollower:
         if should_stop():
             return []
         now = self.clock()
-        found = self.book.due(now)
-        if not found:
+        candidates = sorted({d.customer_id for d in self.book.due(now)})
+        if not candidates:
+            self.checkpoint(force=False)
             return []
+        recorded: list[FollowUpDecision] = []
         try:
-            recorded = self._record(found, now)
+            self.app.save_deciding_again(lambda: self._decide(candidates, now, recorded))
         except BaseException:
-            self.book.reschedule(sorted({d.customer_id for d in found}))
+            self.book.reschedule(candidates)
             raise
+        self.book.mark_recorded(recorded)
+        self.book.reschedule(candidates)  # their next due instants, from what is recorded now
+        self.checkpoint(force=False)
         return recorded
 
-    def _record(self, found: list[FollowUpDecision], now: datetime) -> list[FollowUpDecision]:
-        candidates = sorted({d.customer_id for d in found})
-        for _ in range(MAX_CONFLICT_RETRIES):
-            customers: dict[str, Customer] = {}
-            recorded: list[FollowUpDecision] = []
-            recorded_at = self.app.clock()
-            for customer_id in candidates:
-                customer = self.app.get_customer(UUID(customer_id), follow_merges=False)
-                customers[customer_id] = customer
-                # decide again with what the aggregate says now (another writer may have been first)
-                self.book.replace(customer_id, journey_of(self.app, UUID(customer_id), customer))
-                decisions, _ = self.book.decide(customer_id, now)
-                recorded += [d for d in decisions if customer.record_follow_up(d, recorded_at)]
-            try:
-                self.app.save(*customers.values())
-            except IntegrityError:
-                continue  # someone appended meanwhile: read again, decide again
-            self.book.mark_recorded(recorded)
-            self.book.reschedule(candidates)
-            return recorded
-        self.book.reschedule(candidates)  # still contended: the next tick tries again
-        return []
+    def _decide(
+        self, candidates: list[str], now: datetime, recorded: list[FollowUpDecision]
+    ) -> list[Customer]:
+        """Reads each customer the book found something for and decides with what its aggregate
+        says now (another writer may have recorded, merged or moved it meanwhile)."""
+        recorded.clear()
+        recorded_at = self.app.clock()
+        customers = []
+        for customer_id in candidates:
+            customer = self.app.get_customer(UUID(customer_id), follow_merges=False)
+            self.book.replace(customer_id, journey_of(self.app, UUID(customer_id), customer))
+            decisions, _ = self.book.decide(customer_id, now)
+            recorded += [d for d in decisions if customer.record_follow_up(d, recorded_at)]
+            customers.append(customer)
+        return customers
 
 
 def journey_of(app: EventChain, customer_id: UUID, customer: Customer | None = None) -> Journey:

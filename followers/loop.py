@@ -5,8 +5,10 @@ A follower folds the log into memory once at start, then on each ``tick`` reads 
 events recorded since (``adapters.log_reader.LogTail``) and acts on what is new or due, so an
 idle tick costs one indexed query whatever the log's size. Its effects are idempotent and
 tracked (positions in the store, recorded steps, message ids), so a restart or a second
-instance adds nothing twice. A tick that fails (store or NATS down) is retried with backoff;
-the follower starts its fold afresh, so nothing it had not recorded is lost.
+instance adds nothing twice. Each follower checkpoints its fold with the position it reflects
+(``followers.checkpoints``): start-up reads the log after the checkpoint only. A tick that
+fails (store or NATS down) is retried with backoff from the last checkpoint, so nothing it had
+not recorded is lost, and nothing folds the whole log again.
 """
 
 from __future__ import annotations
@@ -58,7 +60,12 @@ class Follower(Protocol):
         ...
 
     def reset(self) -> None:
-        """Forgets the in-memory fold (after a failure): the next tick folds the log again."""
+        """Forgets the in-memory fold (after a failure) for the last checkpoint: the next tick
+        reads the log after it."""
+        ...
+
+    def checkpoint(self, *, force: bool = True) -> None:
+        """Saves the fold with the position it reflects (followers.checkpoints)."""
         ...
 
 
@@ -79,6 +86,7 @@ def run_follower(
     retried with exponential backoff (the loop itself never dies of them)."""
     health = health or FollowerHealth()
     backoff = interval
+    started, caught_up = time.perf_counter(), False
     while not stop.is_set():
         try:
             done = follower.tick(stop.is_set)
@@ -91,9 +99,21 @@ def run_follower(
             backoff = min(backoff * 2, MAX_BACKOFF)
             continue
         backoff = interval
+        if not caught_up and not stop.is_set():
+            caught_up = True
+            log.info(
+                "%s caught up to %d in %.2f s",
+                follower.name,
+                follower.position,
+                time.perf_counter() - started,
+            )
         health.recorded += done
         health.last_tick_at = time.time()
         health.last_error = None
         if done:
             log.info("%s recorded %d", follower.name, done)
         stop.wait(interval)
+    try:  # a graceful stop resumes at the log's end, not at the last periodic checkpoint
+        follower.checkpoint()
+    except Exception as error:
+        log.warning("%s could not save its checkpoint on stopping: %s", follower.name, error)

@@ -32,6 +32,7 @@ from typing import Any, Final
 from uuid import UUID
 
 import nats
+from eventsourcing.persistence import IntegrityError
 from nats.js import api
 from nats.js.errors import NotFoundError
 
@@ -162,9 +163,15 @@ class Notifier:
         published = await last_published_position(js, self.names)
         position = max(tracked or 0, published)
         self.stats.position = position
-        tail = _Tail(LogTail(self.app, NOTIFIED_EVENTS))
-        tail.skip_through = position
-        return tail
+        return await asyncio.to_thread(self._tail_after, position)
+
+    def _tail_after(self, position: int) -> _Tail:
+        """Resumes in O(new events): the rule versions up to ``position`` (few), then the log after it."""
+        revised = LogTail(self.app, [RuleSet.RulesRevised])
+        rules = [rules_from_dict(f["document"]) for n, _, _, f in revised.read() if n <= position]
+        log_tail = LogTail(self.app, NOTIFIED_EVENTS)
+        log_tail.position = position
+        return _Tail(log_tail, skip_through=position, rules=rules)
 
     async def publish_new(self, js: Any, tail: _Tail, should_stop: Callable[[], bool]) -> int:
         """Publishes what the log holds after the position; returns how many."""
@@ -188,7 +195,10 @@ class Notifier:
             position = batch[-1].position
             if os.environ.get(CRASH_AFTER_PUBLISH_ENV):  # test hook: die between publish and tracking
                 os.kill(os.getpid(), signal.SIGKILL)
-            await asyncio.to_thread(self.app.track, NOTIFIER_NAME, position)
+            try:
+                await asyncio.to_thread(self.app.track, NOTIFIER_NAME, position)
+            except IntegrityError:  # another notifier tracked this position: nothing is lost
+                log.info("notifier position %d was tracked by another notifier", position)
             self.stats.position = position
         return published
 

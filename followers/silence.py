@@ -2,7 +2,9 @@
 without a touchpoint, on the service's clock, and lifts the tag when they are touched again.
 
 Its decisions are ``TagsChanged`` events carrying the instant observed; the
-``silent_customers`` view reads the tag, so it and the tagger cannot disagree.
+``silent_customers`` view reads the tag, so it and the tagger cannot disagree. Each candidate
+is read again before its tag changes, and a conflict with another writer reads it again: a
+race lost never re-folds the log.
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
-
 from adapters.log_reader import LogTail
 from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.rules import RuleSet
-from domain.silence import SILENT, SilenceBook
+from domain.silence import SILENT, Quiet, SilenceBook, silence_change
+from followers.checkpoints import Checkpointer
 from followers.loop import MOVES_TOUCHPOINTS, fold_new
 
 SILENCE_NAME: Final = "silence"
@@ -30,6 +31,7 @@ SILENCE_EVENTS: Final = (
     Customer.Restored,
     *MOVES_TOUCHPOINTS,
 )
+FOLD_MODULES: Final = ("domain.silence", "domain.rules", "followers.silence")
 
 
 class SilenceTagger:
@@ -38,11 +40,19 @@ class SilenceTagger:
     def __init__(self, app: EventChain, clock: Callable[[], datetime] | None = None) -> None:
         self.app = app
         self.clock = clock or app.clock
+        self.checkpoints: Checkpointer[SilenceBook] = Checkpointer(app, SILENCE_NAME, FOLD_MODULES)
         self.reset()
 
     def reset(self) -> None:
-        self.book = SilenceBook()
+        """Resumes from the last checkpoint (or the log's start): the next tick reads the tail."""
+        resumed = self.resumed = self.checkpoints.resume(SilenceBook)
+        self.book = resumed.state
         self.tail = LogTail(self.app, SILENCE_EVENTS)
+        self.tail.position = resumed.position
+
+    def checkpoint(self, *, force: bool = True) -> None:
+        """Saves the book with the position it reflects (when enough is new, unless ``force``)."""
+        self.checkpoints.maybe_save(self.tail.position, lambda: self.book, force=force)
 
     @property
     def position(self) -> int:
@@ -55,36 +65,50 @@ class SilenceTagger:
     def apply(self, should_stop: Callable[[], bool] = lambda: False) -> tuple[int, int]:
         """Folds what is new, tags who fell silent, lifts who came back; returns (tagged, lifted)."""
         for customer_id in fold_new(self.tail, self.book.feed, should_stop):
-            customer = self.app.get_customer(UUID(customer_id), follow_merges=False)
-            chain = customer.chain
             self.book.replace(
-                customer_id,
-                chain[-1].occurred_at if chain else None,
-                SILENT in customer.tags,
-                customer.merged_into is not None,
+                customer_id, *quiet_facts(self.app.get_customer(UUID(customer_id), follow_merges=False))
             )
         if should_stop():
             return 0, 0
         now = self.clock()
-        silent, back = self.book.due(now), self.book.to_lift(now)
-        if not silent and not back:
+        candidates = sorted({*self.book.due(now), *self.book.to_lift(now)})
+        if not candidates or self.book.days is None:
+            self.checkpoint(force=False)
             return 0, 0
-        days, version = self.book.days, self.book.version
-        changed = []
-        recorded_at = self.app.clock()
-        for customer_id, add in [*((c, True) for c in silent), *((c, False) for c in back)]:
-            customer = self.app.get_customer(UUID(customer_id), follow_merges=False)
-            reason = f"no touchpoint for {days} days (rules v{version})" if add else "touched again"
-            if customer.change_tags(
-                [SILENT] if add else [], [] if add else [SILENT], now, reason, recorded_at
-            ):
-                changed.append(customer)
+        changes: dict[str, bool] = {}
         try:
-            self.app.save(*changed)
-        except IntegrityError:  # another tagger got there first: its events come back next tick
-            self.reset()
-            return 0, 0
-        return len(silent), len(back)
+            self.app.save_deciding_again(lambda: self._decide(candidates, now, changes))
+        except BaseException:
+            self.book.reschedule(candidates)
+            raise
+        self.checkpoint(force=False)
+        tagged = sum(changes.values())
+        return tagged, len(changes) - tagged
+
+    def _decide(self, candidates: list[str], now: datetime, changes: dict[str, bool]) -> list[Customer]:
+        """Reads each candidate and decides with what its aggregate says now (touched, tagged or
+        merged meanwhile by another writer: nothing to record)."""
+        changes.clear()
+        days, version = self.book.days or 0, self.book.version
+        recorded_at = self.app.clock()
+        customers = []
+        for customer_id in candidates:
+            customer = self.app.get_customer(UUID(customer_id), follow_merges=False)
+            last_touch, silent, closed = quiet_facts(customer)
+            add = silence_change(Quiet(last_touch, silent, closed), days, now)
+            if add is None:
+                continue
+            reason = f"no touchpoint for {days} days (rules v{version})" if add else "touched again"
+            customer.change_tags([SILENT] if add else [], [] if add else [SILENT], now, reason, recorded_at)
+            changes[customer_id] = add
+            customers.append(customer)
+        return customers
+
+
+def quiet_facts(customer: Customer) -> tuple[datetime | None, bool, bool]:
+    """(latest touch, tagged silent, merged away) of a customer, from its aggregate."""
+    chain = customer.chain
+    return chain[-1].occurred_at if chain else None, SILENT in customer.tags, customer.merged_into is not None
 
 
 def apply_silence(app: EventChain, now: datetime) -> tuple[int, int]:

@@ -5,7 +5,8 @@ each tick it asks the book what is due at the clock's "now" and records every st
 ``FirstResponseOverdue`` event carrying that instant, so a lone lead escalates on time with
 nothing else arriving, and replays read the recorded decision instead of deciding again.
 Each step is recorded once (the book and the aggregate both refuse a repeat); a restart or a
-second watcher adds none.
+second watcher adds none. Before recording, each due customer is read again and decided with
+what its aggregate says now; a conflict with another writer reads it again, never gives up.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
-
 from adapters.log_reader import LogTail
 from application.event_chain import EventChain
 from domain.customer import Customer
@@ -24,6 +23,7 @@ from domain.roster import Roster
 from domain.rules import RuleSet
 from domain.sla import LeadClock, SlaBook
 from domain.vocabulary import Escalation
+from followers.checkpoints import Checkpointer
 from followers.loop import MOVES_TOUCHPOINTS, fold_new
 
 SLA_NAME: Final = "sla"
@@ -42,6 +42,7 @@ WATCHED_EVENTS: Final = (
     Customer.Restored,
     *MOVES_TOUCHPOINTS,
 )
+FOLD_MODULES: Final = ("domain.sla", "domain.roster", "domain.rules", "followers.sla_watcher")
 
 
 class SlaWatcher:
@@ -50,11 +51,19 @@ class SlaWatcher:
     def __init__(self, app: EventChain, clock: Callable[[], datetime] | None = None) -> None:
         self.app = app
         self.clock = clock or app.clock  # the service's clock: what "now" is for deadlines
+        self.checkpoints: Checkpointer[SlaBook] = Checkpointer(app, SLA_NAME, FOLD_MODULES)
         self.reset()
 
     def reset(self) -> None:
-        self.book = SlaBook()
+        """Resumes from the last checkpoint (or the log's start): the next tick reads the tail."""
+        resumed = self.resumed = self.checkpoints.resume(SlaBook)
+        self.book = resumed.state
         self.tail = LogTail(self.app, WATCHED_EVENTS)  # no personal field is needed
+        self.tail.position = resumed.position
+
+    def checkpoint(self, *, force: bool = True) -> None:
+        """Saves the book with the position it reflects (when enough is new, unless ``force``)."""
+        self.checkpoints.maybe_save(self.tail.position, lambda: self.book, force=force)
 
     @property
     def position(self) -> int:
@@ -71,34 +80,36 @@ class SlaWatcher:
             )
         if should_stop():
             return []
-        due = self.book.due(self.clock())
-        if not due:
+        now = self.clock()
+        candidates = sorted({e.customer_id for e in self.book.due(now)})
+        if not candidates:
+            self.checkpoint(force=False)
             return []
+        recorded: list[Escalation] = []
         try:
-            self._record(due)
+            saved = self.app.save_deciding_again(lambda: self._decide(candidates, now, recorded))
         except BaseException:
-            self.book.reschedule(sorted({e.customer_id for e in due}))
+            self.book.reschedule(candidates)
             raise
-        return due
+        for customer in saved or []:
+            self.book.mark_escalated(str(customer.id), sorted(customer.escalated_steps))
+        self.checkpoint(force=False)
+        return recorded
 
-    def _record(self, due: list[Escalation]) -> None:
-        customers: dict[str, Customer] = {}
+    def _decide(self, candidates: list[str], now: datetime, recorded: list[Escalation]) -> list[Customer]:
+        """Reads each customer the book found due and decides with what its aggregate says now
+        (answered, merged or escalated meanwhile by another writer: nothing to record)."""
+        recorded.clear()
         recorded_at = self.app.clock()
-        for escalation in due:
-            customer = customers.get(escalation.customer_id)
-            if customer is None:
-                customer = self.app.get_customer(UUID(escalation.customer_id), follow_merges=False)
-                customers[escalation.customer_id] = customer
-            customer.escalate(escalation, recorded_at)
-        try:
-            self.app.save(*customers.values())
-        except IntegrityError:
-            # Another watcher appended to one of these customers first; their events come
-            # back on the next tick and settle the steps it recorded.
-            self.book.reschedule(sorted(customers))
-            return
-        for customer_id, customer in customers.items():
-            self.book.mark_escalated(customer_id, sorted(customer.escalated_steps))
+        customers = []
+        for customer_id in candidates:
+            customer = self.app.get_customer(UUID(customer_id), follow_merges=False)
+            self.book.replace(customer_id, lead_clock(customer))
+            for escalation in self.book.due_for(customer_id, now):
+                if customer.escalate(escalation, recorded_at):
+                    recorded.append(escalation)
+            customers.append(customer)
+        return customers
 
 
 def lead_clock(customer: Customer) -> LeadClock:

@@ -44,9 +44,11 @@ PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
     }
 )
 # Identity index entries, roster and account documents, read audits: no view shows them.
+# Held identity links are read from the store by `eventchain duplicates`.
 NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
     {
         Customer.FollowUpDecided,  # the base of the follow-up events, never stored itself
+        Customer.IdentityLinkHeld,
         IdentityIndex.Created,
         IdentityIndex.Released,
         IdentityIndex.Reclaimed,

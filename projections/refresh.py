@@ -100,6 +100,16 @@ INSERT INTO data_health
              WHERE NOT erased AND display_name <> '(unknown)' AND company IS NOT NULL
              GROUP BY lower(trim(display_name)), lower(trim(company)) HAVING count(*) > 1)) d
   UNION ALL
+  -- customers sharing a phone, email or USCC with another live customer: links identity
+  -- resolution held instead of fusing two parties (identity limits, merge protection)
+  SELECT 'overall', 'held_identity_rate',
+         CASE WHEN n.customers = 0 THEN 0.0 ELSE coalesce(h.held, 0) / n.customers END
+  FROM n, (SELECT count(DISTINCT customer_id) AS held FROM (
+             SELECT customer_id, identity, count(*) OVER (PARTITION BY identity) AS holders
+             FROM (SELECT customer_id, unnest(identities) AS identity FROM customer_360 WHERE NOT erased)
+             WHERE split_part(identity, ':', 1) IN ('phone', 'email', 'uscc'))
+           WHERE holders > 1) h
+  UNION ALL
   SELECT import_batch, 'rows_read', rows_read FROM ec.import_batches
   UNION ALL
   SELECT import_batch, 'rejected_rate', CASE WHEN rows_read = 0 THEN 0.0 ELSE rejected / rows_read END

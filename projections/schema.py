@@ -264,6 +264,17 @@ CREATE OR REPLACE VIEW journey_breakpoints AS
   SELECT breakpoint, now, repaired FROM ec.journey_breakpoints_ordered ORDER BY ord;
 """
 
+# Leads of live, unerased customers that nobody owns, with when the store recorded the lead's
+# first inbound touch: the safety net's figure (status, /metrics), for operators.
+UNOWNED: Final = """
+CREATE OR REPLACE VIEW ec.unowned_leads AS
+  SELECT l.customer_id, l.channel, l.lead_at, t.recorded_at
+  FROM ec.leads l JOIN customer_360 c USING (customer_id)
+  JOIN (SELECT customer_id, min(recorded_at) AS recorded_at FROM touchpoints
+        WHERE direction = 'inbound' GROUP BY customer_id) t USING (customer_id)
+  WHERE l.owner_agent_id IS NULL AND c.owner_agent_id IS NULL AND NOT coalesce(c.erased, false);
+"""
+
 # Follow-up plans (seed 004): one row per plan step that came due or was met, from the
 # follow-up follower's recorded decisions (``PlanStarted`` … ``StepEscalated``), never re-derived.
 # A step met at or before its due instant (or met before it ever came due) is met on time; the
@@ -321,6 +332,7 @@ VIEWS: Final = "".join(
         BREACHES,
         SILENCE,
         BREAKPOINTS,
+        UNOWNED,
         FOLLOW_UPS,
     )
 )

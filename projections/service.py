@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -27,6 +28,16 @@ class Settings(StoreSettings, Protocol):
 
 PUBLISH_INTERVAL: Final = 0.5  # seconds: the analyst snapshot is at most this much older than a commit
 RETRY_DELAY: Final = 1.0
+MAX_RETRY_DELAY: Final = 30.0
+
+
+@dataclass
+class ProjectorHealth:
+    """What the running projector tells operators (/metrics, /readyz)."""
+
+    failures: int = 0  # errors it retried (opening the views, the store, DuckDB)
+    last_error: str | None = None  # None while it projects
+
 
 log = logging.getLogger("eventchain.projector")
 
@@ -43,15 +54,36 @@ def project_pending(app: EventChain, settings: Settings, *, publish: bool = True
         views.close()
 
 
-def run_projector(settings: Settings, stop: threading.Event, app: EventChain | None = None) -> None:
+def run_projector(
+    settings: Settings,
+    stop: threading.Event,
+    app: EventChain | None = None,
+    health: ProjectorHealth | None = None,
+) -> None:
     """Follows the log until ``stop`` is set; publishes the snapshot after commits, at most
-    every PUBLISH_INTERVAL. A store or DuckDB error is logged and the loop resumes from the
-    last committed position after a short delay (nothing is applied twice). When a
-    ``replay rebuild`` swaps a new views file in, the loop reopens it and goes on from there."""
+    every PUBLISH_INTERVAL. A store or DuckDB error, or a views file that cannot be opened, is
+    logged, reported in ``health`` and retried with backoff from the last committed position
+    (nothing is applied twice). When a ``replay rebuild`` swaps a new views file in, the loop
+    reopens it and goes on from there."""
     app = app or EventChain.from_settings(settings)
+    health = health or ProjectorHealth()
+    delay = RETRY_DELAY
+
+    def failed(what: str, error: Exception) -> None:
+        nonlocal delay
+        health.failures += 1
+        health.last_error = f"{what}: {error}"
+        log.warning("%s (retrying in %.1f s): %s", what, delay, error)
+        stop.wait(delay)
+        delay = min(delay * 2, MAX_RETRY_DELAY)
+
     while not stop.is_set():
-        views = DuckDBViews(settings.views_path)
-        inode = os.stat(settings.views_path).st_ino
+        try:
+            views = DuckDBViews(settings.views_path)
+            inode = os.stat(settings.views_path).st_ino
+        except Exception as error:  # e.g. the disk, permissions, another process's lock
+            failed(f"cannot open the views {settings.views_path}", error)
+            continue
         publisher = _Publisher(views, settings)
 
         def idle(publisher: _Publisher = publisher, inode: int = inode) -> None:
@@ -59,16 +91,21 @@ def run_projector(settings: Settings, stop: threading.Event, app: EventChain | N
             if _inode(settings.views_path) != inode:
                 raise ViewsSwappedError
 
-        projector = Projector(app, views, on_commit=publisher.committed, on_idle=idle)
+        def committed(position: int, publisher: _Publisher = publisher) -> None:
+            nonlocal delay
+            health.last_error, delay = None, RETRY_DELAY
+            publisher.committed(position)
+
+        projector = Projector(app, views, on_commit=committed, on_idle=idle)
         try:
             publisher.publish()
+            health.last_error = None
             projector.run(stop)
         except ViewsSwappedError:
             log.info("views file replaced by a rebuild; reopening it")
             continue
         except Exception as error:  # the loop must survive outages; the position is safe
-            log.warning("projector error, resuming from %d: %s", projector.position, error)
-            stop.wait(RETRY_DELAY)
+            failed(f"projector error, resuming from {projector.position}", error)
         finally:
             if _inode(settings.views_path) == inode:
                 publisher.flush()

@@ -52,7 +52,8 @@ def correct_command(
 @operator_option
 @click.pass_context
 def history_command(ctx: click.Context, customer: str, role: Role, actor: str) -> None:
-    """Who did what and when to a customer, read from its events.
+    """Who did what and when to a customer, read from its events. CUSTOMER is an id, a
+    unique prefix of it, or an identity.
 
     \b
     Example:

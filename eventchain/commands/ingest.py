@@ -10,7 +10,7 @@ import click
 from adapters.jsonl import LineRejection, read_touchpoints
 from adapters.limits import limits_from_env
 from application.event_chain import EventChain
-from application.rules import blocked_identities
+from application.rules import blocked_identities, identity_rules
 from domain.touchpoints import AcceptedTouchpoint
 from eventchain.cli_support import open_app
 from eventchain.console import progress
@@ -69,6 +69,7 @@ def ingest_file(app: EventChain, file: Path, batch_size: int) -> IngestSummary:
         batch.clear()
 
     limits = limits_from_env(blocked=blocked_identities(app))
+    app.identity_rules = identity_rules(app)
     with progress(f"ingest {file.name}", total=None) as advance:
         for _, item in read_touchpoints(file, received_at=app.clock(), limits=limits):
             if isinstance(item, LineRejection):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import click
 import duckdb
 
-from application.event_chain import CustomerNotFoundError
-from application.merging import merge, unmerge
+from application.event_chain import CustomerNotFoundError, EventChain
+from application.merging import held_links, merge, unmerge
+from application.rules import identity_rules
 from domain.customer import MergeRefusedError
-from domain.duplicates import Profile, find_candidates
+from domain.duplicates import Candidate, Profile, find_candidates
+from domain.identities import identity_kind
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.output import chosen_format, emit_rows, output_options, plural
 from eventchain.read_paths import as_role, snapshot_connection, team_of
@@ -25,7 +27,8 @@ from projections.visibility import Role, visible_customer_ids
 def merge_command(
     ctx: click.Context, survivor: str, absorbed: str, reason: str, actor: str, force: bool
 ) -> None:
-    """Merge ABSORBED into SURVIVOR (ids or identities such as phone:138…).
+    """Merge ABSORBED into SURVIVOR (ids, unique id prefixes such as 4ba5387c, or
+    identities such as phone:138…).
 
     \b
     Example:
@@ -49,7 +52,8 @@ def merge_command(
 @click.option("--actor", default="operator", show_default=True, help="Who decided.")
 @click.pass_context
 def unmerge_command(ctx: click.Context, survivor: str, absorbed_id: str, reason: str, actor: str) -> None:
-    """Undo a merge: SURVIVOR gives back ABSORBED_ID's touchpoints and identities.
+    """Undo a merge: SURVIVOR gives back ABSORBED_ID's touchpoints and identities (ids
+    or unique id prefixes).
 
     \b
     Example:
@@ -65,28 +69,45 @@ def unmerge_command(ctx: click.Context, survivor: str, absorbed_id: str, reason:
 
 @click.command("duplicates")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--conflicts", is_flag=True, help="List customers already over an identity limit (fused) instead."
+)
 @as_role
 @output_options
 @operator_option
 @click.pass_context
 def duplicates_command(
-    ctx: click.Context, limit: int, role: Role, output_format: str | None, as_json: bool, actor: str
+    ctx: click.Context,
+    limit: int,
+    conflicts: bool,
+    role: Role,
+    output_format: str | None,
+    as_json: bool,
+    actor: str,
 ) -> None:
-    """List duplicate-customer candidates: a shared phone/email/USCC, or name + company
-    similarity ≥ 0.85 (read from the analyst snapshot). A role sees pairs of its own
-    customers only.
+    """List duplicate-customer candidates: a shared phone/email/USCC (with the reason when
+    resolution held the link instead of fusing two customers), or the same person at the
+    same company once company names are normalised (read from the analyst snapshot). A role
+    sees pairs of its own customers only. --conflicts lists customers holding more values of
+    an identity kind than the rules allow (two USCCs: two companies fused), to split.
 
     \b
     Example:
       eventchain duplicates --limit 20
       eventchain duplicates --as director:d-qian
+      eventchain duplicates --conflicts --as exec
     """
     fmt = chosen_format(output_format, as_json)
     app = open_app(ctx)  # refuses a wrong or missing key-encryption key
     with snapshot_connection(settings_of(ctx).snapshot_path) as connection:
         visible = visible_customer_ids(connection, role, team_of(role))
         profiles = {p.customer_id: p for p in load_profiles(connection) if p.customer_id in visible}
-        candidates = find_candidates(list(profiles.values()))
+    if conflicts:
+        _list_conflicts(ctx, app, list(profiles.values()), limit, role, fmt)
+        return
+    candidates = find_candidates(list(profiles.values()))
+    held = {(link.identity_key, link.customer_id): link.reason for link in held_links(app)}
+    candidates = [_with_held_reason(c, held) for c in candidates]
     shown = candidates[:limit]
     audit_read(
         ctx,
@@ -123,6 +144,41 @@ DUPLICATE_COLUMNS = (
     "score",
     "reason",
 )
+
+
+CONFLICT_COLUMNS = ("customer_id", "name", "company", "over_limit", "identities")
+
+
+def _with_held_reason(candidate: Candidate, held: dict[tuple[str, str], str]) -> Candidate:
+    key = candidate.reason.removeprefix("same ")
+    reason = held.get((key, candidate.a)) or held.get((key, candidate.b))
+    if reason is None:
+        return candidate
+    return Candidate(candidate.a, candidate.b, f"held at ingest: {reason}", candidate.score)
+
+
+def _list_conflicts(
+    ctx: click.Context, app: EventChain, profiles: list[Profile], limit: int, role: Role, fmt: str
+) -> None:
+    rules = identity_rules(app)
+    fused = [(p, rules.over_limit(p.identity_keys)) for p in profiles]
+    fused = sorted(((p, kinds) for p, kinds in fused if kinds), key=lambda pair: pair[0].customer_id)
+    shown = fused[:limit]
+    audit_read(
+        ctx, app, role=role, action="duplicates --conflicts", subject=f"limit={limit}", rows=len(shown)
+    )
+    rows = [
+        {
+            "customer_id": p.customer_id,
+            "name": p.name,
+            "company": p.company,
+            "over_limit": ", ".join(kinds),
+            "identities": sorted(k for k in p.identity_keys if identity_kind(k) in kinds),
+        }
+        for p, kinds in shown
+    ]
+    emit_rows(rows, CONFLICT_COLUMNS, fmt, title="customers over an identity limit")
+    click.echo(f"{plural(len(fused), 'customer')} over a limit ({len(shown)} shown)", err=True)
 
 
 def load_profiles(connection: duckdb.DuckDBPyConnection) -> list[Profile]:

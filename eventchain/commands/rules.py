@@ -236,18 +236,20 @@ def update_command(ctx: click.Context, agent_id: str, changes: tuple[str, ...], 
 @click.option("--actor", required=True, help="Who records the departure (kept on every handover).")
 @click.pass_context
 def leave_command(ctx: click.Context, agent_id: str, reason: str, actor: str) -> None:
-    """An agent leaves: every customer they own is handed over to their manager (or the
-    pool), each as an event with actor and reason.
+    """An agent leaves: every customer they own is handed over to their manager, then up
+    the chain of managers within each one's capacity, the rest to the pool; each as an
+    event with actor and reason. Customers merged into another are skipped.
 
     \b
     Example:
       eventchain team leave a-li --reason resigned --actor hr-liu
     """
     try:
-        handover, count = leave(open_app(ctx), agent_id, reason, actor)
+        handed = leave(open_app(ctx), agent_id, reason, actor)
     except RosterError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{agent_id} left; {count} customers handed over to {handover}")
+    takers = ", ".join(f"{count} to {taker}" for taker, count in sorted(handed.items()))
+    click.echo(f"{agent_id} left; {sum(handed.values())} customers handed over ({takers or 'none'})")
 
 
 @team_group.command("list")

@@ -22,7 +22,14 @@ from eventchain.cli_support import open_app, settings_of
 from eventchain.ingest_worker import IngestWorker
 from eventchain.metrics import ServiceState, serve_endpoint
 from eventchain.nats_support import nats_url
-from eventchain.service_lock import PartRunningError, announce, announced, part_locks
+from eventchain.service_lock import (
+    LEASED_PARTS,
+    PartRunningError,
+    announce,
+    announced,
+    part_lease,
+    part_locks,
+)
 from followers.deferred_purge import DeferredPurger
 from followers.follow_ups import FollowUpFollower
 from followers.loop import Follower, FollowerHealth, run_follower
@@ -131,7 +138,8 @@ def serve_command(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        with part_locks(settings, selected), announced(settings, list(selected)) as announcement:
+        shared = tuple(part for part in selected if part not in LEASED_PARTS)  # the others wait: _leased
+        with part_locks(settings, shared), announced(settings, list(selected)) as announcement:
             _serve(ctx, selected, batch, ack_wait, metrics_addr, stop, announcement)
     except PartRunningError as error:
         raise click.ClickException(str(error)) from None
@@ -165,6 +173,7 @@ def _serve(
             )
         if "project" in selected:
             runners["project"] = lambda: run_projector(settings, stop, build_application(settings))
+            runners["project"] = lambda: run_projector(settings, stop, health=state.projector)
         followers: dict[str, Callable[[EventChain], Follower]] = {
             "route": Router,
             "sla": SlaWatcher,
@@ -173,8 +182,9 @@ def _serve(
         for name, make in followers.items():
             if name in selected:  # each on its own application: one store connection each
                 runners[name] = _follower_runner(name, make, state, stop, TICKS[name])
-        if "sla" in selected:  # follow-up plans run on the same clock as the SLA (docs/routing.md)
-            runners["follow_up"] = _follower_runner("follow_up", FollowUpFollower, state, stop, TICKS["sla"])
+        if "sla" in selected:  # follow-up plans: the SLA's clock, its part, its lease (docs/routing.md)
+            plans = _follower_runner("follow_up", FollowUpFollower, state, stop, TICKS["sla"])
+            runners["sla"] = _together(runners["sla"], plans)
         if "notify" in selected:
             notifier = Notifier(open_app(ctx, require_kek=True), url)
             state.positions["notify"] = lambda: notifier.stats.position
@@ -183,9 +193,13 @@ def _serve(
             from eventchain.web.app import run_web
 
             runners["web"] = lambda: run_web(settings, stop)
+        announcing = threading.Lock()
+        for part in LEASED_PARTS:
+            if part in runners:
+                state.leases_tried[part] = threading.Event()
+                runners[part] = _leased(part, runners[part], state, stop, announcement, announcing)
         log.info("serving %s (store %s, nats %s)", ", ".join(runners), settings.store_url.split("@")[-1], url)
-        catching_up = catch_up.report(state, catching_up=False, first=True)
-        runners["progress"] = lambda: catch_up.report_until_stopped(state, stop, catching_up)
+        runners["progress"] = lambda: catch_up.report_until_stopped(state, stop)
         _run_all(runners, stop)
 
 
@@ -197,16 +211,58 @@ def _follower_runner(
     interval: float,
 ) -> Callable[[], None]:
     health = state.health[name] = FollowerHealth()
+
     running: list[Follower] = []
     state.positions[name] = lambda: running[0].position if running else 0
 
-    def run() -> None:
+    def run() -> None:  # once this process holds the part's lease: it resumes from the checkpoint
         settings = state.settings
         follower = make(build_application(settings))
         running.append(follower)
         run_follower(follower, stop, interval, health)
 
     return run
+
+
+def _together(*runs: Callable[[], None]) -> Callable[[], None]:
+    """One part made of several loops, each in its own thread: it ends when they all have."""
+
+    def run() -> None:
+        threads = [threading.Thread(target=loop, daemon=True) for loop in runs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    return run
+
+
+def _leased(
+    part: str,
+    run: Callable[[], None],
+    state: ServiceState,
+    stop: threading.Event,
+    announcement: dict[str, Any],
+    announcing: threading.Lock,
+) -> Callable[[], None]:
+    """Runs ``part`` once this process holds its lock: until then, a hot standby."""
+
+    def tried(held: bool) -> None:
+        if held:
+            with announcing:
+                state.active.add(part)
+                announcement["active"] = sorted(state.active)
+                announce(announcement)
+        state.leases_tried[part].set()
+
+    def target() -> None:
+        with part_lease(state.settings, part, stop, tried) as held:
+            if held and part not in state.active:  # taken over from a process that died
+                tried(True)
+            if held:
+                run()
+
+    return target
 
 
 def _start_endpoint(state: ServiceState, address: str, stop: threading.Event) -> bool:

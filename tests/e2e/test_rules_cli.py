@@ -59,7 +59,7 @@ def test_team_join_leave_and_what_if_through_the_cli(tmp_path: Path) -> None:
     )
     assert same["changed"] == 0 and same["leads"] > 0
     left = eventchain(tmp_path, "team", "leave", "a-wang", "--reason", "resigned", "--actor", "hr-liu")
-    assert left.returncode == 0 and "handed over to m-zhao" in left.stdout
+    assert left.returncode == 0 and "to m-zhao)" in left.stdout
     again = eventchain(tmp_path, "team", "leave", "a-wang", "--reason", "again", "--actor", "hr-liu")
     assert again.returncode == 1 and "no agent a-wang" in again.stderr
 

@@ -5,10 +5,12 @@ follower add nothing twice; the views read the decisions."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import duckdb
 import pytest
@@ -27,6 +29,7 @@ from followers.follow_ups import FollowUpFollower, check_follow_ups
 from followers.router import route_pending
 from replay.rebuild import build_views
 from replay.what_if import what_if
+from tests.integration.test_follower_conflicts import raced
 from tests.integration.test_followers import RULES, Clock, eventually, running, staffed
 from tests.integration.test_notifications import messages, notifying, private_names
 from tests.projection_support import T0, envelope
@@ -196,3 +199,48 @@ def test_what_if_under_the_rules_in_force_predicts_exactly_what_happened_and_a_d
     assert same.met_in_time_actual == 1  # the manual sent after 22 h; the one after 62 h was late
     draft = what_if(app, parse_rules(RULES + PLAN.replace("due_hours = 24", "due_hours = 12")), now=now).plans
     assert draft.changed and draft.met_in_time_predicted < same.met_in_time_actual
+
+
+def answered_lead(app: EventChain) -> str:
+    app.record([envelope("lead", "wecom_msg", T0, PHONE)])
+    route_pending(app)
+    app.record([out("answer", "wecom_msg", 5)])
+    return str(app.find_customer(f"phone:{PHONE}").id)
+
+
+def test_the_follower_resumes_from_its_checkpoint_and_decides_nothing_twice(store_url: str) -> None:
+    app = staffed(store_url, RULES + PLAN)
+    answered_lead(app)
+    clock = Clock(T0 + timedelta(minutes=6))
+    follower = FollowUpFollower(EventChain.from_url(store_url), clock=clock)
+    assert ["started"] == [d.kind for d in follower.decide()]
+    follower.tick()  # reads its own decision back
+    follower.checkpoint()
+    clock.now = T0 + timedelta(hours=25)
+    restarted = FollowUpFollower(EventChain.from_url(store_url), clock=clock)
+    assert restarted.resumed.note == "checkpoint"
+    assert [("due", "manual")] == [(d.kind, d.step) for d in restarted.decide()]
+    assert [("started", ""), ("due", "manual")] == [(k, s) for k, s, _ in decisions(app)]
+
+
+def test_a_step_raced_by_another_writer_is_decided_again_and_recorded_once(store_url: str) -> None:
+    app = staffed(store_url, RULES + PLAN)
+    answered_lead(app)
+    check_follow_ups(app, T0 + timedelta(minutes=6))
+    sent = T0 + timedelta(hours=2)
+    # between the follower's load and its save, the rep's manual goes out (another writer)
+    racing = raced(store_url, touch_at(store_url, "manual", sent))
+    follower = FollowUpFollower(racing, clock=Clock(T0 + timedelta(hours=25)))
+    recorded = follower.decide()
+    assert [("met", "manual")] == [(d.kind, d.step) for d in recorded]  # decided with the DM, not "due"
+    assert [] == FollowUpFollower(app, clock=Clock(T0 + timedelta(hours=26))).decide()
+    assert [("started", ""), ("met", "manual")] == [(k, s) for k, s, _ in decisions(app)]
+
+
+def touch_at(url: str, touchpoint_id: str, at: Any) -> Callable[[UUID], None]:
+    def write(_: UUID) -> None:
+        EventChain.from_url(url).record(
+            [envelope(touchpoint_id, "douyin_dm", at, PHONE, direction="outbound", actor="a-one")]
+        )
+
+    return write

@@ -235,10 +235,23 @@ def test_data_health_counts_customers_sharing_a_name_and_company_as_duplicate_ca
         ]
     )
     views = project(app, tmp_path / "views.duckdb")
-    health = dict(
-        views.connection.execute(
-            "SELECT metric, value FROM data_health WHERE import_batch = 'overall'"
-        ).fetchall()
-    )
+    health = overall_health(views)
     assert health["duplicate_candidate_rate"] == pytest.approx(2 / 3)
     assert health["null_rate_company"] == pytest.approx(1 / 3)
+
+
+def test_data_health_counts_customers_whose_shared_identity_was_held(tmp_path: Path) -> None:
+    from domain.touchpoints import decode_touchpoint
+    from tests.integration.test_identity_limits_ingest import STORY
+
+    app = EventChain.from_url(f"sqlite:///{tmp_path / 'events.db'}")
+    app.record([decode_touchpoint(raw) for raw in STORY[:2]])  # two companies, one phone
+    app.record([envelope("c", "web_form", T0, "13500000003", contact={"name": "韩梅梅"})])
+    views = project(app, tmp_path / "views.duckdb")
+    health = overall_health(views)
+    assert health["held_identity_rate"] == pytest.approx(2 / 3)
+
+
+def overall_health(views: DuckDBViews) -> dict[str, float]:
+    rows = views.connection.execute("SELECT metric, value FROM data_health WHERE import_batch = 'overall'")
+    return dict(rows.fetchall())

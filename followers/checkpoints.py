@@ -1,0 +1,138 @@
+"""Followers' checkpoints: each follower's fold with the log position it reflects, in a table
+of the store (``follower_checkpoints``, SQLite or PostgreSQL), so start-up and recovery from a
+failed tick read only the tail of the log after it (snapshot + tail).
+
+A checkpoint carries the fold's version: a fingerprint of the code that folds (the modules
+named by the follower). One taken by other code is not trusted: the follower folds from the
+start and says why. The state is pickled: only eventchain's own processes write this table,
+with the store's credentials (whoever can write it can already write the events).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import logging
+import pickle
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+from adapters.store import schema_creation_lock, store_execute
+from application.event_chain import EventChain
+
+S = TypeVar("S")
+log = logging.getLogger("eventchain.followers")
+# A checkpoint is written after a tick once this many notifications were read since the last
+# one, or once CHECKPOINT_SECONDS passed with anything read (and on a graceful stop). Writing one
+# pickles the whole fold (seconds for the SLA book at a million events: docs/performance.md), so
+# not often; the tail it leaves to read after a crash is cheap.
+CHECKPOINT_EVENTS: Final = 100_000
+CHECKPOINT_SECONDS: Final = 300.0
+TABLE: Final = "follower_checkpoints"
+
+
+def fold_version(*modules: str) -> str:
+    """A fingerprint of the source of the modules that define a fold: a changed fold does not
+    read a checkpoint written by the old one."""
+    digest = hashlib.sha256()
+    for name in modules:
+        digest.update(name.encode())
+        digest.update(inspect.getsource(importlib.import_module(name)).encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed(Generic[S]):
+    """Where a follower resumed: its fold, the position the fold reflects, and why."""
+
+    state: S
+    position: int
+    seconds: float
+    note: str  # "checkpoint", or why the fold starts from the log's start
+
+
+class Checkpoints:
+    """The ``follower_checkpoints`` table of the application's store."""
+
+    def __init__(self, app: EventChain) -> None:
+        self.recorder = app.recorder
+        # Followers start together (threads of one serve, a standby): PostgreSQL's CREATE TABLE
+        # IF NOT EXISTS is not atomic, so creation is serialised like the library's tables.
+        with schema_creation_lock(app.env):
+            store_execute(
+                self.recorder,
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (name TEXT PRIMARY KEY, fold_version TEXT NOT NULL, "
+                "position BIGINT NOT NULL, state BLOB NOT NULL, saved_at DOUBLE PRECISION NOT NULL)",
+            )
+
+    def save(self, name: str, version: str, position: int, state: Any) -> None:
+        blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        store_execute(
+            self.recorder,
+            f"INSERT INTO {TABLE} (name, fold_version, position, state, saved_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET fold_version = excluded.fold_version, "
+            "position = excluded.position, state = excluded.state, saved_at = excluded.saved_at",
+            (name, version, position, blob, time.time()),
+        )
+
+    def resume(self, name: str, version: str, fresh: Callable[[], S]) -> Resumed[S]:
+        """The follower's last checkpoint, or ``fresh()`` at position 0 (with the reason)."""
+        started = time.perf_counter()
+        rows = store_execute(
+            self.recorder,
+            f"SELECT fold_version, position, state FROM {TABLE} WHERE name = ?",
+            (name,),
+            fetch=True,
+        )
+        if not rows:
+            note = "no checkpoint yet"
+        elif rows[0][0] != version:
+            note = f"checkpoint of fold {rows[0][0]} does not match the code's fold {version}: rebuilding"
+        else:
+            try:
+                state: S = pickle.loads(bytes(rows[0][2]))
+            except Exception as error:  # e.g. a class the code no longer has
+                note = f"checkpoint unreadable ({error}): rebuilding"
+            else:
+                return Resumed(state, int(rows[0][1]), time.perf_counter() - started, "checkpoint")
+        return Resumed(fresh(), 0, time.perf_counter() - started, note)
+
+    def positions(self) -> dict[str, tuple[int, float]]:
+        """Every follower's checkpointed (position, saved_at): for status."""
+        rows = store_execute(self.recorder, f"SELECT name, position, saved_at FROM {TABLE}", fetch=True)
+        return {str(r[0]): (int(r[1]), float(r[2])) for r in rows}
+
+
+class Checkpointer(Generic[S]):
+    """One follower's checkpointing: resumes its fold, and saves it when enough is new."""
+
+    def __init__(self, app: EventChain, name: str, modules: Sequence[str]) -> None:
+        self.name = name
+        self.version = fold_version(*modules)
+        self.table = Checkpoints(app)
+        self.saved_position = 0
+        self.saved_at = time.monotonic()
+
+    def resume(self, fresh: Callable[[], S]) -> Resumed[S]:
+        resumed = self.table.resume(self.name, self.version, fresh)
+        self.saved_position, self.saved_at = resumed.position, time.monotonic()
+        if resumed.note == "checkpoint":
+            log.info(
+                "%s resumed from its checkpoint at %d (%.3f s)", self.name, resumed.position, resumed.seconds
+            )
+        else:
+            log.info("%s folds the log from the start: %s", self.name, resumed.note)
+        return resumed
+
+    def maybe_save(self, position: int, state: Callable[[], S], *, force: bool = False) -> bool:
+        """Saves the fold at ``position`` when enough is new since the last save (or ``force``)."""
+        new = position - self.saved_position
+        due = new >= CHECKPOINT_EVENTS or (new > 0 and time.monotonic() - self.saved_at >= CHECKPOINT_SECONDS)
+        if not (due or (force and new > 0)):
+            return False
+        self.table.save(self.name, self.version, position, state())
+        self.saved_position, self.saved_at = position, time.monotonic()
+        return True
