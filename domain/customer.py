@@ -605,6 +605,7 @@ class Customer(Aggregate):
             "stage": self.stage,
             "tags": sorted(self.tags),
             "escalated_steps": sorted(self.escalated_steps),
+            "follow_ups": sorted(self.follow_ups),
             "held_links": sorted(self.held_links, key=str),
         }
 
