@@ -299,3 +299,22 @@ def test_how_often_the_follower_ticks_does_not_change_what_it_records(
     end = T0 + timedelta(days=20)
     instants = [*sorted(T0 + timedelta(minutes=m) for m in ticks), end]
     assert outcome(run(events, [end])) == outcome(run(events, instants))
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories(), st.integers(1, 20 * 24 * 60), st.sampled_from([1, 12, 72]))
+def test_a_revision_never_moves_the_steps_of_plans_started_before_it(
+    events: list[Event], revised_minutes: int, hours: int
+) -> None:
+    end, revised_at = T0 + timedelta(days=20), T0 + timedelta(minutes=revised_minutes)
+    book = book_of([rules(), *team(), *events])
+    before = book.due(revised_at)
+    book.mark_recorded(before)
+    book.feed(*rules(EXAMPLE.replace("due_hours = 24", f"due_hours = {hours}")))
+    after = book.due(end)
+    started = {d.plan for d in before if d.kind == "started"}
+    unrevised = book_of([rules(), *team(), *events])
+    unrevised.mark_recorded(unrevised.due(revised_at))
+    expected = [d for d in unrevised.due(end) if d.plan in started]
+    assert outcome(expected) == outcome([d for d in after if d.plan in started])
+    assert all(d.rule_version == (1 if d.plan in started else 2) for d in after)
