@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from eventchain.web.follow_up_words import WORDS as FOLLOW_UP_WORDS
+
 LANGUAGES: Final = ("zh", "en")
 WORDS: Final[dict[str, tuple[str, str]]] = {
     "app": ("客户事件链工作台", "eventchain workspace"),
@@ -131,6 +133,4 @@ def label(words: dict[str, str], kind: str, value: object) -> str:
 
 def translator(language: str) -> dict[str, str]:
     index = LANGUAGES.index(language) if language in LANGUAGES else 0
-    from eventchain.web.follow_ups import WORDS as FOLLOW_UP_WORDS
-
     return {key: pair[index] for key, pair in (WORDS | LABELS | FOLLOW_UP_WORDS).items()}
