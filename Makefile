@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test test-fast bench lint typecheck clean
+.PHONY: run demo test test-fast bench lint typecheck clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test-fast: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench
+
+screenshots: $(VENV)/.dev
+	@# docs/workspace-*.png: the rep's desk and the director's board, 1400 px and 390 px
+	$(BIN)/python -m tests.screenshots
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

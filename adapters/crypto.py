@@ -50,6 +50,7 @@ PERSONAL: Final[dict[str, dict[str, Any]]] = {
     get_topic(Customer.Unmerged): {"identity_keys": []},
     get_topic(Customer.Corrected): {"value": ERASED_TEXT},
     get_topic(Customer.IdentityLinkHeld): {"identity_key": ERASED_TEXT, "reason": ERASED_TEXT},
+    get_topic(Customer.TouchpointRetracted): {"reason": ERASED_TEXT},
 }
 
 
@@ -93,6 +94,11 @@ class KeyStore:
         self._create_tables()
         self._check(kek)
         self.index_key = self._index_key(kek)
+
+    def purpose_key(self, purpose: bytes) -> bytes:
+        """A key of its own for one purpose (e.g. authenticating follower checkpoints),
+        derived from the key-encryption key."""
+        return _derive(self._kek, purpose)
 
     # --- SQL ------------------------------------------------------------------------
 

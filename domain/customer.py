@@ -205,6 +205,19 @@ class Customer(Aggregate):
             marker = correction_marker(self.originator_version)
             aggregate._observe_profile(self.field, self.value, (self.corrected_at, marker))
 
+    class TouchpointRetracted(Aggregate.Event):
+        """A recorded touchpoint declared a mistake by a person (a call logged on the wrong
+        customer, a reply that never went out). The original stays in the history; figures
+        (first response, CTRE, follow-ups) no longer count it."""
+
+        touchpoint_id: str
+        reason: str
+        actor: str
+        retracted_at: datetime
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.retracted.add(self.touchpoint_id)
+
     class PersonalDataErased(Aggregate.Event):
         """PIPL/GDPR erasure: the data keys of this customer (and of every customer merged
         into it) were destroyed; their personal fields read as erased from now on."""
@@ -323,6 +336,7 @@ class Customer(Aggregate):
         self.absorbed_from: list[UUID] = []
         self.erased = False
         self.held_links: set[tuple[str, UUID | None]] = set()  # (identity key, the customer it would join)
+        self.retracted: set[str] = set()
 
     @classmethod
     def start(cls, first_touchpoint_id: str, recorded_at: datetime) -> Customer:
@@ -507,6 +521,27 @@ class Customer(Aggregate):
             corrected_at=recorded_at,
         )
 
+    def retract_touchpoint(self, touchpoint_id: str, reason: str, actor: str, recorded_at: datetime) -> None:
+        """Declares an outbound touchpoint a mistake; the history keeps it."""
+        self.check_live()
+        facts = self.touchpoints.get(touchpoint_id)
+        if facts is None:
+            raise ValueError(f"touchpoint {touchpoint_id!r} is not on this customer")
+        if facts.direction != "outbound":
+            raise ValueError("only outbound touchpoints (what we did) can be retracted")
+        if touchpoint_id in self.retracted:
+            raise ValueError(f"touchpoint {touchpoint_id!r} is already retracted")
+        if not reason.strip() or not actor.strip():
+            raise ValueError("a retraction needs a reason and an actor")
+        self.trigger_event(
+            self.TouchpointRetracted,
+            timestamp=recorded_at,
+            touchpoint_id=touchpoint_id,
+            reason=reason.strip(),
+            actor=actor,
+            retracted_at=recorded_at,
+        )
+
     def change_stage(
         self,
         stage: str,
@@ -583,7 +618,11 @@ class Customer(Aggregate):
         if lead is None:
             return None
         replies = (
-            f for f in self.touchpoints.values() if f.direction == "outbound" and f.order_key > lead.order_key
+            f
+            for f in self.touchpoints.values()
+            if f.direction == "outbound"
+            and f.order_key > lead.order_key
+            and f.touchpoint_id not in self.retracted
         )
         return min(replies, key=lambda facts: facts.order_key, default=None)
 
@@ -607,6 +646,7 @@ class Customer(Aggregate):
             "escalated_steps": sorted(self.escalated_steps),
             "follow_ups": sorted(self.follow_ups),
             "held_links": sorted(self.held_links, key=str),
+            "retracted": sorted(self.retracted),
         }
 
     def _add_facts(self, facts: TouchpointFacts) -> None:

@@ -23,9 +23,10 @@ from domain.vocabulary import STAGES
 Name = Annotated[str, Meta(min_length=1, max_length=64)]
 Hours = Annotated[float, Meta(gt=0, le=24 * 366)]
 MAX_STEPS: Final = 20
-# The kinds of action a rep logs in the workspace (application.rep_actions.LOGGABLE); the
-# touchpoint it records is named ``web-<kind>-…``, which is how evidence recognises it.
-ACTION_KINDS: Final = ("call", "visit", "reply")
+# The kinds of action a rep logs in the workspace (application.rep_actions.LOGGABLE, checked
+# equal by a test); the touchpoint it records is named ``web-<kind>-…``, which is how evidence
+# recognises it.
+ACTION_KINDS: Final = ("call", "sms", "email", "visit", "wecom", "douyin")
 NOT_NOW: Final = "暂不考虑"  # the tag a rep sets when the customer says "not now"
 QUIET_3_MONTHS: Final = "静默-3个月"
 

@@ -144,6 +144,23 @@ class VisitPayload(Strict, frozen=True):
     summary: Text | None = None
 
 
+class SmsPayload(Strict, frozen=True):
+    """A text message (短信) sent or received; a rep logs the one they sent."""
+
+    message_id: RequiredId
+    agent_id: ShortText | None = None
+    text: Text | None = None
+
+
+class EmailPayload(Strict, frozen=True):
+    """An e-mail (邮件) sent or received; a rep logs the one they sent."""
+
+    message_id: RequiredId
+    agent_id: ShortText | None = None
+    subject: ShortText | None = None
+    text: Text | None = None
+
+
 class Touchpoint(Strict, frozen=True, tag_field="channel"):
     touchpoint_id: TouchpointId
     occurred_at: AwareDatetime
@@ -181,7 +198,15 @@ class Visit(Touchpoint, tag="visit", frozen=True, kw_only=True):
     payload: VisitPayload
 
 
-AnyTouchpoint = WebForm | DouyinDM | ExpoScan | Call400 | EngineerLog | WecomMsg | Visit
+class Sms(Touchpoint, tag="sms", frozen=True, kw_only=True):
+    payload: SmsPayload
+
+
+class Email(Touchpoint, tag="email", frozen=True, kw_only=True):
+    payload: EmailPayload
+
+
+AnyTouchpoint = WebForm | DouyinDM | ExpoScan | Call400 | EngineerLog | WecomMsg | Visit | Sms | Email
 
 
 class ImportPayload(Strict, frozen=True):
@@ -438,28 +463,35 @@ def contact_dict(touchpoint: RecordableTouchpoint) -> dict[str, Any]:
 
 
 def summarise(touchpoint: RecordableTouchpoint) -> str:
-    """A one-line human summary of the touchpoint, for the chain view."""
+    """A one-line summary of the touchpoint for the chain view, in Chinese and content first:
+    what the customer asked or what was said (the channel is shown beside it by its label)."""
     match touchpoint:
         case WebForm(payload=p):
-            utm = f" via {p.utm.source}/{p.utm.medium}" if p.utm and p.utm.source else ""
-            return f"web form {p.form_id}{utm}"
+            asked = "；".join(f"{name}：{value}" for name, value in p.fields.items() if value.strip())
+            source = f"（来源 {p.utm.source}/{p.utm.medium}）" if p.utm and p.utm.source else ""
+            return f"{asked or '表单 #' + p.form_id}{source}"
         case DouyinDM(payload=p):
-            return f"Douyin DM: {p.text or '(media)'}"
+            return p.text or "（图片或视频）"
         case ExpoScan(payload=p):
-            booth = f" booth {p.booth}" if p.booth else ""
-            return f"expo scan at {p.expo_id}{booth}"
+            booth = f" {p.booth} 展位" if p.booth else ""
+            return f"展会 {p.expo_id}{booth}扫码"
         case Call400(payload=p):
-            return f"400 call: {p.summary or p.call_id}"
+            return p.summary or f"通话 {p.call_id}"
         case EngineerLog(payload=p):
-            return f"engineer log for ticket {p.ticket_id}: {p.diagnosis or p.log_uri}"
+            return f"工单 {p.ticket_id}：{p.diagnosis or p.log_uri}"
         case WecomMsg(payload=p):
-            return f"WeCom: {p.text or '(no text)'}"
+            return p.text or "（无文字）"
         case Visit(payload=p):
-            where = f" at {p.address}" if p.address else ""
-            return f"visit{where}: {p.summary or p.visit_id}"
+            where = f"（{p.address}）" if p.address else ""
+            return f"{p.summary or '拜访 ' + p.visit_id}{where}"
+        case Sms(payload=p):
+            return p.text or f"短信 {p.message_id}"
+        case Email(payload=p):
+            subject = f"《{p.subject}》" if p.subject else ""
+            return f"{subject}{p.text or ''}" or f"邮件 {p.message_id}"
         case ImportRow(payload=p):
-            return f"imported from {p.source_file or 'a sheet'} row {p.row_number} (batch {p.batch_id})"
-    return f"{channel_of(touchpoint)} touchpoint"  # a channel without its own wording yet
+            return f"从 {p.source_file or '表格'} 第 {p.row_number} 行导入（批次 {p.batch_id}）"
+    return f"{channel_of(touchpoint)} 触点"  # a channel without its own wording yet
 
 
 _FIELD_IN_REASON: Final = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]*)`")

@@ -121,8 +121,17 @@ def emit_rows(
         _table(rows, columns, title)
 
 
-def _formula_safe(text: str) -> str:
+def neutralise(value: Any) -> str:
+    """A cell Excel will show as text: formula-looking cells get a leading apostrophe (lists
+    are joined with ``|``, None is empty). Every CSV export goes through it."""
+    if value is None:
+        return ""
+    text = "|".join(map(str, value)) if isinstance(value, list) else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _formula_safe(text: str) -> str:
+    return neutralise(text)
 
 
 def _tsv_safe(text: str) -> str:

@@ -4,13 +4,17 @@ failed tick read only the tail of the log after it (snapshot + tail).
 
 A checkpoint carries the fold's version: a fingerprint of the code that folds (the modules
 named by the follower). One taken by other code is not trusted: the follower folds from the
-start and says why. The state is pickled: only eventchain's own processes write this table,
-with the store's credentials (whoever can write it can already write the events).
+start and says why. The state is pickled, and unpickling runs code: with a key-encryption
+key set, each checkpoint carries an HMAC under a key derived from it, and one whose HMAC does
+not verify is never unpickled (the follower folds from the start and says why), so write
+access to the store's tables is not enough to run code in ``serve``. Without a key (personal
+data unencrypted too) the table is trusted like the rest of the store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import importlib
 import inspect
 import logging
@@ -59,6 +63,7 @@ class Checkpoints:
 
     def __init__(self, app: EventChain) -> None:
         self.recorder = app.recorder
+        self.mac_key = app.keys.purpose_key(b"follower checkpoints") if app.keys is not None else None
         # Followers start together (threads of one serve, a standby): PostgreSQL's CREATE TABLE
         # IF NOT EXISTS is not atomic, so creation is serialised like the library's tables.
         with schema_creation_lock(app.env):
@@ -70,6 +75,7 @@ class Checkpoints:
 
     def save(self, name: str, version: str, position: int, state: Any) -> None:
         blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = self._mac(name, version, blob) + blob
         store_execute(
             self.recorder,
             f"INSERT INTO {TABLE} (name, fold_version, position, state, saved_at) VALUES (?, ?, ?, ?, ?) "
@@ -92,13 +98,29 @@ class Checkpoints:
         elif rows[0][0] != version:
             note = f"checkpoint of fold {rows[0][0]} does not match the code's fold {version}: rebuilding"
         else:
+            stored = bytes(rows[0][2])
+            mac, blob = (
+                stored[: len(self._mac(name, version, b""))],
+                stored[len(self._mac(name, version, b"")) :],
+            )
+            if not hmac.compare_digest(mac, self._mac(name, version, blob)):
+                return Resumed(
+                    fresh(), 0, time.perf_counter() - started, "checkpoint not authentic: rebuilding"
+                )
             try:
-                state: S = pickle.loads(bytes(rows[0][2]))
+                state: S = pickle.loads(blob)
             except Exception as error:  # e.g. a class the code no longer has
                 note = f"checkpoint unreadable ({error}): rebuilding"
             else:
                 return Resumed(state, int(rows[0][1]), time.perf_counter() - started, "checkpoint")
         return Resumed(fresh(), 0, time.perf_counter() - started, note)
+
+    def _mac(self, name: str, version: str, blob: bytes) -> bytes:
+        """The checkpoint's HMAC (empty without a key-encryption key)."""
+        if self.mac_key is None:
+            return b""
+        message = name.encode() + b"\0" + version.encode() + b"\0" + blob
+        return hmac.new(self.mac_key, message, hashlib.sha256).digest()
 
     def positions(self) -> dict[str, tuple[int, float]]:
         """Every follower's checkpointed (position, saved_at): for status."""

@@ -38,6 +38,7 @@ PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Customer.TagsChanged,
         Customer.PersonalDataErased,
         Customer.Corrected,
+        Customer.TouchpointRetracted,
         ImportBatch.Completed,
         RuleSet.RulesRevised,
         *FOLLOW_UP_EVENTS.values(),

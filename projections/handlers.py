@@ -260,6 +260,16 @@ class Applier:
             )
         self.touched.add(customer_id)
 
+    @handles(Customer.TouchpointRetracted)
+    def on_Customer_TouchpointRetracted(self, event: Any) -> None:
+        self.flush()  # the retracted touchpoint may be in this segment
+        customer_id = str(event.originator_id)
+        self.connection.execute(
+            "INSERT OR REPLACE INTO ec.retractions VALUES (?, ?, ?, ?, ?)",
+            [event.touchpoint_id, customer_id, event.actor, event.reason, event.retracted_at],
+        )
+        self.touched.add(customer_id)
+
     @handles(ImportBatch.Completed)
     def on_ImportBatch_Completed(self, event: Any) -> None:
         self.segment.imports.append(
@@ -357,6 +367,10 @@ class Applier:
         )
         connection.execute(
             "UPDATE touchpoints SET summary = ? WHERE list_contains(?, customer_id::VARCHAR)",
+            [ERASED_TEXT, ids],
+        )
+        connection.execute(
+            "UPDATE ec.retractions SET reason = ? WHERE list_contains(?, customer_id::VARCHAR)",
             [ERASED_TEXT, ids],
         )
         for table in ("ec.observations", "ec.identities"):

@@ -127,7 +127,7 @@ def load_report_data(
     data.ctre = ctre_figures(connection, window, scope)
     data.heatmap = _heatmap(connection, window, scope)
     data.breached_leads, data.sla_breaches = _sla_breaches(connection, window, scope)
-    data.silent_customers = visible_rows(connection, "silent_customers")
+    data.silent_customers = silent_customers(connection)
     data.journey_breakpoints = _organisation_table(connection, "journey_breakpoints", role)
     data.data_health = _organisation_table(connection, "data_health", role)
     return data
@@ -231,6 +231,23 @@ def readable_columns(columns: dict[str, str], alias: str = "") -> str:
         if kind == "UUID"
         else f'{prefix}"{name}"'
         for name, kind in columns.items()
+    )
+
+
+def silent_customers(connection: duckdb.DuckDBPyConnection, window: Window | None = None) -> Table:
+    """The visible silent customers, longest silent first; with a bounded ``window``, those
+    whose lead is in it (the board's period, as every other panel)."""
+    window = window or Window()
+    where, parameters = "TRUE", []
+    if window.start or window.end:
+        where = f"customer_id IN (SELECT customer_id FROM ec.leads WHERE {Window.condition('lead_at')})"
+        parameters = window.parameters()
+    return visible_rows(
+        connection,
+        "silent_customers",
+        where=where,
+        parameters=parameters,
+        order_by="silent_days DESC NULLS LAST, display_name, customer_id",
     )
 
 

@@ -22,7 +22,8 @@ REFRESH_SQL: Final = f"""
 DELETE FROM customer_360 WHERE customer_id IN (SELECT customer_id FROM touched);
 DELETE FROM ec.leads WHERE customer_id IN (SELECT customer_id FROM touched);
 CREATE OR REPLACE TEMP TABLE tp AS
-  SELECT * FROM touchpoints WHERE customer_id IN (SELECT customer_id FROM touched);
+  SELECT * FROM touchpoints WHERE customer_id IN (SELECT customer_id FROM touched)
+    AND touchpoint_id NOT IN (SELECT touchpoint_id FROM ec.retractions);
 CREATE OR REPLACE TEMP TABLE live AS
   SELECT * FROM ec.customers WHERE customer_id IN (SELECT customer_id FROM touched) AND merged_into IS NULL;
 INSERT INTO ec.leads
@@ -64,7 +65,10 @@ INSERT INTO customer_360 (customer_id, display_name, company, city, industry, ow
   SELECT c.customer_id,
          CASE WHEN c.erased THEN '{ERASED_TEXT}' ELSE coalesce(w.name, w.company, '(unknown)') END,
          w.company, w.city, w.industry, c.owner_agent_id,
-         coalesce(c.stage, CASE WHEN l.lead_at IS NOT NULL THEN 'lead' END),
+         -- stages that follow from recorded facts: a lead is 'lead', a recorded first response
+         -- makes it 'contacted'; a stage moved by hand (with evidence) beyond those stands
+         CASE WHEN coalesce(c.stage, 'lead') = 'lead' AND l.first_response_at IS NOT NULL THEN 'contacted'
+              ELSE coalesce(c.stage, CASE WHEN l.lead_at IS NOT NULL THEN 'lead' END) END,
          coalesce(c.tags, []), coalesce(i.identities, []), ch.first_touch_channel, ch.first_touch_at,
          l.first_response_at, ch.last_touch_at, coalesce(ch.touch_count, 0), coalesce(m.merged_from, []),
          c.erased, CASE WHEN c.erased THEN NULL ELSE w.budget_cny END

@@ -62,6 +62,11 @@ CREATE TABLE IF NOT EXISTS ec.follow_up_events (
   observed_at TIMESTAMPTZ, evidence VARCHAR, agent_id VARCHAR, action VARCHAR, due_at TIMESTAMPTZ);
 -- Columns added after a file was first written (DuckDB keeps an old file's tables as they were).
 ALTER TABLE customer_360 ADD COLUMN IF NOT EXISTS budget_cny DOUBLE;
+-- Touchpoints declared a mistake (Customer.TouchpointRetracted): kept in ``touchpoints`` (the
+-- history), left out of every figure (leads, first response, follow-ups, last touch).
+CREATE TABLE IF NOT EXISTS ec.retractions (
+  touchpoint_id VARCHAR PRIMARY KEY, customer_id UUID, actor VARCHAR, reason VARCHAR,
+  retracted_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS ec.rules (
   rule_version INTEGER PRIMARY KEY, revised_at TIMESTAMPTZ, first_response_minutes INTEGER,
   vip_first_response_minutes INTEGER, silence_days INTEGER, document JSON);
@@ -225,7 +230,7 @@ BREAKPOINTS: Final = f"""
 CREATE OR REPLACE VIEW ec.journey_breakpoints_ordered AS
   WITH w AS (SELECT as_of FROM ec.watermark),
   last_out AS (SELECT customer_id, max(occurred_at) AS at FROM touchpoints WHERE direction = 'outbound'
-               GROUP BY customer_id),
+                 AND touchpoint_id NOT IN (SELECT touchpoint_id FROM ec.retractions) GROUP BY customer_id),
   last_tech AS (SELECT customer_id, max(occurred_at) AS at FROM touchpoints
                 WHERE channel = 'engineer_log' AND direction = 'inbound' GROUP BY customer_id),
   live AS (SELECT c.customer_id, c.stage, x.stage_at, c.last_touch_at, l.lead_at, l.first_response_at,

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import duckdb
 
+from domain.identities import InvalidIdentityError, identity_key, normalise_identity
 from domain.rules import RulesDocument, RulesError, Sla, rules_from_dict
 from domain.sla import first_response_deadline, response_minutes
 from domain.vocabulary import STAGES
@@ -26,6 +28,7 @@ from projections.visibility import VISIBLE_TABLE
 # Casting the (few) visible ids to UUID, not every row's UUID to text.
 _VISIBLE: Final = f"customer_id IN (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})"
 LIST_LIMIT: Final = 200
+CHINA: Final = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,11 @@ def waiting_leads(
         connection,
         f"""SELECT CAST(l.customer_id AS VARCHAR) AS customer_id, c.display_name, c.company,
                    l.owner_agent_id, l.channel, l.lead_at,
-                   list_contains(c.tags, 'vip') AS vip, count(*) OVER () AS total
+                   list_contains(c.tags, 'vip') AS vip, count(*) OVER () AS total,
+                   (SELECT first(t.summary ORDER BY t.occurred_at DESC, t.touchpoint_id DESC)
+                    FROM touchpoints t
+                    WHERE t.customer_id = l.customer_id AND t.direction = 'inbound') AS question,
+                   c.tags, c.budget_cny
             FROM lead_response l JOIN customer_360 c ON c.customer_id = l.customer_id
                  LEFT JOIN ec.rules_in_force r ON true
             WHERE l.first_response_at IS NULL AND l.customer_id IN
@@ -95,6 +102,19 @@ def waiting_leads(
     return Rows(columns, [tuple(r[c] for c in columns) for r in rows])
 
 
+def waiting_ids(
+    connection: duckdb.DuckDBPyConnection, owner: str | None, limit: int = LIST_LIMIT
+) -> list[str]:
+    """The ids of the unanswered leads ``waiting_leads`` lists (cheap: the desk polls it)."""
+    rows = connection.execute(
+        f"""SELECT CAST(customer_id AS VARCHAR) FROM lead_response
+            WHERE first_response_at IS NULL AND {_VISIBLE} AND (?::VARCHAR IS NULL OR owner_agent_id = ?)
+            ORDER BY lead_at, customer_id LIMIT ?""",
+        [owner, owner, limit],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def rules_in_force(connection: duckdb.DuckDBPyConnection) -> Sla | None:
     """The SLA of the newest recorded rules (None before any rules were applied)."""
     document = document_in_force(connection)
@@ -116,23 +136,27 @@ def document_in_force(connection: duckdb.DuckDBPyConnection) -> RulesDocument | 
 
 
 def no_follow_up_on_channel(
-    connection: duckdb.DuckDBPyConnection, channel: str, days: int, limit: int = LIST_LIMIT
+    connection: duckdb.DuckDBPyConnection, channel: str, days: int, now: datetime, limit: int = LIST_LIMIT
 ) -> Rows:
     """Seed 000's action report: customers reached on ``channel`` whose last follow-up
-    (outbound touchpoint) is older than ``days`` before the watermark, or who never had one."""
+    (outbound touchpoint, retracted ones left out) is older than ``days`` before ``now`` — the
+    service's clock, so a customer falls due with time passing, not only when a new event
+    arrives — or who never had one; the longest silent first."""
     return _rows(
         connection,
         f"""WITH chain AS (
-                SELECT customer_id, max(occurred_at) FILTER (WHERE direction = 'outbound') AS last_follow_up,
+                SELECT customer_id,
+                       max(occurred_at) FILTER (WHERE direction = 'outbound' AND touchpoint_id NOT IN
+                                                (SELECT touchpoint_id FROM ec.retractions)) AS last_follow_up,
                        bool_or(channel = ?) AS on_channel
                 FROM touchpoints WHERE {_VISIBLE} GROUP BY customer_id)
             SELECT CAST(c.customer_id AS VARCHAR) AS customer_id, c.display_name, c.owner_agent_id,
                    t.last_follow_up, c.last_touch_at, count(*) OVER () AS total
-            FROM chain t JOIN customer_360 c ON c.customer_id = t.customer_id, ec.watermark w
+            FROM chain t JOIN customer_360 c ON c.customer_id = t.customer_id
             WHERE t.on_channel AND coalesce(t.last_follow_up, TIMESTAMPTZ '1970-01-01 00:00:00+00')
-                  < w.as_of - to_days(?::INTEGER)
-            ORDER BY t.last_follow_up NULLS FIRST, c.customer_id LIMIT ?""",
-        [channel, days, limit],
+                  < CAST(? AS TIMESTAMPTZ) - to_days(?::INTEGER)
+            ORDER BY t.last_follow_up NULLS FIRST, c.last_touch_at, c.customer_id LIMIT ?""",
+        [channel, now, days, limit],
     )
 
 
@@ -161,30 +185,39 @@ def per_rep(connection: duckdb.DuckDBPyConnection, window: Window) -> Rows:
     )
 
 
-def escalations_to(connection: duckdb.DuckDBPyConnection, agent_id: str) -> Rows:
-    """SLA breaches escalated to this agent: ``escalated_to`` is the plain agent id, or
-    ``<step>:<id>`` (``manager:m-zhao``, ``director:d-qian``) in views projected before
-    that change."""
+def escalations_to(
+    connection: duckdb.DuckDBPyConnection, agent_id: str, window: Window | None = None
+) -> Rows:
+    """SLA breaches escalated to this agent whose deadline falls in ``window``, with their status:
+    answered (the lead's first response, and how many hours after the lead) or still waiting.
+    ``escalated_to`` is the plain agent id, or ``<step>:<id>`` (``manager:m-zhao``) in views
+    projected before that change."""
+    window = window or Window()
     return _rows(
         connection,
         f"""SELECT CAST(s.customer_id AS VARCHAR) AS customer_id, c.display_name, c.owner_agent_id,
-                   s.deadline_at, s.step, c.first_response_at
+                   s.deadline_at, s.step, r.first_response_at,
+                   r.first_response_at IS NOT NULL AS answered, r.response_hours
             FROM sla_breaches s JOIN customer_360 c ON c.customer_id = s.customer_id
+                 LEFT JOIN lead_response r ON r.customer_id = s.customer_id
             WHERE regexp_replace(s.escalated_to, '^[a-z_]+:', '') = ? AND s.customer_id IN
                   (SELECT CAST(customer_id AS UUID) FROM {VISIBLE_TABLE})
-            ORDER BY s.deadline_at DESC LIMIT {LIST_LIMIT}""",
-        [agent_id],
+              AND {Window.condition("s.deadline_at")}
+            ORDER BY answered, s.deadline_at DESC LIMIT {LIST_LIMIT}""",
+        [agent_id, *window.parameters()],
     )
 
 
 def stage_counts(connection: duckdb.DuckDBPyConnection, dimension: str, window: Window) -> Rows:
-    """Customers per stage and ``dimension`` (first-touch channel or city), for the funnel's
-    stage-to-stage conversion."""
-    column = {"channel": "first_touch_channel", "city": "city"}[dimension]
+    """Leads per stage and ``dimension`` (first-touch channel or city) for the funnel's
+    stage-to-stage conversion: the customers the funnel counts (a lead in the window)."""
+    column = {"channel": "l.channel", "city": "c.city"}[dimension]
     return _rows(
         connection,
-        f"""SELECT coalesce(stage, 'none') AS stage, coalesce({column}, '—') AS "group", count(*) AS customers
-            FROM customer_360 WHERE {_VISIBLE} AND {Window.condition("first_touch_at")}
+        f"""SELECT coalesce(c.stage, 'none') AS stage, coalesce({column}, '—') AS "group",
+                   count(*) AS customers
+            FROM customer_360 c JOIN ec.leads l USING (customer_id)
+            WHERE c.{_VISIBLE} AND {Window.condition("l.lead_at")}
             GROUP BY ALL ORDER BY ALL""",
         window.parameters(),
     )
@@ -211,50 +244,129 @@ def conversion(counts: Rows) -> list[dict[str, Any]]:
 
 
 def weekly_ctre(
-    connection: duckdb.DuckDBPyConnection, as_of: str | None, weeks: int = 8
+    connection: duckdb.DuckDBPyConnection, as_of: str | None, weeks: int = 8, window: Window | None = None
 ) -> list[tuple[str, CTRE]]:
-    """CTRE and balance per ISO week (Monday start) over the last ``weeks`` weeks before the
-    watermark, computed exactly as the report computes them for a period."""
+    """CTRE and balance per ISO week (Monday start, China time) over the last ``weeks`` weeks
+    before the end of ``window`` (the watermark when it has none), each week cut to the window,
+    computed exactly as the report computes them for a period."""
     if as_of is None:
         return []
-    end = datetime.fromisoformat(as_of)
-    monday = (end - timedelta(days=end.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    window = window or Window()
+    end = window.end or datetime.fromisoformat(as_of)
+    local = end.astimezone(CHINA) - timedelta(microseconds=1)
+    monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     trend = []
     for back in range(weeks - 1, -1, -1):
         start = monday - timedelta(weeks=back)
-        window = Window(start, start + timedelta(weeks=1))
-        trend.append((start.date().isoformat(), ctre_figures(connection, window)))
+        stop = start + timedelta(weeks=1)
+        if window.start is not None and stop <= window.start:
+            continue
+        cut = Window(max(start, window.start) if window.start else start, min(stop, end))
+        trend.append((start.date().isoformat(), ctre_figures(connection, cut)))
     return trend
 
 
-def pipeline_value(connection: duckdb.DuckDBPyConnection) -> Rows:
-    """Budget (CNY) of the visible customers by stage: ``customer_360.budget_cny``, the latest
-    budget each customer stated (in event time)."""
+def pipeline_value(connection: duckdb.DuckDBPyConnection, window: Window | None = None) -> Rows:
+    """By stage, the customers the funnel counts (a lead in ``window``), how many stated a
+    budget and its sum in CNY (``customer_360.budget_cny``, the latest stated in event time)."""
+    window = window or Window()
     return _rows(
         connection,
-        f"""SELECT coalesce(stage, 'none') AS stage, customers, budget_cny FROM (
-                SELECT stage, count(*) AS customers, sum(budget_cny) AS budget_cny FROM customer_360
-                WHERE {_VISIBLE} AND budget_cny IS NOT NULL AND NOT erased GROUP BY stage)
+        f"""SELECT coalesce(stage, 'none') AS stage, customers, with_budget, budget_cny FROM (
+                SELECT c.stage, count(*) AS customers, count(c.budget_cny) AS with_budget,
+                       coalesce(sum(c.budget_cny), 0) AS budget_cny
+                FROM customer_360 c JOIN ec.leads l USING (customer_id)
+                WHERE c.{_VISIBLE} AND {Window.condition("l.lead_at")} GROUP BY c.stage)
             ORDER BY list_position({list(STAGES)}, stage) NULLS LAST""",
+        window.parameters(),
     )
 
 
-def customers(connection: duckdb.DuckDBPyConnection, filters: dict[str, str]) -> Rows:
-    """Drill-down: the visible customers behind a figure (stage, channel, owner, city)."""
-    columns = {"stage": "stage", "channel": "first_touch_channel", "owner": "owner_agent_id", "city": "city"}
-    conditions, parameters = [], []
-    for key, value in filters.items():
-        if key in columns and value:
-            conditions.append(f"{columns[key]} = ?")
+@dataclass(frozen=True, slots=True)
+class CustomerQuery:
+    """Search and filters of the customer list. ``text`` matches a name or company (any part), an
+    id prefix, or a phone / e-mail in any spelling (normalised as ingest normalises them)."""
+
+    text: str = ""
+    stage: str = ""
+    reached: str = ""  # at this stage or beyond (STAGES order, as ``conversion`` counts)
+    channel: str = ""  # the lead's channel (first-touch channel for customers without a lead)
+    owner: str = ""
+    city: str = ""
+    tag: str = ""
+    window: Window = field(default_factory=Window)  # leads whose lead_at is in it (the board's period)
+    sort: str = "last_touch"
+    page: int = 1
+    page_size: int = 50
+
+
+SORTS: Final = {
+    "last_touch": "c.last_touch_at DESC NULLS LAST",
+    "first_touch": "c.first_touch_at DESC NULLS LAST",
+    "name": "c.display_name",
+    "stage": f"list_position({list(STAGES)}, c.stage) NULLS LAST",
+}
+
+
+def customers(connection: duckdb.DuckDBPyConnection, query: CustomerQuery) -> Rows:
+    """The visible customers matching ``query`` (search, drill-down filters), one page of them,
+    with ``total`` the count of all matches."""
+    conditions: list[str] = ["TRUE"]
+    parameters: list[Any] = []
+    for value, column in (
+        (query.stage, "coalesce(c.stage, 'none')"),
+        (query.channel, "coalesce(l.channel, c.first_touch_channel)"),
+        (query.owner, "c.owner_agent_id"),
+        (query.city, "c.city"),
+    ):
+        if value:
+            conditions.append(f"{column} = ?")
             parameters.append(value)
-    where = " AND ".join([_VISIBLE, *conditions])
+    if query.reached in STAGES:
+        conditions.append(f"list_position({list(STAGES)}, c.stage) >= ?")
+        parameters.append(STAGES.index(query.reached) + 1)
+    if query.tag:
+        conditions.append("list_contains(c.tags, ?)")
+        parameters.append(query.tag)
+    if query.window.start or query.window.end:
+        conditions.append(Window.condition("l.lead_at"))
+        parameters.extend(query.window.parameters())
+    text = query.text.strip()
+    if text:
+        keys = identity_keys_of(text)
+        conditions.append(
+            "(c.display_name ILIKE ? OR c.company ILIKE ? OR CAST(c.customer_id AS VARCHAR) LIKE ?"
+            " OR list_has_any(c.identities, ?::VARCHAR[]))"
+        )
+        pattern = "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        parameters.extend([pattern, pattern, text.lower() + "%", keys])
+    order = SORTS.get(query.sort, SORTS["last_touch"])
+    offset = (max(query.page, 1) - 1) * query.page_size
     return _rows(
         connection,
-        f"""SELECT CAST(customer_id AS VARCHAR) AS customer_id, display_name, company, city, owner_agent_id,
-                   stage, first_touch_channel, last_touch_at, touch_count
-            FROM customer_360 WHERE {where} ORDER BY last_touch_at DESC NULLS LAST LIMIT {LIST_LIMIT}""",
+        # the role's customers first (a few thousand of a million), then the search over them
+        f"""WITH c AS MATERIALIZED (SELECT * FROM customer_360 WHERE {_VISIBLE}),
+                 l AS MATERIALIZED (SELECT customer_id, channel, lead_at FROM ec.leads WHERE {_VISIBLE})
+            SELECT CAST(c.customer_id AS VARCHAR) AS customer_id, c.display_name, c.company, c.city,
+                   c.owner_agent_id, c.stage, coalesce(l.channel, c.first_touch_channel) AS channel, c.tags,
+                   c.last_touch_at, c.touch_count, count(*) OVER () AS total
+            FROM c LEFT JOIN l USING (customer_id)
+            WHERE {" AND ".join(conditions)}
+            ORDER BY {order}, c.customer_id LIMIT {query.page_size} OFFSET {offset}""",
         parameters,
     )
+
+
+def identity_keys_of(text: str) -> list[str]:
+    """The identity keys ``text`` could be (``phone:+8613800138000`` for ``+86 138-0013-8000``),
+    normalised by the same functions ingest uses; none when it is no phone or e-mail."""
+    keys = []
+    for kind in ("phone", "email"):
+        try:
+            keys.append(identity_key(kind, normalise_identity(kind, text)))
+        except InvalidIdentityError:
+            continue
+    return keys
 
 
 def customer_360(connection: duckdb.DuckDBPyConnection, customer_id: str) -> dict[str, Any] | None:
@@ -263,7 +375,7 @@ def customer_360(connection: duckdb.DuckDBPyConnection, customer_id: str) -> dic
         connection,
         f"""SELECT CAST(customer_id AS VARCHAR) AS customer_id, display_name, company, city, industry,
                    owner_agent_id, stage, tags, first_touch_channel, first_touch_at, first_response_at,
-                   last_touch_at, touch_count
+                   last_touch_at, touch_count, identities, budget_cny
             FROM customer_360 WHERE customer_id = TRY_CAST(? AS UUID) AND {_VISIBLE}""",
         [customer_id],
     ).dicts()
@@ -271,10 +383,14 @@ def customer_360(connection: duckdb.DuckDBPyConnection, customer_id: str) -> dic
 
 
 def timeline(connection: duckdb.DuckDBPyConnection, customer_id: str) -> Rows:
-    """A visible customer's touchpoints across channels, in event-time order."""
+    """A visible customer's touchpoints across channels, in event-time order; a retracted one
+    (``ec.retractions``) with the reason and who retracted it: the history keeps it."""
     return _rows(
         connection,
-        f"""SELECT touchpoint_id, channel, direction, occurred_at, actor, summary FROM touchpoints
-            WHERE customer_id = TRY_CAST(? AS UUID) AND {_VISIBLE} ORDER BY occurred_at, touchpoint_id""",
+        f"""SELECT t.touchpoint_id, t.channel, t.direction, t.occurred_at, t.actor, t.summary,
+                   r.reason AS retracted_reason, r.actor AS retracted_by
+            FROM touchpoints t LEFT JOIN ec.retractions r USING (touchpoint_id)
+            WHERE t.customer_id = TRY_CAST(? AS UUID) AND t.{_VISIBLE}
+            ORDER BY t.occurred_at, t.touchpoint_id""",
         [customer_id],
     )

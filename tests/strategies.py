@@ -17,11 +17,15 @@ from domain.touchpoints import (
     Contact,
     DouyinDM,
     DouyinPayload,
+    Email,
+    EmailPayload,
     EngineerLog,
     EngineerLogPayload,
     ExpoScan,
     ExpoScanPayload,
     Identity,
+    Sms,
+    SmsPayload,
     Utm,
     Visit,
     VisitPayload,
@@ -109,6 +113,8 @@ payloads: dict[str, Any] = {
         duration_min=st.none() | st.integers(0, 600),
         summary=st.none() | text,
     ),
+    "sms": st.builds(SmsPayload, message_id=ids, agent_id=st.none() | ids, text=st.none() | text),
+    "email": st.builds(EmailPayload, message_id=ids, subject=st.none() | short_text, text=st.none() | text),
 }
 ENVELOPES = {
     "web_form": WebForm,
@@ -118,6 +124,8 @@ ENVELOPES = {
     "engineer_log": EngineerLog,
     "wecom_msg": WecomMsg,
     "visit": Visit,
+    "sms": Sms,
+    "email": Email,
 }
 
 
@@ -189,3 +197,7 @@ def follow_up_decisions(draw: st.DrawFn, customer_id: str = "c") -> FollowUpDeci
         action=draw(st.just("") | short_text),
         due_at=draw(st.none() | aware_datetimes) if stepped else None,
     )
+
+
+# Customer.TouchpointRetracted: why a person declares a record a mistake (free text, never empty).
+retraction_reasons = text.filter(lambda reason: bool(reason.strip()))

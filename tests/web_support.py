@@ -25,7 +25,7 @@ from tests.cli import eventchain
 
 TEAM_FILE = Path(__file__).parents[1] / "examples" / "team.toml"
 TEAM = tomllib.loads(TEAM_FILE.read_text(encoding="utf-8"))["agent"]
-ACCOUNTS = {"a-wang": (), "a-li": (), "m-zhao": (), "d-qian": ("--exec",)}
+ACCOUNTS = {"a-wang": (), "a-li": (), "a-chen": (), "m-zhao": (), "d-qian": ("--exec",)}
 
 
 @dataclass
@@ -131,3 +131,89 @@ def expected_customers(workspace: RunningWorkspace, agent_id: str) -> set[str]:
     team = next(a["team"] for a in TEAM if a["agent_id"] == agent_id)
     members = reports | {a["agent_id"] for a in TEAM if a["team"] == team}
     return {c for c, o in owners.items() if o in members}
+
+
+def start_live_workspace(data_dir: Path) -> Iterator[RunningWorkspace]:
+    """``start_workspace`` plus what ``serve`` runs beside the web: the projector (publishing
+    the analyst snapshot) and the router (assigning new leads), each on its own application,
+    so a lead recorded by a test travels the real path to a rep's desk."""
+    from followers.loop import run_follower
+    from followers.router import Router
+    from projections.service import run_projector
+
+    for running in start_workspace(data_dir):
+        stop = threading.Event()
+        threads = [
+            threading.Thread(
+                target=run_projector, args=(running.settings, stop), name="projector-under-test"
+            ),
+            threading.Thread(
+                target=run_follower,
+                args=(Router(EventChain.from_settings(running.settings)), stop, 0.25),
+                name="router-under-test",
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            yield running
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+
+
+def record_lead(
+    workspace: RunningWorkspace,
+    touchpoint_id: str,
+    *,
+    channel: str = "web_form",
+    phone: str | None = None,
+    text: str = "",
+    contact: dict[str, object] | None = None,
+    external_id: str | None = None,
+) -> None:
+    """Records an inbound lead through the application's use case (what ingest does), now."""
+    import json
+
+    from domain.touchpoints import decode_touchpoint
+
+    identities = [{"kind": "phone", "value": phone}] if phone else []
+    if external_id:
+        identities.append({"kind": "wecom_external_id", "value": external_id})
+    payloads: dict[str, dict[str, object]] = {
+        "web_form": {
+            "form_id": "contact-us",
+            "fields": {"需求": text},
+            "utm": {"source": "baidu", "medium": "cpc"},
+        },
+        "wecom_msg": {"external_userid": external_id or "", "text": text},
+    }
+    envelope = {
+        "touchpoint_id": touchpoint_id,
+        "channel": channel,
+        "occurred_at": workspace.clock().isoformat(),
+        "direction": "inbound",
+        "identities": identities,
+        "contact": contact,
+        "payload": payloads[channel],
+    }
+    workspace.app.record([decode_touchpoint(json.dumps(envelope, ensure_ascii=False))])
+
+
+def snapshot_row(
+    workspace: RunningWorkspace, sql: str, parameters: list[object], timeout: float = 60
+) -> tuple:  # type: ignore[type-arg]
+    """The first row ``sql`` returns from the published snapshot, once it returns one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with duckdb.connect(str(workspace.settings.snapshot_path), read_only=True) as connection:
+                found = connection.execute(sql, parameters).fetchone()
+        except duckdb.Error:
+            found = None
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the snapshot never answered {sql!r} {parameters}")
+        time.sleep(0.1)

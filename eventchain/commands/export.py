@@ -5,24 +5,14 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from adapters.derived_files import record_derived
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
+from eventchain.output import neutralise
 from eventchain.read_paths import as_role, snapshot_connection, team_of
 from projections.visibility import VISIBLE_TABLE, Role, load_visible_customers
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: Any) -> str:
-    """A cell Excel will show as text: formula-looking cells get a leading apostrophe."""
-    if value is None:
-        return ""
-    text = "|".join(map(str, value)) if isinstance(value, list) else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 @click.command("export")

@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from application.event_chain import EventChain
 from eventchain.bootstrap import build_application
-from eventchain.web.commands import log_action, stage_action
+from eventchain.web.commands import log_action, retract_action, stage_action
 from eventchain.web.context import (
     HERE,
     SESSION_COOKIE,
@@ -42,8 +42,10 @@ from eventchain.web.pages import (
     board_api,
     board_page,
     customer_data,
+    customers_csv,
     customers_data,
     desk_data,
+    desk_live_api,
     freshness_api,
 )
 from eventchain.web.security import (
@@ -67,6 +69,7 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
         SignInLimiter(chain.clock),
         GroupCommit(chain),
         figures=FigureCache(snapshot.identity, max_stale=max_stale),
+        data_dir=Path(settings.data_dir),
     )
 
     def page(
@@ -98,12 +101,15 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
         Route("/desk", page(html_of(desk_data, "desk.html"))),
         Route("/board", page(board_page)),
         Route("/customers", page(html_of(customers_data, "customers.html"))),
+        Route("/customers.csv", page(customers_csv)),
         Route("/customers/{customer_id}", page(html_of(customer_data, "customer.html"))),
         Route("/customers/{customer_id}/log", page(log_action), methods=["POST"]),
+        Route("/customers/{customer_id}/retract", page(retract_action), methods=["POST"]),
         Route("/customers/{customer_id}/stage", page(stage_action), methods=["POST"]),
         Route("/api/me", page(lambda r, w, u: JSONResponse(me(u)))),
         Route("/api/freshness", page(freshness_api)),
         Route("/api/desk", page(json_of(desk_data))),
+        Route("/api/desk/live", page(desk_live_api)),
         Route("/api/board", page(board_api)),
         Route("/api/customers", page(json_of(customers_data))),
         Route("/api/customers/{customer_id}", page(json_of(customer_data))),

@@ -8,6 +8,7 @@ WORDS: Final[dict[str, tuple[str, str]]] = {
     "follow_ups_due": ("待办跟进步骤", "Follow-up steps due"),
     "follow_up_step": ("步骤", "Step"),
     "follow_up_action": ("建议动作", "Suggested action"),
+    "follow_up_log": ("去记录", "Log it"),
     "follow_up_due_at": ("到期", "Due"),
     "follow_up_met_at": ("完成于", "Met"),
     "follow_up_plan": ("跟进计划", "Follow-up plan"),

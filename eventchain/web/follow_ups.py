@@ -15,26 +15,32 @@ from application.rules import rules_in_force
 from domain.rules import calendar_warning
 from eventchain.web.context import DESK_ROWS, User, Workspace
 from projections import follow_up_queries as follow_ups
+from projections.visibility import load_visible_customers
 
 
-def desk_steps(connection: duckdb.DuckDBPyConnection, user: User, now: datetime) -> list[dict[str, Any]]:
-    """The user's due and overdue steps (everyone's for exec), with seconds left to the due
-    time (negative: overdue)."""
-    owner = user.agent_id if user.role.kind != "exec" else None
-    return [
-        {**row, "seconds_left": int((row["due_at"] - now).total_seconds())}
-        for row in follow_ups.due_steps(connection, owner, DESK_ROWS).dicts()
-    ]
+def desk(workspace: Workspace, user: User, now: datetime) -> list[dict[str, Any]]:
+    """The user's due and overdue steps (everyone's for exec), by due time, with seconds left to
+    the due time (negative: overdue); computed once per snapshot and role."""
+
+    def compute() -> list[dict[str, Any]]:
+        with workspace.snapshot.cursor() as connection:
+            load_visible_customers(connection, user.role, user.team)
+            owner = user.agent_id if user.role.kind != "exec" else None
+            return follow_ups.due_steps(connection, owner, DESK_ROWS).dicts()
+
+    steps = workspace.cached((str(user.role), user.team, "desk-follow-ups"), compute, user.agent_id)
+    return [{**row, "seconds_left": int((row["due_at"] - now).total_seconds())} for row in steps]
 
 
 def progress(connection: duckdb.DuckDBPyConnection, customer_id: str) -> list[dict[str, Any]]:
     return follow_ups.plan_progress(connection, customer_id).dicts()
 
 
-def board_rates(connection: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    return follow_ups.execution_rates(connection).dicts()
-
-
-def board_calendar_warning(workspace: Workspace) -> str | None:
+def board_panel(connection: duckdb.DuckDBPyConnection, workspace: Workspace) -> dict[str, Any]:
+    """The board's follow-up panel (the role's visible customers are loaded on ``connection``)."""
     document = rules_in_force(workspace.app)
-    return None if document is None else calendar_warning(document, workspace.app.clock().date())
+    today = workspace.app.clock().date()
+    return {
+        "follow_up_rates": follow_ups.execution_rates(connection).dicts(),
+        "calendar_warning": None if document is None else calendar_warning(document, today),
+    }

@@ -134,3 +134,163 @@ def label(words: dict[str, str], kind: str, value: object) -> str:
 def translator(language: str) -> dict[str, str]:
     index = LANGUAGES.index(language) if language in LANGUAGES else 0
     return {key: pair[index] for key, pair in (WORDS | LABELS | FOLLOW_UP_WORDS).items()}
+
+
+# --- issue 28: a workspace a rep can work a whole day in (appended; keep additions below) ---
+
+WORDS.update(
+    {
+        "vip": ("VIP", "VIP"),
+        "record": ("记录", "Record"),
+        "outcome": ("沟通结果", "Outcome"),
+        "choose": ("请选择", "Choose"),
+        "contact_kind": ("方式", "How"),
+        "contact_details": ("联系方式", "Contact details"),
+        "asked": ("客户咨询", "What they asked"),
+        "budget": ("预算", "Budget"),
+        "retract": ("更正", "Correct"),
+        "retract_reason": ("更正原因（必填）", "Reason (required)"),
+        "retracted": ("已更正", "Corrected"),
+        "just_recorded": ("刚刚记录", "Just recorded"),
+        "answer": ("去回复", "Answer"),
+        "question": ("咨询内容", "Question"),
+        "tags": ("标签", "Tags"),
+        "sound": ("新线索提示音", "Sound for new leads"),
+        "search": ("搜索", "Search"),
+        "search_hint": ("姓名、电话、公司或编号", "Name, phone, company or id"),
+        "export_csv": ("导出 CSV", "Export CSV"),
+        "previous": ("上一页", "Previous"),
+        "next": ("下一页", "Next"),
+        "page": ("第 {n} 页", "Page {n}"),
+        "sort": ("排序", "Sort"),
+        "all": ("全部", "All"),
+        "status": ("状态", "Status"),
+        "answered": ("已响应", "Answered"),
+        "unanswered": ("未响应", "Unanswered"),
+        "first_response": ("首次响应", "First response"),
+        "team_waiting": ("团队待首次响应", "Team's leads waiting"),
+        "back": ("返回首页", "Back to the start page"),
+        "error_title": ("出错了", "Something went wrong"),
+        "no_permission": ("无权限", "No permission"),
+        "not_found_hint": (
+            "未找到：该页面或客户不存在，或不在您的可见范围内。请从工作台或客户列表进入。",
+            "Not found: the page or customer does not exist or is not yours to see.",
+        ),
+        "forbidden_hint": (
+            "无权限：此页面仅对主管和管理层开放。请返回我的工作台。",
+            "No permission: this page is for directors and executives.",
+        ),
+        "csrf_hint": (
+            "请求被拒绝：表单已过期。请刷新页面后重新提交。",
+            "Request refused: the form expired. Reload the page and submit again.",
+        ),
+        "bad_request_hint": ("请求有误：{detail}", "Bad request: {detail}"),
+        "unavailable_hint": (
+            "暂无数据快照：投影服务尚未发布数据，请稍后刷新，或联系管理员启动服务。",
+            "No snapshot yet: try again shortly or ask the operator to run eventchain serve.",
+        ),
+        "server_error_hint": ("服务器错误，请稍后重试。", "Server error: try again shortly."),
+        "forbidden": ("请求被拒绝：表单已过期，请刷新页面后重试", "Request refused (missing CSRF token)"),
+        "no_snapshot": ("暂无数据快照：请联系管理员启动服务", "No snapshot yet: run eventchain serve"),
+        "overdue_by": ("已超时", "overdue"),
+        "minutes_short": ("分钟", "min"),
+        "hours_short": ("小时", "h"),
+        "days_short": ("天", "d"),
+        "hours_unit": ("小时", "h"),
+        "period_all": ("全部时间", "All time"),
+        "pipeline_note": (
+            "管道与漏斗统计同一批客户（期间内有线索的客户）；金额只合计填写了预算的客户。",
+            "Pipeline and funnel count the same customers (a lead in the period); the amount sums "
+            "those who stated a budget.",
+        ),
+        "stage_facts_note": (
+            "“已联系”由记录在案的首次响应自动得出；其余阶段需人工推进并以触点为依据。",
+            "Contacted follows from a recorded first response; other stages are moved by hand with evidence.",
+        ),
+        "escalation_response": ("响应", "Response"),
+        "role.sales": ("销售", "Sales"),
+        "role.director": ("主管", "Director"),
+        "role.exec": ("管理层", "Executive"),
+        "new_leads": ("条新线索", "new leads"),
+        "customer_id": ("编号", "Id"),
+        "city": ("城市", "City"),
+        "phone": ("电话", "Phone"),
+        "email": ("邮箱", "E-mail"),
+        "wechat": ("企业微信", "WeCom"),
+    }
+)
+LABELS.update(
+    {
+        "channel.sms": ("短信", "SMS"),
+        "channel.email": ("邮件", "E-mail"),
+        "tag.urgent": ("急", "urgent"),
+        "tag.vip": ("VIP", "VIP"),
+        "tag.silent": ("沉默", "silent"),
+        "tag.high_intent": ("高意向", "high intent"),
+        "kind.call": ("电话", "Call"),
+        "kind.sms": ("短信", "SMS"),
+        "kind.email": ("邮件", "E-mail"),
+        "kind.visit": ("拜访", "Visit"),
+        "kind.wecom": ("企业微信回复", "WeCom reply"),
+        "kind.douyin": ("抖音回复", "Douyin reply"),
+        "outcome.reached": ("已沟通", "Talked"),
+        "outcome.no_answer": ("未接通", "No answer"),
+        "outcome.callback": ("约定回访", "Call back"),
+        "outcome.sent": ("已发送", "Sent"),
+        "outcome.not_interested": ("暂无意向", "Not interested"),
+        "outcome.wrong_contact": ("联系方式有误", "Wrong contact"),
+        "identity.phone": ("电话", "Phone"),
+        "identity.email": ("邮箱", "E-mail"),
+        "identity.wecom_external_id": ("企业微信", "WeCom"),
+        "identity.douyin_open_id": ("抖音", "Douyin"),
+        "identity.uscc": ("统一社会信用代码", "USCC"),
+        "identity.pos_card": ("会员卡", "POS card"),
+        "identity.xhs_id": ("小红书", "Xiaohongshu"),
+        "sort.last_touch": ("最近触点", "Last touch"),
+        "sort.name": ("姓名", "Name"),
+        "sort.first_touch": ("首次接触", "First touch"),
+        "sort.stage": ("阶段", "Stage"),
+        "metric.customers": ("客户数", "Customers"),
+        "metric.null_rate_company": ("公司缺失率", "Company missing"),
+        "metric.null_rate_city": ("城市缺失率", "City missing"),
+        "metric.null_rate_industry": ("行业缺失率", "Industry missing"),
+        "metric.null_rate_name": ("姓名缺失率", "Name missing"),
+        "metric.null_rate_phone": ("电话缺失率", "Phone missing"),
+        "metric.duplicate_candidate_rate": ("疑似重复率", "Duplicate candidates"),
+        "metric.rows_read": ("读取行数", "Rows read"),
+        "metric.rejected_rate": ("拒收率", "Rejected"),
+        "metric.abnormal_char_rate": ("异常字符率", "Abnormal characters"),
+        "batch.overall": ("全部", "overall"),
+    }
+)
+
+
+def role_label(words: dict[str, str], role: object) -> str:
+    """``sales:a-li`` → 销售 (the agent's name is shown beside it)."""
+    kind = str(role).partition(":")[0]
+    return words.get(f"role.{kind}", kind)
+
+
+def refusal(error: Exception) -> str:
+    """A refused command as the agent reads it: Chinese, saying what to do. Messages of the
+    use cases' ActionError already are; rule and lookup errors are put in words here."""
+    from application.event_chain import CustomerNotFoundError
+    from application.rep_actions import ActionError
+    from domain.rules import RulesError
+
+    if isinstance(error, ActionError):
+        return str(error).splitlines()[0]
+    if isinstance(error, CustomerNotFoundError):
+        return "未找到该客户，请从客户列表重新进入"
+    if isinstance(error, RulesError) and error.path.startswith("$.stages."):
+        stage = error.path.removeprefix("$.stages.")
+        name = LABELS.get(f"stage.{stage}", (stage, stage))[0]
+        return (
+            f"无法进入「{name}」阶段：规则要求以一条符合条件的我方触点为依据。"
+            "请先记录一次联系（电话、短信、邮件、拜访或渠道回复），再选择它作为依据。"
+        )
+    if isinstance(error, RulesError) and error.path == "--evidence":
+        return "所选依据不是该客户的触点，请从列表中选择"
+    if "unknown stage" in str(error):
+        return "未知阶段，请从列表中选择"
+    return "操作未完成：请检查填写内容后重试"

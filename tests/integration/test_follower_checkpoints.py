@@ -5,13 +5,17 @@ code (a changed fold) or an unreadable one is rebuilt from the log, saying why."
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from adapters.crypto import new_kek, parse_kek
 from adapters.log_reader import log_events
+from adapters.store import store_execute
 from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.routing import replay_decisions
@@ -129,3 +133,40 @@ def test_followers_starting_together_on_a_fresh_store_all_get_their_checkpoint_t
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
+
+
+class _Canary:
+    """A pickle that, if ever unpickled, touches a file: what a forged checkpoint could run."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[str, str]]:
+        return (_touch, (self.path, "ran"))
+
+
+def _touch(path: str, text: str) -> object:
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(text)
+    return object()
+
+
+def test_a_checkpoint_written_without_the_key_is_never_unpickled(store_url: str, tmp_path: Path) -> None:
+    kek = parse_kek(new_kek())
+    app = staffed(store_url)
+    leads(app, 1)
+    keyed = EventChain.from_url(store_url, kek=kek)
+    router = Router(keyed)
+    router.tick()
+    router.checkpoint(force=True)
+    canary = tmp_path / "canary"
+    forged = pickle.dumps(_Canary(str(canary)))
+    store_execute(  # someone with write access to the store's tables, but not the key
+        app.recorder,
+        "UPDATE follower_checkpoints SET state = ? WHERE name = ?",
+        (forged, ROUTER_NAME),
+    )
+    restarted = Router(EventChain.from_url(store_url, kek=kek))
+    assert "not authentic" in restarted.resumed.note
+    assert not canary.exists()
+    assert restarted.resumed.position == 0

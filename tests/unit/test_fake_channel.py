@@ -56,7 +56,7 @@ def test_a_fake_channel_decodes_is_accepted_and_summarised() -> None:
 
     assert isinstance(touchpoint, Fax) and channel_of(touchpoint) == "fax"
     assert accepted.identity_keys == ("phone:+8613800138000",)
-    assert summarise(touchpoint) == "fax touchpoint"
+    assert summarise(touchpoint) == "fax 触点"
 
 
 def test_the_fake_channel_is_validated_strictly() -> None:

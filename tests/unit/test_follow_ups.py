@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.follow_ups import FollowUpBook, action_kind
-from domain.plan_rules import FollowUpDecision
+from domain.plan_rules import ACTION_KINDS, FollowUpDecision
 from domain.roster import Agent
 from domain.rules import RulesError, as_dict, parse_rules
 
@@ -173,7 +173,10 @@ def test_a_revision_applies_to_plans_that_start_after_it() -> None:
 
 
 def test_action_kinds_are_read_from_workspace_touchpoint_ids() -> None:
-    assert "reply" == action_kind("web-reply-0a1b")
+    from application.rep_actions import LOGGABLE
+
+    assert set(LOGGABLE) == set(ACTION_KINDS)  # what a plan may name is what a rep can log
+    assert "wecom" == action_kind("web-wecom-0a1b2c3d")
     assert action_kind("wf-2026-1") is None
 
 
@@ -188,7 +191,7 @@ def test_action_kinds_are_read_from_workspace_touchpoint_ids() -> None:
         ),
         (('pause_stages = ["lost"]', 'pause_stages = ["gone"]'), "$.plans.first_contact.pause_stages[0]"),
         (
-            ('met_by_actions = ["reply"]', 'met_by_actions = ["fax"]'),
+            ('met_by_actions = ["wecom", "douyin", "email"]', 'met_by_actions = ["fax"]'),
             "$.plans.first_contact.steps[2].met_by_actions[0]",
         ),
         (
@@ -196,7 +199,7 @@ def test_action_kinds_are_read_from_workspace_touchpoint_ids() -> None:
             "$.plans.first_contact.start.stage",
         ),
         (
-            ('met_by_channels = ["wecom_msg", "douyin_dm"]', 'met_by_channels = ["fax"]'),
+            ('met_by_channels = ["wecom_msg", "douyin_dm", "email"]', 'met_by_channels = ["fax"]'),
             "$.plans.first_contact.steps[2].met_by_channels[0]",
         ),
     ],
