@@ -22,7 +22,8 @@ Semantics, chosen to be replayable and explainable:
   inbound touch resumes it, and every instant still ahead moves by the time spent paused.
   Nothing comes due or escalates while paused.
 - Recorded decisions are facts: a met step stays met with its recorded evidence, a recorded
-  start keeps its version. ``FollowUpBook`` returns only decisions not yet recorded.
+  start keeps its version. A retracted touchpoint (``TouchpointRetracted``) no longer counts for
+  what is decided after the retraction. ``FollowUpBook`` returns only decisions not yet recorded.
 """
 
 from __future__ import annotations
@@ -236,6 +237,8 @@ class FollowUpBook:
                 journey.outbound[key] = fields["channel"]
             else:
                 journey.inbound[key] = fields["channel"]
+        elif name == "TouchpointRetracted":  # a mistake by a person's word: no longer counts
+            journey.outbound = {k: c for k, c in journey.outbound.items() if k[1] != fields["touchpoint_id"]}
         elif name == "LeadAssigned":
             journey.owner = fields["agent_id"]
         elif name == "StageChanged":

@@ -35,6 +35,7 @@ WATCHED_EVENTS: Final[tuple[type, ...]] = (
     Roster.AgentUpdated,
     Roster.AgentLeft,
     Customer.TouchpointRecorded,
+    Customer.TouchpointRetracted,
     Customer.LeadAssigned,
     Customer.StageChanged,
     Customer.TagsChanged,
@@ -138,6 +139,8 @@ def journey_of(app: EventChain, customer_id: UUID, customer: Customer | None = N
             book.feed(kind, key, fields)
     journey = book.journeys.get(key, Journey())
     for facts in customer.touchpoints.values():
+        if facts.touchpoint_id in customer.retracted:
+            continue
         target = journey.outbound if facts.direction == "outbound" else journey.inbound
         target[facts.order_key] = facts.channel
     journey.closed = customer.merged_into is not None

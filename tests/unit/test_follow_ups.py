@@ -104,6 +104,13 @@ def test_one_message_never_meets_two_steps_and_the_trigger_meets_none() -> None:
     ]
 
 
+def test_a_retracted_message_meets_nothing() -> None:
+    book = book_of([*ANSWERED, touch("out-2", START + timedelta(hours=1), "outbound")])
+    book.feed("Customer.TouchpointRetracted", C, {"touchpoint_id": "out-2"})
+    found = book.due(START + timedelta(hours=25))
+    assert [("started", ""), ("due", "manual")] == [(d.kind, d.step) for d in found]
+
+
 def test_an_unmet_step_escalates_to_the_reps_manager_once_after_the_grace() -> None:
     book = book_of(ANSWERED)
     decided(book, START + timedelta(hours=25))
