@@ -21,7 +21,8 @@ from uuid import UUID
 from adapters.log_reader import LogTail, aggregate_fields
 from application.event_chain import EventChain
 from domain.customer import FOLLOW_UP_EVENTS, Customer
-from domain.follow_ups import FollowUpBook, Journey
+from domain.follow_up_book import FollowUpBook
+from domain.follow_ups import Journey
 from domain.plan_rules import FollowUpDecision
 from domain.roster import Roster
 from domain.rules import RuleSet
@@ -53,6 +54,7 @@ _OWN_STREAM_EVENTS: Final[tuple[type, ...]] = (
 _OWN_STREAM: Final = frozenset(cls.__qualname__ for cls in _OWN_STREAM_EVENTS)
 FOLD_MODULES: Final = (
     "domain.follow_ups",
+    "domain.follow_up_book",
     "domain.plan_rules",
     "domain.business_time",
     "domain.roster",

@@ -18,7 +18,8 @@ from typing import Final
 from adapters.log_reader import log_events
 from application.event_chain import EventChain
 from domain.customer import FOLLOW_UP_EVENTS
-from domain.follow_ups import FollowUpBook, decision_from_event
+from domain.follow_up_book import FollowUpBook
+from domain.follow_ups import decision_from_event
 from domain.plan_rules import FollowUpDecision
 from domain.rules import RulesDocument, RuleSet, as_dict
 from followers.follow_ups import WATCHED_EVENTS

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.follow_ups import FollowUpBook, action_kind
+from domain.follow_up_book import FollowUpBook
+from domain.follow_ups import action_kind
 from domain.plan_rules import ACTION_KINDS, FollowUpDecision
 from domain.roster import Agent
 from domain.rules import RulesError, as_dict, parse_rules
