@@ -21,10 +21,11 @@ from adapters.log_reader import log_events
 from adapters.nats import wait_until
 from application.event_chain import EventChain
 from application.rules import apply_rules
-from domain.customer import FOLLOW_UP_EVENTS
+from domain.customer import FOLLOW_UP_EVENTS, Customer
 from domain.follow_ups import decision_from_event
 from domain.plan_rules import FollowUpDecision
 from domain.rules import parse_rules
+from domain.touchpoints import accept
 from followers.follow_ups import FollowUpFollower, check_follow_ups
 from followers.router import route_pending
 from replay.rebuild import build_views
@@ -32,8 +33,8 @@ from replay.what_if import what_if
 from tests.integration.test_follower_conflicts import raced
 from tests.integration.test_followers import RULES, Clock, eventually, running, staffed
 from tests.integration.test_notifications import messages, notifying, private_names
-from tests.projection_support import T0, envelope
-from tests.strategies import follow_up_decisions
+from tests.projection_support import T0, contents, envelope, project
+from tests.strategies import follow_up_decisions, touchpoint_histories
 from tests.unit.test_follow_ups import EXAMPLE
 
 PHONE = "13800000077"
@@ -244,3 +245,27 @@ def touch_at(url: str, touchpoint_id: str, at: Any) -> Callable[[UUID], None]:
         )
 
     return write
+
+
+@settings(max_examples=6, deadline=None)
+@given(touchpoint_histories(max_size=15), st.integers(2, 9), st.lists(st.integers(0, 400), max_size=3))
+def test_the_follow_up_views_read_every_recorded_decision_in_any_batching(
+    history: list[Any], batch_size: int, days: list[int]
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        app = staffed(f"sqlite:///{directory}/events.db", RULES + PLAN)
+        app.record([accept(t) for t in history])
+        route_pending(app)
+        latest = max(t.occurred_at for t in history)
+        for day in sorted(days):  # the follower looked now and then, and once at the end
+            check_follow_ups(app, latest - timedelta(days=200) + timedelta(days=day))
+        check_follow_ups(app, latest + timedelta(days=30))
+        whole = project(app, Path(directory) / "whole.duckdb")
+        batched = project(app, Path(directory) / "batched.duckdb", batch_size=batch_size)
+        for relation in ("follow_ups", "follow_up_execution"):
+            assert contents(whole.connection, relation) == contents(batched.connection, relation)
+        rows = whole.connection.execute("SELECT CAST(customer_id AS VARCHAR), plan, step FROM follow_ups")
+        recorded = [(c, f) for _, _, c, f in log_events(app, [Customer.StepCameDue, Customer.StepMet])]
+        live = {c for c, _ in recorded if app.get_customer(UUID(c), follow_merges=False).merged_into is None}
+        expected = {(c, f["plan"], f["step"]) for c, f in recorded if c in live}
+        assert expected == set(rows.fetchall())  # one row per step decided, of live customers
