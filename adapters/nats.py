@@ -9,10 +9,12 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client as NATS
@@ -53,6 +55,10 @@ class NatsNames:
     dlq_stream: str = "TOUCHPOINTS_DLQ"
     dlq_prefix: str = "dlq.touchpoints"
     durable: str = "eventchain-ingest"
+    # upstream's batch manifests: how many a channel sent per campaign and day (domain/intake.py)
+    manifest_stream: str = "INTAKE_MANIFESTS"
+    manifest_prefix: str = "manifests"
+    manifest_durable: str = "eventchain-manifests"
 
     def subject(self, channel: str) -> str:
         return f"{self.subject_prefix}.{channel}"
@@ -115,6 +121,64 @@ async def connect(url: str, name: str = "eventchain", *, forever: bool = True) -
     )
 
 
+PROBE_TIMEOUT_S: Final = 2.0
+
+
+class NatsUnreachableError(ConnectionError):
+    """No server of a NATS URL accepts a connection: one line naming the URL and the cause."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        super().__init__(f"cannot reach NATS at {url}: {cause}")
+        self.url = url
+        self.cause = cause
+
+
+async def probe(url: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Raises NatsUnreachableError unless some server of ``url`` (comma-separated) answers with
+    NATS's INFO line within ``timeout`` seconds (a refused connection is tried again until then:
+    a server restarting). nats-py's own first connect, told to reconnect forever, would wait
+    forever for a server that refuses or does not exist."""
+    deadline = time.monotonic() + timeout
+    while True:
+        causes = await _probe_once(url, timeout)
+        if not causes:
+            return
+        if time.monotonic() + 0.2 >= deadline or any("no answer" in c for c in causes):
+            raise NatsUnreachableError(url, "; ".join(dict.fromkeys(causes)).lower())
+        await asyncio.sleep(0.2)
+
+
+async def _probe_once(url: str, timeout: float) -> list[str]:
+    """Why no server of ``url`` answered (empty: one did)."""
+    causes: list[str] = []
+    for server in url.split(","):
+        parsed = urlsplit(server.strip() if "://" in server else f"nats://{server.strip()}")
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or 4222
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(host, port)
+                try:
+                    greeting = await reader.readline()
+                finally:
+                    writer.close()
+        except TimeoutError:
+            causes.append(f"no answer within {timeout:g} s")
+            continue
+        except OSError as error:
+            causes.append(_cause(error))
+            continue
+        if greeting.startswith(b"INFO"):
+            return []
+        causes.append("the server there does not speak NATS")
+    return causes
+
+
+def _cause(error: OSError) -> str:
+    if isinstance(error, socket.gaierror):
+        return f"host not found ({error.strerror})"
+    return os.strerror(error.errno) if error.errno else str(error) or type(error).__name__
+
+
 async def _log_connection_error(error: Exception) -> None:
     log.warning("NATS connection: %s", error or type(error).__name__)
 
@@ -138,6 +202,13 @@ async def ensure_streams(nc: NATS, config: IngestConfig) -> None:
             duplicate_window=config.duplicate_window,
             max_age=config.dlq_max_age,
         ),
+        api.StreamConfig(
+            name=names.manifest_stream,
+            subjects=[f"{names.manifest_prefix}.>"],
+            storage=api.StorageType.FILE,
+            duplicate_window=config.duplicate_window,
+            max_age=config.dlq_max_age,
+        ),
     )
     for stream in streams:
         try:
@@ -154,10 +225,19 @@ async def ensure_streams(nc: NATS, config: IngestConfig) -> None:
         max_ack_pending=max(10_000, config.batch * 4),
         deliver_policy=api.DeliverPolicy.ALL,
     )
-    try:
-        await js.add_consumer(names.stream, consumer)  # creates, or updates a compatible existing one
-    except BadRequestError as error:  # a change the server refuses to apply in place: keep the old one
-        log.warning("consumer %s kept as is: %s", names.durable, error)
+    manifests = api.ConsumerConfig(
+        durable_name=names.manifest_durable,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=config.ack_wait,
+        max_deliver=config.max_deliver,
+        filter_subject=f"{names.manifest_prefix}.>",
+        deliver_policy=api.DeliverPolicy.ALL,
+    )
+    for stream_name, wanted in ((names.stream, consumer), (names.manifest_stream, manifests)):
+        try:
+            await js.add_consumer(stream_name, wanted)  # creates, or updates a compatible existing one
+        except BadRequestError as error:  # a change the server refuses to apply in place: keep the old one
+            log.warning("consumer %s kept as is: %s", wanted.durable_name, error)
 
 
 def dead_letter_id(stream: str, sequence: int) -> str:
@@ -179,8 +259,21 @@ def bounded_body(data: bytes, headers: dict[str, str], max_payload: int) -> byte
 
 
 def header_value(text: str, limit: int) -> str:
-    # a header value holding CR/LF would break the protocol line (the server drops the connection)
-    return _HEADER_UNSAFE.sub("?", text)[:limit]
+    # a header value holding CR/LF would break the protocol line (the server drops the connection);
+    # nats-py reads header values as ASCII, so other characters travel as \uXXXX (header_text)
+    safe = _HEADER_UNSAFE.sub("?", text).encode("ascii", "backslashreplace").decode("ascii")
+    return safe[:limit]
+
+
+def header_text(value: object) -> str:
+    """A header value as header_value wrote it, its backslash-u escapes turned back into text."""
+    text = str(value)
+    if "\\" not in text:
+        return text
+    try:
+        return text.encode("ascii").decode("unicode_escape")
+    except (UnicodeError, ValueError):
+        return text
 
 
 @dataclass(frozen=True, slots=True)

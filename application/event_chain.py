@@ -196,7 +196,13 @@ class EventChain(Application[UUID]):
         """
         return [self.record_batch(chunk) for chunk in _chunks(touchpoints, self.max_batch)]
 
-    def record_batch(self, batch: Sequence[AcceptedTouchpoint]) -> BatchResult:
+    def record_batch(
+        self,
+        batch: Sequence[AcceptedTouchpoint],
+        tally: Callable[[Sequence[Placement]], Aggregate | None] | None = None,
+    ) -> BatchResult:
+        """``tally``: builds, from the placements, an aggregate saved in the same transaction
+        (the ingest's ``IntakeTally``: what became of each message, domain/intake.py)."""
         if len(batch) > self.max_batch:
             raise ValueError(f"a batch holds at most {self.max_batch} touchpoints")
         tune_gc_for_batches()
@@ -205,8 +211,9 @@ class EventChain(Application[UUID]):
             try:
                 placements = [resolver.place(accepted) for accepted in batch]
                 changed = resolver.changed
-                if changed:
-                    self._put(changed)
+                counted = tally(placements) if tally is not None else None
+                if changed or counted is not None:
+                    self._put([*changed, *([counted] if counted is not None else [])])
             except IntegrityError:
                 # Another writer got there first: what we loaded is stale.
                 self._forget(loaded)

@@ -13,7 +13,15 @@ from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.identity_rules import DEFAULT_IDENTITY_RULES, IdentityRules
 from domain.roster import ROSTER_ID, Agent, Roster
-from domain.rules import RULESET_ID, RulesDocument, RuleSet, blocked_keys, parse_rules, rules_from_dict
+from domain.rules import (
+    RULESET_ID,
+    RulesDocument,
+    RuleSet,
+    blocked_keys,
+    field_dictionaries,
+    parse_rules,
+    rules_from_dict,
+)
 
 
 def ruleset(app: EventChain) -> RuleSet:
@@ -77,6 +85,17 @@ def _document_in_force(app: EventChain) -> RulesDocument | None:
     if not rules.current:
         return None
     return rules_from_dict(rules.document(rules.current))
+
+
+def field_dictionaries_in_force(app: EventChain) -> tuple[int, dict[str, frozenset[str]]]:
+    """The rules version in force and its form field dictionaries (``[dictionaries]``)."""
+    try:
+        rules: RuleSet = app.repository.get(RULESET_ID)
+    except AggregateNotFoundError:
+        return 0, {}
+    if not rules.current:
+        return 0, {}
+    return rules.current, field_dictionaries(rules_from_dict(rules.document(rules.current)))
 
 
 def roster(app: EventChain) -> Roster:

@@ -25,6 +25,7 @@ from domain.customer import Customer, IdentityIndex
 from domain.dead_letters import DeadLetterAction
 from domain.erasure_purges import DeferredPurge
 from domain.imports import ImportBatch
+from domain.intake import IntakeManifest, IntakeTally
 from domain.read_audit import ReadAudit
 from domain.roster import Roster
 from domain.rules import RuleSet
@@ -39,6 +40,8 @@ AGGREGATES: Final[tuple[type[Aggregate], ...]] = (
     ReadAudit,
     DeadLetterAction,
     DeferredPurge,
+    IntakeTally,
+    IntakeManifest,
 )
 
 

@@ -21,6 +21,9 @@ class ImportBatch(Aggregate):
         null_rates: dict[str, float]  # core field → share of accepted rows without it
         abnormal_char_rows: int  # rows whose cells needed invisible-character or NFKC cleaning
         completed_at: datetime
+        # rejected rows by the column of their first problem (the intake ledger's "per file and
+        # reason"); absent from batches recorded before it was kept
+        rejected_by_column: dict[str, int] | None = None
 
     def __init__(
         self,
@@ -32,7 +35,9 @@ class ImportBatch(Aggregate):
         null_rates: dict[str, float],
         abnormal_char_rows: int,
         completed_at: datetime,
+        rejected_by_column: dict[str, int] | None = None,
     ) -> None:
+        self.rejected_by_column = dict(rejected_by_column or {})
         self.batch_id = batch_id
         self.source_file = source_file
         self.rows_read = rows_read
@@ -53,6 +58,7 @@ class ImportBatch(Aggregate):
         null_rates: dict[str, float],
         abnormal_char_rows: int,
         completed_at: datetime,
+        rejected_by_column: dict[str, int] | None = None,
     ) -> ImportBatch:
         return cls._create(
             cls.Completed,
@@ -66,4 +72,5 @@ class ImportBatch(Aggregate):
             null_rates=null_rates,
             abnormal_char_rows=abnormal_char_rows,
             completed_at=completed_at,
+            rejected_by_column=dict(rejected_by_column or {}),
         )

@@ -48,6 +48,7 @@ class Placement:
     touchpoint_id: str
     customer_id: UUID
     recorded: bool  # False: a duplicate touchpoint_id, nothing recorded
+    held: str = ""  # why a link it carries was held back instead of merged ("" if none)
 
 
 class BatchResolver:
@@ -81,8 +82,9 @@ class BatchResolver:
 
         joined, kept, held = self._decide(accepted, named)
         candidates = joined if len(joined) < 2 else sorted(joined, key=_first_touch_order)
+        merge_held = ""
         if candidates:
-            survivor = self._merge(candidates, accepted.touchpoint_id)
+            survivor, merge_held = self._merge(candidates, accepted.touchpoint_id)
         else:
             survivor = Customer.start(accepted.touchpoint_id, self._recorded_at)
             self._customers[survivor.id] = survivor
@@ -106,7 +108,8 @@ class BatchResolver:
                 claim = IdentityIndex.claim(self._pseudonym(key), survivor.id, self._recorded_at)
             self._index[key] = survivor.id
             self._changed[claim.id] = claim
-        return Placement(accepted.touchpoint_id, survivor.id, recorded=True)
+        why_held = merge_held or ("identity-limit" if held else "")
+        return Placement(accepted.touchpoint_id, survivor.id, recorded=True, held=why_held)
 
     def _decide(
         self, accepted: AcceptedTouchpoint, named: Mapping[str, Customer]
@@ -153,12 +156,15 @@ class BatchResolver:
                 held.append((key, None if owner is None else owner.id, f"{key}: {reason}"))
         return list(joined.values()), kept, held
 
-    def _merge(self, candidates: list[Customer], touchpoint_id: str) -> Customer:
+    def _merge(self, candidates: list[Customer], touchpoint_id: str) -> tuple[Customer, str]:
+        """The survivor, and why a link was held back ("" when every candidate merged)."""
         survivor, *others = candidates
         if len(candidates) > MAX_CUSTOMERS_JOINED:
-            return survivor  # held: the shared identities make them duplicate candidates
+            return survivor, "over-merge"  # held: the shared identities make them duplicate candidates
+        held = ""
         for other in others:
             if survivor.conflicting_unique_identities(other):
+                held = "merge-protection"
                 continue  # merge protection: leave it to an operator (eventchain duplicates)
             survivor.absorb(
                 other,
@@ -167,7 +173,7 @@ class BatchResolver:
                 recorded_at=self._recorded_at,
             )
             self._changed[other.id] = other
-        return survivor
+        return survivor, held
 
     def _live_customers(self, customer_ids: Iterable[UUID]) -> list[Customer]:
         live: dict[UUID, Customer] = {}

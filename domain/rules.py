@@ -111,6 +111,34 @@ class CalendarYear(Strict, frozen=True):
     workdays: Annotated[list[date], Meta(max_length=366)] = []
 
 
+class CrmHealth(Strict, frozen=True):
+    """Seed 003's CRM health check: the thresholds its six indicators are held to."""
+
+    active_share_min: Annotated[float, Meta(ge=0, le=1)] = 0.60  # of the team active each day
+    stage_updates_on_time_min: Annotated[float, Meta(ge=0, le=1)] = 0.80
+    stage_update_days: Annotated[int, Meta(ge=1, le=365)] = 7  # "on time": within this of the last move
+    core_fields_complete_min: Annotated[float, Meta(ge=0, le=1)] = 0.90
+    intake_success_min: Annotated[float, Meta(ge=0, le=1)] = 0.995  # recorded ÷ received
+    first_response_hours_max: Annotated[float, Meta(gt=0)] = 2.0
+    corrections_per_month_max: Annotated[int, Meta(ge=0)] = 5
+
+
+# (indicator, the CrmHealth field holding its threshold, True: the value must reach it)
+HEALTH_INDICATORS: Final = (
+    ("active_share", "active_share_min", True),
+    ("stage_updates_on_time", "stage_updates_on_time_min", True),
+    ("core_fields_complete", "core_fields_complete_min", True),
+    ("intake_success", "intake_success_min", True),
+    ("mean_first_response_hours", "first_response_hours_max", False),
+    ("corrections", "corrections_per_month_max", False),
+)
+
+
+def health_thresholds(health: CrmHealth) -> list[tuple[str, float, bool]]:
+    """(indicator, threshold, at_least) of each indicator."""
+    return [(name, float(getattr(health, field)), at_least) for name, field, at_least in HEALTH_INDICATORS]
+
+
 class RulesDocument(Strict, frozen=True):
     sla: Sla = msgspec.field(default_factory=Sla)
     keywords: Keywords = msgspec.field(default_factory=Keywords)
@@ -118,6 +146,13 @@ class RulesDocument(Strict, frozen=True):
     silence: Silence = msgspec.field(default_factory=Silence)
     stages: dict[str, Gate] = {}
     identities: Identities = msgspec.field(default_factory=Identities)
+    crm_health: CrmHealth = msgspec.field(default_factory=CrmHealth)
+    # Form field → the values it may take (seed 002: 科室, 城市, 产品线 …); a web form whose
+    # field holds another value is dead-lettered with the field and the value named.
+    dictionaries: dict[
+        Annotated[str, Meta(min_length=1, max_length=100)],
+        Annotated[list[Annotated[str, Meta(min_length=1, max_length=200)]], Meta(max_length=5000)],
+    ] = {}
     calendar: dict[str, CalendarYear] = {}  # year ("2027") → that year's arrangement
     plans: dict[str, Plan] = {}  # follow-up plans by name (domain.plan_rules)
 
@@ -242,6 +277,12 @@ def blocked_keys(document: RulesDocument) -> frozenset[str]:
         except InvalidIdentityError as error:
             raise RulesError(f"$.identities.blocked[{index}]", str(error)) from None
     return frozenset(keys)
+
+
+def field_dictionaries(document: RulesDocument) -> dict[str, frozenset[str]]:
+    return {
+        field: frozenset(value.strip() for value in values) for field, values in document.dictionaries.items()
+    }
 
 
 def as_dict(document: RulesDocument) -> dict[str, Any]:

@@ -25,13 +25,15 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
+from uuid import uuid4
 
 import nats
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from adapters.jetstream_pull import BatchFetcher
 from adapters.nats import (
@@ -51,6 +53,18 @@ from adapters.nats import (
 )
 from application.event_chain import BatchResult, ConcurrencyRetriesExhaustedError, EventChain
 from domain.identity_rules import DEFAULT_IDENTITY_RULES, IdentityRules
+from domain.intake import (
+    IntakeEntry,
+    IntakeManifest,
+    IntakeTally,
+    check_dictionaries,
+    china_day,
+    decode_manifest,
+    entry_of_reject,
+    entry_of_touchpoint,
+    reject_kind,
+)
+from domain.resolution import Placement
 from domain.touchpoints import (
     AcceptedTouchpoint,
     EnvelopeLimits,
@@ -86,6 +100,16 @@ class WorkerStats:
     duplicates: int = 0
     dead_lettered: int = 0
     batches: int = 0
+    # the intake ledger's outcomes counted by this worker (/metrics): (channel, outcome) and
+    # (channel, reason of a dead letter) → messages
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dead_letter_reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def count(self, entries: Sequence[IntakeEntry]) -> None:
+        for entry in entries:
+            self.outcomes[entry.channel, entry.outcome] += 1
+            if entry.outcome == "dead_lettered":
+                self.dead_letter_reasons[entry.channel, entry.reason] += 1
 
 
 class IngestWorker:
@@ -101,7 +125,7 @@ class IngestWorker:
         self.app = app
         self.nats_url = nats_url
         self.config = config or IngestConfig()
-        self.record = record or app.record_batch
+        self.record = record  # None: the application's, with the batch's intake tally
         self.stats = WorkerStats()
         self.blocked_identities: Callable[[], frozenset[str]] = _refreshed(
             lambda: _blocked_identities(app), BLOCKED_REFRESH_S, frozenset[str]()
@@ -109,6 +133,8 @@ class IngestWorker:
         self.identity_rules = _refreshed(
             lambda: _identity_rules(app), BLOCKED_REFRESH_S, DEFAULT_IDENTITY_RULES
         )
+        no_dictionaries: tuple[int, dict[str, frozenset[str]]] = (0, {})
+        self.dictionaries = _refreshed(lambda: _dictionaries(app), BLOCKED_REFRESH_S, no_dictionaries)
         self.max_payload = 1024 * 1024  # the server's, once connected
 
     def run(self, stop: threading.Event) -> None:
@@ -123,6 +149,7 @@ class IngestWorker:
             js = nc.jetstream()
             names = self.config.names
             fetcher = await BatchFetcher.bind(nc, names.stream, names.durable)
+            manifests = asyncio.ensure_future(self.take_manifests(nc, stop))
             # Pipelined: while batch N is being committed (in a thread), batch N+1 is fetched
             # and validated. Commits stay sequential, one in flight, each acked after it.
             in_flight: asyncio.Future[None] | None = None
@@ -150,8 +177,37 @@ class IngestWorker:
                     in_flight = asyncio.ensure_future(self.commit_and_ack(accepted, valid, stop, js))
             if in_flight is not None:
                 await in_flight
+            await manifests
         finally:
             await nc.close()
+
+    async def take_manifests(self, nc: Any, stop: threading.Event) -> None:
+        """Records upstream's batch manifests (how many a channel sent per campaign and day),
+        once each; a manifest that does not decode is logged and terminated."""
+        names = self.config.names
+        fetcher = await BatchFetcher.bind(nc, names.manifest_stream, names.manifest_durable)
+        while not stop.is_set():
+            try:
+                messages = await fetcher.fetch(100, timeout=self.config.fetch_timeout)
+            except Exception as error:  # NATS away: the main loop logs it; try again
+                log.debug("manifest fetch failed: %s", error)
+                await asyncio.sleep(0.5)
+                continue
+            for message in messages:
+                try:
+                    manifest = IntakeManifest.receive(decode_manifest(message.data))
+                except RejectedTouchpointError as error:
+                    log.warning("manifest on %s rejected: %s", message.subject, error)
+                    await message.term()
+                    continue
+                try:
+                    await asyncio.to_thread(self.app.save, manifest)
+                except IntegrityError:
+                    pass  # recorded already: a redelivery
+                except Exception as error:  # the store away: redelivered after AckWait
+                    log.warning("manifest not recorded (%s); it comes back", error)
+                    continue
+                await message.ack()
 
     async def validate(self, js: Any, messages: list[Any]) -> tuple[list[AcceptedTouchpoint], list[Any]]:
         """Strict decode; rejects are dead-lettered (and terminated) right away."""
@@ -160,19 +216,55 @@ class IngestWorker:
         received_at = self.app.clock()  # the receive time bounds occurred_at
         limits = replace(self.config.limits, blocked=self.config.limits.blocked | self.blocked_identities())
         self.app.identity_rules = self.identity_rules()
+        rejects: list[tuple[Any, RejectedTouchpointError, str | None]] = []
         for message in messages:
             try:
                 touchpoint = self.decode(message, received_at, limits)
             except RejectedTouchpointError as error:
-                await self.dead_letter(js, message, error)
+                rejects.append((message, error, None))
             except Exception as error:  # a bug on hostile input: still this message's alone
-                await self.dead_letter(js, message, _unexpected(error), type(error).__name__)
+                rejects.append((message, _unexpected(error), type(error).__name__))
             else:
                 accepted.append(touchpoint)
                 valid.append(message)
                 for key, reason in touchpoint.dropped:
                     log.info("touchpoint %s: identity %s left out: %s", touchpoint.touchpoint_id, key, reason)
+        await self.dead_letter_all(js, rejects)
         return accepted, valid
+
+    async def dead_letter_all(
+        self, js: Any, rejects: list[tuple[Any, RejectedTouchpointError, str | None]]
+    ) -> None:
+        """Records the rejects in the intake ledger, then dead-letters them; if the store cannot
+        record them, they stay unacked and come back (the ledger never misses a dead letter)."""
+        if not rejects:
+            return
+        received_at = self.app.clock()
+        names = self.config.names
+        entries = [
+            _reject_entry(message, names.channel_of(message.subject), received_at, error, exception)
+            for message, error, exception in rejects
+        ]
+        bare = [replace(e, touchpoint_id="", source="", medium="", campaign="", path="") for e in entries]
+        # if the store answers but refuses the tally, something the envelopes carried is what it
+        # refused: the second try keeps only what the worker itself knows of each message
+        for attempt in (entries, bare):
+            try:
+                await asyncio.to_thread(
+                    self.app.save, IntakeTally.count(uuid4(), names.stream, received_at, attempt)
+                )
+                break
+            except Exception as failure:
+                if attempt is bare or not await self._store_answers():
+                    log.warning(
+                        "%d dead letters not tallied (%s); they come back after AckWait",
+                        len(rejects),
+                        failure,
+                    )
+                    return
+        self.stats.count(entries)
+        for message, error, exception in rejects:
+            await self.dead_letter(js, message, error, exception)
 
     def decode(
         self, message: Any, received_at: Any = None, limits: EnvelopeLimits | None = None
@@ -192,6 +284,8 @@ class IngestWorker:
             raise RejectedTouchpointError(
                 "$.channel", f"is {channel!r} but the message was published on {message.subject!r}"
             )
+        version, dictionaries = self.dictionaries()
+        check_dictionaries(touchpoint.touchpoint, dictionaries, version)
         return touchpoint
 
     async def commit_and_ack(
@@ -203,7 +297,7 @@ class IngestWorker:
             result = await self.commit(accepted, valid, stop)
         except Exception as error:  # not transient: a message of the batch poisons it
             if len(valid) == 1:
-                await self.dead_letter(js, valid[0], _unexpected(error), type(error).__name__)
+                await self.dead_letter_all(js, [(valid[0], _unexpected(error), type(error).__name__)])
                 return
             log.warning(
                 "batch of %d failed (%s: %s); recording one by one", len(valid), type(error).__name__, error
@@ -223,6 +317,13 @@ class IngestWorker:
         self.stats.recorded += result.recorded
         self.stats.duplicates += result.duplicates
         self.stats.batches += 1
+        if len(result.placements) == len(valid):
+            self.stats.count(
+                [
+                    _entry(message.metadata.sequence.stream, touchpoint, placement)
+                    for touchpoint, message, placement in zip(accepted, valid, result.placements, strict=True)
+                ]
+            )
 
     async def commit(
         self, accepted: list[AcceptedTouchpoint], messages: list[Any], stop: threading.Event
@@ -230,7 +331,7 @@ class IngestWorker:
         """Records the batch, retrying through store outages; keeps the messages ours meanwhile."""
         delay = self.config.retry_delay
         while True:
-            task = asyncio.ensure_future(asyncio.to_thread(self.record, accepted))
+            task = asyncio.ensure_future(asyncio.to_thread(self._record, accepted, messages))
             while not task.done():
                 done, _ = await asyncio.wait({task}, timeout=self.config.ack_wait / 3)
                 if not done:
@@ -247,6 +348,20 @@ class IngestWorker:
                     return None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.config.max_retry_delay)
+
+    def _record(self, accepted: Sequence[AcceptedTouchpoint], messages: Sequence[Any]) -> BatchResult:
+        if self.record is not None:
+            return self.record(accepted)
+        stream = self.config.names.stream
+
+        def tally(placements: Sequence[Placement]) -> IntakeTally:
+            entries = [
+                _entry(message.metadata.sequence.stream, touchpoint, placement)
+                for touchpoint, message, placement in zip(accepted, messages, placements, strict=True)
+            ]
+            return IntakeTally.count(uuid4(), stream, self.app.clock(), entries)
+
+        return self.app.record_batch(accepted, tally)
 
     async def _store_answers(self) -> bool:
         try:
@@ -303,6 +418,38 @@ def _identity_rules(app: EventChain) -> IdentityRules:
     from application.rules import identity_rules
 
     return identity_rules(app)
+
+
+def _entry(sequence: int, accepted: AcceptedTouchpoint, placement: Placement) -> IntakeEntry:
+    """A recorded message with something held back counts as held: an over-merge or merge
+    protection (the resolver's), or a blocked identity left out (the envelope's)."""
+    if not placement.recorded:
+        outcome, reason = "duplicate", ""
+    elif placement.held or accepted.dropped:
+        outcome, reason = "held", placement.held or "blocked"
+    else:
+        outcome, reason = "recorded", ""
+    return entry_of_touchpoint(sequence, accepted.touchpoint, accepted.channel, outcome, reason)
+
+
+def _reject_entry(
+    message: Any, channel: str, received_at: Any, error: RejectedTouchpointError, exception: str | None
+) -> IntakeEntry:
+    """A dead letter's ledger entry; hostile bytes that trip the entry itself (a bug) still
+    leave the message's sequence, channel and day."""
+    sequence = message.metadata.sequence.stream
+    kind = "other" if exception else reject_kind(error)
+    try:
+        return entry_of_reject(sequence, message.data or b"", channel, received_at, kind, error.path)
+    except Exception as failure:
+        log.warning("dead letter seq %s tallied without its details (%s)", sequence, failure)
+        return IntakeEntry(sequence, channel, china_day(received_at), "dead_lettered", reason=kind)
+
+
+def _dictionaries(app: EventChain) -> tuple[int, dict[str, frozenset[str]]]:
+    from application.rules import field_dictionaries_in_force
+
+    return field_dictionaries_in_force(app)
 
 
 def _blocked_identities(app: EventChain) -> frozenset[str]:

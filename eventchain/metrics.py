@@ -177,9 +177,30 @@ class ServiceCollector(Collector):
                 counter = CounterMetricFamily(f"eventchain_ingest_{attribute}", text)
                 counter.add_metric([], getattr(worker, attribute))
                 yield counter
+            yield from intake_counters(worker)
         yield _gauge(
             "eventchain_uptime_seconds", "Seconds since serve started.", time.time() - self.state.started_at
         )
+
+
+def intake_counters(worker: WorkerStats) -> Iterator[Metric]:
+    """The intake ledger's outcomes as this worker counted them (intake_daily has them all)."""
+    intake = CounterMetricFamily(
+        "eventchain_intake",
+        "Messages by what became of them: recorded, duplicate, held, dead_lettered.",
+        labels=["channel", "outcome"],
+    )
+    for (channel, outcome), count in sorted(worker.outcomes.items()):
+        intake.add_metric([channel, outcome], count)
+    yield intake
+    reasons = CounterMetricFamily(
+        "eventchain_dead_letters",
+        "Dead-lettered messages by reason: schema, limits, identity, dictionary, other.",
+        labels=["channel", "reason"],
+    )
+    for (channel, reason), count in sorted(worker.dead_letter_reasons.items()):
+        reasons.add_metric([channel, reason], count)
+    yield reasons
 
 
 def _gauge(name: str, text: str, value: float) -> GaugeMetricFamily:

@@ -20,6 +20,7 @@ from domain.dead_letters import DeadLetterAction
 from domain.erasure_purges import DeferredPurge
 from domain.events import CATALOGUE, kind_of
 from domain.imports import ImportBatch
+from domain.intake import IntakeManifest, IntakeTally
 from domain.read_audit import ReadAudit
 from domain.roster import Roster
 from domain.rules import RuleSet
@@ -42,10 +43,20 @@ PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         ImportBatch.Completed,
         RuleSet.RulesRevised,
         *FOLLOW_UP_EVENTS.values(),
+        IntakeTally.Counted,
+        IntakeManifest.Received,
+        DeadLetterAction.Created,
+        Roster.AgentJoined,
+        Roster.AgentUpdated,
+        Roster.AgentLeft,
+        Account.Invited,
+        Account.SignedIn,
     }
 )
 # Identity index entries, roster and account documents, read audits: no view shows them.
 # Held identity links are read from the store by `eventchain duplicates`.
+# (Intake tallies and dead-letter actions are projected: the intake ledger counts them; the
+# roster, invitations and sign-ins too: the CRM health check reads teams and activity.)
 NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
     {
         Customer.FollowUpDecided,  # the base of the follow-up events, never stored itself
@@ -55,22 +66,18 @@ NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         IdentityIndex.Reclaimed,
         RuleSet.Created,
         Roster.Created,
-        Roster.AgentJoined,
-        Roster.AgentUpdated,
-        Roster.AgentLeft,
         ImportBatch.Created,
+        IntakeTally.Created,
+        IntakeManifest.Created,
         Account.Created,
-        Account.Invited,
         Account.PasswordReset,
         Account.ExecGranted,
         Account.ExecRevoked,
-        Account.SignedIn,
         Account.SignInFailed,
         Account.SignedOut,
         Account.LinkIssued,
         Account.PasswordChanged,
         ReadAudit.Created,
-        DeadLetterAction.Created,
         DeferredPurge.Created,
         DeferredPurge.Purged,
     }

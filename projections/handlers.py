@@ -14,10 +14,14 @@ import duckdb
 from eventsourcing.domain import DomainEvent
 
 from adapters.crypto import ERASED_TEXT  # what an erased text reads as, everywhere
+from domain.accounts import Account
 from domain.customer import FOLLOW_UP_KINDS, PROFILE_FIELDS, Customer, correction_marker
+from domain.dead_letters import DeadLetterAction
 from domain.events import kind_of
 from domain.imports import ImportBatch
-from domain.rules import RulesError, RuleSet, rules_from_dict
+from domain.intake import IntakeManifest, IntakeTally
+from domain.roster import Roster
+from domain.rules import RulesError, RuleSet, health_thresholds, rules_from_dict
 from projections.bulk import insert_rows, insert_staged
 from projections.decoding import StagedBlock, StagedEvent
 
@@ -77,7 +81,63 @@ _IMPORT_COLUMNS: Final = (
     ("null_rates", "MAP(VARCHAR, DOUBLE)"),
     ("abnormal_char_rows", "BIGINT"),
     ("completed_at", "TIMESTAMPTZ"),
+    ("rejected_by_column", "MAP(VARCHAR, BIGINT)"),
 )
+_INTAKE_COLUMNS: Final = (
+    ("ordinal", "BIGINT"),
+    ("stream", "VARCHAR"),
+    ("sequence", "BIGINT"),
+    ("touchpoint_id", "VARCHAR"),
+    ("channel", "VARCHAR"),
+    ("utm_source", "VARCHAR"),
+    ("utm_medium", "VARCHAR"),
+    ("utm_campaign", "VARCHAR"),
+    ("day", "DATE"),
+    ("outcome", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("path", "VARCHAR"),
+    ("counted_at", "TIMESTAMPTZ"),
+)
+_REDRIVE_COLUMNS: Final = (
+    ("dlq_stream", "VARCHAR"),
+    ("dlq_sequence", "BIGINT"),
+    ("channel", "VARCHAR"),
+    ("republished_as", "BIGINT"),
+    ("acted_at", "TIMESTAMPTZ"),
+)
+_STAGE_CHANGE_COLUMNS: Final = (
+    ("customer_id", "UUID"),
+    ("stage", "VARCHAR"),
+    ("changed_at", "TIMESTAMPTZ"),
+    ("actor", "VARCHAR"),
+)
+_CORRECTION_COLUMNS: Final = (
+    ("customer_id", "UUID"),
+    ("field", "VARCHAR"),
+    ("actor", "VARCHAR"),
+    ("corrected_at", "TIMESTAMPTZ"),
+)
+_MANIFEST_COLUMNS: Final = (
+    ("manifest_id", "VARCHAR"),
+    ("channel", "VARCHAR"),
+    ("utm_source", "VARCHAR"),
+    ("utm_medium", "VARCHAR"),
+    ("utm_campaign", "VARCHAR"),
+    ("day", "DATE"),
+    ("sent", "BIGINT"),
+    ("sent_at", "TIMESTAMPTZ"),
+)
+# A message is counted once, by its first tally in log order (a batch redelivered after its
+# commit is tallied again, as duplicates: domain/intake.py).
+_INSERT_INTAKE: Final = """
+INSERT INTO ec.intake
+  SELECT stream, sequence, touchpoint_id, channel, utm_source, utm_medium, utm_campaign, day, outcome,
+         reason, path, counted_at
+  FROM intake_staged b
+  WHERE NOT EXISTS (SELECT 1 FROM ec.intake i WHERE i.stream = b.stream AND i.sequence = b.sequence)
+  QUALIFY row_number() OVER (PARTITION BY stream, sequence ORDER BY ordinal) = 1;
+DROP TABLE intake_staged;
+"""
 
 
 @dataclass
@@ -92,6 +152,11 @@ class Segment:
     breaches: list[tuple[Any, ...]] = field(default_factory=list)
     follow_ups: list[tuple[Any, ...]] = field(default_factory=list)
     imports: list[tuple[Any, ...]] = field(default_factory=list)
+    intake: list[tuple[Any, ...]] = field(default_factory=list)
+    redrives: list[tuple[Any, ...]] = field(default_factory=list)
+    manifests: list[tuple[Any, ...]] = field(default_factory=list)
+    stage_changes: list[tuple[Any, ...]] = field(default_factory=list)
+    corrections: list[tuple[Any, ...]] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)
     stages: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     tag_changes: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
@@ -236,6 +301,7 @@ class Applier:
     def on_Customer_StageChanged(self, event: Any) -> None:
         customer_id = str(event.originator_id)
         self.segment.stages[customer_id] = (event.stage, event.changed_at)
+        self.segment.stage_changes.append((customer_id, event.stage, event.changed_at, event.actor))
         self.touched.add(customer_id)
 
     @handles(Customer.TagsChanged)
@@ -247,6 +313,7 @@ class Applier:
     @handles(Customer.Corrected)
     def on_Customer_Corrected(self, event: Any) -> None:
         customer_id = str(event.originator_id)
+        self.segment.corrections.append((customer_id, event.field, event.actor, event.corrected_at))
         if event.field in PROFILE_FIELDS:
             # A correction wins over every observation up to its own time.
             self.segment.observations.append(
@@ -282,16 +349,70 @@ class Applier:
                 dict(event.null_rates),
                 event.abnormal_char_rows,
                 event.completed_at,
+                dict(getattr(event, "rejected_by_column", None) or {}),
             )
         )
+
+    @handles(IntakeTally.Counted)
+    def on_IntakeTally_Counted(self, event: Any) -> None:
+        intake = self.segment.intake
+        for entry in event.entries:
+            intake.append(
+                (
+                    len(intake),
+                    event.stream,
+                    entry["sequence"],
+                    entry.get("touchpoint_id", ""),
+                    entry["channel"],
+                    entry.get("source", ""),
+                    entry.get("medium", ""),
+                    entry.get("campaign", ""),
+                    entry["day"],
+                    entry["outcome"],
+                    entry.get("reason", ""),
+                    entry.get("path", ""),
+                    event.counted_at,
+                )
+            )
+
+    @handles(IntakeManifest.Received)
+    def on_IntakeManifest_Received(self, event: Any) -> None:
+        self.segment.manifests.append(
+            (
+                event.manifest_id,
+                event.channel,
+                event.source,
+                event.medium,
+                event.campaign,
+                event.day,
+                event.sent,
+                event.sent_at,
+            )
+        )
+
+    @handles(DeadLetterAction.Created)
+    def on_DeadLetterAction_Created(self, event: Any) -> None:
+        if event.action == "retried":
+            self.segment.redrives.append(
+                (event.stream, event.sequence, event.channel, event.republished_as, event.acted_at)
+            )
 
     @handles(RuleSet.RulesRevised)
     def on_RuleSet_RulesRevised(self, event: Any) -> None:
         """The rules' figures the views show, from the domain's own parse of the document."""
         figures: list[int | None]
         try:
-            sla, days = (lambda r: (r.sla, r.silence.days))(rules_from_dict(dict(event.document)))
+            rules = rules_from_dict(dict(event.document))
+            sla, days = rules.sla, rules.silence.days
             figures = [sla.first_response_minutes, sla.vip_first_response_minutes, days]
+            self.connection.execute("DELETE FROM ec.health_thresholds WHERE rule_version = ?", [event.number])
+            self.connection.executemany(
+                "INSERT INTO ec.health_thresholds VALUES (?, ?, ?, ?, ?)",
+                [
+                    [event.number, name, threshold, at_least, rules.crm_health.stage_update_days]
+                    for name, threshold, at_least in health_thresholds(rules.crm_health)
+                ],
+            )
         except RulesError:  # a document an older version accepted: kept, its figures unknown
             figures = [None, None, None]
         self.connection.execute(
@@ -302,6 +423,41 @@ class Applier:
                 *figures,
                 json.dumps(event.document, ensure_ascii=False, default=str),
             ],
+        )
+
+    # --- the roster and the workspace's sign-ins (the CRM health check) -----------------------
+
+    @handles(Roster.AgentJoined)
+    def on_Roster_AgentJoined(self, event: Any) -> None:
+        agent = event.agent
+        self.connection.execute(
+            "INSERT OR REPLACE INTO ec.agents VALUES (?, ?, ?)",
+            [agent["agent_id"], agent.get("team") or "", agent.get("status") or "active"],
+        )
+
+    @handles(Roster.AgentUpdated)
+    def on_Roster_AgentUpdated(self, event: Any) -> None:
+        for column in ("team", "status"):
+            if column in event.changes:
+                self.connection.execute(
+                    f"UPDATE ec.agents SET {column} = ? WHERE agent_id = ?",
+                    [event.changes[column] or "", event.agent_id],
+                )
+
+    @handles(Roster.AgentLeft)
+    def on_Roster_AgentLeft(self, event: Any) -> None:
+        self.connection.execute("UPDATE ec.agents SET status = 'left' WHERE agent_id = ?", [event.agent_id])
+
+    @handles(Account.Invited)
+    def on_Account_Invited(self, event: Any) -> None:
+        self.connection.execute(
+            "INSERT OR REPLACE INTO ec.accounts VALUES (?, ?)", [str(event.originator_id), event.agent_id]
+        )
+
+    @handles(Account.SignedIn)
+    def on_Account_SignedIn(self, event: Any) -> None:
+        self.connection.execute(
+            "INSERT INTO ec.sign_ins VALUES (?, ?)", [str(event.originator_id), event.signed_in_at]
         )
 
     # --- moves (flush first, then update) -----------------------------------------------
@@ -390,6 +546,17 @@ class Applier:
         insert_rows(connection, "sla_breaches", BREACH_COLUMNS, segment.breaches)
         insert_rows(connection, "ec.follow_up_events", _FOLLOW_UP_COLUMNS, segment.follow_ups)
         insert_rows(connection, "ec.import_batches", _IMPORT_COLUMNS, segment.imports)
+        insert_rows(connection, "ec.redrives", _REDRIVE_COLUMNS, segment.redrives)
+        insert_rows(connection, "ec.manifests", _MANIFEST_COLUMNS, segment.manifests)
+        insert_rows(connection, "ec.stage_changes", _STAGE_CHANGE_COLUMNS, segment.stage_changes)
+        insert_rows(connection, "ec.corrections", _CORRECTION_COLUMNS, segment.corrections)
+        if segment.intake:
+            connection.execute(
+                "CREATE OR REPLACE TEMP TABLE intake_staged AS "
+                "SELECT 0::BIGINT AS ordinal, * FROM ec.intake LIMIT 0"
+            )
+            insert_rows(connection, "intake_staged", _INTAKE_COLUMNS, segment.intake)
+            connection.execute(_INSERT_INTAKE)
         for customer_id, owner in segment.owners.items():
             connection.execute(
                 "UPDATE ec.customers SET owner_agent_id = ? WHERE customer_id = ?", [owner, customer_id]

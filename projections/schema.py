@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from domain.rules import CrmHealth, health_thresholds
 from domain.touchpoints import CHANNELS
 
 # Contact channels whose first inbound touch makes a lead (imports and other
@@ -42,7 +43,8 @@ CREATE TABLE IF NOT EXISTS ec.leads (
   followed_up_7d BOOLEAN, owner_agent_id VARCHAR);
 CREATE TABLE IF NOT EXISTS ec.import_batches (
   import_batch VARCHAR PRIMARY KEY, source_file VARCHAR, rows_read BIGINT, accepted BIGINT, rejected BIGINT,
-  null_rates MAP(VARCHAR, DOUBLE), abnormal_char_rows BIGINT, completed_at TIMESTAMPTZ);
+  null_rates MAP(VARCHAR, DOUBLE), abnormal_char_rows BIGINT, completed_at TIMESTAMPTZ,
+  rejected_by_column MAP(VARCHAR, BIGINT));
 CREATE TABLE IF NOT EXISTS touchpoints (
   touchpoint_id VARCHAR, customer_id UUID, channel VARCHAR, direction VARCHAR, occurred_at TIMESTAMPTZ,
   recorded_at TIMESTAMPTZ, actor VARCHAR, summary VARCHAR);
@@ -67,6 +69,25 @@ ALTER TABLE customer_360 ADD COLUMN IF NOT EXISTS budget_cny DOUBLE;
 CREATE TABLE IF NOT EXISTS ec.retractions (
   touchpoint_id VARCHAR PRIMARY KEY, customer_id UUID, actor VARCHAR, reason VARCHAR,
   retracted_at TIMESTAMPTZ);
+ALTER TABLE ec.import_batches ADD COLUMN IF NOT EXISTS rejected_by_column MAP(VARCHAR, BIGINT);
+CREATE TABLE IF NOT EXISTS ec.intake (
+  stream VARCHAR, sequence BIGINT, touchpoint_id VARCHAR, channel VARCHAR, utm_source VARCHAR,
+  utm_medium VARCHAR, utm_campaign VARCHAR, day DATE, outcome VARCHAR, reason VARCHAR, path VARCHAR,
+  counted_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.redrives (
+  dlq_stream VARCHAR, dlq_sequence BIGINT, channel VARCHAR, republished_as BIGINT, acted_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.manifests (
+  manifest_id VARCHAR, channel VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, utm_campaign VARCHAR,
+  day DATE, sent BIGINT, sent_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.agents (agent_id VARCHAR PRIMARY KEY, team VARCHAR, status VARCHAR);
+CREATE TABLE IF NOT EXISTS ec.accounts (account_id UUID PRIMARY KEY, agent_id VARCHAR);
+CREATE TABLE IF NOT EXISTS ec.sign_ins (account_id UUID, signed_in_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.stage_changes (
+  customer_id UUID, stage VARCHAR, changed_at TIMESTAMPTZ, actor VARCHAR);
+CREATE TABLE IF NOT EXISTS ec.corrections (
+  customer_id UUID, field VARCHAR, actor VARCHAR, corrected_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ec.health_thresholds (
+  rule_version INTEGER, indicator VARCHAR, threshold DOUBLE, at_least BOOLEAN, stage_update_days INTEGER);
 CREATE TABLE IF NOT EXISTS ec.rules (
   rule_version INTEGER PRIMARY KEY, revised_at TIMESTAMPTZ, first_response_minutes INTEGER,
   vip_first_response_minutes INTEGER, silence_days INTEGER, document JSON);
@@ -324,6 +345,227 @@ CREATE OR REPLACE VIEW follow_up_execution AS
   FROM ec.follow_up_execution_of('ec.everyone');
 """
 
+# The intake ledger (seed 002): what became of every message that reached the ingest, per
+# channel × utm campaign × day (China time, of the envelope's occurred_at). ``ec.intake`` holds
+# each message's first tallied outcome (domain/intake.py); a message whose sequence a retried
+# dead-letter action names is a re-driven copy, counted apart (its original was already
+# counted as dead-lettered). Stream sequences between two tallied ones that no tally names
+# are received and not accounted for (in flight, or lost): they make a row of their own,
+# channel '?', that does not add up — reported, never hidden.
+INTAKE: Final = """
+CREATE OR REPLACE VIEW ec.intake_messages AS
+  SELECT i.*, r.republished_as IS NOT NULL AS redriven
+  FROM ec.intake i LEFT JOIN (SELECT DISTINCT republished_as FROM ec.redrives) r
+    ON r.republished_as = i.sequence;
+CREATE OR REPLACE VIEW ec.intake_unaccounted AS
+  SELECT '?' AS channel, '' AS utm_source, '' AS utm_medium, '' AS utm_campaign,
+         CAST(next_counted_at AT TIME ZONE 'Asia/Shanghai' AS DATE) AS day,
+         sum(next_sequence - sequence - 1) AS messages
+  FROM (SELECT sequence, lead(sequence) OVER w AS next_sequence, lead(counted_at) OVER w AS next_counted_at
+        FROM ec.intake WINDOW w AS (PARTITION BY stream ORDER BY sequence))
+  WHERE next_sequence > sequence + 1
+  GROUP BY ALL;
+CREATE OR REPLACE VIEW ec.manifests_in_force AS
+  SELECT channel, utm_source, utm_medium, utm_campaign, day, arg_max(sent, sent_at) AS sent
+  FROM ec.manifests GROUP BY ALL;
+CREATE OR REPLACE MACRO ec.intake_daily_of(from_day, to_day) AS TABLE
+  WITH counted AS (
+    SELECT channel, utm_source, utm_medium, utm_campaign, day,
+           count(*) FILTER (WHERE NOT redriven) AS received,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'recorded') AS recorded,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'duplicate') AS duplicates,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered') AS dead_lettered,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered' AND reason = 'schema')
+             AS dead_lettered_schema,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered' AND reason = 'limits')
+             AS dead_lettered_limits,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered' AND reason = 'identity')
+             AS dead_lettered_identity,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered' AND reason = 'dictionary')
+             AS dead_lettered_dictionary,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'dead_lettered'
+                              AND reason NOT IN ('schema', 'limits', 'identity', 'dictionary'))
+             AS dead_lettered_other,
+           count(*) FILTER (WHERE NOT redriven AND outcome = 'held') AS held,
+           count(*) FILTER (WHERE redriven) AS redriven,
+           count(*) FILTER (WHERE redriven AND outcome IN ('recorded', 'held')) AS redriven_recorded,
+           0::BIGINT AS import_rejected, NULL::BIGINT AS sent
+    FROM ec.intake_messages GROUP BY ALL
+    UNION ALL
+    SELECT 'import', '', '', '', CAST(completed_at AT TIME ZONE 'Asia/Shanghai' AS DATE),
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(rejected)::BIGINT, NULL
+    FROM ec.import_batches GROUP BY ALL
+    UNION ALL
+    SELECT channel, utm_source, utm_medium, utm_campaign, day, messages,
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL
+    FROM ec.intake_unaccounted
+    UNION ALL
+    SELECT channel, utm_source, utm_medium, utm_campaign, day, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sent
+    FROM ec.manifests_in_force),
+  summed AS (
+    SELECT channel, utm_source, utm_medium, utm_campaign, day,
+           sum(received)::BIGINT AS received, sum(recorded)::BIGINT AS recorded,
+           sum(duplicates)::BIGINT AS duplicates, sum(dead_lettered)::BIGINT AS dead_lettered,
+           sum(dead_lettered_schema)::BIGINT AS dead_lettered_schema,
+           sum(dead_lettered_limits)::BIGINT AS dead_lettered_limits,
+           sum(dead_lettered_identity)::BIGINT AS dead_lettered_identity,
+           sum(dead_lettered_dictionary)::BIGINT AS dead_lettered_dictionary,
+           sum(dead_lettered_other)::BIGINT AS dead_lettered_other,
+           sum(held)::BIGINT AS held, sum(redriven)::BIGINT AS redriven,
+           sum(redriven_recorded)::BIGINT AS redriven_recorded,
+           sum(import_rejected)::BIGINT AS import_rejected, sum(sent)::BIGINT AS sent
+    FROM counted
+    WHERE day >= CAST(from_day AS DATE) AND day < CAST(to_day AS DATE)
+    GROUP BY ALL)
+  SELECT channel, utm_source, utm_medium, utm_campaign, day, received, recorded, duplicates,
+         dead_lettered, dead_lettered_schema, dead_lettered_limits, dead_lettered_identity,
+         dead_lettered_dictionary, dead_lettered_other, held, redriven, redriven_recorded, import_rejected,
+         received - recorded - duplicates - dead_lettered - held AS unaccounted,
+         received = recorded + duplicates + dead_lettered + held AS adds_up,
+         sent, sent - received AS gap
+  FROM summed;
+CREATE OR REPLACE VIEW intake_daily AS
+  SELECT * FROM ec.intake_daily_of(DATE '0001-01-01', DATE '9999-12-31');
+CREATE OR REPLACE MACRO ec.intake_by_channel_of(from_day, to_day, campaign) AS TABLE
+  SELECT channel, day, sum(received)::BIGINT AS received, sum(recorded)::BIGINT AS recorded,
+         sum(duplicates)::BIGINT AS duplicates, sum(dead_lettered)::BIGINT AS dead_lettered,
+         sum(dead_lettered_schema)::BIGINT AS dead_lettered_schema,
+         sum(dead_lettered_limits)::BIGINT AS dead_lettered_limits,
+         sum(dead_lettered_identity)::BIGINT AS dead_lettered_identity,
+         sum(dead_lettered_dictionary)::BIGINT AS dead_lettered_dictionary,
+         sum(dead_lettered_other)::BIGINT AS dead_lettered_other, sum(held)::BIGINT AS held,
+         sum(redriven)::BIGINT AS redriven, sum(redriven_recorded)::BIGINT AS redriven_recorded,
+         sum(import_rejected)::BIGINT AS import_rejected, sum(unaccounted)::BIGINT AS unaccounted,
+         bool_and(adds_up) AS adds_up, sum(sent)::BIGINT AS sent, sum(gap)::BIGINT AS gap
+  FROM ec.intake_daily_of(from_day, to_day)
+  WHERE campaign IS NULL OR utm_campaign = campaign
+  GROUP BY channel, day;
+CREATE OR REPLACE VIEW intake_dead_letters AS
+  SELECT channel, utm_campaign, day, reason, path, count(*) AS messages
+  FROM ec.intake_messages WHERE outcome = 'dead_lettered' AND NOT redriven GROUP BY ALL;
+CREATE OR REPLACE VIEW intake_import_rejects AS
+  SELECT source_file, import_batch, CAST(completed_at AT TIME ZONE 'Asia/Shanghai' AS DATE) AS day,
+         rows_read, accepted, rejected, coalesce(rejected_by_column, MAP {}) AS rejected_by_column
+  FROM ec.import_batches;
+"""
+
+# A customer's source campaign (seed 002: the form's tracking parameters become the customer's
+# source channel): the utm of their earliest recorded touchpoint that carries one.
+SOURCES: Final = """
+CREATE OR REPLACE VIEW ec.customer_sources AS
+  SELECT t.customer_id, arg_min(i.utm_source, t.occurred_at) AS utm_source,
+         arg_min(i.utm_medium, t.occurred_at) AS utm_medium,
+         arg_min(i.utm_campaign, t.occurred_at) AS utm_campaign
+  FROM touchpoints t JOIN ec.intake i USING (touchpoint_id)
+  WHERE i.outcome IN ('recorded', 'held') AND (i.utm_campaign <> '' OR i.utm_source <> '')
+  GROUP BY t.customer_id;
+CREATE OR REPLACE MACRO ec.funnel_by_campaign_of(scope, from_ts, to_ts) AS TABLE
+  SELECT f.stage, l.channel, coalesce(s.utm_source, '') AS utm_source,
+         coalesce(s.utm_medium, '') AS utm_medium, coalesce(s.utm_campaign, '') AS utm_campaign,
+         count(*) AS customers, count(*) FILTER (WHERE l.followed_up_7d) AS followed_up_7d,
+         count(*) FILTER (WHERE l.followed_up_7d) / count(*) AS follow_up_rate_7d
+  FROM customer_360 f JOIN ec.scoped_leads(scope) l USING (customer_id)
+  LEFT JOIN ec.customer_sources s USING (customer_id)
+  WHERE l.lead_at >= CAST(from_ts AS TIMESTAMPTZ) AND l.lead_at < CAST(to_ts AS TIMESTAMPTZ)
+  GROUP BY ALL;
+CREATE OR REPLACE VIEW funnel_by_campaign AS
+  SELECT stage, channel, utm_source, utm_medium, utm_campaign, customers, followed_up_7d, follow_up_rate_7d
+  FROM ec.funnel_by_campaign_of('ec.everyone', TIMESTAMPTZ '0001-01-01 00:00:00+00',
+                                TIMESTAMPTZ '9999-12-31 00:00:00+00');
+CREATE OR REPLACE VIEW ctre_by_campaign AS
+  SELECT coalesce(s.utm_campaign, '') AS utm_campaign, h.channel, count(*) AS leads,
+         count(*) FILTER (WHERE h.answered) AS responded, avg(h.hours) AS mean_response_hours
+  FROM ec.lead_hours('ec.everyone', TIMESTAMPTZ '0001-01-01 00:00:00+00',
+                     TIMESTAMPTZ '9999-12-31 00:00:00+00', (SELECT as_of FROM ec.watermark)) h
+  LEFT JOIN ec.customer_sources s USING (customer_id)
+  GROUP BY ALL;
+"""
+
+
+# Seed 003's CRM health check: six indicators by month (China time) and team, each with the
+# threshold of the rules in force (``[crm_health]``; the domain's defaults before any rules are
+# applied) and its status. A team is the roster's current team of the agent concerned: the
+# owner of the customer (stage updates, core fields, first response), the one who acted
+# (activity, corrections). Intake success is the ledger's recorded ÷ received, company-wide
+# (team '*'). Active share: per day on which anyone recorded a sign-in or an action (outbound
+# touchpoint, stage move, correction), the team's active agents ÷ its agents (not left); the
+# month's value is the mean of those days. A stage move is on time within ``stage_update_days``
+# of the customer's previous move (the first: of the lead). Core fields: name, company, city,
+# industry, over the live customers first touched that month.
+def _default_thresholds() -> str:
+    default = CrmHealth()
+    rows = ", ".join(
+        f"('{name}', {threshold!r}, {str(at_least).lower()}, {default.stage_update_days})"
+        for name, threshold, at_least in health_thresholds(default)
+    )
+    return f"(VALUES {rows}) AS d(indicator, threshold, at_least, stage_update_days)"
+
+
+CRM_HEALTH: Final = f"""
+CREATE OR REPLACE VIEW ec.health_thresholds_in_force AS
+  SELECT indicator, threshold, at_least, stage_update_days FROM ec.health_thresholds
+  WHERE rule_version = (SELECT max(rule_version) FROM ec.health_thresholds)
+  UNION ALL
+  SELECT * FROM {_default_thresholds()} WHERE NOT EXISTS (SELECT 1 FROM ec.health_thresholds);
+CREATE OR REPLACE VIEW ec.agent_activity AS
+  SELECT a.agent_id, s.signed_in_at AS at FROM ec.sign_ins s JOIN ec.accounts a USING (account_id)
+  UNION ALL SELECT actor, occurred_at FROM touchpoints WHERE direction = 'outbound' AND actor IS NOT NULL
+  UNION ALL SELECT actor, changed_at FROM ec.stage_changes
+  UNION ALL SELECT actor, corrected_at FROM ec.corrections;
+CREATE OR REPLACE VIEW ec.health_values AS
+  WITH active AS (
+    SELECT DISTINCT g.team, CAST(a.at AT TIME ZONE 'Asia/Shanghai' AS DATE) AS day, a.agent_id
+    FROM ec.agent_activity a JOIN ec.agents g USING (agent_id) WHERE g.status <> 'left'),
+  working_days AS (SELECT DISTINCT day FROM active),
+  sizes AS (SELECT team, count(*) AS agents FROM ec.agents WHERE status <> 'left' GROUP BY team),
+  per_day AS (
+    SELECT s.team, d.day, coalesce(n.active, 0) / s.agents AS share
+    FROM sizes s CROSS JOIN working_days d
+    LEFT JOIN (SELECT team, day, count(*) AS active FROM active GROUP BY ALL) n USING (team, day)),
+  moves AS (
+    SELECT c.customer_id, c.changed_at,
+           coalesce(lag(c.changed_at) OVER (PARTITION BY c.customer_id ORDER BY c.changed_at),
+                    l.lead_at, x.created_at) AS since,
+           x.owner_agent_id
+    FROM ec.stage_changes c JOIN ec.customers x USING (customer_id)
+    LEFT JOIN ec.leads l USING (customer_id)),
+  days AS (SELECT any_value(stage_update_days) AS days FROM ec.health_thresholds_in_force)
+  SELECT date_trunc('month', day) AS month, team, 'active_share' AS indicator, avg(share) AS value
+  FROM per_day GROUP BY ALL
+  UNION ALL
+  SELECT date_trunc('month', m.changed_at AT TIME ZONE 'Asia/Shanghai'), coalesce(g.team, ''),
+         'stage_updates_on_time',
+         avg(CASE WHEN m.changed_at <= m.since + to_days((SELECT days FROM days)) THEN 1.0 ELSE 0.0 END)
+  FROM moves m LEFT JOIN ec.agents g ON g.agent_id = m.owner_agent_id GROUP BY ALL
+  UNION ALL
+  SELECT date_trunc('month', c.first_touch_at AT TIME ZONE 'Asia/Shanghai'), coalesce(g.team, ''),
+         'core_fields_complete',
+         avg(((c.display_name IS NOT NULL)::INTEGER + (c.company IS NOT NULL)::INTEGER
+              + (c.city IS NOT NULL)::INTEGER + (c.industry IS NOT NULL)::INTEGER) / 4.0)
+  FROM customer_360 c LEFT JOIN ec.agents g ON g.agent_id = c.owner_agent_id
+  WHERE NOT c.erased AND c.first_touch_at IS NOT NULL GROUP BY ALL
+  UNION ALL
+  SELECT date_trunc('month', day), '*', 'intake_success', sum(recorded) / sum(received)
+  FROM intake_daily WHERE channel <> 'import' GROUP BY ALL HAVING sum(received) > 0
+  UNION ALL
+  SELECT date_trunc('month', l.lead_at AT TIME ZONE 'Asia/Shanghai'), coalesce(g.team, ''),
+         'mean_first_response_hours',
+         avg((epoch_us(l.first_response_at) - epoch_us(l.lead_at)) / 3600e6)
+  FROM ec.leads l LEFT JOIN ec.agents g ON g.agent_id = l.owner_agent_id
+  WHERE l.first_response_at IS NOT NULL GROUP BY ALL
+  UNION ALL
+  SELECT date_trunc('month', r.corrected_at AT TIME ZONE 'Asia/Shanghai'), coalesce(g.team, o.team, ''),
+         'corrections', count(*)
+  FROM ec.corrections r LEFT JOIN ec.agents g ON g.agent_id = r.actor
+  LEFT JOIN ec.customers x USING (customer_id) LEFT JOIN ec.agents o ON o.agent_id = x.owner_agent_id
+  GROUP BY ALL;
+CREATE OR REPLACE VIEW crm_health AS
+  SELECT CAST(v.month AS DATE) AS month, v.team, v.indicator, v.value, t.threshold,
+         CASE WHEN (t.at_least AND v.value >= t.threshold) OR (NOT t.at_least AND v.value <= t.threshold)
+              THEN 'ok' ELSE 'alert' END AS status
+  FROM ec.health_values v JOIN ec.health_thresholds_in_force t USING (indicator);
+"""
+
 # In dependency order.
 VIEWS: Final = "".join(
     (
@@ -339,6 +581,9 @@ VIEWS: Final = "".join(
         BREAKPOINTS,
         UNOWNED,
         FOLLOW_UPS,
+        INTAKE,
+        SOURCES,
+        CRM_HEALTH,
     )
 )
 
@@ -356,4 +601,10 @@ PUBLIC_RELATIONS: Final = (
     "data_health",
     "follow_ups",
     "follow_up_execution",
+    "intake_daily",
+    "intake_dead_letters",
+    "intake_import_rejects",
+    "funnel_by_campaign",
+    "ctre_by_campaign",
+    "crm_health",
 )

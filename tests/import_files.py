@@ -70,11 +70,17 @@ def customer_sheet(count: int, seed: int = 1, bad_share: float = 0.05) -> Sheet:
     return sheet
 
 
-def write_xlsx(sheet: Sheet, path: Path) -> Path:
+def write_xlsx(sheet: Sheet, path: Path, *, formulas: bool = False) -> Path:
+    """``formulas``: cells starting with "=" become real formula cells (with a cached value, as
+    Excel saves them: seed 004's "formula residue"); otherwise they are text."""
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False})
     worksheet = workbook.add_worksheet("客户")
     worksheet.write_row(0, 0, HEADERS)
     for index, row in enumerate(sheet.rows, start=1):
         worksheet.write_row(index, 0, row)
+        if formulas:
+            for column, value in enumerate(row):
+                if isinstance(value, str) and value.startswith("="):
+                    worksheet.write_formula(index, column, value, None, "杭州某公司")
     workbook.close()
     return path

@@ -30,6 +30,9 @@ def private_config(**overrides: Any) -> IngestConfig:
         dlq_stream=f"DLQ_{tag}",
         dlq_prefix=f"dlq{tag}",
         durable=f"ingest{tag}",
+        manifest_stream=f"MF_{tag}",
+        manifest_prefix=f"mf{tag}",
+        manifest_durable=f"manifests{tag}",
     )
     return IngestConfig(**{"names": names, **overrides})
 

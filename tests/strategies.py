@@ -201,3 +201,37 @@ def follow_up_decisions(draw: st.DrawFn, customer_id: str = "c") -> FollowUpDeci
 
 # Customer.TouchpointRetracted: why a person declares a record a mistake (free text, never empty).
 retraction_reasons = text.filter(lambda reason: bool(reason.strip()))
+# --- the intake ledger's facts (domain/intake.py) ---------------------------------------------
+
+
+def intake_entries() -> st.SearchStrategy[Any]:
+    from domain.intake import OUTCOMES, REJECT_KINDS, IntakeEntry
+
+    return st.builds(
+        IntakeEntry,
+        sequence=st.integers(1, 10**9),
+        channel=st.sampled_from(sorted(ENVELOPES)),
+        day=st.dates().map(lambda d: d.isoformat()),
+        outcome=st.sampled_from(OUTCOMES),
+        touchpoint_id=st.just("") | ids,
+        source=st.just("") | ids,
+        medium=st.just("") | ids,
+        campaign=st.just("") | ids,
+        reason=st.just("") | st.sampled_from(REJECT_KINDS),
+        path=st.just("") | st.just("$.payload.fields.科室"),
+    )
+
+
+def manifests() -> st.SearchStrategy[Any]:
+    from domain.intake import Manifest
+
+    return st.builds(
+        Manifest,
+        manifest_id=ids,
+        channel=st.sampled_from(sorted(ENVELOPES)),
+        day=st.dates(),
+        utm=st.none()
+        | st.builds(Utm, source=st.none() | ids, medium=st.none() | ids, campaign=st.none() | ids),
+        sent=st.integers(0, 10**6),
+        sent_at=aware_datetimes,
+    )

@@ -11,7 +11,7 @@ import click
 
 from adapters.jsonl import LineRejection, read_touchpoints
 from adapters.limits import limits_from_env
-from adapters.nats import publish_envelopes
+from adapters.nats import NatsUnreachableError, probe, publish_envelopes
 from domain.touchpoints import AcceptedTouchpoint
 from eventchain.cli_support import quiet_connection_logs, settings_of
 from eventchain.console import progress
@@ -59,9 +59,12 @@ def publish_command(ctx: click.Context, file: Path, timeout_s: float) -> None:
     quiet_connection_logs()
     with nats_url(settings_of(ctx)) as url, progress("publish", total=len(envelopes)) as advance:
         try:
+            asyncio.run(probe(url))  # fail fast, naming the cause, when nothing answers at the URL
             result = asyncio.run(
                 asyncio.wait_for(publish_envelopes(url, envelopes, progress=advance), timeout_s)
             )
+        except NatsUnreachableError as error:
+            raise click.ClickException(f"{error}; nothing was published") from None
         except TimeoutError:
             raise click.ClickException(
                 f"NATS at {url} did not acknowledge every touchpoint within {timeout_s:g} s "

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from adapters.derived_files import record_derived
 from application.rep_actions import OUTCOMES, kinds_for
+from domain.intake import china_today
 from domain.touchpoints import CHANNELS
 from eventchain.output import neutralise
 from eventchain.web import follow_ups
@@ -29,6 +30,7 @@ from eventchain.web.context import (
     slots_of,
 )
 from projections import workspace_queries as figures
+from projections.intake_queries import intake_panel
 from projections.queries import Window, load_report_data, silent_customers
 from projections.visibility import load_visible_customers
 
@@ -145,7 +147,18 @@ def _board_figures(workspace: Workspace, user: User, window: Window) -> dict[str
             "data_health": report.data_health,
             "window": window,
             **follow_ups.board_panel(connection, workspace),
+            "intake_health": intake_panel(
+                connection, china_today(workspace.app.clock()), _team_name(workspace, user)
+            ),
         }
+
+
+def _team_name(workspace: Workspace, user: User) -> str | None:
+    """The director's team (the roster's), None for exec: the board's CRM health rows."""
+    if user.role.kind == "exec":
+        return None
+    agent = workspace.agents().get(user.role.agent_id or "")
+    return agent.team if agent is not None else ""
 
 
 def board_page(request: Request, workspace: Workspace, user: User) -> Response:

@@ -1,0 +1,97 @@
+"""``eventchain intake`` as operators run it: piped and under a pseudo-terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from application.event_chain import EventChain
+from domain.intake import IntakeEntry, IntakeTally
+from projections.snapshot import publish_snapshot
+from tests.cli import eventchain
+from tests.projection_support import project
+from tests.pty_cli import eventchain_tty
+
+AT = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+
+def entry(sequence: int, outcome: str, campaign: str = "spring2026", reason: str = "") -> IntakeEntry:
+    return IntakeEntry(
+        sequence, "web_form", "2026-03-02", outcome, f"wf-{sequence}", "baidu", "cpc", campaign, reason
+    )
+
+
+def ledger_dir(tmp_path: Path, entries: list[IntakeEntry]) -> Path:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    app = EventChain.from_url(f"sqlite:///{data_dir / 'events.db'}")
+    app.save(IntakeTally.count(uuid4(), "TOUCHPOINTS", AT, entries))
+    views = project(app, data_dir / "views.duckdb")
+    try:
+        publish_snapshot(views, data_dir / "analytics.duckdb")
+    finally:
+        views.close()
+    return data_dir
+
+
+@pytest.fixture
+def accounted(tmp_path: Path) -> Path:
+    return ledger_dir(
+        tmp_path,
+        [
+            entry(1, "recorded"),
+            entry(2, "recorded"),
+            entry(3, "duplicate"),
+            entry(4, "dead_lettered", reason="dictionary"),
+            entry(5, "held", reason="over-merge"),
+            entry(6, "recorded", campaign="autumn2026"),
+        ],
+    )
+
+
+def test_piped_it_prints_every_column_per_channel_and_day_and_exits_0(accounted: Path) -> None:
+    result = eventchain(accounted, "intake", "--campaign", "spring2026")
+    assert 0 == result.returncode, result.stderr
+    header, row = result.stdout.splitlines()
+    values = dict(zip(header.split("\t"), row.split("\t"), strict=True))
+    assert ("web_form", "2026-03-02", "5", "2", "1", "1", "1", "1", "True") == (
+        values["channel"],
+        values["day"],
+        values["received"],
+        values["recorded"],
+        values["duplicates"],
+        values["dead_lettered"],
+        values["dead_lettered_dictionary"],
+        values["held"],
+        values["adds_up"],
+    )
+
+
+def test_json_covers_every_campaign_unless_one_is_named(accounted: Path) -> None:
+    result = eventchain(accounted, "intake", "--json", "--since", "2026-03-01")
+    assert 0 == result.returncode, result.stderr
+    [row] = json.loads(result.stdout)
+    assert (6, 3) == (row["received"], row["recorded"])
+    later = eventchain(accounted, "intake", "--json", "--since", "2026-03-03")
+    assert [] == json.loads(later.stdout)
+
+
+def test_under_a_terminal_it_shows_a_table(accounted: Path) -> None:
+    code, shown = eventchain_tty(accounted, "intake", "--campaign", "spring2026", env=dict(os.environ))
+    assert 0 == code, shown
+    assert "web_form" in shown and "2026-03-02" in shown and "received" in shown
+
+
+def test_a_message_no_tally_accounts_for_exits_1_naming_the_row(tmp_path: Path) -> None:
+    data_dir = ledger_dir(tmp_path, [entry(1, "recorded"), entry(3, "recorded")])  # sequence 2: lost
+    piped = eventchain(data_dir, "intake")
+    assert 1 == piped.returncode
+    assert "does not add up: ? 2026-03-02 (1 unaccounted)" in piped.stderr
+    code, shown = eventchain_tty(data_dir, "intake", env=dict(os.environ))
+    assert 1 == code
+    assert "does not add up" in shown and "Traceback" not in shown
