@@ -56,6 +56,15 @@ def last_rule_version(app: EventChain) -> int | None:
     return rules.current or None
 
 
+def rules_in_force(app: EventChain) -> RulesDocument | None:
+    """The newest rules document (None before any rules were applied)."""
+    try:
+        rules: RuleSet = app.repository.get(RULESET_ID)
+    except AggregateNotFoundError:
+        return None
+    return rules_from_dict(rules.document(rules.current)) if rules.current else None
+
+
 def blocked_identities(app: EventChain) -> frozenset[str]:
     """The identity keys the rules in force leave out of identity resolution."""
     document = _document_in_force(app)

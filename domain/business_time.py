@@ -2,9 +2,11 @@
 
 A deadline of N minutes counts only working minutes: the hours of ``business_hours`` on the
 calendar's working days, in the rules' time zone. The ``cn`` calendar knows Chinese public
-holidays and make-up working days (调休) from the maintained ``chinese-calendar`` package; for a
-year that package has no data yet, it falls back to Monday to Friday (upgrade the package when
-the State Council publishes the next year's schedule). Without business hours and with the
+holidays and make-up working days (调休): a year the operator arranged in the rules
+(``[calendar.2027] holidays = [...], workdays = [...]``, a ``YearArrangement``) is taken from
+there, whole; any other year from the maintained ``chinese-calendar`` package where it has the
+year, else Monday to Friday — which is why ``calendar_gap`` tells ``status`` and /metrics
+when the calendar in force stops covering the weeks ahead. Without business hours and with the
 ``24x7`` calendar, working time is wall time. Pure: no clock, every instant comes in as data.
 """
 
@@ -49,12 +51,60 @@ WORKDAYS: Final[dict[CalendarName, Callable[[date], bool]]] = {
 }
 
 
+@functools.lru_cache(maxsize=64)
+def package_has_year(year: int) -> bool:
+    """Whether the installed chinese-calendar knows ``year``'s holidays and 调休."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class YearArrangement:
+    """One year's holidays and make-up working days, as the operator applied them: a day in
+    ``holidays`` is off, one in ``workdays`` is on (a weekend 调休), any other is Monday–Friday."""
+
+    year: int
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+    def is_workday(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        return day not in self.holidays and day.weekday() < 5
+
+
 @dataclass(frozen=True, slots=True)
 class WorkingTime:
     opens: time = time(0, 0)
     closes: time | None = None  # None: until midnight (the whole day)
     calendar: CalendarName = "24x7"
     zone: str = "Asia/Shanghai"
+    # The operator's arrangements (``cn`` only), by year: they win over the package's data.
+    arranged: tuple[YearArrangement, ...] = ()
+
+    def is_workday(self, day: date) -> bool:
+        if self.calendar == "cn":
+            for arrangement in self.arranged:
+                if arrangement.year == day.year:
+                    return arrangement.is_workday(day)
+        return WORKDAYS[self.calendar](day)
+
+    def covered(self, day: date) -> bool:
+        """Whether the calendar knows ``day``'s holidays (only ``cn`` has any to know)."""
+        if self.calendar != "cn":
+            return True
+        return any(a.year == day.year for a in self.arranged) or package_has_year(day.year)
+
+    def calendar_gap(self, today: date, days: int) -> date | None:
+        """The first day of ``today`` .. ``today + days`` the calendar does not cover, if any."""
+        for year in range(today.year, (today + timedelta(days=days)).year + 1):
+            first = max(today, date(year, 1, 1))
+            if not self.covered(first):
+                return first
+        return None
 
     @property
     def always(self) -> bool:
@@ -74,7 +124,7 @@ class WorkingTime:
             if window is not None:
                 opens, closes = window
                 begin = max(opens, local)
-                if begin < closes:
+                if begin < closes or (begin == closes and not remaining):  # ends at closing
                     available = closes - begin
                     if remaining <= available:
                         return (begin + remaining).astimezone(start.tzinfo)
@@ -87,7 +137,7 @@ class WorkingTime:
             day += timedelta(days=1)
 
     def _window(self, day: date, zone: ZoneInfo) -> tuple[datetime, datetime] | None:
-        if not WORKDAYS[self.calendar](day):
+        if not self.is_workday(day):
             return None
         opens = datetime.combine(day, self.opens, zone)
         closes = (

@@ -18,6 +18,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.identities import UNIQUE_KINDS, clean_text, identity_index_id, identity_kind
+from domain.plan_rules import DecisionKind, FollowUpDecision
 from domain.touchpoints import (
     AcceptedTouchpoint,
     channel_of,
@@ -284,11 +285,47 @@ class Customer(Aggregate):
         def apply(self, aggregate: Customer) -> None:
             aggregate.tags = (aggregate.tags | set(self.added)) - set(self.removed)
 
+    class FollowUpDecided(Aggregate.Event):
+        """A decision of the follow-up follower (domain.plan_rules.FollowUpDecision); never
+        stored itself: each kind of decision is one of the classes below."""
+
+        plan: str
+        step: str
+        rule_version: int
+        at: datetime  # event time of the decision
+        observed_at: datetime  # the service's clock when the follower decided
+        evidence: str
+        agent_id: str | None
+        action: str
+        due_at: datetime | None
+
+        def apply(self, aggregate: Customer) -> None:
+            aggregate.follow_ups.add(follow_up_key(self.__class__.__name__, self.plan, self.step, self.at))
+
+    class PlanStarted(FollowUpDecided):
+        """A follow-up plan started (its trigger in ``evidence``) under ``rule_version``."""
+
+    class StepCameDue(FollowUpDecided):
+        """A plan step came due on the service's clock; the rep is told."""
+
+    class StepMet(FollowUpDecided):
+        """A plan step met by ``evidence`` (a touchpoint id, or ``stage:<stage>``) at ``at``."""
+
+    class PlanPaused(FollowUpDecided):
+        """A plan's clock stopped (a pause tag or stage at ``at``)."""
+
+    class PlanResumed(FollowUpDecided):
+        """A plan's clock started again (the customer's inbound touch at ``at``)."""
+
+    class StepEscalated(FollowUpDecided):
+        """A step unmet past the plan's grace, escalated to the rep's manager once."""
+
     def __init__(self) -> None:
         self.owner_agent_id: str | None = None
         self.stage: str | None = None
         self.tags: set[str] = set()
         self.escalated_steps: set[int] = set()
+        self.follow_ups: set[tuple[str, str, str]] = set()  # FollowUpDecision.key of recorded ones
         self.touchpoints: dict[str, TouchpointFacts] = {}
         self.identity_keys: set[str] = set()
         self.identity_sources: dict[str, set[str]] = {}  # key → touchpoints that carried it
@@ -450,6 +487,25 @@ class Customer(Aggregate):
         )
         return True
 
+    def record_follow_up(self, decision: FollowUpDecision, recorded_at: datetime) -> bool:
+        """Records a follow-up decision, once (its key: a step's, or a pause's instant)."""
+        if decision.key in self.follow_ups:
+            return False
+        self.trigger_event(
+            FOLLOW_UP_EVENTS[decision.kind],
+            timestamp=recorded_at,
+            plan=decision.plan,
+            step=decision.step,
+            rule_version=decision.rule_version,
+            at=decision.at,
+            observed_at=decision.observed_at,
+            evidence=decision.evidence,
+            agent_id=decision.agent_id,
+            action=decision.action,
+            due_at=decision.due_at,
+        )
+        return True
+
     def correct(self, field: str, value: Any, reason: str, actor: str, recorded_at: datetime) -> None:
         if field not in PROFILE_FIELDS:
             raise ValueError(f"field {field!r} cannot be corrected; one of {', '.join(PROFILE_FIELDS)}")
@@ -588,6 +644,7 @@ class Customer(Aggregate):
             "stage": self.stage,
             "tags": sorted(self.tags),
             "escalated_steps": sorted(self.escalated_steps),
+            "follow_ups": sorted(self.follow_ups),
             "held_links": sorted(self.held_links, key=str),
             "retracted": sorted(self.retracted),
         }
@@ -610,6 +667,25 @@ class Customer(Aggregate):
             current = self.profile.get(field)
             if current is None or (occurred_at, touchpoint_id) > current[:2]:
                 self.profile[field] = (occurred_at, touchpoint_id, value)
+
+
+FOLLOW_UP_EVENTS: Final[dict[DecisionKind, type[Aggregate.Event]]] = {
+    "started": Customer.PlanStarted,
+    "due": Customer.StepCameDue,
+    "met": Customer.StepMet,
+    "paused": Customer.PlanPaused,
+    "resumed": Customer.PlanResumed,
+    "escalated": Customer.StepEscalated,
+}
+FOLLOW_UP_KINDS: Final[dict[str, DecisionKind]] = {
+    cls.__name__: kind for kind, cls in FOLLOW_UP_EVENTS.items()
+}
+
+
+def follow_up_key(event_name: str, plan: str, step: str, at: datetime) -> tuple[str, str, str]:
+    """``FollowUpDecision.key`` of a recorded follow-up event."""
+    kind = FOLLOW_UP_KINDS[event_name]
+    return (kind, plan, at.isoformat()) if kind in ("paused", "resumed") else (kind, plan, step)
 
 
 class IdentityIndex(Aggregate):

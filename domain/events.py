@@ -50,7 +50,7 @@ class EventSpec:
     cls: type[DomainEvent]
     kind: str  # the qualified name, e.g. "Customer.TouchpointRecorded"
     topic: str  # the library's topic, what the store records
-    time_fields: tuple[str, ...]  # fields typed datetime
+    time_fields: tuple[str, ...]  # fields typed datetime (or datetime | None)
     uuid_fields: tuple[str, ...]  # fields typed UUID
     uuid_list_fields: tuple[str, ...]  # fields typed as a sequence of UUIDs
 
@@ -72,7 +72,7 @@ def _spec(cls: type[DomainEvent]) -> EventSpec:
         cls=cls,
         kind=kind_of(cls),
         topic=get_topic(cls),
-        time_fields=tuple(sorted(n for n, t in hints.items() if t is datetime)),
+        time_fields=tuple(sorted(n for n, t in hints.items() if t is datetime or t == datetime | None)),
         uuid_fields=tuple(sorted(n for n, t in hints.items() if t is UUID)),
         uuid_list_fields=tuple(
             sorted(n for n, t in hints.items() if t is not UUID and typing.get_args(t) == (UUID,))

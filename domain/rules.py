@@ -4,8 +4,9 @@ the RuleSet aggregate whose every revision is an event (diff, rollback, replay).
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime
-from typing import Annotated, Any, Final
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Annotated, Any, Final, TypeVar
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,10 +14,12 @@ import msgspec
 from eventsourcing.domain import Aggregate
 from msgspec import Meta, Struct
 
-from domain.business_time import CalendarName, WorkingTime, parse_business_hours
+from domain.business_time import CalendarName, WorkingTime, YearArrangement, parse_business_hours
 from domain.identity_rules import DEFAULT_LIMITS, DEFAULT_PRIORITY, IdentityRules, check_identity_rules
+from domain.plan_rules import Plan, plan_errors
 from domain.vocabulary import STAGES
 
+T = TypeVar("T")
 RULESET_ID: Final = uuid5(UUID("3f1e9a40-7c55-4e0e-9a7d-6b3d2c1f0a99"), "ruleset")
 Minutes = Annotated[int, Meta(ge=1, le=7 * 24 * 60)]
 Weight = Annotated[float, Meta(gt=0, le=100)]
@@ -99,6 +102,15 @@ class Identities(Strict, frozen=True):
         return IdentityRules(dict(self.limits), tuple(self.priority))
 
 
+class CalendarYear(Strict, frozen=True):
+    """A year's holidays and make-up working days (调休) as the State Council publishes them:
+    ``[calendar.2027] holidays = [2027-02-06, …], workdays = [2027-02-20, …]``. It replaces
+    the chinese-calendar package's data for that year (``[sla] calendar = "cn"``)."""
+
+    holidays: Annotated[list[date], Meta(max_length=366)] = []
+    workdays: Annotated[list[date], Meta(max_length=366)] = []
+
+
 class CrmHealth(Strict, frozen=True):
     """Seed 003's CRM health check: the thresholds its six indicators are held to."""
 
@@ -141,6 +153,17 @@ class RulesDocument(Strict, frozen=True):
         Annotated[str, Meta(min_length=1, max_length=100)],
         Annotated[list[Annotated[str, Meta(min_length=1, max_length=200)]], Meta(max_length=5000)],
     ] = {}
+    calendar: dict[str, CalendarYear] = {}  # year ("2027") → that year's arrangement
+    plans: dict[str, Plan] = {}  # follow-up plans by name (domain.plan_rules)
+
+    def working_time(self) -> WorkingTime:
+        """The SLA's (and follow-up plans') working time, with the operator's arrangements."""
+        arranged = tuple(
+            YearArrangement(int(year), frozenset(days.holidays), frozenset(days.workdays))
+            for year, days in sorted(self.calendar.items())
+        )
+        working = self.sla.working_time()
+        return working if not arranged else replace(working, arranged=arranged)
 
 
 class RulesError(ValueError):
@@ -148,6 +171,10 @@ class RulesError(ValueError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+# Tables keyed by the operator's names (a year, a plan): their errors name the key.
+KEYED_TABLES: Final[dict[str, type[Struct]]] = {"calendar": CalendarYear, "plans": Plan}
 
 
 def parse_rules(text: str) -> RulesDocument:
@@ -163,12 +190,12 @@ def parse_rules(text: str) -> RulesDocument:
 
 
 def rules_from_dict(raw: dict[str, Any]) -> RulesDocument:
-    try:
-        document = msgspec.convert(raw, RulesDocument)
-    except msgspec.ValidationError as error:
-        reason, _, where = str(error).rpartition(" - at `")
-        path = where.rstrip("`") if reason else "$"
-        raise RulesError(path, reason or str(error)) from None
+    for table, value_type in KEYED_TABLES.items():  # msgspec names a table's key "[...]": name it
+        entries = raw.get(table)
+        if isinstance(entries, dict):
+            for key, value in entries.items():
+                _convert(value, value_type, f"$.{table}.{key}")
+    document = _convert(raw, RulesDocument, "$")
     from domain.touchpoints import CHANNELS
 
     for channel in document.routing.channel_teams:
@@ -190,11 +217,53 @@ def rules_from_dict(raw: dict[str, Any]) -> RulesDocument:
             raise RulesError(f"$.stages.{stage}", f"unknown stage; expected one of {STAGES}")
         if gate.direction not in (None, "inbound", "outbound"):
             raise RulesError(f"$.stages.{stage}.direction", "expected 'inbound' or 'outbound'")
+    check_calendar(document)
+    for name, plan in document.plans.items():
+        for path, reason in plan_errors(name, plan, CHANNELS):
+            raise RulesError(path, reason)
     blocked_keys(document)
     problem = check_identity_rules(document.identities.limits, document.identities.priority)
     if problem is not None:
         raise RulesError("$.identities", problem)
     return document
+
+
+CALENDAR_NOTICE_DAYS: Final = 60  # status and /metrics warn this long before the calendar ends
+
+
+def calendar_warning(document: RulesDocument, today: date, days: int = CALENDAR_NOTICE_DAYS) -> str | None:
+    """Why the calendar in force cannot be trusted for the next ``days`` days, or None: from the
+    first day it does not know, deadlines would count Chinese holidays as working days."""
+    gap = document.working_time().calendar_gap(today, days)
+    if gap is None:
+        return None
+    return (
+        f"the holiday calendar in force ends before {gap} (within {days} days): apply {gap.year}'s "
+        f"holidays and 调休 as [calendar.{gap.year}] in the rules (docs/routing.md)"
+    )
+
+
+def _convert(value: Any, value_type: type[T], prefix: str) -> T:
+    try:
+        return msgspec.convert(value, value_type)
+    except msgspec.ValidationError as error:
+        reason, _, where = str(error).rpartition(" - at `")
+        path = prefix + where.rstrip("`").removeprefix("$") if reason else prefix
+        raise RulesError(path, reason or str(error)) from None
+
+
+def check_calendar(document: RulesDocument) -> None:
+    for year, days in document.calendar.items():
+        path = f"$.calendar.{year}"
+        if not (year.isdigit() and len(year) == 4):
+            raise RulesError(path, "expected a year, e.g. [calendar.2027]")
+        for key, listed in (("holidays", days.holidays), ("workdays", days.workdays)):
+            for index, day in enumerate(listed):
+                if day.year != int(year):
+                    raise RulesError(f"{path}.{key}[{index}]", f"{day} is not in {year}")
+        both = sorted(set(days.holidays) & set(days.workdays))
+        if both:
+            raise RulesError(f"{path}.workdays", f"{both[0]} is also a holiday")
 
 
 def blocked_keys(document: RulesDocument) -> frozenset[str]:

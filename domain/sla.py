@@ -229,7 +229,7 @@ class SlaBook:
             sla.escalation_chain,
             now,
             clock.escalated,
-            sla.working_time(),
+            rules.working_time(),
         )
         escalations = []
         for due in steps:
@@ -266,7 +266,7 @@ class SlaBook:
         if rules is None or clock.lead is None or clock.closed:
             return None
         sla, answered = rules.sla, clock.answered_at
-        working = sla.working_time()
+        working = rules.working_time()
         minutes = response_minutes(sla, clock.vip)
         for step in range(1, len(sla.escalation_chain) + 1):
             due_at = step_due_at(clock.lead[0], minutes, step, working)

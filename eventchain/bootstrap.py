@@ -9,13 +9,32 @@ and its checks are applied the same way everywhere, and no process forgets the k
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from adapters.crypto import KEK_ENV, KeyError_, store_has_kek
 from adapters.store import StoreURLError
 from application.event_chain import EventChain
 from eventchain.config import Settings
+
+# Test hook: the service's clock read from this file (an ISO instant; empty or missing: the real
+# time), so end-to-end tests move "now" for a running serve — deadlines, plan steps — without
+# waiting. Like EVENTCHAIN_TEST_CRASH_AFTER_PUBLISH, it is for tests only; never set it in service.
+TEST_CLOCK_ENV: Final = "EVENTCHAIN_TEST_CLOCK_FILE"
+
+
+def file_clock(path: Path) -> Callable[[], datetime]:
+    def now() -> datetime:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            text = ""
+        return datetime.fromisoformat(text) if text else datetime.now(UTC)
+
+    return now
 
 
 class BootstrapError(RuntimeError):
@@ -34,6 +53,9 @@ def build_application(settings: Settings, *, require_kek: bool = False, **kwargs
             f"{KEK_ENV} is not set: personal data must be encrypted at rest "
             "(generate a key with `eventchain keygen`)"
         )
+    clock_file = os.environ.get(TEST_CLOCK_ENV)
+    if clock_file and "clock" not in kwargs:
+        kwargs["clock"] = file_clock(Path(clock_file))
     try:
         app = EventChain.from_settings(settings, **kwargs)
     except StoreURLError as error:

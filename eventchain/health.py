@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import duckdb
@@ -15,7 +15,8 @@ from nats.js.errors import NotFoundError
 
 from adapters.nats import IngestConfig, NatsNames, connect
 from application.event_chain import EventChain
-from application.rules import last_rule_version
+from application.rules import last_rule_version, rules_in_force
+from domain.rules import calendar_warning
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
 from eventchain.output import instant
@@ -32,7 +33,7 @@ from followers.deferred_purge import pending_purges
 UNOWNED_GRACE_S: Final = 30.0
 
 
-def collect_status(settings: Settings, app: EventChain) -> dict[str, Any]:
+def collect_status(settings: Settings, app: EventChain, today: date | None = None) -> dict[str, Any]:
     """Every figure `status` shows; None where a part is not reachable or not set up yet."""
     store_position = app.max_notification_id()
     status: dict[str, Any] = {"store_position": store_position}
@@ -44,6 +45,10 @@ def collect_status(settings: Settings, app: EventChain) -> dict[str, Any]:
         status[f"{follower}_position"] = tracked
     # an erasure's stream messages still waiting to be recorded, then purged (serve's ingest does it)
     status["erasure_purges_pending"] = sum(len(purge.pending) for purge in pending_purges(app))
+    # deadlines count Chinese holidays as working days past the end of the calendar in force
+    document = rules_in_force(app)
+    day = today or datetime.now(UTC).date()
+    status["calendar_warning"] = None if document is None else calendar_warning(document, day)
     return status
 
 
@@ -145,10 +150,12 @@ async def _notification_status(js: Any) -> dict[str, Any]:
 FOLLOWERS: Final = (("route", "router"), ("sla", "sla"), ("silence", "silence"), ("notify", "notifier"))
 
 
-def service_status(settings: Settings, app: EventChain, expected: tuple[str, ...]) -> dict[str, Any]:
+def service_status(
+    settings: Settings, app: EventChain, expected: tuple[str, ...], today: date | None = None
+) -> dict[str, Any]:
     """``collect_status`` plus which parts of `serve` run, every follower's position and lag
     (from a running serve's /metrics, else what the store tracks), and what is unhealthy."""
-    status = collect_status(settings, app)
+    status = collect_status(settings, app, today)
     store = int(status["store_position"] or 0)
     running = running_parts(settings)
     processes = serve_processes(settings)
@@ -177,6 +184,8 @@ def service_status(settings: Settings, app: EventChain, expected: tuple[str, ...
             f"{status['unowned_leads']} lead(s) have no owner {UNOWNED_GRACE_S:g} s after they were recorded"
             f" (oldest {status['oldest_unowned_lead_age_s']} s): is the router running?"
         )
+    if status["calendar_warning"]:
+        problems.append(status["calendar_warning"])
     if status.get("nats_error"):
         problems.append(f"NATS at {status['nats_url']} not reachable: {status['nats_error']}")
     stopped = [part for part in expected if not running.get(part, True)]

@@ -111,6 +111,12 @@ class ServiceCollector(Collector):
         ):
             if status.get(key) is not None:
                 yield _gauge(name, text, float(status[key]))
+        if up:
+            yield _gauge(
+                "eventchain_calendar_covered",
+                "1 while the holiday calendar in force covers the next 60 days.",
+                float(status.get("calendar_warning") is None),
+            )
         positions = GaugeMetricFamily(
             "eventchain_follower_position", "Log position each follower has read.", labels=["follower"]
         )

@@ -1,15 +1,17 @@
 """The notifier: an outbox follower that tells people what the router and the SLA watcher
 decided (SPEC §4b).
 
-Every ``LeadAssigned`` (an assignment, or a handover when an agent leaves) and every
-``FirstResponseOverdue`` is published to JetStream, in log order, on
-``notifications.<kind>.<agent>`` (kind ``lead_assigned``, ``handover`` or
-``first_response_overdue``) with ``Nats-Msg-Id`` = the event's id (``<customer id>:<version>``)
-and a JSON body (``notification_body``). Exactly once across restarts: the position is the
-larger of the notifier's tracking record in the store (written after a batch is acked) and
-the log position in the stream's last message (``Eventchain-Notification-Id``), so a
-notifier killed between publishing and tracking neither skips nor repeats; a batch retried
-inside the duplicate window is dropped by JetStream's deduplication.
+Every ``LeadAssigned`` (an assignment, or a handover when an agent leaves), every
+``FirstResponseOverdue`` and every follow-up step come due (``StepCameDue``, to the rep) or
+escalated (``StepEscalated``, to the manager) is published to JetStream, in log order, on
+``notifications.<kind>.<agent>`` (kind ``lead_assigned``, ``handover``,
+``first_response_overdue``, ``follow_up`` or ``follow_up_escalated``) with ``Nats-Msg-Id`` =
+the event's id (``<customer id>:<version>``) and a JSON body (``notification_body``).
+Exactly once across restarts: the position is the larger of the notifier's tracking record
+in the store (written after a batch is acked) and the log position in the stream's last
+message (``Eventchain-Notification-Id``), so a notifier killed between publishing and
+tracking neither skips nor repeats; a batch retried inside the duplicate window is dropped by
+JetStream's deduplication.
 
 Consumers (the WeCom bridge, SMS, mail) subscribe to the same subjects.
 """
@@ -41,7 +43,18 @@ from domain.rules import RulesDocument, RuleSet, rules_from_dict
 from domain.sla import first_response_deadline, response_minutes
 
 NOTIFIER_NAME: Final = "notifier"
-NOTIFIED_EVENTS: Final = (RuleSet.RulesRevised, Customer.LeadAssigned, Customer.FirstResponseOverdue)
+NOTIFIED_EVENTS: Final = (
+    RuleSet.RulesRevised,
+    Customer.LeadAssigned,
+    Customer.FirstResponseOverdue,
+    Customer.StepCameDue,
+    Customer.StepEscalated,
+)
+# Follow-up decisions told (seed 004): a step come due to the rep, an escalation to the manager.
+FOLLOW_UP_NOTIFICATIONS: Final = {
+    Customer.StepCameDue.__qualname__: "follow_up",
+    Customer.StepEscalated.__qualname__: "follow_up_escalated",
+}
 CUSTOMER_HEADER: Final = "Eventchain-Customer-Id"
 POSITION_HEADER: Final = "Eventchain-Notification-Id"
 KIND_HEADER: Final = "Eventchain-Notification-Kind"
@@ -265,7 +278,7 @@ def build_notification(
         if lead is not None and document is not None and not handover:
             sla = document.sla
             minutes = response_minutes(sla, customer is not None and "vip" in customer.tags)
-            deadline = first_response_deadline(lead.occurred_at, minutes, sla.working_time()).isoformat()
+            deadline = first_response_deadline(lead.occurred_at, minutes, document.working_time()).isoformat()
         body |= {
             "kind": "handover" if handover else "lead_assigned",
             "agent_id": agent,
@@ -274,6 +287,17 @@ def build_notification(
             "reason": fields["reason"],
             "decided_at": _text(fields["decided_at"]),
             "actor": fields["actor"],
+        }
+    elif kind in FOLLOW_UP_NOTIFICATIONS:
+        agent = fields["agent_id"] or "unassigned"
+        body |= {
+            "kind": FOLLOW_UP_NOTIFICATIONS[kind],
+            "agent_id": agent,
+            "plan": fields["plan"],
+            "step": fields["step"],
+            "action": fields["action"],  # the step's suggested action, or why this manager
+            "due_at": _text(fields["due_at"] if kind != Customer.StepCameDue.__qualname__ else fields["at"]),
+            "observed_at": _text(fields["observed_at"]),
         }
     else:
         agent = fields["escalated_to"]

@@ -169,6 +169,8 @@ KIND_TITLES: Final = {
     "handover": "客户交接",
     "first_response_overdue": "首次响应超时",
     "read_alert": "客户数据读取告警",
+    "follow_up": "跟进步骤到期",
+    "follow_up_escalated": "跟进步骤逾期",
 }
 
 
@@ -183,6 +185,9 @@ def robot_message(body: dict[str, Any], msgtype: MessageType = "markdown") -> di
         lines.append(f"渠道：{body['channel']} · 线索时间 {body.get('lead_at') or '—'}")
     if body.get("deadline_at"):
         lines.append(f"首次响应截止：{body['deadline_at']}")
+    if kind in ("follow_up", "follow_up_escalated"):
+        step = f"{body.get('plan')} · {body.get('step')}"
+        lines.append(f"跟进计划 {step}：{body.get('action')} · 到期 {body.get('due_at')}")
     if kind == "first_response_overdue":
         lines.append(f"第 {body.get('step')} 级（{body.get('role') or '—'}）· {body.get('reason') or ''}")
     elif body.get("reason"):
@@ -192,7 +197,7 @@ def robot_message(body: dict[str, Any], msgtype: MessageType = "markdown") -> di
     if msgtype == "text":
         content = "\n".join([f"【{title}】", *lines])
         return {"msgtype": "text", "text": {"content": _clip(content)}}
-    colour = "warning" if kind == "first_response_overdue" else "info"
+    colour = "warning" if kind in ("first_response_overdue", "follow_up_escalated") else "info"
     content = "\n".join([f'**<font color="{colour}">{title}</font>**', *(f"> {line}" for line in lines)])
     return {"msgtype": "markdown", "markdown": {"content": _clip(content)}}
 

@@ -15,7 +15,7 @@ from typing import Final
 from eventsourcing.domain import DomainEvent
 
 from domain.accounts import Account
-from domain.customer import Customer, IdentityIndex
+from domain.customer import FOLLOW_UP_EVENTS, Customer, IdentityIndex
 from domain.dead_letters import DeadLetterAction
 from domain.erasure_purges import DeferredPurge
 from domain.events import CATALOGUE, kind_of
@@ -42,6 +42,7 @@ PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
         Customer.TouchpointRetracted,
         ImportBatch.Completed,
         RuleSet.RulesRevised,
+        *FOLLOW_UP_EVENTS.values(),
         IntakeTally.Counted,
         IntakeManifest.Received,
         DeadLetterAction.Created,
@@ -58,6 +59,7 @@ PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
 # roster, invitations and sign-ins too: the CRM health check reads teams and activity.)
 NOT_PROJECTED: Final[frozenset[type[DomainEvent]]] = frozenset(
     {
+        Customer.FollowUpDecided,  # the base of the follow-up events, never stored itself
         Customer.IdentityLinkHeld,
         IdentityIndex.Created,
         IdentityIndex.Released,

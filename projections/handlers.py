@@ -15,7 +15,7 @@ from eventsourcing.domain import DomainEvent
 
 from adapters.crypto import ERASED_TEXT  # what an erased text reads as, everywhere
 from domain.accounts import Account
-from domain.customer import PROFILE_FIELDS, Customer, correction_marker
+from domain.customer import FOLLOW_UP_KINDS, PROFILE_FIELDS, Customer, correction_marker
 from domain.dead_letters import DeadLetterAction
 from domain.events import kind_of
 from domain.imports import ImportBatch
@@ -58,6 +58,19 @@ BREACH_COLUMNS: Final = (
     ("escalated_to", "VARCHAR"),
     ("step", "INTEGER"),
     ("rule_version", "INTEGER"),
+)
+_FOLLOW_UP_COLUMNS: Final = (
+    ("customer_id", "UUID"),
+    ("kind", "VARCHAR"),
+    ("plan", "VARCHAR"),
+    ("step", "VARCHAR"),
+    ("rule_version", "INTEGER"),
+    ("instant", "TIMESTAMPTZ"),
+    ("observed_at", "TIMESTAMPTZ"),
+    ("evidence", "VARCHAR"),
+    ("agent_id", "VARCHAR"),
+    ("action", "VARCHAR"),
+    ("due_at", "TIMESTAMPTZ"),
 )
 _IMPORT_COLUMNS: Final = (
     ("import_batch", "VARCHAR"),
@@ -137,6 +150,7 @@ class Segment:
     observations: list[tuple[Any, ...]] = field(default_factory=list)
     assignments: list[tuple[Any, ...]] = field(default_factory=list)
     breaches: list[tuple[Any, ...]] = field(default_factory=list)
+    follow_ups: list[tuple[Any, ...]] = field(default_factory=list)
     imports: list[tuple[Any, ...]] = field(default_factory=list)
     intake: list[tuple[Any, ...]] = field(default_factory=list)
     redrives: list[tuple[Any, ...]] = field(default_factory=list)
@@ -239,6 +253,47 @@ class Applier:
                 event.escalated_to,
                 event.step,
                 event.rule_version,
+            )
+        )
+
+    @handles(Customer.PlanStarted)
+    def on_Customer_PlanStarted(self, event: Any) -> None:
+        self._follow_up(event)
+
+    @handles(Customer.StepCameDue)
+    def on_Customer_StepCameDue(self, event: Any) -> None:
+        self._follow_up(event)
+
+    @handles(Customer.StepMet)
+    def on_Customer_StepMet(self, event: Any) -> None:
+        self._follow_up(event)
+
+    @handles(Customer.PlanPaused)
+    def on_Customer_PlanPaused(self, event: Any) -> None:
+        self._follow_up(event)
+
+    @handles(Customer.PlanResumed)
+    def on_Customer_PlanResumed(self, event: Any) -> None:
+        self._follow_up(event)
+
+    @handles(Customer.StepEscalated)
+    def on_Customer_StepEscalated(self, event: Any) -> None:
+        self._follow_up(event)
+
+    def _follow_up(self, event: Any) -> None:
+        self.segment.follow_ups.append(
+            (
+                str(event.originator_id),
+                FOLLOW_UP_KINDS[event.qualname.rpartition(".")[2]],
+                event.plan,
+                event.step,
+                event.rule_version,
+                event.at,
+                event.observed_at,
+                event.evidence,
+                event.agent_id,
+                event.action,
+                event.due_at,
             )
         )
 
@@ -489,6 +544,7 @@ class Applier:
         insert_rows(connection, "ec.observations", _OBSERVATION_COLUMNS, segment.observations)
         insert_rows(connection, "assignments", _ASSIGNMENT_COLUMNS, segment.assignments)
         insert_rows(connection, "sla_breaches", BREACH_COLUMNS, segment.breaches)
+        insert_rows(connection, "ec.follow_up_events", _FOLLOW_UP_COLUMNS, segment.follow_ups)
         insert_rows(connection, "ec.import_batches", _IMPORT_COLUMNS, segment.imports)
         insert_rows(connection, "ec.redrives", _REDRIVE_COLUMNS, segment.redrives)
         insert_rows(connection, "ec.manifests", _MANIFEST_COLUMNS, segment.manifests)

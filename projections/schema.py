@@ -59,6 +59,9 @@ CREATE TABLE IF NOT EXISTS assignments (
 CREATE TABLE IF NOT EXISTS sla_breaches (
   customer_id UUID, deadline_at TIMESTAMPTZ, escalated_to VARCHAR, step INTEGER, rule_version INTEGER);
 CREATE TABLE IF NOT EXISTS data_health (import_batch VARCHAR, metric VARCHAR, value DOUBLE);
+CREATE TABLE IF NOT EXISTS ec.follow_up_events (
+  customer_id UUID, kind VARCHAR, plan VARCHAR, step VARCHAR, rule_version INTEGER, instant TIMESTAMPTZ,
+  observed_at TIMESTAMPTZ, evidence VARCHAR, agent_id VARCHAR, action VARCHAR, due_at TIMESTAMPTZ);
 -- Columns added after a file was first written (DuckDB keeps an old file's tables as they were).
 ALTER TABLE customer_360 ADD COLUMN IF NOT EXISTS budget_cny DOUBLE;
 -- Touchpoints declared a mistake (Customer.TouchpointRetracted): kept in ``touchpoints`` (the
@@ -298,6 +301,50 @@ CREATE OR REPLACE VIEW ec.unowned_leads AS
   WHERE l.owner_agent_id IS NULL AND c.owner_agent_id IS NULL AND NOT coalesce(c.erased, false);
 """
 
+# Follow-up plans (seed 004): one row per plan step that came due or was met, from the
+# follow-up follower's recorded decisions (``PlanStarted`` … ``StepEscalated``), never re-derived.
+# A step met at or before its due instant (or met before it ever came due) is met on time; the
+# execution rate is met on time / steps, per rep (the owner when the step came due) and plan.
+FOLLOW_UPS: Final = """
+CREATE OR REPLACE VIEW follow_ups AS
+  WITH steps AS (
+    SELECT customer_id, plan, step, max(rule_version) AS rule_version,
+           max(instant) FILTER (WHERE kind = 'due') AS came_due_at,
+           max(due_at) FILTER (WHERE kind IN ('met', 'escalated')) AS known_due_at,
+           max(instant) FILTER (WHERE kind = 'met') AS met_at,
+           max(evidence) FILTER (WHERE kind = 'met') AS evidence,
+           max(agent_id) FILTER (WHERE kind = 'due') AS agent_id,
+           max(action) FILTER (WHERE kind = 'due') AS action,
+           max(agent_id) FILTER (WHERE kind = 'escalated') AS escalated_to
+    FROM ec.follow_up_events WHERE kind IN ('due', 'met', 'escalated') GROUP BY ALL),
+  plans AS (
+    SELECT customer_id, plan,
+           coalesce(max(instant) FILTER (WHERE kind = 'paused')
+                      > max(instant) FILTER (WHERE kind = 'resumed'), bool_or(kind = 'paused')) AS paused
+    FROM ec.follow_up_events GROUP BY ALL)
+  SELECT s.customer_id, s.plan, s.rule_version, s.step,
+         coalesce(s.came_due_at, s.known_due_at) AS due_at, s.met_at, s.evidence,
+         CASE WHEN s.met_at IS NOT NULL AND (s.came_due_at IS NULL OR s.met_at <= s.came_due_at) THEN 'met'
+              WHEN s.met_at IS NOT NULL THEN 'met_late'
+              WHEN p.paused THEN 'paused'
+              WHEN s.escalated_to IS NOT NULL THEN 'overdue'
+              ELSE 'due' END AS status,
+         coalesce(s.agent_id, c.owner_agent_id) AS agent_id, s.action, s.escalated_to
+  FROM steps s LEFT JOIN plans p USING (customer_id, plan) LEFT JOIN ec.customers c USING (customer_id)
+  WHERE c.merged_into IS NULL;
+CREATE OR REPLACE MACRO ec.follow_up_execution_of(scope) AS TABLE
+  SELECT agent_id, plan, count(*) AS steps,
+         count(*) FILTER (WHERE status = 'met') AS met_on_time,
+         count(*) FILTER (WHERE status IN ('due', 'overdue')) AS open,
+         round(count(*) FILTER (WHERE status = 'met') / count(*), 4) AS execution_rate
+  FROM follow_ups
+  WHERE scope = 'ec.everyone' OR customer_id IN (SELECT CAST(customer_id AS UUID) FROM query_table(scope))
+  GROUP BY ALL;
+CREATE OR REPLACE VIEW follow_up_execution AS
+  SELECT agent_id, plan, steps, met_on_time, open, execution_rate
+  FROM ec.follow_up_execution_of('ec.everyone');
+"""
+
 # The intake ledger (seed 002): what became of every message that reached the ingest, per
 # channel × utm campaign × day (China time, of the envelope's occurred_at). ``ec.intake`` holds
 # each message's first tallied outcome (domain/intake.py); a message whose sequence a retried
@@ -533,6 +580,7 @@ VIEWS: Final = "".join(
         SILENCE,
         BREAKPOINTS,
         UNOWNED,
+        FOLLOW_UPS,
         INTAKE,
         SOURCES,
         CRM_HEALTH,
@@ -551,6 +599,8 @@ PUBLIC_RELATIONS: Final = (
     "silent_customers",
     "journey_breakpoints",
     "data_health",
+    "follow_ups",
+    "follow_up_execution",
     "intake_daily",
     "intake_dead_letters",
     "intake_import_rejects",

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from domain.identities import InvalidIdentityError, identity_key, normalise_identity
-from domain.rules import RulesError, Sla, rules_from_dict
+from domain.rules import RulesDocument, RulesError, Sla, rules_from_dict
 from domain.sla import first_response_deadline, response_minutes
 from domain.vocabulary import STAGES
 from projections.queries import CTRE, Window, ctre_figures
@@ -88,8 +88,9 @@ def waiting_leads(
                      l.lead_at, customer_id LIMIT ?""",
         [owner, owner, limit],
     )
-    sla = rules_in_force(connection)
-    working = sla.working_time() if sla is not None else None
+    document = document_in_force(connection)
+    sla = document.sla if document is not None else None
+    working = document.working_time() if document is not None else None  # with the operator's calendar
     rows = []
     for row in found.dicts():
         deadline = None
@@ -116,6 +117,12 @@ def waiting_ids(
 
 def rules_in_force(connection: duckdb.DuckDBPyConnection) -> Sla | None:
     """The SLA of the newest recorded rules (None before any rules were applied)."""
+    document = document_in_force(connection)
+    return None if document is None else document.sla
+
+
+def document_in_force(connection: duckdb.DuckDBPyConnection) -> RulesDocument | None:
+    """The newest recorded rules document (None before any rules were applied)."""
     try:
         found = connection.execute("SELECT document FROM ec.rules_in_force").fetchone()
     except duckdb.CatalogException:  # a snapshot written before the rules were projected
@@ -123,7 +130,7 @@ def rules_in_force(connection: duckdb.DuckDBPyConnection) -> Sla | None:
     if found is None:
         return None
     try:
-        return rules_from_dict(json.loads(found[0])).sla
+        return rules_from_dict(json.loads(found[0]))
     except RulesError:
         return None
 

@@ -6,7 +6,8 @@ versions that were in force, writing nothing to the store. The figures are the v
 file, the breached leads and CTRE are read from it, then the draft's hypothetical
 escalations replace the recorded ``sla_breaches`` rows there and the same macros are read
 again. Responses are taken as they happened (relative to each lead), so predicted
-breaches use the recorded response times; the report lists the assignments that would
+breaches use the recorded response times; deadlines run to "now" (the service's clock, or the
+caller's), never only to the last event; the report lists the assignments that would
 change, the breaches (leads, ``ec.breached_leads_of``) that would appear or vanish, and
 the CTRE of the leads in the window.
 """
@@ -33,6 +34,7 @@ from followers.router import ROUTED_EVENTS
 from projections.bulk import insert_rows
 from projections.handlers import BREACH_COLUMNS
 from projections.queries import Window
+from replay.follow_up_what_if import PlanBackTest, back_test_plans
 from replay.rebuild import build_views
 
 SCOPE: Final = "what_if_scope"  # the customers back-tested (a temp table in the scratch views)
@@ -50,6 +52,7 @@ class WhatIf:
     appear: list[str] = field(default_factory=list)  # customers that would breach but did not
     vanish: list[str] = field(default_factory=list)  # customers that breached but would not
     ctre_hours: float | None = None  # the ctre view's figure for the leads in scope (responses as recorded)
+    plans: PlanBackTest = field(default_factory=PlanBackTest)  # follow-up steps due and met in time
 
 
 def what_if(
@@ -58,8 +61,12 @@ def what_if(
     start: datetime | None = None,
     end: datetime | None = None,
     customers: Collection[str] | None = None,
+    now: datetime | None = None,
 ) -> WhatIf:
-    """``customers``: only these (a role's visible customers); None for every customer."""
+    """``customers``: only these (a role's visible customers); None for every customer.
+    Deadlines and plan steps run to ``now`` (default: the service's clock), not to the last
+    event: a Friday lead whose Monday deadline lies after the last event still breaches."""
+    horizon = now or app.clock()
     fold = RoutingFold(rules_override=rules)
     actual_owner: dict[str, str] = {}
     predicted: dict[str, Decision] = {}
@@ -71,7 +78,8 @@ def what_if(
     with tempfile.TemporaryDirectory(prefix="eventchain-what-if-") as scratch:
         path = build_views(app, Path(scratch) / "what-if.duckdb").path
         with duckdb.connect(str(path)) as connection:
-            report, leads = _figures(connection, rules, Window(start, end).bounds(), customers)
+            report, leads = _figures(connection, rules, Window(start, end).bounds(), customers, horizon)
+    report.plans = back_test_plans(app, rules, horizon, start, end, customers)
     for customer_id in leads:
         draft = predicted.get(customer_id)
         actual = actual_owner.get(customer_id)
@@ -85,6 +93,7 @@ def _figures(
     rules: RulesDocument,
     bounds: list[str],
     customers: Collection[str] | None,
+    horizon: datetime,
 ) -> tuple[WhatIf, list[str]]:
     """The figures as recorded and under the draft's SLA, and the ids of the leads in scope."""
     connection.execute(f"CREATE TEMP TABLE {SCOPE} (customer_id VARCHAR)")
@@ -94,11 +103,11 @@ def _figures(
         insert_rows(connection, SCOPE, [("customer_id", "VARCHAR")], [(c,) for c in sorted(customers)])
     leads = connection.execute(
         f"""SELECT CAST(l.customer_id AS VARCHAR), l.lead_at, r.first_response_at,
-                   list_contains(c.tags, 'vip'), w.as_of
+                   list_contains(c.tags, 'vip'), ?::TIMESTAMPTZ
             FROM ec.lead_hours('{SCOPE}', ?, ?, (SELECT as_of FROM ec.watermark)) l
-            JOIN ec.leads r USING (customer_id) JOIN customer_360 c USING (customer_id), ec.watermark w
+            JOIN ec.leads r USING (customer_id) JOIN customer_360 c USING (customer_id)
             ORDER BY 1""",
-        bounds,
+        [horizon, *bounds],
     ).fetchall()
     result = WhatIf(leads=len(leads), ctre_hours=_ctre_hours(connection, bounds))
     actual = _breached(connection, bounds)
@@ -112,8 +121,8 @@ def _figures(
 
 
 def _draft_breaches(rules: RulesDocument, leads: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The escalations the draft's SLA would have recorded, in event time up to the watermark."""
-    sla, working = rules.sla, rules.sla.working_time()
+    """The escalations the draft's SLA would have recorded, in event time up to the horizon."""
+    sla, working = rules.sla, rules.working_time()
     rows: list[tuple[Any, ...]] = []
     for customer_id, lead_at, answered_at, vip, now in leads:
         due = due_steps(
@@ -151,8 +160,17 @@ def summary_lines(report: WhatIf, sample: int = 10) -> list[str]:
             if report.ctre_hours is None
             else f"{report.ctre_hours:.2f} h actual = {report.ctre_hours:.2f} h predicted"
         ),
+        _plan_line(report.plans),
     ]
     return lines
+
+
+def _plan_line(plans: PlanBackTest) -> str:
+    return (
+        f"follow-up steps: {plans.due_actual} due, {plans.met_in_time_actual} met in time actual → "
+        f"{plans.due_predicted} due, {plans.met_in_time_predicted} met in time predicted "
+        f"({len(plans.changed)} decisions would change)"
+    )
 
 
 def as_json(report: WhatIf) -> dict[str, Any]:
@@ -165,4 +183,9 @@ def as_json(report: WhatIf) -> dict[str, Any]:
         "appear": len(report.appear),
         "vanish": len(report.vanish),
         "ctre_hours": report.ctre_hours,
+        "follow_up_steps_due_actual": report.plans.due_actual,
+        "follow_up_steps_met_in_time_actual": report.plans.met_in_time_actual,
+        "follow_up_steps_due_predicted": report.plans.due_predicted,
+        "follow_up_steps_met_in_time_predicted": report.plans.met_in_time_predicted,
+        "follow_up_decisions_changed": len(report.plans.changed),
     }

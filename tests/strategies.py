@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from domain.identities import blocked_reason
+from domain.plan_rules import FollowUpDecision
 from domain.touchpoints import (
     Call400,
     Call400Payload,
@@ -176,6 +177,26 @@ def touchpoint_histories(draw: st.DrawFn, max_size: int = 25) -> list[Any]:
             )
         )
     return result
+
+
+@st.composite
+def follow_up_decisions(draw: st.DrawFn, customer_id: str = "c") -> FollowUpDecision:
+    """Any decision of the follow-up follower (each kind is one Customer event class)."""
+    kind = draw(st.sampled_from(["started", "due", "met", "paused", "resumed", "escalated"]))
+    stepped = kind in ("due", "met", "escalated")
+    return FollowUpDecision(
+        kind,
+        customer_id,
+        draw(short_text),
+        draw(st.integers(1, 10_000)),
+        draw(aware_datetimes),
+        draw(aware_datetimes),
+        draw(short_text) if stepped else "",
+        evidence=draw(st.just("") | ids),
+        agent_id=draw(st.none() | ids),
+        action=draw(st.just("") | short_text),
+        due_at=draw(st.none() | aware_datetimes) if stepped else None,
+    )
 
 
 # Customer.TouchpointRetracted: why a person declares a record a mistake (free text, never empty).

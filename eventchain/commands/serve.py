@@ -31,6 +31,7 @@ from eventchain.service_lock import (
     part_locks,
 )
 from followers.deferred_purge import DeferredPurger
+from followers.follow_ups import FollowUpFollower
 from followers.loop import Follower, FollowerHealth, run_follower
 from followers.notifier import Notifier
 from followers.router import Router
@@ -114,7 +115,8 @@ def serve_command(
     ingest   NATS JetStream → the event store (scale out: run more)
     project  the event store → DuckDB views and the analyst snapshot
     route    assigns new leads (rules + roster)
-    sla      escalates unanswered leads when their deadline passes (the clock)
+    sla      escalates unanswered leads when their deadline passes (the clock), and
+             runs the follow-up plans: steps due, met, paused, resumed, escalated
     silence  tags customers silent after [silence] days without a touchpoint
     notify   publishes assignments, handovers and escalations to notifications.>
     web      the signed-in workspace for reps and directors (--web-addr)
@@ -180,6 +182,9 @@ def _serve(
         for name, make in followers.items():
             if name in selected:  # each on its own application: one store connection each
                 runners[name] = _follower_runner(name, make, state, stop, TICKS[name])
+        if "sla" in selected:  # follow-up plans: the SLA's clock, its part, its lease (docs/routing.md)
+            plans = _follower_runner("follow_up", FollowUpFollower, state, stop, TICKS["sla"])
+            runners["sla"] = _together(runners["sla"], plans)
         if "notify" in selected:
             notifier = Notifier(open_app(ctx, require_kek=True), url)
             state.positions["notify"] = lambda: notifier.stats.position
@@ -215,6 +220,19 @@ def _follower_runner(
         follower = make(build_application(settings))
         running.append(follower)
         run_follower(follower, stop, interval, health)
+
+    return run
+
+
+def _together(*runs: Callable[[], None]) -> Callable[[], None]:
+    """One part made of several loops, each in its own thread: it ends when they all have."""
+
+    def run() -> None:
+        threads = [threading.Thread(target=loop, daemon=True) for loop in runs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     return run
 

@@ -42,7 +42,7 @@ def status_command(
     backlog, dead letters, snapshot age, the last rule version and the erasures' stream
     purges still pending — the figures of serve's /metrics. Exit code 1, with one line per
     problem on stderr, when a part of serve is not running, a running serve is not ready,
-    or NATS does not answer.
+    NATS does not answer, or the holiday calendar in force ends within 60 days.
 
     \b
     Example:

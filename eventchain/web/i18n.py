@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from eventchain.web.follow_up_words import WORDS as FOLLOW_UP_WORDS
+
 LANGUAGES: Final = ("zh", "en")
 WORDS: Final[dict[str, tuple[str, str]]] = {
     "app": ("客户事件链工作台", "eventchain workspace"),
@@ -131,7 +133,7 @@ def label(words: dict[str, str], kind: str, value: object) -> str:
 
 def translator(language: str) -> dict[str, str]:
     index = LANGUAGES.index(language) if language in LANGUAGES else 0
-    return {key: pair[index] for key, pair in (WORDS | LABELS).items()}
+    return {key: pair[index] for key, pair in (WORDS | LABELS | FOLLOW_UP_WORDS).items()}
 
 
 # --- issue 28: a workspace a rep can work a whole day in (appended; keep additions below) ---

@@ -17,6 +17,7 @@ from application.rep_actions import OUTCOMES, kinds_for
 from domain.intake import china_today
 from domain.touchpoints import CHANNELS
 from eventchain.output import neutralise
+from eventchain.web import follow_ups
 from eventchain.web.context import (
     DESK_ROWS,
     User,
@@ -105,6 +106,7 @@ def desk_data(request: Request, workspace: Workspace, user: User) -> dict[str, A
         "days": days,
         "now": now,
         "freshness": freshness,
+        "follow_ups": [] if live else follow_ups.desk(workspace, user, now),
     }
 
 
@@ -144,6 +146,7 @@ def _board_figures(workspace: Workspace, user: User, window: Window) -> dict[str
             "silent": silent_customers(connection, window),
             "data_health": report.data_health,
             "window": window,
+            **follow_ups.board_panel(connection, workspace),
             "intake_health": intake_panel(
                 connection, china_today(workspace.app.clock()), _team_name(workspace, user)
             ),
@@ -284,6 +287,7 @@ def customer_data(request: Request, workspace: Workspace, user: User) -> dict[st
             raise HTTPException(404, "not found")
         chain = figures.timeline(connection, customer_id).dicts()
         freshness = figures.freshness(connection)
+        plan_progress = follow_ups.progress(connection, customer_id)
     audit_read(workspace, user, "web.customer", customer_id, 1)
     # What the last command of this session recorded shows at once, before the projector
     # has published it (the message is the server's, never taken from the URL).
@@ -308,6 +312,7 @@ def customer_data(request: Request, workspace: Workspace, user: User) -> dict[st
         "kinds": kinds_for({kind for kind, _, _ in contacts}),
         "outcomes": list(OUTCOMES),
         "request_key": secrets.token_hex(12),
+        "plan_progress": plan_progress,
     }
 
 

@@ -169,10 +169,12 @@ def test_rebuilding_views_appends_nothing_and_what_if_reproduces_the_recorded_ro
     with duckdb.connect(str(built.path), read_only=True) as connection:
         assert connection.execute("SELECT count(*) FROM assignments").fetchone() == (9,)
         assert connection.execute("SELECT count(*) FROM sla_breaches").fetchone()[0] > 0  # type: ignore[index]
-    same = what_if(app, parse_rules(V1))
+    same = what_if(app, parse_rules(V1), now=T0 + timedelta(hours=5))  # the watcher's clock
     assert (same.leads, same.changed, same.appear, same.vanish) == (9, [], [], [])
     lenient = what_if(
-        app, parse_rules(V1.replace("first_response_minutes = 60", "first_response_minutes = 600"))
+        app,
+        parse_rules(V1.replace("first_response_minutes = 60", "first_response_minutes = 600")),
+        now=T0 + timedelta(hours=5),
     )
     assert lenient.breaches_predicted == 0 and len(lenient.vanish) == lenient.breaches_actual > 0
 
@@ -212,3 +214,19 @@ def test_stage_gates_need_evidence_and_the_silence_tag_comes_and_goes(tmp_path: 
     assert apply_silence(app, T0 + timedelta(days=46)) == (0, 1)
     assert "silent" not in app.find_customer("phone:13700000001").tags
     assert apply_silence(app, T0 + timedelta(days=46)) == (0, 0)  # idempotent
+
+
+def test_what_if_runs_deadlines_to_now_so_a_friday_lead_due_on_monday_does_not_vanish(tmp_path: Path) -> None:
+    office = V1.replace(
+        "first_response_minutes = 60",
+        'first_response_minutes = 15\nbusiness_hours = "09:00-18:00"\ncalendar = "weekdays"',
+    )
+    app = staffed(f"sqlite:///{tmp_path / 'events.db'}")
+    apply_rules(app, office, "ops", "office hours")
+    friday = T0.replace(day=6, hour=17, minute=55)  # Fri 2026-03-06 17:55, the last event
+    app.record([envelope("friday", "web_form", friday, "13600000099")])
+    route_pending(app)
+    monday = T0.replace(day=9, hour=9, minute=11)  # the deadline was Mon 09:10
+    assert check_sla(app, monday)  # the watcher escalated on Monday
+    report = what_if(app, parse_rules(office), now=monday)
+    assert (report.breaches_actual, report.breaches_predicted, report.vanish) == (1, 1, [])
