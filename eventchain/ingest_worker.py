@@ -15,7 +15,11 @@ class in headers) and the worker goes on. A message delivered ``poison_deliverie
 times without being recorded (the worker died on it) is dead-lettered without another
 try. A dead-letter copy never exceeds the server's max payload: a bigger original keeps a
 prefix, with its size and sha256 in headers. Transient failures (store or NATS down) are
-retried with backoff and logged; they never ack or drop anything."""
+retried with backoff and logged; they never ack or drop anything.
+
+Longer than 400 lines on purpose: a message's whole fate (validated, recorded, dead-lettered,
+tallied for the intake ledger, acked) is decided in this one loop, and reading it in one file
+is how one checks that nothing is acked before it is committed."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """What each projected event does to the views: one handler per event class (``@handles``),
 buffered into segments of fact rows that the views recorder writes in bulk. The import
-fails unless every projected class has exactly one handler (``check_handlers``)."""
+fails unless every projected class has exactly one handler (``check_handlers``).
+
+Longer than 400 lines on purpose: it is the one table of what every projected event does, a
+method per event class, so that a reader checks an event's effect on the views in one place."""
 
 from __future__ import annotations
 
