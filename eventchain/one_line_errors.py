@@ -8,6 +8,7 @@ the subcommand) and re-raised as ``OneLineError``, so click's own standalone han
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from typing import IO, Any
 
@@ -67,6 +68,12 @@ class OneLineErrorGroup(click.Group):
             raise
         except click.ClickException as error:
             raise OneLineError(error) from None
+        except BrokenPipeError:
+            # The reader went away (`eventchain … | head`): stop quietly and successfully, as
+            # other Unix tools do; what is left to print goes nowhere.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0) from None
         except ENVIRONMENT_ERRORS as error:
             raise OneLineError(click.ClickException(describe(error))) from None
         except ValueError as error:  # the project's own input errors (rules, limits, files) are ValueErrors

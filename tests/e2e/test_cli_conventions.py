@@ -195,3 +195,25 @@ def test_no_color_leaves_colour_codes_out_of_a_terminal(demo_dir: Path) -> None:
         _, plain = eventchain_tty(demo_dir, *read, env=demo_env(demo_dir, NO_COLOR="1"))
         assert not colours.search(plain), read
         assert "Traceback" not in plain
+
+
+@pytest.mark.parametrize("command", [("team", "list"), ("audit", "reads"), ("rules", "history")])
+def test_a_reader_that_goes_away_ends_the_command_quietly(demo_dir: Path, command: tuple[str, ...]) -> None:
+    """`eventchain … | head -1`: once the reader has closed the pipe, the command's next
+    write fails; it stops with exit 0 and says nothing (no 'error: BrokenPipeError')."""
+    env = {**os.environ, "EVENTCHAIN_KEK": (demo_dir / "demo.kek").read_text().strip()}
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the command writes its first line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "eventchain", "--data-dir", str(demo_dir), *command],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=240,
+            env=env,
+        )
+    finally:
+        os.close(writer)
+    assert 0 == done.returncode, done.stderr
+    assert not re.search(r"error|Broken|Traceback", done.stderr), done.stderr
