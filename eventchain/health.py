@@ -27,10 +27,7 @@ from eventchain.service_lock import (
     serve_processes,
 )
 from followers.deferred_purge import pending_purges
-
-# A lead without an owner this long after it was recorded is a problem (the router routes a
-# lead within a tick; the snapshot may trail the store by a publish interval).
-UNOWNED_GRACE_S: Final = 30.0
+from projections.schema import UNOWNED_GRACE_S
 
 
 def collect_status(settings: Settings, app: EventChain, today: date | None = None) -> dict[str, Any]:

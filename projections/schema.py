@@ -294,6 +294,11 @@ CREATE OR REPLACE VIEW journey_breakpoints AS
   SELECT breakpoint, now, repaired FROM ec.journey_breakpoints_ordered ORDER BY ord;
 """
 
+# A lead nobody owns this long after it was recorded is a problem (the router routes a lead
+# within a tick; the snapshot may trail the store by a publish interval): status, /metrics
+# and the director board count the leads of ``ec.unowned_leads`` older than this.
+UNOWNED_GRACE_S: Final = 30.0
+
 # Leads of live, unerased customers that nobody owns, with when the store recorded the lead's
 # first inbound touch: the safety net's figure (status, /metrics), for operators.
 UNOWNED: Final = """

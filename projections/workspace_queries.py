@@ -266,6 +266,21 @@ def weekly_ctre(
     return trend
 
 
+def unowned_leads(connection: duckdb.DuckDBPyConnection, cutoff: datetime, limit: int = 10) -> Rows:
+    """Visible leads that nobody owned by ``cutoff`` (recorded before it), oldest first, with
+    how many there are in all: the router's safety net on the director's board
+    (``ec.unowned_leads``, the figure status and /metrics count)."""
+    return _rows(
+        connection,
+        f"""SELECT u.customer_id, c.display_name, u.channel, u.lead_at, u.recorded_at,
+                   count(*) OVER () AS total
+            FROM ec.unowned_leads u JOIN customer_360 c USING (customer_id)
+            WHERE u.{_VISIBLE} AND u.recorded_at <= ?
+            ORDER BY u.recorded_at, u.customer_id LIMIT {int(limit)}""",
+        [cutoff],
+    )
+
+
 def pipeline_value(connection: duckdb.DuckDBPyConnection, window: Window | None = None) -> Rows:
     """By stage, the customers the funnel counts (a lead in ``window``), how many stated a
     budget and its sum in CNY (``customer_360.budget_cny``, the latest stated in event time)."""

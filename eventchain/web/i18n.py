@@ -335,3 +335,22 @@ WORDS.update(
         "ended": ("结束", "Ended"),
     }
 )
+
+# --- the router's safety net on the director's board (issue 25) ---
+
+WORDS.update(
+    {
+        "unowned_title": ("无人负责的线索", "Leads nobody owns"),
+        "unowned_note": (
+            "这些线索记录已超过 30 秒仍无负责人：分配服务会在下一轮重新分配；"
+            "若持续存在，请联系管理员检查服务状态。",
+            "These leads have had no owner for over 30 s: the router picks them up on its next tick; "
+            "if they stay, ask the operator to check eventchain status.",
+        ),
+        "unowned_none": ("所有线索均已有负责人。", "Every lead has an owner."),
+        "unowned_customer": ("客户", "Customer"),
+        "unowned_channel": ("渠道", "Channel"),
+        "unowned_lead_at": ("线索时间", "Lead at"),
+        "unowned_recorded_at": ("记录时间", "Recorded at"),
+    }
+)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+from datetime import timedelta
 from typing import Any, Final
 
 from starlette.exceptions import HTTPException
@@ -32,6 +33,7 @@ from eventchain.web.context import (
 from projections import workspace_queries as figures
 from projections.intake_queries import intake_panel
 from projections.queries import Window, load_report_data, silent_customers
+from projections.schema import UNOWNED_GRACE_S
 from projections.visibility import load_visible_customers
 
 
@@ -120,7 +122,21 @@ def board_data(request: Request, workspace: Workspace, user: User) -> dict[str, 
         user.agent_id,
     )
     audit_read(workspace, user, "web.board", request.url.query or "all", data["visible"])
-    return data
+    return {**data, "unowned": _unowned(workspace, user)}
+
+
+def _unowned(workspace: Workspace, user: User) -> list[dict[str, Any]]:
+    """Leads nobody owns past the grace: counted from now on the service's clock, so cached
+    for the minute (not for the snapshot, like the other panels)."""
+    cutoff = workspace.app.clock() - timedelta(seconds=UNOWNED_GRACE_S)
+
+    def compute() -> list[dict[str, Any]]:
+        with workspace.snapshot.cursor() as connection:
+            load_visible_customers(connection, user.role, user.team)
+            return figures.unowned_leads(connection, cutoff).dicts()
+
+    minute = cutoff.replace(second=0, microsecond=0)
+    return workspace.cached((str(user.role), user.team, "unowned", minute), compute, user.agent_id)  # type: ignore[no-any-return]
 
 
 def _board_figures(workspace: Workspace, user: User, window: Window) -> dict[str, Any]:

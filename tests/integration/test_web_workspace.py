@@ -325,3 +325,29 @@ def test_a_douyin_lead_is_answered_on_douyin_through_the_json_api(workspace: Run
         if "样品下周寄出" in t.summary
     ]
     assert [("douyin_dm", "outbound", "d-qian")] == [(t.channel, t.direction, t.actor) for t in replies]
+
+
+def test_a_lead_nobody_owns_after_the_grace_is_on_the_directors_board(workspace: RunningWorkspace) -> None:
+    """The router's safety net (issue 25): this workspace runs no router, so a new lead stays
+    unowned; the board lists it once it has waited longer than the grace, and not before."""
+    from projections.schema import UNOWNED_GRACE_S
+    from tests.projection_support import envelope
+
+    lead = envelope("unowned-1", "web_form", workspace.clock() - timedelta(minutes=5), "13912340001")
+    [result] = workspace.app.record([lead])
+    [placed] = result.placements
+    project_pending(workspace.app, workspace.settings)
+    director = workspace.sign_in("d-qian")
+
+    def listed() -> set[str]:
+        return {u["customer_id"] for u in director.get("/api/board").json()["unowned"]}
+
+    assert str(placed.customer_id) not in listed()  # just recorded: within the grace
+    workspace.clock.offset += timedelta(seconds=UNOWNED_GRACE_S + 60)
+    try:
+        director = workspace.sign_in("d-qian")
+        assert str(placed.customer_id) in listed()
+        page = director.get("/board", headers={"accept": "text/html"}).text
+        assert 'id="unowned-panel"' in page and "无人负责的线索" in page
+    finally:
+        workspace.clock.offset -= timedelta(seconds=UNOWNED_GRACE_S + 60)
