@@ -235,7 +235,7 @@ def test_a_temporary_password_leads_only_to_a_new_one_that_is_neither_short_nor_
 
     assert (303, "/password") == (desk.status_code, desk.headers["location"])
     assert 403 == api.status_code
-    assert (400, "密码: 太常见，容易被猜中（如 123456、woaini1314、qwerty），请换一个") == common
+    assert (400, "密码: 太常见，容易被猜中（如 123456、生日、键盘上连着的键），请换一个") == common
     assert (400, "密码: 至少需要 10 个字符") == short
     assert "/password" == still.headers["location"]
     assert 303 == accepted[0] and 200 == after.status_code

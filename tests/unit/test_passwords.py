@@ -40,6 +40,6 @@ def test_every_refusal_has_a_clear_message_in_chinese_and_english() -> None:
 
     assert [
         f"密码: 至少需要 {MIN_PASSWORD_LENGTH} 个字符",
-        "密码: 太常见，容易被猜中（如 123456、woaini1314、qwerty），请换一个",
+        "密码: 太常见，容易被猜中（如 123456、生日、键盘上连着的键），请换一个",
         "确认密码: 两次输入不一致",
     ] == messages
