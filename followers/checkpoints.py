@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
+from adapters.log_reader import LogTail
 from adapters.store import schema_creation_lock, store_execute
 from application.event_chain import EventChain
 
@@ -158,3 +159,39 @@ class Checkpointer(Generic[S]):
         self.table.save(self.name, self.version, position, state())
         self.saved_position, self.saved_at = position, time.monotonic()
         return True
+
+
+class BookFollower(Generic[S]):
+    """A follower whose fold is one book of ``S``, checkpointed with the position it reflects:
+    start-up and recovery from a failed tick (``reset``) resume from the last checkpoint and
+    read only the log's tail after it. The SLA watcher, the silence tagger and the follow-up
+    follower are ones; each adds its own ``tick``."""
+
+    def __init__(
+        self,
+        app: EventChain,
+        name: str,
+        modules: Sequence[str],
+        fresh: Callable[[], S],
+        events: Sequence[type],
+    ) -> None:
+        self.app = app
+        self._fresh = fresh
+        self._events = tuple(events)
+        self.checkpoints: Checkpointer[S] = Checkpointer(app, name, modules)
+        self.reset()
+
+    def reset(self) -> None:
+        """Resumes from the last checkpoint (or the log's start): the next tick reads the tail."""
+        resumed = self.resumed = self.checkpoints.resume(self._fresh)
+        self.book: S = resumed.state
+        self.tail = LogTail(self.app, self._events)  # no personal field is needed
+        self.tail.position = resumed.position
+
+    def checkpoint(self, *, force: bool = True) -> None:
+        """Saves the book with the position it reflects (when enough is new, unless ``force``)."""
+        self.checkpoints.maybe_save(self.tail.position, lambda: self.book, force=force)
+
+    @property
+    def position(self) -> int:
+        return self.tail.position

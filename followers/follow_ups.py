@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
-from adapters.log_reader import LogTail, aggregate_fields
+from adapters.log_reader import aggregate_fields
 from application.event_chain import EventChain
 from domain.customer import FOLLOW_UP_EVENTS, Customer
 from domain.follow_up_book import FollowUpBook
@@ -26,7 +26,7 @@ from domain.follow_ups import Journey
 from domain.plan_rules import FollowUpDecision
 from domain.roster import Roster
 from domain.rules import RuleSet
-from followers.checkpoints import Checkpointer
+from followers.checkpoints import BookFollower
 from followers.loop import MOVES_TOUCHPOINTS, fold_new
 
 FOLLOW_UPS_NAME: Final = "follow_ups"
@@ -63,29 +63,12 @@ FOLD_MODULES: Final = (
 )
 
 
-class FollowUpFollower:
+class FollowUpFollower(BookFollower[FollowUpBook]):
     name = FOLLOW_UPS_NAME
 
     def __init__(self, app: EventChain, clock: Callable[[], datetime] | None = None) -> None:
-        self.app = app
         self.clock = clock or app.clock  # the service's clock: what "now" is for due steps
-        self.checkpoints: Checkpointer[FollowUpBook] = Checkpointer(app, FOLLOW_UPS_NAME, FOLD_MODULES)
-        self.reset()
-
-    def reset(self) -> None:
-        """Resumes from the last checkpoint (or the log's start): the next tick reads the tail."""
-        resumed = self.resumed = self.checkpoints.resume(FollowUpBook)
-        self.book = resumed.state
-        self.tail = LogTail(self.app, WATCHED_EVENTS)  # no personal field is needed
-        self.tail.position = resumed.position
-
-    def checkpoint(self, *, force: bool = True) -> None:
-        """Saves the book with the position it reflects (when enough is new, unless ``force``)."""
-        self.checkpoints.maybe_save(self.tail.position, lambda: self.book, force=force)
-
-    @property
-    def position(self) -> int:
-        return self.tail.position
+        super().__init__(app, FOLLOW_UPS_NAME, FOLD_MODULES, FollowUpBook, WATCHED_EVENTS)
 
     def tick(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         return len(self.decide(should_stop))

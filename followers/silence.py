@@ -14,12 +14,11 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
-from adapters.log_reader import LogTail
 from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.rules import RuleSet
 from domain.silence import SILENT, Quiet, SilenceBook, silence_change
-from followers.checkpoints import Checkpointer
+from followers.checkpoints import BookFollower
 from followers.loop import MOVES_TOUCHPOINTS, fold_new
 
 SILENCE_NAME: Final = "silence"
@@ -34,29 +33,12 @@ SILENCE_EVENTS: Final = (
 FOLD_MODULES: Final = ("domain.silence", "domain.rules", "followers.silence")
 
 
-class SilenceTagger:
+class SilenceTagger(BookFollower[SilenceBook]):
     name = SILENCE_NAME
 
     def __init__(self, app: EventChain, clock: Callable[[], datetime] | None = None) -> None:
-        self.app = app
         self.clock = clock or app.clock
-        self.checkpoints: Checkpointer[SilenceBook] = Checkpointer(app, SILENCE_NAME, FOLD_MODULES)
-        self.reset()
-
-    def reset(self) -> None:
-        """Resumes from the last checkpoint (or the log's start): the next tick reads the tail."""
-        resumed = self.resumed = self.checkpoints.resume(SilenceBook)
-        self.book = resumed.state
-        self.tail = LogTail(self.app, SILENCE_EVENTS)
-        self.tail.position = resumed.position
-
-    def checkpoint(self, *, force: bool = True) -> None:
-        """Saves the book with the position it reflects (when enough is new, unless ``force``)."""
-        self.checkpoints.maybe_save(self.tail.position, lambda: self.book, force=force)
-
-    @property
-    def position(self) -> int:
-        return self.tail.position
+        super().__init__(app, SILENCE_NAME, FOLD_MODULES, SilenceBook, SILENCE_EVENTS)
 
     def tick(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         tagged, lifted = self.apply(should_stop)

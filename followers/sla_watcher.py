@@ -16,14 +16,13 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
-from adapters.log_reader import LogTail
 from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.roster import Roster
 from domain.rules import RuleSet
 from domain.sla import LeadClock, SlaBook
 from domain.vocabulary import Escalation
-from followers.checkpoints import Checkpointer
+from followers.checkpoints import BookFollower
 from followers.loop import MOVES_TOUCHPOINTS, fold_new
 
 SLA_NAME: Final = "sla"
@@ -45,29 +44,12 @@ WATCHED_EVENTS: Final = (
 FOLD_MODULES: Final = ("domain.sla", "domain.roster", "domain.rules", "followers.sla_watcher")
 
 
-class SlaWatcher:
+class SlaWatcher(BookFollower[SlaBook]):
     name = SLA_NAME
 
     def __init__(self, app: EventChain, clock: Callable[[], datetime] | None = None) -> None:
-        self.app = app
         self.clock = clock or app.clock  # the service's clock: what "now" is for deadlines
-        self.checkpoints: Checkpointer[SlaBook] = Checkpointer(app, SLA_NAME, FOLD_MODULES)
-        self.reset()
-
-    def reset(self) -> None:
-        """Resumes from the last checkpoint (or the log's start): the next tick reads the tail."""
-        resumed = self.resumed = self.checkpoints.resume(SlaBook)
-        self.book = resumed.state
-        self.tail = LogTail(self.app, WATCHED_EVENTS)  # no personal field is needed
-        self.tail.position = resumed.position
-
-    def checkpoint(self, *, force: bool = True) -> None:
-        """Saves the book with the position it reflects (when enough is new, unless ``force``)."""
-        self.checkpoints.maybe_save(self.tail.position, lambda: self.book, force=force)
-
-    @property
-    def position(self) -> int:
-        return self.tail.position
+        super().__init__(app, SLA_NAME, FOLD_MODULES, SlaBook, WATCHED_EVENTS)
 
     def tick(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         return len(self.escalate(should_stop))
