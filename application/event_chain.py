@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import gc
+import random
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +40,13 @@ A = TypeVar("A", bound=Aggregate)
 # 4+ characters of a customer id: the prefix `customer`, `merge`, `unmerge`, `history` accept.
 CUSTOMER_ID_PREFIX: Final = re.compile(r"[0-9a-f][0-9a-f-]{3,35}")
 DEFAULT_MAX_BATCH = 500
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 16
+# After the n-th lost race a writer sleeps a random 0..min(CAP, BASE·2ⁿ) seconds ("full
+# jitter") before it reloads: writers that collided do not retry in step and collide
+# again. Without it three writers sharing customers could lose 8 races in a row on a
+# busy 2-core machine. The 16 attempts sleep at most ~2.6 s in all.
+CONFLICT_BACKOFF_BASE_S = 0.002
+CONFLICT_BACKOFF_CAP_S = 0.25
 DEFAULT_CACHE_SIZE = 200_000
 # A batch in flight (decoded envelopes, events, stored events: ~25,000 objects) outlives
 # many of CPython's young collections (every 700 allocations), so it is promoted to the
@@ -169,7 +177,7 @@ class EventChain(Application[UUID]):
         loaded) calls ``decide`` again, to load them afresh and decide with what is true now;
         it is never read as "already decided". Returns the aggregates saved, or None when the
         tracking record exists: another instance of the follower recorded this position."""
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(1, MAX_ATTEMPTS + 1):
             aggregates = decide()
             try:
                 if tracking is None:
@@ -181,6 +189,7 @@ class EventChain(Application[UUID]):
                     tracked = self.tracked_position(tracking.application_name) or 0
                     if tracked >= tracking.notification_id:
                         return None
+                back_off_after_conflict(attempt)
                 continue
             return list(aggregates)
         raise ConcurrencyRetriesExhaustedError(MAX_ATTEMPTS)
@@ -217,6 +226,7 @@ class EventChain(Application[UUID]):
             except IntegrityError:
                 # Another writer got there first: what we loaded is stale.
                 self._forget(loaded)
+                back_off_after_conflict(attempt)
                 continue
             except BaseException:
                 self._forget(loaded)
@@ -389,6 +399,12 @@ def tune_gc_for_batches() -> None:
     young, middle, old = gc.get_threshold()
     if 0 < young < YOUNG_GC_THRESHOLD:
         gc.set_threshold(YOUNG_GC_THRESHOLD, middle, old)
+
+
+def back_off_after_conflict(attempt: int) -> None:
+    """Sleeps before the retry that follows the ``attempt``-th lost race (full jitter)."""
+    if attempt < MAX_ATTEMPTS:
+        time.sleep(random.uniform(0, min(CONFLICT_BACKOFF_CAP_S, CONFLICT_BACKOFF_BASE_S * 2**attempt)))
 
 
 def _mutate(aggregate: Any, event: Any) -> Any:

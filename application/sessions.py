@@ -16,7 +16,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from adapters.sessions import SessionTable
-from application.event_chain import EventChain
+from application.event_chain import EventChain, back_off_after_conflict
 from domain.accounts import Account, account_id
 from domain.sessions import (
     ENDED_BY_ADMIN,
@@ -54,6 +54,7 @@ def on_account(app: EventChain, agent_id: str, change: Callable[[Account], T]) -
         except IntegrityError:
             if attempt == SAVE_ATTEMPTS - 1:
                 raise
+            back_off_after_conflict(attempt + 1)
             continue
         return result
     return None  # not reached
