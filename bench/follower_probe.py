@@ -15,15 +15,18 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.log_reader import LogTail, log_events
 from adapters.nats import wait_until
+from adapters.store import store_execute
 from application.event_chain import EventChain
 from domain.customer import Customer
 from domain.touchpoints import AcceptedTouchpoint, decode_touchpoint
 from eventchain.commands.serve import TICKS
+from followers.checkpoints import TABLE as CHECKPOINTS
 from followers.loop import Follower, run_follower
 from followers.router import Router
 from followers.silence import SilenceTagger
@@ -79,6 +82,8 @@ def idle_and_stop(url: str, clock: datetime) -> dict[str, Any]:
         for follower in followers:
             follower.tick()
         idle.append(time.perf_counter() - began)
+    for follower in followers:
+        follower.checkpoint()  # as on a graceful stop: what resumes() reads back
     stop = threading.Event()
     cold = SlaWatcher(EventChain.from_url(url), clock=lambda: clock)
     thread = threading.Thread(target=cold.tick, args=(stop.is_set,), daemon=True)
@@ -88,6 +93,28 @@ def idle_and_stop(url: str, clock: datetime) -> dict[str, Any]:
     stop.set()
     thread.join()
     return {"start_up_s": start_up, "idle_s": idle, "stop_s": time.perf_counter() - began}
+
+
+def resumes(url: str, clock: datetime) -> dict[str, Any]:
+    """Each follower's restart: read its checkpoint (saved by idle_and_stop) and tick once
+    over the empty tail; and the checkpoint's size."""
+    makers: dict[str, Callable[[], Follower]] = {
+        "router": lambda: Router(EventChain.from_url(url)),
+        "sla": lambda: SlaWatcher(EventChain.from_url(url), clock=lambda: clock),
+        "silence": lambda: SilenceTagger(EventChain.from_url(url), clock=lambda: clock),
+    }
+    found: dict[str, Any] = {}
+    sizes = EventChain.from_url(url)
+    for name, make in makers.items():
+        began = time.perf_counter()
+        follower = make()
+        follower.tick()
+        found[name] = time.perf_counter() - began
+        row = store_execute(
+            sizes.recorder, f"SELECT length(state) FROM {CHECKPOINTS} WHERE name = ?", (name,), fetch=True
+        )
+        found[f"{name}_bytes"] = int(row[0][0]) if row else 0
+    return {"resume_s": found}
 
 
 def restart(url: str, clock: datetime, prefix: str = "136") -> dict[str, Any]:
@@ -189,7 +216,7 @@ def main(url: str, clock_text: str, prefix: str = "137", only: str = "") -> None
     """``prefix``: the new leads' phone prefix (a store probed before already has 137…)."""
     clock = datetime.fromisoformat(clock_text)
     idle = idle_and_stop(url, clock) if only != "latency" else {}
-    resumed = restart(url, clock) if only != "latency" else {}
+    resumed = {**resumes(url, clock), **restart(url, clock)} if only != "latency" else {}
     storm = conflict_storm(url) if only != "latency" else {}
     print(json.dumps({**idle, **resumed, **storm, **latencies(url, clock, prefix)}))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import pickle
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -114,3 +115,62 @@ def test_the_book_escalates_each_step_once_exactly_as_the_pure_rule_says(
     period = 4 if vip else 30
     expected = due_steps(LEAD_AT, answered, period, CHAIN, LEAD_AT + timedelta(minutes=max(looks)))
     assert seen == [d.step for d in expected]  # once each, in chain order, none the rule would not take
+
+
+ZONES = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30))]
+
+
+@settings(max_examples=80)
+@given(
+    customers=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=120),  # lead, minutes after LEAD_AT
+            st.none() | st.integers(min_value=0, max_value=200),  # reply, minutes after the lead
+            st.sampled_from(range(len(ZONES))),  # the offset the channel wrote its time in
+            st.integers(min_value=0, max_value=999_999),  # microseconds
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    looks=st.lists(st.integers(min_value=0, max_value=400), min_size=1, max_size=6),
+    checkpoint_after=st.integers(min_value=0, max_value=12),
+)
+def test_a_book_read_back_from_its_checkpoint_decides_exactly_as_the_one_that_was_never_saved(
+    customers: list[tuple[int, int | None, int, int]], looks: list[int], checkpoint_after: int
+) -> None:
+    """The watcher's checkpoint packs every clock into ints and strings; a restart that reads
+    it back must escalate the same leads at the same instants, step for step."""
+    events: list[tuple[str, str, dict[str, object]]] = [("RuleSet.RulesRevised", "", {"document": RULES_DOC})]
+    for n, (lead_after, reply_after, zone, micros) in enumerate(customers):
+        lead_at = (LEAD_AT + timedelta(minutes=lead_after, microseconds=micros)).astimezone(ZONES[zone])
+        touch = {"occurred_at": lead_at.isoformat(), "touchpoint_id": f"lead-{n}", "direction": "inbound"}
+        events.append(("Customer.TouchpointRecorded", f"c{n}", {**touch, "channel": "web_form"}))
+        assigned = {"agent_id": "a-wang", "actor": "router", "rule_version": 1}
+        events.append(("Customer.LeadAssigned", f"c{n}", assigned))
+        if reply_after is not None:
+            reply_at = (lead_at + timedelta(minutes=reply_after)).astimezone(ZONES[(zone + 1) % len(ZONES)])
+            reply = {"occurred_at": reply_at.isoformat(), "touchpoint_id": f"reply-{n}"}
+            events.append(
+                (
+                    "Customer.TouchpointRecorded",
+                    f"c{n}",
+                    {**reply, "direction": "outbound", "channel": "wecom_msg"},
+                )
+            )
+    plain, restarted = SlaBook(), SlaBook()
+    steps: list[tuple[str, object]] = [("feed", e) for e in events] + [("look", m) for m in sorted(looks)]
+    for index, (what, arg) in enumerate(steps):
+        if index == checkpoint_after:
+            restarted = pickle.loads(pickle.dumps(restarted, protocol=pickle.HIGHEST_PROTOCOL))
+        for book in (plain, restarted):
+            if what == "feed":
+                book.feed(*arg)  # type: ignore[misc]
+        if what == "look":
+            now = LEAD_AT + timedelta(minutes=arg)  # type: ignore[operator]
+            assert plain.next_due() == restarted.next_due()
+            due_plain, due_restarted = plain.due(now), restarted.due(now)
+            assert due_plain == due_restarted
+            for book, due in ((plain, due_plain), (restarted, due_restarted)):
+                for customer_id in {e.customer_id for e in due}:
+                    book.mark_escalated(customer_id, [e.step for e in due if e.customer_id == customer_id])
+    assert plain.open_leads == restarted.open_leads
