@@ -215,6 +215,10 @@ class SlaBook:
                 clock.vip = True
             if "vip" in fields["removed"]:
                 clock.vip = False
+        elif kind == Customer.TouchpointRetracted.__qualname__:
+            # A reply declared a mistake never answered the lead: its deadline is open again.
+            retracted = fields["touchpoint_id"]
+            clock.outbound = {key for key in clock.outbound if key[1] != retracted}
         elif kind == Customer.MergedInto.__qualname__:
             clock.closed = True
         elif kind == Customer.Restored.__qualname__:

@@ -37,6 +37,7 @@ WATCHED_EVENTS: Final = (
     Customer.LeadAssigned,
     Customer.FirstResponseOverdue,
     Customer.TagsChanged,
+    Customer.TouchpointRetracted,
     Customer.MergedInto,
     Customer.Restored,
     *MOVES_TOUCHPOINTS,
@@ -99,7 +100,11 @@ def lead_clock(customer: Customer) -> LeadClock:
     lead = customer.first_inbound
     return LeadClock(
         lead=None if lead is None else lead.order_key,
-        outbound={f.order_key for f in customer.touchpoints.values() if f.direction == "outbound"},
+        outbound={
+            f.order_key
+            for f in customer.touchpoints.values()
+            if f.direction == "outbound" and f.touchpoint_id not in customer.retracted
+        },
         vip="vip" in customer.tags,
         owner=customer.owner_agent_id,
         escalated=set(customer.escalated_steps),

@@ -17,6 +17,7 @@ import duckdb
 from adapters.log_reader import log_events
 from adapters.nats import wait_until
 from application.event_chain import EventChain
+from application.rep_actions import retract_contact
 from application.rules import apply_rules, join
 from domain.customer import Customer
 from domain.roster import Agent
@@ -165,6 +166,40 @@ def test_a_vip_lead_escalates_after_four_minutes_and_an_answer_in_time_stops_the
     watcher.clock = Clock(T0 + timedelta(days=2))
     later = watcher.escalate()
     assert [(e.customer_id, e.step) for e in later] == [(vip, 2)]  # the answered lead never escalates
+
+
+def test_a_reply_retracted_as_a_mistake_reopens_the_deadline_and_a_restart_agrees(store_url: str) -> None:
+    """A call logged on the wrong customer answered nothing: once it is retracted the lead is
+    waiting again, and the steps its deadline passed fall due on the next tick."""
+    app = staffed(store_url)
+    app.record(
+        [
+            envelope("lead", "web_form", T0, "13800000004"),
+            envelope(
+                "mistake",
+                "call_400",
+                T0 + timedelta(minutes=5),
+                "13800000004",
+                direction="outbound",
+                actor="a-one",
+            ),
+        ]
+    )
+    Router(app).tick()
+    customer = app.find_customer("phone:13800000004")
+    clock = Clock(T0 + timedelta(minutes=20))
+    watcher = SlaWatcher(EventChain.from_url(store_url), clock=clock)
+    assert watcher.escalate() == []  # answered in 5 minutes, as far as anyone knew
+    watcher.checkpoint()  # what a restart reads back: the book that counted the mistake
+
+    retract_contact(app, customer.id, "mistake", "记错了客户", "a-one")
+    due = watcher.escalate()
+    assert [(e.customer_id, e.step, e.due_at) for e in due] == [
+        (str(customer.id), 1, T0 + timedelta(minutes=15))
+    ]
+    restarted = SlaWatcher(EventChain.from_url(store_url), clock=Clock(T0 + timedelta(minutes=31)))
+    assert [(e.customer_id, e.step) for e in restarted.escalate()] == [(str(customer.id), 2)]
+    assert [step for _, step, _ in escalations(app)] == [1, 2]
 
 
 def test_business_hours_pause_the_deadline_over_a_weekend_and_count_a_make_up_saturday(

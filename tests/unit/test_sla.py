@@ -128,6 +128,7 @@ ZONES = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes
             st.none() | st.integers(min_value=0, max_value=200),  # reply, minutes after the lead
             st.sampled_from(range(len(ZONES))),  # the offset the channel wrote its time in
             st.integers(min_value=0, max_value=999_999),  # microseconds
+            st.booleans(),  # the reply is retracted as a mistake
         ),
         min_size=1,
         max_size=6,
@@ -136,12 +137,12 @@ ZONES = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes
     checkpoint_after=st.integers(min_value=0, max_value=12),
 )
 def test_a_book_read_back_from_its_checkpoint_decides_exactly_as_the_one_that_was_never_saved(
-    customers: list[tuple[int, int | None, int, int]], looks: list[int], checkpoint_after: int
+    customers: list[tuple[int, int | None, int, int, bool]], looks: list[int], checkpoint_after: int
 ) -> None:
     """The watcher's checkpoint packs every clock into ints and strings; a restart that reads
     it back must escalate the same leads at the same instants, step for step."""
     events: list[tuple[str, str, dict[str, object]]] = [("RuleSet.RulesRevised", "", {"document": RULES_DOC})]
-    for n, (lead_after, reply_after, zone, micros) in enumerate(customers):
+    for n, (lead_after, reply_after, zone, micros, retract) in enumerate(customers):
         lead_at = (LEAD_AT + timedelta(minutes=lead_after, microseconds=micros)).astimezone(ZONES[zone])
         touch = {"occurred_at": lead_at.isoformat(), "touchpoint_id": f"lead-{n}", "direction": "inbound"}
         events.append(("Customer.TouchpointRecorded", f"c{n}", {**touch, "channel": "web_form"}))
@@ -157,6 +158,8 @@ def test_a_book_read_back_from_its_checkpoint_decides_exactly_as_the_one_that_wa
                     {**reply, "direction": "outbound", "channel": "wecom_msg"},
                 )
             )
+            if retract:
+                events.append(("Customer.TouchpointRetracted", f"c{n}", {"touchpoint_id": f"reply-{n}"}))
     plain, restarted = SlaBook(), SlaBook()
     steps: list[tuple[str, object]] = [("feed", e) for e in events] + [("look", m) for m in sorted(looks)]
     for index, (what, arg) in enumerate(steps):
