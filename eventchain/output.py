@@ -3,8 +3,9 @@
 ``--format`` picks ``table`` (a terminal's default: a table that wraps, never truncates),
 ``tsv`` (the default when stdout is not a terminal: a header line, then tab-separated full
 values), ``json`` (one JSON array; ``--json`` is short for it) or ``csv`` (formula-safe, as
-``export``). Instants print in one format everywhere: ISO 8601 with the offset, in
-``EVENTCHAIN_TIMEZONE`` (default Asia/Shanghai, China Standard Time).
+``export``). Instants are in ``EVENTCHAIN_TIMEZONE`` (default Asia/Shanghai, China Standard
+Time): ISO 8601 with the offset in tsv, csv and json; to the minute in a terminal's table, whose
+caption names the zone (a table is for reading, and 25-character instants fold in 80 columns).
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def _table_cell(value: Any) -> str:
+    """A cell for a person reading a terminal: instants to the minute in the display zone."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
+        return aware.astimezone(display_zone()).strftime("%Y-%m-%d %H:%M")
+    return cell(value)
+
+
 def json_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return instant(value)
@@ -140,12 +149,42 @@ def _tsv_safe(text: str) -> str:
 
 
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None) -> None:
+    """A table when it fits the terminal's width; otherwise one block per row, a field a line
+    (psql's expanded display), so no header or value is folded into pieces."""
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
-    for column in columns:
-        table.add_column(column.replace("_", " "), overflow="fold")
-    for row in rows:
-        table.add_row(*(cell(row.get(c)) or "—" for c in columns))
-    Console(no_color=bool(os.environ.get("NO_COLOR"))).print(table)
+    console = Console(no_color=bool(os.environ.get("NO_COLOR")))
+    headers = [column.replace("_", " ") for column in columns]
+    cells = [[_table_cell(row.get(c)) or "—" for c in columns] for row in rows]
+    caption = None
+    if any(isinstance(row.get(c), datetime) for row in rows for c in columns):
+        zone = display_zone()
+        offset = datetime.now(zone).strftime("%z")
+        caption = f"times: {zone.key} (UTC{offset[:3]}:{offset[3:]})"
+    widths = [max([cell_len(h), *(cell_len(line[i]) for line in cells)]) for i, h in enumerate(headers)]
+    if not rows:
+        console.print(f"{title}: no rows" if title else "no rows", markup=False, highlight=False)
+        return
+    if sum(widths) + 3 * len(widths) + 1 <= console.width:
+        table = Table(title=title, caption=caption, show_lines=False)
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for line in cells:
+            table.add_row(*line)
+        console.print(table)
+        return
+    label = max(cell_len(h) for h in headers)
+    if title:
+        console.print(title, style="italic", markup=False, highlight=False)
+    for number, line in enumerate(cells, 1):
+        console.print(
+            f"─[ {number} ]" + "─" * max(0, min(console.width, 40) - len(str(number)) - 5), markup=False
+        )
+        for header, value in zip(headers, line, strict=True):
+            console.print(
+                f"{header}{' ' * (label - cell_len(header))} │ {value}", markup=False, highlight=False
+            )
+    if caption:
+        console.print(caption, style="italic", markup=False, highlight=False)

@@ -42,7 +42,8 @@ def sessions_group() -> None:
 def list_command(
     ctx: click.Context, agent_id: str | None, days: int | None, output_format: str | None, as_json: bool
 ) -> None:
-    """Open sessions (with --days: all sign-ins of those days), newest first.
+    """Open sessions (with --days: all sign-ins of those days), newest first; instants in
+    EVENTCHAIN_TIMEZONE (China time unless set), as every command prints them.
 
     \b
     Example:
@@ -61,17 +62,15 @@ def list_command(
         else table.all_sessions(since=since, open_only=open_only)
     )
     rows = [asdict(session) for session in sessions]
-    if output_format or as_json:
-        emit_rows(rows, COLUMNS, chosen_format(output_format, as_json))
-        return
-    if not rows:
+    if not rows and not (output_format or as_json):
         click.echo("no sessions")
-    for s in sessions:
-        ended = f"ended {s.ended_at:%Y-%m-%d %H:%M} UTC ({s.ended_reason})" if s.ended_at else "open"
-        click.echo(
-            f"{s.agent_id}  signed in {s.issued_at:%Y-%m-%d %H:%M} UTC from {s.client}  "
-            f"last seen {s.last_seen_at:%H:%M}  {ended}  {s.device[:40] or '?'}"
-        )
+        return
+    chosen = chosen_format(output_format, as_json)
+    if chosen == "table":  # for a person: no session key, and ended columns only with --days
+        shown = [c for c in COLUMNS if c != "key" and (not open_only or not c.startswith("ended"))]
+        emit_rows(rows, shown, chosen)
+    else:
+        emit_rows(rows, COLUMNS, chosen)
 
 
 @sessions_group.command("end")

@@ -5,6 +5,7 @@ and an unknown agent is one line."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from adapters.sessions import SessionTable
@@ -35,7 +36,9 @@ def test_sessions_are_listed_and_ended_piped_and_under_a_terminal(tmp_path: Path
     assert {"a-wang"} == {row["agent_id"] for row in listed} and all(
         row["ended_at"] is None for row in listed
     )
-    assert 0 == code and 2 == terminal.count("a-wang  signed in")
+    assert 0 == code and 2 == terminal.count("a-wang") and "MicroMessenger" in terminal
+    assert "times: Asia/Shanghai (UTC+08:00)" in terminal  # China time, to the minute
+    assert "Chrome/120 Windows" in terminal and 4 == len(re.findall(r"20\d\d-\d\d-\d\d \d\d:\d\d ", terminal))
     assert "a-wang: 2 sessions ended" == ended.stdout.strip()
     assert "no sessions" == after.stdout.strip()
     assert all(s.ended_reason == "ended by an administrator" for s in table.sessions_of(["a-wang"]))
