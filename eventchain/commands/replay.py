@@ -10,6 +10,7 @@ import click
 from adapters.derived_files import record_derived
 from eventchain.cli_support import audit_read, open_app, operator_option, settings_of
 from eventchain.console import progress
+from eventchain.output import instant
 from eventchain.read_paths import EVENT_TIME, as_role, snapshot_connection, team_of
 from projections.schema import PUBLIC_RELATIONS
 from projections.visibility import Role, visible_customer_ids
@@ -74,7 +75,7 @@ def rebuild_command(ctx: click.Context, view: str | None, as_of: datetime | None
             result = build_views(app, target, as_of=as_of, progress=report)
             record_derived(settings.data_dir, "as-of", target, app.clock(), as_of=as_of)  # for erasure
             click.echo(
-                f"views as of {as_of.isoformat()} written to {result.path} ({result.events} events read)"
+                f"views as of {instant(as_of)} written to {result.path} ({result.events} events read)"
             )
             return
         if out is not None:
