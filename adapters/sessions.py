@@ -58,16 +58,16 @@ class SessionTable:
         self._create_tables()
 
     def _run(
-        self, sql: str, params: Sequence[Any] = (), fetch: bool = False
+        self, sql: str, params: Sequence[Any] = (), fetch: bool = False, commit: bool | None = None
     ) -> tuple[list[tuple[Any, ...]], int]:
         """Runs one statement in its own transaction; (rows if ``fetch``, rows affected). A
-        statement that fetches only reads."""
+        statement that fetches only reads, unless ``commit`` (a DELETE … RETURNING)."""
         if self._postgres:
             sql = sql.replace("?", "%s")
         # A query takes a reader's connection: on SQLite the library hands out one writer's at a
         # time per process, and every request reads its session.
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
-        with datastore.transaction(commit=not fetch) as cursor:
+        with datastore.transaction(commit=not fetch if commit is None else commit) as cursor:
             cursor.execute(sql, tuple(params))
             rows = cursor.fetchall() if fetch else []
             count = getattr(cursor, "sqlite_cursor", cursor).rowcount  # the library wraps SQLite's
@@ -144,6 +144,19 @@ class SessionTable:
     def all_sessions(self, *, since: datetime | None = None, open_only: bool = False) -> list[Session]:
         rows, _ = self._run("SELECT DISTINCT agent_id FROM eventchain_sessions", fetch=True)
         return self.sessions_of((row[0] for row in rows), since=since, open_only=open_only)
+
+    def prune(self, before: datetime) -> list[tuple[str, str]]:
+        """Deletes the sessions over before ``before``: ended then, or (never ended: the
+        browser did not come back) last seen then. Returns (agent, issued at) of each row
+        deleted. The sign-ins and sign-outs stay in the accounts' event history."""
+        rows, _ = self._run(
+            "DELETE FROM eventchain_sessions WHERE (ended_at IS NOT NULL AND ended_at < ?) "
+            "OR (ended_at IS NULL AND last_seen_at < ? AND issued_at < ?) RETURNING agent_id, issued_at",
+            (stamp(before), stamp(before), stamp(before)),
+            fetch=True,
+            commit=True,
+        )
+        return sorted((str(r[0]), str(r[1])) for r in rows)
 
     # --- sign-in failures ------------------------------------------------------------
 

@@ -7,9 +7,12 @@ trail says who was signed in when."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
@@ -21,6 +24,7 @@ from domain.accounts import Account, account_id
 from domain.sessions import (
     ENDED_BY_ADMIN,
     HELD,
+    RETENTION,
     Session,
     SessionPolicy,
     ended,
@@ -30,6 +34,8 @@ from domain.sessions import (
 
 SAVE_ATTEMPTS: Final = 5
 T = TypeVar("T")
+log = logging.getLogger("eventchain.sessions")
+DEFAULT_POLICY: Final = SessionPolicy()
 
 
 def session_key(session_id: str) -> str:
@@ -77,9 +83,26 @@ class Ended:
 def open_for(
     app: EventChain, table: SessionTable, agent_id: str, session_id: str, client: str, device: str
 ) -> Session:
-    session = open_session(session_key(session_id), agent_id, app.clock(), client, device)
+    """Opens a session at sign-in; rows over for longer than RETENTION are pruned on the way."""
+    now = app.clock()
+    session = open_session(session_key(session_id), agent_id, now, client, device)
     table.add(session)
+    prune_sessions(table, now)
     return session
+
+
+def prune_sessions(table: SessionTable, now: datetime) -> list[tuple[str, str]]:
+    """Deletes the session rows over for longer than RETENTION; logs how many, of whom."""
+    pruned = table.prune(now - RETENTION)
+    if pruned:
+        agents = Counter(agent for agent, _ in pruned)
+        log.info(
+            "pruned %d session rows over before %s: %s",
+            len(pruned),
+            (now - RETENTION).isoformat(timespec="seconds"),
+            ", ".join(f"{agent} {count}" for agent, count in sorted(agents.items())),
+        )
+    return pruned
 
 
 def end_session(
@@ -109,11 +132,17 @@ def end_sessions_of(
     ended_by: str = "",
     *,
     keep: str | None = None,
+    policy: SessionPolicy = DEFAULT_POLICY,
 ) -> Ended:
-    """Ends every open session of ``agent_id`` (but ``keep``, a session key)."""
-    count = 0
+    """Ends every open session of ``agent_id`` (but ``keep``, a session key) and counts them.
+    A row the clock already ended (idle, expired: its browser never came back to be told) is
+    closed with that reason and not counted: it let no request through."""
+    count, now = 0, app.clock()
     for session in table.sessions_of([agent_id], open_only=True):
-        if session.key != keep and end_session(app, table, session, reason, ended_by):
+        if session.key == keep:
+            continue
+        over = expiry_of(session, now, policy)
+        if end_session(app, table, session, over or reason, ended_by) and over is None:
             count += 1
     return Ended(agent_id, count)
 

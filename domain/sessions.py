@@ -24,6 +24,11 @@ HELD: Final = "sign-ins held"
 PASSWORD_CHANGED: Final = "password changed"
 
 
+# How long a session's row is kept after it ended (or its browser last came): what
+# `team sessions list --days` can show. Sign-ins and sign-outs stay in the accounts' history.
+RETENTION: Final = timedelta(days=90)
+
+
 @dataclass(frozen=True, slots=True)
 class SessionPolicy:
     """How long a session lives: ``absolute`` from sign-in, ``idle`` since the last request.

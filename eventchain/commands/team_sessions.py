@@ -9,11 +9,22 @@ from datetime import timedelta
 
 import click
 
+from domain.sessions import Session
 from eventchain.cli_support import open_app, operator_option
 from eventchain.commands.rules import team_group
-from eventchain.output import chosen_format, emit_rows, output_options
+from eventchain.output import chosen_format, emit_rows, instant, output_options
 
-COLUMNS = ("agent_id", "issued_at", "last_seen_at", "client", "device", "ended_at", "ended_reason", "key")
+COLUMNS = (
+    "agent_id",
+    "issued_at",
+    "last_seen_at",
+    "client",
+    "device",
+    "ended_at",
+    "ended_reason",
+    "key",
+    "state",
+)
 
 
 @team_group.group("sessions")
@@ -42,8 +53,9 @@ def sessions_group() -> None:
 def list_command(
     ctx: click.Context, agent_id: str | None, days: int | None, output_format: str | None, as_json: bool
 ) -> None:
-    """Open sessions (with --days: all sign-ins of those days), newest first; instants in
-    EVENTCHAIN_TIMEZONE (China time unless set), as every command prints them.
+    """Open sessions (with --days: all sign-ins of those days, with how each ended), newest
+    first; instants in EVENTCHAIN_TIMEZONE (China time unless set). A session the clock ended
+    (8 h after sign-in, 2 h idle) is not open. Rows over for 90 days are pruned at sign-in.
 
     \b
     Example:
@@ -51,26 +63,36 @@ def list_command(
       eventchain team sessions list a-wang --days 7 --json
     """
     from adapters.sessions import SessionTable
+    from application.sessions import open_sessions
+    from domain.sessions import SessionPolicy, expiry_of
 
     app = open_app(ctx)
     table = SessionTable(app.recorder)
-    since = app.clock() - timedelta(days=days) if days else None
+    now, policy = app.clock(), SessionPolicy()
     open_only = days is None
-    sessions = (
-        table.sessions_of([agent_id], since=since, open_only=open_only)
-        if agent_id
-        else table.all_sessions(since=since, open_only=open_only)
-    )
-    rows = [asdict(session) for session in sessions]
+    if open_only:  # the ones that still let requests through: expired by the clock left out
+        agents = [agent_id] if agent_id else sorted({s.agent_id for s in table.all_sessions(open_only=True)})
+        sessions = open_sessions(app, table, agents, policy)
+    else:
+        since = now - timedelta(days=days or 0)
+        sessions = table.sessions_of([agent_id], since=since) if agent_id else table.all_sessions(since=since)
+    rows = [{**asdict(s), "state": _state(s, expiry_of(s, now, policy))} for s in sessions]
     if not rows and not (output_format or as_json):
         click.echo("no sessions")
         return
     chosen = chosen_format(output_format, as_json)
-    if chosen == "table":  # for a person: no session key, and ended columns only with --days
-        shown = [c for c in COLUMNS if c != "key" and (not open_only or not c.startswith("ended"))]
+    if chosen == "table":  # for a person: no session key; the state says how it ended
+        shown = [c for c in COLUMNS if c not in ("key", "ended_at", "ended_reason")]
         emit_rows(rows, shown, chosen)
     else:
         emit_rows(rows, COLUMNS, chosen)
+
+
+def _state(session: Session, expired: str | None) -> str:
+    """``open``; ``ended: <why>``; or ``over: idle|expired`` when the clock ended it unseen."""
+    if session.ended_at is not None:
+        return f"ended {instant(session.ended_at)}: {session.ended_reason}"
+    return f"over: {expired}" if expired else "open"
 
 
 @sessions_group.command("end")

@@ -102,7 +102,14 @@ def end_action(request: Request, workspace: Workspace, user: User) -> Response:
 
 def end_all_action(request: Request, workspace: Workspace, user: User) -> Response:
     """Sign out everywhere: every browser of the user, this one included."""
-    end_sessions_of(workspace.app, workspace.sessions, user.agent_id, SIGNED_OUT_EVERYWHERE, user.agent_id)
+    end_sessions_of(
+        workspace.app,
+        workspace.sessions,
+        user.agent_id,
+        SIGNED_OUT_EVERYWHERE,
+        user.agent_id,
+        policy=workspace.policy,
+    )
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

@@ -163,6 +163,7 @@ def password_page(request: Request, workspace: Workspace, user: User) -> Respons
         PASSWORD_CHANGED,
         user.agent_id,
         keep=user.session_key,
+        policy=workspace.policy,
     )
     return RedirectResponse("/", status_code=303)
 
