@@ -5,6 +5,7 @@ tag changed once, or nothing is recorded because the other writer settled it."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -185,3 +186,42 @@ def test_a_lead_merged_away_before_routing_is_routed_when_it_is_unmerged(store_u
     assert Router(EventChain.from_url(store_url)).tick() == 1  # resumed from the checkpoint
     decided = Counter(c for c, f in events_of(app, Customer.LeadAssigned) if f["actor"] == ROUTER)
     assert decided == Counter({survivor: 1, absorbed: 1})
+
+
+def test_two_routers_running_at_once_split_brain_own_every_lead_once(store_url: str) -> None:
+    """The lease (advisory lock, flock) keeps one router active; it is not what makes routing
+    exactly once. Two routers that both believe they are active (a network partition that
+    dropped the lock's session while the process ran on) tick side by side while leads
+    arrive: the store's tracking record and the customers' versions let each lead be owned
+    once, and neither router gives up on a lead the other's conflict touched."""
+    app = staffed(store_url)
+    routers = [Router(EventChain.from_url(store_url)), Router(EventChain.from_url(store_url))]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def run(router: Router) -> None:
+        while not stop.is_set():
+            try:
+                router.tick()
+            except BaseException as error:  # surfaced below
+                errors.append(error)
+                return
+
+    threads = [threading.Thread(target=run, args=(r,), daemon=True) for r in routers]
+    for thread in threads:
+        thread.start()
+    phones = [f"1390000{n:04d}" for n in range(60)]
+    for batch in range(0, len(phones), 5):
+        app.record([envelope(f"lead-{p}", "web_form", T0, p) for p in phones[batch : batch + 5]])
+    for router in routers:  # both have seen the whole log before the check
+        while router.position < app.max_notification_id() and not errors:
+            threading.Event().wait(0.05)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    for router in routers:
+        router.tick()  # a last tick each: nothing left to decide
+    owned = Counter(customer for customer, _ in events_of(app, Customer.LeadAssigned))
+    customers = {str(app.find_customer(f"phone:{p}").id) for p in phones}
+    assert set(owned) == customers and set(owned.values()) == {1}
