@@ -9,11 +9,11 @@ caller passes "now" and records what ``due`` returns as events carrying that ins
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from domain.clock_books import DueHeap, RulesAndTeam
 from domain.follow_ups import (
     DECISION_EVENTS,
     Journey,
@@ -27,30 +27,22 @@ from domain.follow_ups import (
     trigger,
 )
 from domain.plan_rules import FollowUpDecision, Plan
-from domain.roster import Roster, RosterState
-from domain.rules import RulesDocument, RuleSet, rules_from_dict
+from domain.rules import RulesDocument, RuleSet
 from domain.sla import escalation_target
 
 
 @dataclass
-class FollowUpBook:
+class FollowUpBook(RulesAndTeam):
     """The follow-up follower's fold: ``feed`` log events, then ``due(now)``."""
 
     journeys: dict[str, Journey] = field(default_factory=dict)
-    rule_versions: list[dict[str, Any]] = field(default_factory=list)
-    roster: RosterState = field(default_factory=RosterState)
-    _parsed: dict[int, RulesDocument] = field(default_factory=dict)
-    _heap: list[tuple[datetime, str]] = field(default_factory=list)
-    _scheduled: dict[str, datetime] = field(default_factory=dict)
+    heap: DueHeap = field(default_factory=DueHeap)  # customers by their next decision's instant
     _dirty: set[str] = field(default_factory=set)
 
     def feed(self, kind: str, customer_id: str, fields: dict[str, Any]) -> None:
-        if kind == RuleSet.RulesRevised.__qualname__:
-            self.rule_versions.append(fields["document"])
-            self._dirty.update(self.journeys)  # plans may start under the new version
-            return
-        if kind.startswith(f"{Roster.__name__}."):
-            self.roster.apply(kind, fields)
+        if self.feed_rules_or_team(kind, fields):
+            if kind == RuleSet.RulesRevised.__qualname__:
+                self._dirty.update(self.journeys)  # plans may start under the new version
             return
         journey = self.journeys.setdefault(customer_id, Journey())
         name = kind.rpartition(".")[2]
@@ -89,37 +81,19 @@ class FollowUpBook:
             record(self.journeys[decision.customer_id], decision)
             self._dirty.add(decision.customer_id)
 
-    @property
-    def latest(self) -> int:
-        return len(self.rule_versions)
-
-    def rules(self, version: int) -> RulesDocument | None:
-        if not 1 <= version <= len(self.rule_versions):
-            return None
-        if version not in self._parsed:
-            self._parsed[version] = rules_from_dict(self.rule_versions[version - 1])
-        return self._parsed[version]
-
     def next_due(self) -> datetime | None:
-        while self._heap and self._scheduled.get(self._heap[0][1]) != self._heap[0][0]:
-            heapq.heappop(self._heap)
-        return self._heap[0][0] if self._heap else None
+        return self.heap.next_due()
 
     def due(self, now: datetime) -> list[FollowUpDecision]:
         """Every decision at ``now`` not yet recorded, for the customers with something new or
         something due. They are unscheduled until ``mark_recorded`` or ``reschedule``."""
-        candidates = set(self._dirty)
+        candidates = {*self._dirty, *self.heap.pop_due(now)}
         self._dirty.clear()
-        while self._heap and self._heap[0][0] <= now:
-            at, customer_id = heapq.heappop(self._heap)
-            if self._scheduled.get(customer_id) == at:
-                del self._scheduled[customer_id]
-                candidates.add(customer_id)
         found: list[FollowUpDecision] = []
         for customer_id in sorted(candidates):
             decisions, upcoming = self.decide(customer_id, now)
             found += decisions
-            self._schedule(customer_id, upcoming)
+            self.heap.schedule(customer_id, upcoming)
         return found
 
     def decide(self, customer_id: str, now: datetime) -> tuple[list[FollowUpDecision], datetime | None]:
@@ -244,10 +218,3 @@ class FollowUpBook:
             action=reason,
             due_at=step.due_at,
         )
-
-    def _schedule(self, customer_id: str, at: datetime | None) -> None:
-        if at is None:
-            self._scheduled.pop(customer_id, None)
-        elif self._scheduled.get(customer_id) != at:
-            self._scheduled[customer_id] = at
-            heapq.heappush(self._heap, (at, customer_id))

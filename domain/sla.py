@@ -15,16 +15,16 @@ replays read those events and never decide again.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
 from domain.business_time import WorkingTime
+from domain.clock_books import DueHeap, RulesAndTeam
 from domain.customer import Customer
-from domain.roster import Agent, Roster, RosterState
-from domain.rules import RulesDocument, RuleSet, Sla, rules_from_dict
+from domain.roster import Agent
+from domain.rules import RulesDocument, Sla
 from domain.touchpoints import is_lead_touch
 from domain.vocabulary import ROUTER, Escalation
 
@@ -175,7 +175,7 @@ def _unpack_key(packed: PackedKey) -> OrderKey:
 
 
 @dataclass
-class SlaBook:
+class SlaBook(RulesAndTeam):
     """The SLA watcher's fold: ``feed`` log events in order, then ``due(now)``.
 
     Pickled (the watcher's checkpoint), the clocks are packed into tuples of ints and strings,
@@ -184,19 +184,11 @@ class SlaBook:
 
     clocks: dict[str, LeadClock] = field(default_factory=dict)
     _packed: dict[str, PackedClock] = field(default_factory=dict)
-    rule_versions: list[dict[str, Any]] = field(default_factory=list)
-    roster: RosterState = field(default_factory=RosterState)
-    _parsed: dict[int, RulesDocument] = field(default_factory=dict)
-    _heap: list[tuple[datetime, str]] = field(default_factory=list)
-    _scheduled: dict[str, datetime] = field(default_factory=dict)
+    heap: DueHeap = field(default_factory=DueHeap)  # open leads by their next step's due instant
     _dirty: set[str] = field(default_factory=set)
 
     def feed(self, kind: str, customer_id: str, fields: dict[str, Any]) -> None:
-        if kind == RuleSet.RulesRevised.__qualname__:
-            self.rule_versions.append(fields["document"])
-            return
-        if kind.startswith(f"{Roster.__name__}."):
-            self.roster.apply(kind, fields)
+        if self.feed_rules_or_team(kind, fields):
             return
         clock = self._clock(customer_id)
         if clock is None:
@@ -254,14 +246,12 @@ class SlaBook:
 
     def next_due(self) -> datetime | None:
         self._schedule_dirty()
-        while self._heap and self._scheduled.get(self._heap[0][1]) != self._heap[0][0]:
-            heapq.heappop(self._heap)  # stale: rescheduled or settled since
-        return self._heap[0][0] if self._heap else None
+        return self.heap.next_due()
 
     @property
     def open_leads(self) -> int:
         self._schedule_dirty()
-        return len(self._scheduled)
+        return len(self.heap)
 
     def due(self, now: datetime) -> list[Escalation]:
         """Every step due at ``now`` and not yet recorded. The customers returned are
@@ -269,11 +259,7 @@ class SlaBook:
         (if recording failed)."""
         self._schedule_dirty()
         found: list[Escalation] = []
-        while self._heap and self._heap[0][0] <= now:
-            due_at, customer_id = heapq.heappop(self._heap)
-            if self._scheduled.get(customer_id) != due_at:
-                continue
-            del self._scheduled[customer_id]
+        for customer_id in self.heap.pop_due(now):
             found.extend(self._escalations(customer_id, now))
         return found
 
@@ -333,12 +319,7 @@ class SlaBook:
         for customer_id in self._dirty:
             clock = self._clock(customer_id)
             assert clock is not None, customer_id
-            due_at = self._next_step_due(clock)
-            if due_at is None:
-                self._scheduled.pop(customer_id, None)
-            elif self._scheduled.get(customer_id) != due_at:
-                self._scheduled[customer_id] = due_at
-                heapq.heappush(self._heap, (due_at, customer_id))
+            self.heap.schedule(customer_id, self._next_step_due(clock))
         self._dirty.clear()
 
     def _next_step_due(self, clock: LeadClock) -> datetime | None:
@@ -357,12 +338,7 @@ class SlaBook:
         return None
 
     def _rules(self, clock: LeadClock) -> RulesDocument | None:
-        version = clock.rule_version
-        if version is None or not 1 <= version <= len(self.rule_versions):
-            return None
-        if version not in self._parsed:
-            self._parsed[version] = rules_from_dict(self.rule_versions[version - 1])
-        return self._parsed[version]
+        return self.rules(clock.rule_version)
 
 
 def _as_datetime(value: datetime | str) -> datetime:

@@ -55,6 +55,7 @@ _OWN_STREAM: Final = frozenset(cls.__qualname__ for cls in _OWN_STREAM_EVENTS)
 FOLD_MODULES: Final = (
     "domain.follow_ups",
     "domain.follow_up_book",
+    "domain.clock_books",
     "domain.plan_rules",
     "domain.business_time",
     "domain.roster",

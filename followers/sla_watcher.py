@@ -42,7 +42,13 @@ WATCHED_EVENTS: Final = (
     Customer.Restored,
     *MOVES_TOUCHPOINTS,
 )
-FOLD_MODULES: Final = ("domain.sla", "domain.roster", "domain.rules", "followers.sla_watcher")
+FOLD_MODULES: Final = (
+    "domain.sla",
+    "domain.clock_books",
+    "domain.roster",
+    "domain.rules",
+    "followers.sla_watcher",
+)
 
 
 class SlaWatcher(BookFollower[SlaBook]):
