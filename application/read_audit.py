@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
@@ -15,8 +16,17 @@ from eventsourcing.utils import get_topic
 
 from adapters.sessions import SessionTable
 from application.event_chain import EventChain
+from application.rules import rules_in_force
 from application.sessions import find_account, hold_sign_ins
-from domain.read_audit import ALERT_ACTIONS, ReadAlertPolicy, ReadAudit, read_alerts, still_in_window
+from domain.read_audit import (
+    ALERT_ACTIONS,
+    ReadAlertPolicy,
+    ReadAudit,
+    alerts_on,
+    read_alerts,
+    still_in_window,
+)
+from domain.rules import ReadAlerts
 
 READ_TOPIC = get_topic(ReadAudit.Created)
 
@@ -104,7 +114,28 @@ def alert_policy(environ: Mapping[str, str]) -> ReadAlertPolicy:
     return ReadAlertPolicy(rows, timedelta(minutes=minutes), hours, default.utc_offset, action)
 
 
+def policy_from_rules(alerts: ReadAlerts) -> ReadAlertPolicy:
+    """The policy a rules document's ``[read_alerts]`` sets (validated when it was applied)."""
+    return ReadAlertPolicy(
+        alerts.rows,
+        timedelta(minutes=alerts.window_minutes),
+        alerts.working_hours(),
+        ReadAlertPolicy().utc_offset,
+        alerts.action,
+    )
+
+
+def alert_policy_in_force(app: EventChain, environ: Mapping[str, str]) -> ReadAlertPolicy:
+    """The rules' ``[read_alerts]`` when the rules in force have one (a change is then a
+    recorded revision, with who and why), else the environment's ``alert_policy``."""
+    document = rules_in_force(app)
+    if document is not None and document.read_alerts is not None:
+        return policy_from_rules(document.read_alerts)
+    return alert_policy(environ)
+
+
 ALERT_CHECKPOINT = "read-alerts"
+POLICY_REFRESH_S = 5.0  # how soon a running check follows a rules revision's [read_alerts]
 
 
 class ReadAlertCheck:
@@ -113,13 +144,34 @@ class ReadAlertCheck:
     store (``adapters.sessions``) and moves by compare-and-set, so the check's cost follows
     the new reads, not the size of the audit trail."""
 
-    def __init__(self, app: EventChain, table: SessionTable, policy: ReadAlertPolicy) -> None:
+    def __init__(
+        self,
+        app: EventChain,
+        table: SessionTable,
+        policy: ReadAlertPolicy,
+        source: Callable[[], ReadAlertPolicy] | None = None,
+        refresh_s: float = POLICY_REFRESH_S,
+    ) -> None:
+        """``source``: where the policy is read again (at most every ``refresh_s``), so a
+        running process follows the rules in force; without it ``policy`` stays."""
         self.app = app
         self.table = table
-        self.policy = policy
+        self._policy = policy
+        self._source = source
+        self._refresh_s = refresh_s
+        self._read_at = time.monotonic()
         self._lock = threading.Lock()
 
+    @property
+    def policy(self) -> ReadAlertPolicy:
+        if self._source is not None and time.monotonic() - self._read_at >= self._refresh_s:
+            self._policy, self._read_at = self._source(), time.monotonic()
+        return self._policy
+
     def check(self) -> list[tuple[ReadEntry, list[str]]]:
+        """The alerts the reads since the last check raise. With every alert off it still
+        moves past them and keeps the window, so switching alerts on later judges the reads
+        from then on (and the last window), never a month of reads that were allowed."""
         with self._lock:
             for _ in range(CHECK_ATTEMPTS):
                 position, text = self.table.checkpoint(ALERT_CHECKPOINT)
@@ -146,6 +198,8 @@ class ReadAlertCheck:
         """Why this read alarms. ``notify`` tells once per actor per window (a rep over the
         line on every page would be a storm); ``freeze`` acts on every alert, counting only
         reads after the director's latest release (it forgives the reads before it)."""
+        if not alerts_on(self.policy):
+            return []
         earlier = state.reads.get(entry.actor, [])
         reasons = read_alerts(self.policy, entry.read_at, entry.rows, earlier)
         if not reasons:

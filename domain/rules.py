@@ -123,6 +123,30 @@ class CrmHealth(Strict, frozen=True):
     corrections_per_month_max: Annotated[int, Meta(ge=0)] = 5
 
 
+class ReadAlerts(Strict, frozen=True):
+    """Seed 001 (a leaving rep exported 200+ customers at 2 a.m.): when a read of personal data
+    alarms and what it does. ``rows``: customers' rows one actor may read within
+    ``window_minutes`` (0: no count); ``hours``: the working hours, China time, as ``8-20``
+    (``off``: none); ``action``: ``notify`` publishes the alert, ``freeze`` also ends the
+    reader's sessions and holds their sign-ins until a director releases them. Without this
+    table the ``EVENTCHAIN_READ_ALERT_*`` environment decides (docs/privacy.md)."""
+
+    rows: Annotated[int, Meta(ge=0, le=10_000_000)] = 200
+    window_minutes: Annotated[int, Meta(ge=1, le=10_080)] = 60
+    hours: Annotated[str, Meta(max_length=10)] = "8-20"
+    action: Annotated[str, Meta(max_length=10)] = "notify"
+
+    def working_hours(self) -> tuple[int, int] | None:
+        """``hours`` as [start, end) local hours; ValueError saying what is wrong."""
+        text = self.hours.strip().lower()
+        if text == "off":
+            return None
+        start, sep, end = text.partition("-")
+        if not (sep and start.isdigit() and end.isdigit() and 0 <= int(start) < int(end) <= 24):
+            raise ValueError(f"expected START-END within 0-24 such as 8-20, or off; got {self.hours!r}")
+        return int(start), int(end)
+
+
 # (indicator, the CrmHealth field holding its threshold, True: the value must reach it)
 HEALTH_INDICATORS: Final = (
     ("active_share", "active_share_min", True),
@@ -155,6 +179,7 @@ class RulesDocument(Strict, frozen=True):
     ] = {}
     calendar: dict[str, CalendarYear] = {}  # year ("2027") → that year's arrangement
     plans: dict[str, Plan] = {}  # follow-up plans by name (domain.plan_rules)
+    read_alerts: ReadAlerts | None = None  # None: the environment's (EVENTCHAIN_READ_ALERT_*)
 
     def working_time(self) -> WorkingTime:
         """The SLA's (and follow-up plans') working time, with the operator's arrangements."""
@@ -218,6 +243,13 @@ def rules_from_dict(raw: dict[str, Any]) -> RulesDocument:
         if gate.direction not in (None, "inbound", "outbound"):
             raise RulesError(f"$.stages.{stage}.direction", "expected 'inbound' or 'outbound'")
     check_calendar(document)
+    if document.read_alerts is not None:
+        try:
+            document.read_alerts.working_hours()
+        except ValueError as error:
+            raise RulesError("$.read_alerts.hours", str(error)) from None
+        if document.read_alerts.action not in ("notify", "freeze"):
+            raise RulesError("$.read_alerts.action", "expected 'notify' or 'freeze'")
     for name, plan in document.plans.items():
         for path, reason in plan_errors(name, plan, CHANNELS):
             raise RulesError(path, reason)

@@ -14,7 +14,13 @@ import click
 from adapters.sessions import SessionTable
 from adapters.store import StoreURLError, sqlite_path
 from application.event_chain import EventChain
-from application.read_audit import ReadAlertCheck, act_on_alert, alert_policy, publish_alert, record_read
+from application.read_audit import (
+    ReadAlertCheck,
+    act_on_alert,
+    alert_policy_in_force,
+    publish_alert,
+    record_read,
+)
 from eventchain.bootstrap import BootstrapError, StoreSettingsError, build_application
 from eventchain.config import Settings
 from eventchain.nats_support import running_local_url
@@ -73,7 +79,7 @@ def audit_read(
     raises the configured alert (count per window, off-hours) on the notification subjects."""
     actor = str(ctx.params.get("actor") or _os_user())
     try:
-        policy = alert_policy(os.environ)
+        policy = alert_policy_in_force(app, os.environ)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     record_read(app, actor=actor, role=str(role), action=action, subject=subject, rows=rows)

@@ -24,8 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from adapters.sessions import SessionTable
 from application.event_chain import EventChain
-from application.read_audit import ReadAlertCheck, ReadEntry, alert_policy, publish_alert
-from domain.read_audit import alerts_on
+from application.read_audit import ReadAlertCheck, ReadEntry, alert_policy_in_force, publish_alert
 from eventchain.bootstrap import build_application
 from eventchain.nats_support import running_local_url
 from eventchain.web.commands import log_action, retract_action, stage_action
@@ -81,7 +80,7 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
     chain = app or build_application(settings)
     snapshot = SnapshotReader(Path(settings.snapshot_path))
     sessions = SessionTable(chain.recorder)
-    policy = alert_policy(os.environ)
+    policy = alert_policy_in_force(chain, os.environ)
     workspace = Workspace(
         chain,
         snapshot,
@@ -90,7 +89,10 @@ def create_app(settings: Any, app: EventChain | None = None, *, max_stale: float
         sessions,
         figures=FigureCache(snapshot.identity, max_stale=max_stale),
         data_dir=Path(settings.data_dir),
-        alerts=ReadAlertCheck(chain, sessions, policy) if alerts_on(policy) else None,
+        # Always there: a rules revision may switch the checks on (or to freeze) while serving.
+        alerts=ReadAlertCheck(
+            chain, sessions, policy, source=lambda: alert_policy_in_force(chain, os.environ)
+        ),
         publish_alert=alert_publisher(settings),
     )
 

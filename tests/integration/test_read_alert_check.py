@@ -10,8 +10,8 @@ from uuid import uuid4
 from adapters.sessions import SessionTable
 from application.accounts import invite, sign_in
 from application.event_chain import EventChain
-from application.read_audit import ReadAlertCheck, act_on_alert, record_read
-from application.rules import join
+from application.read_audit import ReadAlertCheck, act_on_alert, alert_policy_in_force, record_read
+from application.rules import apply_rules, join
 from application.sessions import find_account, open_for, release_sign_ins
 from domain.read_audit import ReadAlertPolicy
 from domain.roster import Agent
@@ -148,3 +148,42 @@ def test_the_web_workspace_publishes_its_alerts_on_the_actors_subject(nats_serve
     body = json.loads(asyncio.run(receive()))
 
     assert ("a-wang", 150, True) == (body["actor"], body["rows"], body["frozen"])
+
+
+def test_the_rules_in_force_set_the_policy_and_a_running_check_follows_a_revision(store_url: str) -> None:
+    """Seed 001's freeze as a rule: who turned it on, when and why is a recorded revision; a
+    running check (a serve's) follows the revision without a restart. Without [read_alerts]
+    the environment decides, as before."""
+    app = EventChain.from_url(store_url)
+    table = SessionTable(app.recorder)
+    join(app, Agent("a-wang", "王工", "hz"), "hr")
+    invite(app, "a-wang", "ops")
+    environ = {"EVENTCHAIN_READ_ALERT_ROWS": "0", "EVENTCHAIN_READ_ALERT_HOURS": "off"}  # all off
+    check = ReadAlertCheck(
+        app,
+        table,
+        alert_policy_in_force(app, environ),
+        source=lambda: alert_policy_in_force(app, environ),
+        refresh_s=0,
+    )
+    reads(app, "a-wang", 150)
+    before_rules = check.check()
+
+    apply_rules(
+        app,
+        '[read_alerts]\nrows = 100\nwindow_minutes = 60\nhours = "off"\naction = "freeze"\n',
+        "m-zhao",
+        "seed 001",
+    )
+    reads(app, "a-wang", 150)
+    [(entry, reasons)] = check.check()
+    frozen = act_on_alert(app, table, check.policy, entry, reasons)
+
+    assert [] == before_rules  # the environment had every check off
+    assert "freeze" == check.policy.action and 100 == check.policy.max_rows
+    account = find_account(app, "a-wang")
+    assert frozen and account is not None and account.held is not None
+    apply_rules(
+        app, "[sla]\nfirst_response_minutes = 15\n", "m-zhao", "no [read_alerts]: the environment again"
+    )
+    assert alert_policy_in_force(app, environ).max_rows == 0

@@ -32,6 +32,9 @@ def test_the_example_document_carries_the_seed_weights() -> None:
         ("[stages.nowhere]\n", "$.stages.nowhere"),
         ("[sla]\nfirst_response_mins = 5\n", "$.sla"),
         ("[sla\n", "$"),
+        ("[read_alerts]\nhours = '20-8'\n", "$.read_alerts.hours"),
+        ("[read_alerts]\naction = 'delete'\n", "$.read_alerts.action"),
+        ("[read_alerts]\nwindow_minutes = 0\n", "$.read_alerts.window_minutes"),
     ],
 )
 def test_an_invalid_document_is_refused_naming_the_key_path(text: str, path: str) -> None:
@@ -72,3 +75,20 @@ def test_diff_lists_exactly_the_keys_that_differ(
         expected.add("sla.first_response_minutes")
     assert changed == expected
     assert diff(a, a) == []
+
+
+def test_read_alerts_in_the_rules_read_as_the_policy_they_set() -> None:
+    from application.read_audit import policy_from_rules
+
+    document = parse_rules(
+        "[read_alerts]\nrows = 150\nwindow_minutes = 30\nhours = '9-18'\naction = 'freeze'\n"
+    )
+    assert document.read_alerts is not None
+    policy = policy_from_rules(document.read_alerts)
+    assert (150, 30 * 60, (9, 18), "freeze") == (
+        policy.max_rows,
+        policy.window.total_seconds(),
+        policy.working_hours,
+        policy.action,
+    )
+    assert parse_rules("").read_alerts is None  # the environment decides
