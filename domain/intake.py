@@ -26,7 +26,15 @@ import msgspec
 from eventsourcing.domain import Aggregate
 from msgspec import Meta
 
-from domain.touchpoints import CHANNELS, RecordableTouchpoint, RejectedTouchpointError, Utm, WebForm
+from domain.resolution import Placement
+from domain.touchpoints import (
+    CHANNELS,
+    AcceptedTouchpoint,
+    RecordableTouchpoint,
+    RejectedTouchpointError,
+    Utm,
+    WebForm,
+)
 
 CHINA: Final = ZoneInfo("Asia/Shanghai")
 
@@ -223,6 +231,18 @@ def entry_of_touchpoint(
         campaign=(utm.campaign or "") if utm else "",
         reason=reason,
     )
+
+
+def entry_of_placement(sequence: int, accepted: AcceptedTouchpoint, placement: Placement) -> IntakeEntry:
+    """A recorded message with something held back counts as held: an over-merge or merge
+    protection (the resolver's), or a blocked identity left out (the envelope's)."""
+    if not placement.recorded:
+        outcome, reason = "duplicate", ""
+    elif placement.held or accepted.dropped:
+        outcome, reason = "held", placement.held or "blocked"
+    else:
+        outcome, reason = "recorded", ""
+    return entry_of_touchpoint(sequence, accepted.touchpoint, accepted.channel, outcome, reason)
 
 
 class _Loose(msgspec.Struct):

@@ -64,8 +64,8 @@ from domain.intake import (
     check_dictionaries,
     china_day,
     decode_manifest,
+    entry_of_placement,
     entry_of_reject,
-    entry_of_touchpoint,
     reject_kind,
 )
 from domain.resolution import Placement
@@ -324,7 +324,7 @@ class IngestWorker:
         if len(result.placements) == len(valid):
             self.stats.count(
                 [
-                    _entry(message.metadata.sequence.stream, touchpoint, placement)
+                    entry_of_placement(message.metadata.sequence.stream, touchpoint, placement)
                     for touchpoint, message, placement in zip(accepted, valid, result.placements, strict=True)
                 ]
             )
@@ -360,7 +360,7 @@ class IngestWorker:
 
         def tally(placements: Sequence[Placement]) -> IntakeTally:
             entries = [
-                _entry(message.metadata.sequence.stream, touchpoint, placement)
+                entry_of_placement(message.metadata.sequence.stream, touchpoint, placement)
                 for touchpoint, message, placement in zip(accepted, messages, placements, strict=True)
             ]
             return IntakeTally.count(uuid4(), stream, self.app.clock(), entries)
@@ -422,18 +422,6 @@ def _identity_rules(app: EventChain) -> IdentityRules:
     from application.rules import identity_rules
 
     return identity_rules(app)
-
-
-def _entry(sequence: int, accepted: AcceptedTouchpoint, placement: Placement) -> IntakeEntry:
-    """A recorded message with something held back counts as held: an over-merge or merge
-    protection (the resolver's), or a blocked identity left out (the envelope's)."""
-    if not placement.recorded:
-        outcome, reason = "duplicate", ""
-    elif placement.held or accepted.dropped:
-        outcome, reason = "held", placement.held or "blocked"
-    else:
-        outcome, reason = "recorded", ""
-    return entry_of_touchpoint(sequence, accepted.touchpoint, accepted.channel, outcome, reason)
 
 
 def _reject_entry(

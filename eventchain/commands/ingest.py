@@ -1,17 +1,30 @@
-"""``eventchain ingest FILE.jsonl``: record touchpoints straight into the store."""
+"""``eventchain ingest FILE.jsonl``: record touchpoints straight into the store.
+
+Like the NATS ingest, every store transaction also records an ``IntakeTally`` saying what
+became of each line (recorded, duplicate, held, or rejected: counted as dead-lettered, with the
+kind of reason), so the intake ledger accounts for a file as for a stream. The file's "stream"
+is ``file:<name>:<first 16 hex of its SHA-256>`` and a line's sequence its ordinal among the
+non-blank lines: ingesting the same file again counts nothing twice.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from uuid import uuid4
 
 import click
+import msgspec
 
 from adapters.jsonl import LineRejection, read_touchpoints
 from adapters.limits import limits_from_env
 from application.event_chain import EventChain
 from application.rules import blocked_identities, identity_rules
-from domain.touchpoints import AcceptedTouchpoint
+from domain.intake import IntakeEntry, IntakeTally, entry_of_placement, entry_of_reject, reject_kind
+from domain.resolution import Placement
+from domain.touchpoints import CHANNELS, AcceptedTouchpoint, RejectedTouchpointError
 from eventchain.cli_support import open_app
 from eventchain.console import progress
 
@@ -60,27 +73,72 @@ class IngestSummary:
 
 def ingest_file(app: EventChain, file: Path, batch_size: int) -> IngestSummary:
     summary = IngestSummary()
+    stream = file_stream(file)
     batch: list[AcceptedTouchpoint] = []
+    sequences: list[int] = []
+    rejected: list[IntakeEntry] = []  # tallied with the next transaction
 
     def flush() -> None:
-        for result in app.record(batch):
-            summary.recorded += result.recorded
-            summary.duplicates += result.duplicates
+        if not batch and not rejected:
+            return
+
+        def tally(placements: Sequence[Placement]) -> IntakeTally:
+            entries = [
+                entry_of_placement(sequence, accepted, placement)
+                for sequence, accepted, placement in zip(sequences, batch, placements, strict=True)
+            ]
+            return IntakeTally.count(uuid4(), stream, app.clock(), [*rejected, *entries])
+
+        result = app.record_batch(batch, tally)
+        summary.recorded += result.recorded
+        summary.duplicates += result.duplicates
         batch.clear()
+        sequences.clear()
+        rejected.clear()
 
     limits = limits_from_env(blocked=blocked_identities(app))
     app.identity_rules = identity_rules(app)
+    received_at = app.clock()
     with progress(f"ingest {file.name}", total=None) as advance:
-        for _, item in read_touchpoints(file, received_at=app.clock(), limits=limits):
+        for sequence, (raw, item) in enumerate(
+            read_touchpoints(file, received_at=received_at, limits=limits), 1
+        ):
             if isinstance(item, LineRejection):
                 summary.rejections.append(item)
+                kind = reject_kind(RejectedTouchpointError(item.path, item.reason))
+                rejected.append(
+                    entry_of_reject(sequence, raw, _channel_of(raw), received_at, kind, item.path)
+                )
                 continue
             batch.append(item)
-            if len(batch) >= batch_size:
+            sequences.append(sequence)
+            if len(batch) >= min(batch_size, app.max_batch):
                 flush()
                 advance(batch_size)
         flush()
     return summary
+
+
+def file_stream(file: Path) -> str:
+    """The ledger's name for a file's lines: its name and a digest of its bytes."""
+    digest = hashlib.sha256()
+    with file.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"file:{file.name[:100]}:{digest.hexdigest()[:16]}"
+
+
+class _Channel(msgspec.Struct):
+    channel: object = None
+
+
+def _channel_of(raw: bytes) -> str:
+    """A rejected line's channel as far as its bytes tell (``unknown`` otherwise)."""
+    try:
+        channel = msgspec.json.decode(raw, type=_Channel).channel
+    except (msgspec.DecodeError, RecursionError):
+        return "unknown"
+    return channel if isinstance(channel, str) and channel in CHANNELS else "unknown"
 
 
 def register(group: click.Group) -> None:

@@ -95,3 +95,50 @@ def test_a_message_no_tally_accounts_for_exits_1_naming_the_row(tmp_path: Path) 
     code, shown = eventchain_tty(data_dir, "intake", env=dict(os.environ))
     assert 1 == code
     assert "does not add up" in shown and "Traceback" not in shown
+
+
+def test_a_file_ingested_by_hand_is_accounted_for_line_by_line_and_once(tmp_path: Path) -> None:
+    """`eventchain ingest FILE.jsonl` is a door into the store like the stream: the ledger counts
+    each of its lines (recorded, duplicate, rejected with the kind of reason), and ingesting the
+    same file again adds nothing to any column."""
+    lines = (
+        (Path(__file__).parents[2] / "examples" / "touchpoints.jsonl")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    )
+    good = [json.loads(line) for line in lines[:3]]  # web_form, wecom_msg (outbound), douyin_dm
+    broken_form = {**good[0], "touchpoint_id": "wf-broken", "occurred_at": "yesterday"}
+    file = tmp_path / "leads.jsonl"
+    file.write_text(
+        "\n".join(
+            [
+                *(json.dumps(t, ensure_ascii=False) for t in good),
+                json.dumps(good[0], ensure_ascii=False),  # the form vendor re-sent it
+                json.dumps(broken_form, ensure_ascii=False),  # schema: occurred_at
+                "{not json",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    data_dir = tmp_path / "data"
+    first = eventchain(data_dir, "ingest", str(file))
+    again = eventchain(data_dir, "ingest", str(file))
+    assert 0 == eventchain(data_dir, "replay", "rebuild").returncode
+    ledger = json.loads(eventchain(data_dir, "intake", "--json").stdout)
+
+    assert 1 == first.returncode and "3 recorded, 1 duplicates, 2 rejected" in first.stdout
+    assert "0 recorded, 4 duplicates, 2 rejected" in again.stdout
+    columns = ("received", "recorded", "duplicates", "dead_lettered")
+    by_channel: dict[str, list[int]] = {}
+    for row in ledger:
+        assert row["adds_up"], row
+        totals = by_channel.setdefault(row["channel"], [0, 0, 0, 0])
+        for index, column in enumerate(columns):
+            totals[index] += row[column]
+    assert {
+        "web_form": [3, 1, 1, 1],  # the form, its re-send, the broken form (on the day it came)
+        "wecom_msg": [1, 1, 0, 0],
+        "douyin_dm": [1, 1, 0, 0],
+        "unknown": [1, 0, 0, 1],  # "{not json": nothing tells its channel
+    } == by_channel
