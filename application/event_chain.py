@@ -1,4 +1,10 @@
-"""The eventchain Application: the use cases over the event store."""
+"""The eventchain Application: the use cases over the event store.
+
+Over 400 lines on purpose: it is one class, the library's ``Application`` subclass that owns
+the aggregate cache, the batch recorder (identity resolution, one transaction per batch, lost
+races retried with back-off) and the save paths every follower uses; splitting it would split
+the cache from the code that must keep it consistent. Use cases that only load and save live
+in their own modules of ``application/``."""
 
 from __future__ import annotations
 

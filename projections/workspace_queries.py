@@ -5,6 +5,9 @@ Every query here reads rows joined to ``visible_customers`` (load it first with
 the role may not see. Figures already defined by the views or by ``queries`` (CTRE,
 funnel follow-up, heatmap) are reused, not redefined: the web workspace and the offline
 report can both select from this module.
+
+Over 400 lines on purpose: one module per role-filtered read path, so every figure a person
+sees goes through the same ``visible_customers`` join and can be audited in one place.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """What every request of the workspace shares: the signed-in user, the workspace's state,
-CSRF, language, rendering, the read audit and the period filter."""
+CSRF, language, rendering, the read audit and the period filter.
+
+Over 400 lines on purpose: these are the pieces every page handler receives together, and the
+checks among them (session → role → CSRF → audited read) must run in one order for every page;
+the pages themselves are in ``pages.py``, ``commands.py``, ``devices.py``, ``follow_ups.py``."""
 
 from __future__ import annotations
 
