@@ -3,7 +3,9 @@
 A pair is a candidate when a strong identity matches (phone, email, USCC: possible only
 where merge protection or an identity limit kept two customers apart) or when it is the same
 person at the same company: names and normalised company names (domain.company_names) agree,
-one exactly and the other up to a one-character typo (rapidfuzz). A colleague (another name
+one exactly and the other up to a one-character typo (rapidfuzz); a name in Chinese characters
+and one in Latin letters agree when they spell alike (王芳 / Wang Fang, domain.name_spellings).
+A colleague (another name
 at the company) and a namesake (the name at another company) are not candidates. Pairs are
 blocked by identity, by company and by name before any comparison, so the work stays
 near-linear in the number of customers. Precision and recall on a labelled set: docs/duplicates.md.
@@ -21,6 +23,7 @@ from rapidfuzz.distance import Levenshtein
 
 from domain.company_names import CompanyName, parse_company
 from domain.identities import STRONG_KINDS, clean_text, identity_kind
+from domain.name_spellings import is_han, spellings
 
 MAX_BLOCK: Final = 200  # a larger block (a big employer, a common name) is split further
 # One typed character apart: a typo, when the other half (person or company) agrees exactly.
@@ -73,11 +76,14 @@ class PersonAtCompany:
     profile: Profile
     name: str
     company: CompanyName
+    spelled: frozenset[str]  # the name's Latin spellings (pinyin for a name in characters)
+    han: bool  # written in Chinese characters
 
     @classmethod
     def of(cls, profile: Profile) -> PersonAtCompany:
-        name = "".join(clean_text(profile.name or "").casefold().split())
-        return cls(profile, name, parse_company(profile.company))
+        written = clean_text(profile.name or "")
+        name = "".join(written.casefold().split())
+        return cls(profile, name, parse_company(profile.company), spellings(written), is_han(name))
 
     @property
     def comparable(self) -> bool:
@@ -94,6 +100,8 @@ def same_person_score(a: PersonAtCompany, b: PersonAtCompany) -> float | None:
     if a.company.branch != b.company.branch or not a.company.same_place(b.company):
         return None
     names = _alike(a.name, b.name)
+    if names is None and a.han != b.han and a.spelled & b.spelled:
+        names = 1.0  # the same name in characters and in pinyin: Wang Fang is 王芳
     trades = _alike(a.company.trade, b.company.trade)
     if names is None or trades is None or min(names, trades) < 1.0 > max(names, trades):
         return None
@@ -110,13 +118,16 @@ def _alike(left: str, right: str) -> float | None:
 
 def _blocks(people: list[PersonAtCompany]) -> Iterable[list[PersonAtCompany]]:
     """Blocks by company (trade name and branch: variants that drop the region stay in) and
-    by person name (a typo in the company): only pairs in one block are compared."""
+    by person name, as written and as spelled in Latin letters (a typo in the company): only
+    pairs in one block are compared."""
     by_company: dict[str, list[PersonAtCompany]] = defaultdict(list)
     by_name: dict[str, list[PersonAtCompany]] = defaultdict(list)
     for person in people:
         if person.comparable:
             by_company[person.company.block].append(person)
             by_name[person.name].append(person)
+            for spelled in person.spelled - {person.name}:
+                by_name[f"spelled:{spelled}"].append(person)
     for block in by_company.values():
         yield from _split(block, lambda p: p.name[:1])
     for block in by_name.values():

@@ -5,7 +5,9 @@ known. Per company, one buyer entered twice, each time with another phone and th
 written another way (市 or not, 有限公司 / 有限责任公司 / nothing, the region in
 parentheses, spaces, full-width), sometimes with a one-character typo in the company or the
 person's name; colleagues at the same company (other names); namesakes at other companies
-(the same name, another trade name, or the same trade name in another city).
+(the same name, another trade name, or the same trade name in another city). In about one
+pair in eight the second entry writes the buyer's name in Latin letters (Wang Fang, FANG Wang,
+Zeng Wei for 曾伟), from the hand-written table below, not from the matcher's pinyin library.
 
 Labels: two profiles are duplicates when they are the same person. A colleague whose name
 is one character from another's at the same company would be indistinguishable from a typo:
@@ -56,6 +58,15 @@ SURNAMES = (
 )
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华文辉建红玉萍飞鹏宇浩然欣怡子轩梓涵雨晨"
 LEGAL_FORMS = ("有限公司", "有限责任公司", "股份有限公司", "")
+# How the names above are written on a business card (surnames read as surnames: 曾 Zeng).
+CARD_SPELLINGS = (
+    "wang li zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he gao lin luo zheng "
+    "liang xie song tang xu han feng deng cao peng zeng xiao tian dong yuan pan jiang cai yu du "
+    "ye cheng su wei lyu ding ren shen "
+    "wei fang na xiu ying min jing li qiang lei jun yang yong yan jie juan tao ming chao lan xia "
+    "ping gang gui hua wen hui jian hong yu ping fei peng yu hao ran xin yi zi xuan zi han yu chen"
+)
+PINYIN = dict(zip(SURNAMES + GIVEN, CARD_SPELLINGS.split(" "), strict=True))
 
 
 def company_variants(city: str, trade: str, *, placeless: bool = True) -> list[str]:
@@ -140,9 +151,12 @@ def evaluation_set(companies: int = 150, seed: int = 32) -> EvaluationSet:
         elif typo < 0.3 and len(buyer) == 3:
             buyer = buyer[:2] + rng.choice(GIVEN.replace(buyer[2], ""))
             at_company.add(buyer)
-        builder.add(person, rng.choice((buyer, " ".join(buyer), f"{buyer[0]} {buyer[1:]}")), second)
+        written = [buyer, " ".join(buyer), f"{buyer[0]} {buyer[1:]}"]
+        if buyer in at_company and len(at_company) == 1 and rng.random() < 0.125:
+            written = [latin(buyer, rng)]  # no typo in the name: it is spelled, not misspelled
+        builder.add(person, rng.choice(written), second)
         for _ in range(rng.choice((0, 1, 1, 2))):
-            colleague = builder.name(avoid=at_company)
+            colleague = builder.name(avoid=at_company, avoid_spelled=spelled(buyer))
             at_company.add(colleague)
             builder.add(builder.person(), colleague, rng.choice(company_variants(city, trade)))
         if namesake is not None:
@@ -166,11 +180,13 @@ class _Builder:
         self._people += 1
         return self._people
 
-    def name(self, avoid: set[str]) -> str:
+    def name(self, avoid: set[str], avoid_spelled: str = "") -> str:
+        """A name not a typo of any in ``avoid``, nor spelled like ``avoid_spelled`` (王芳 and
+        汪芳 written as Wang Fang are one name to anyone reading it)."""
         while True:
             given = "".join(self._rng.choices(GIVEN, k=self._rng.choice((1, 2, 2))))
             name = self._rng.choice(SURNAMES) + given
-            if all(_distance(name, other) > 1 for other in avoid):
+            if all(_distance(name, other) > 1 for other in avoid) and spelled(name) != avoid_spelled:
                 return name
 
     def add(self, person: int, name: str, company: str) -> None:
@@ -178,6 +194,16 @@ class _Builder:
         phone = f"phone:+86139{len(self.profiles):08d}"
         self.profiles.append(Profile(customer_id, name, company, frozenset({phone})))
         self.person_of[customer_id] = person
+
+
+def spelled(name: str) -> str:
+    return "".join(PINYIN[c] for c in name)
+
+
+def latin(name: str, rng: random.Random) -> str:
+    """``name`` as a card prints it: Wang Fang, Fang Wang or WANG Fang."""
+    surname, given = PINYIN[name[0]].title(), "".join(PINYIN[c] for c in name[1:]).title()
+    return rng.choice((f"{surname} {given}", f"{given} {surname}", f"{surname.upper()} {given}"))
 
 
 def _distinct_companies(rng: random.Random, count: int) -> list[tuple[str, str]]:
