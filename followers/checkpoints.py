@@ -13,6 +13,7 @@ data unencrypted too) the table is trusted like the rest of the store.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import importlib
@@ -20,7 +21,8 @@ import inspect
 import logging
 import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
@@ -59,6 +61,21 @@ class Resumed(Generic[S]):
     note: str  # "checkpoint", or why the fold starts from the log's start
 
 
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """No garbage collection while a checkpoint is pickled or read back: the fold is hundreds of
+    thousands of new containers, each allocation batch would set off a collection that walks
+    them all again (at 1.1M events: 0.73 s to read the SLA watcher's back with, 0.15 s without).
+    Nothing unpickled is garbage yet; reference counting still frees as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class Checkpoints:
     """The ``follower_checkpoints`` table of the application's store."""
 
@@ -75,7 +92,8 @@ class Checkpoints:
             )
 
     def save(self, name: str, version: str, position: int, state: Any) -> None:
-        blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        with collections_paused():
+            blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
         blob = self._mac(name, version, blob) + blob
         store_execute(
             self.recorder,
@@ -109,7 +127,8 @@ class Checkpoints:
                     fresh(), 0, time.perf_counter() - started, "checkpoint not authentic: rebuilding"
                 )
             try:
-                state: S = pickle.loads(blob)
+                with collections_paused():
+                    state: S = pickle.loads(blob)
             except Exception as error:  # e.g. a class the code no longer has
                 note = f"checkpoint unreadable ({error}): rebuilding"
             else:
