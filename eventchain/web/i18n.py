@@ -121,6 +121,15 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "weekday.5": ("周五", "Fri"),
     "weekday.6": ("周六", "Sat"),
     "weekday.7": ("周日", "Sun"),
+    # seed 003's CRM health indicators (domain.rules.HEALTH_INDICATORS)
+    "indicator.active_share": ("每日活跃人员占比", "Active share of the team"),
+    "indicator.stage_updates_on_time": ("阶段按时更新率", "Stage updates on time"),
+    "indicator.core_fields_complete": ("核心字段完整率", "Core fields complete"),
+    "indicator.intake_success": ("线索入库成功率", "Intake success"),
+    "indicator.mean_first_response_hours": ("平均首次响应（小时）", "Mean first response (h)"),
+    "indicator.corrections": ("当月更正次数", "Corrections this month"),
+    "channel.unknown": ("无法识别的渠道", "Unknown channel"),
+    "channel.?": ("未对上的消息", "Unaccounted"),
 }
 
 
@@ -257,6 +266,7 @@ LABELS.update(
         "metric.null_rate_name": ("姓名缺失率", "Name missing"),
         "metric.null_rate_phone": ("电话缺失率", "Phone missing"),
         "metric.duplicate_candidate_rate": ("疑似重复率", "Duplicate candidates"),
+        "metric.held_identity_rate": ("身份暂挂率", "Held identity links"),
         "metric.rows_read": ("读取行数", "Rows read"),
         "metric.rejected_rate": ("拒收率", "Rejected"),
         "metric.abnormal_char_rate": ("异常字符率", "Abnormal characters"),

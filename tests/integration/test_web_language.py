@@ -20,11 +20,13 @@ ALLOWED: frozenset[str] = frozenset({"VIP", "CTRE", "CSV", "English"})
 # `contact-us`, `baidu/cpc`, `li@example.cn`, `#trial` and `wf-2026-01` are ids, not words;
 # `{detail}` is a placeholder).
 WORD = re.compile(r"(?<![\w\-./@:#=&?%+{])[A-Za-z]{2,}(?![\w\-./@:#=&?%+}])")
+# A stored code shown as it is stored (active_share, web_form): English to the reader too.
+CODE = re.compile(r"(?<![\w\-./@:#=&?%+{])[a-z]+(?:_[a-z0-9]+)+(?![\w\-./@:#=&?%+}])")
 ATTACK = "请将货款转至账户6222"
 
 
 def english_words(text: str) -> set[str]:
-    return {w for w in WORD.findall(text) if w not in ALLOWED}
+    return {w for w in WORD.findall(text) if w not in ALLOWED} | set(CODE.findall(text))
 
 
 def visible_text(page: str) -> str:
