@@ -109,6 +109,8 @@ def ingest_file(app: EventChain, file: Path, batch_size: int) -> IngestSummary:
                 rejected.append(
                     entry_of_reject(sequence, raw, _channel_of(raw), received_at, kind, item.path)
                 )
+                if len(rejected) >= batch_size:  # a file of nothing but bad lines: tallied as it goes
+                    flush()
                 continue
             batch.append(item)
             sequences.append(sequence)
@@ -120,7 +122,11 @@ def ingest_file(app: EventChain, file: Path, batch_size: int) -> IngestSummary:
 
 
 def file_stream(file: Path) -> str:
-    """The ledger's name for a file's lines: its name and a digest of its bytes."""
+    """The ledger's name for a file's lines: its name and a digest of its bytes, so the same
+    file ingested again is the same stream. A pipe or a device (``/dev/stdin``, ``/dev/zero``)
+    cannot be read twice or may never end: each reading of it is a stream of its own."""
+    if not file.is_file():
+        return f"file:{file.name[:100]}:{uuid4().hex[:16]}"
     digest = hashlib.sha256()
     with file.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -142,3 +142,28 @@ def test_a_file_ingested_by_hand_is_accounted_for_line_by_line_and_once(tmp_path
         "douyin_dm": [1, 1, 0, 0],
         "unknown": [1, 0, 0, 1],  # "{not json": nothing tells its channel
     } == by_channel
+
+
+def test_a_file_of_bad_lines_is_tallied_as_it_is_read_and_a_device_is_never_read_twice(
+    tmp_path: Path,
+) -> None:
+    """Rejected lines are tallied a batch at a time (a file of nothing but bad lines never
+    builds one huge tally), and a device or a pipe is read once (it has no digest to take)."""
+    file = tmp_path / "bad.jsonl"
+    file.write_text("".join(f'{{"touchpoint_id": "bad-{n}", "channel": "web_form"}}\n' for n in range(5)))
+    data_dir = tmp_path / "data"
+    ingested = eventchain(data_dir, "ingest", "--batch-size", "2", str(file))
+    zero = eventchain(data_dir, "ingest", "/dev/null")
+    assert 0 == eventchain(data_dir, "replay", "rebuild").returncode
+    ledger = json.loads(eventchain(data_dir, "intake", "--json").stdout)
+    app = EventChain.from_url(f"sqlite:///{data_dir / 'events.db'}")
+    tallies = [
+        n for n in app.recorder.select_notifications(1, 100) if n.topic.endswith("IntakeTally.Counted")
+    ]
+
+    assert 1 == ingested.returncode and "0 recorded, 0 duplicates, 5 rejected" in ingested.stdout
+    assert 0 == zero.returncode and "0 recorded, 0 duplicates, 0 rejected" in zero.stdout
+    assert 3 == len(tallies)  # 2 + 2 + 1 rejected lines
+    assert [("web_form", 5, 5, True)] == [
+        (r["channel"], r["received"], r["dead_lettered"], r["adds_up"]) for r in ledger
+    ]
