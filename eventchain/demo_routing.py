@@ -16,6 +16,7 @@ from application.rules import apply_rules, change_stage, join, last_rule_version
 from domain.customer import Customer
 from domain.roster import Agent
 from domain.vocabulary import STAGES
+from eventchain.output import minute, zone_caption
 from followers.router import Router
 from followers.silence import apply_silence
 from followers.sla_watcher import check_sla
@@ -42,16 +43,16 @@ def setup_and_route(console: Console, app: EventChain) -> None:
         f"[bold]SLA[/] {len(escalations)} escalations appended (clock set to the scenario's "
         f"{scenario_now.isoformat(timespec='minutes')}, once per step); {tagged} customers tagged silent"
     )
-    table = Table(title="First escalations (FirstResponseOverdue events)")
+    table = Table(title="First escalations (FirstResponseOverdue events)", caption=zone_caption())
     for column in ("customer", "step", "escalated to", "why", "deadline"):
         table.add_column(column)
     for escalation in escalations[:5]:
         table.add_row(
-            escalation.customer_id,
+            escalation.customer_id[:8],  # the prefix `customer` takes
             f"{escalation.step} {escalation.role}",
             escalation.escalated_to,
             escalation.reason,
-            escalation.deadline_at.isoformat(timespec="minutes"),
+            minute(escalation.deadline_at),
         )
     if escalations:
         console.print(table)

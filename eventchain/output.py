@@ -87,12 +87,22 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def minute(moment: datetime) -> str:
+    """``2026-03-02 09:15``: an instant for a person to read, in the display zone."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("UTC"))
+    return aware.astimezone(display_zone()).strftime("%Y-%m-%d %H:%M")
+
+
+def zone_caption() -> str:
+    """``times: Asia/Shanghai (UTC+08:00)``: what a table of ``minute`` instants says once."""
+    zone = display_zone()
+    offset = datetime.now(zone).strftime("%z")
+    return f"times: {zone.key} (UTC{offset[:3]}:{offset[3:]})"
+
+
 def _table_cell(value: Any) -> str:
     """A cell for a person reading a terminal: instants to the minute in the display zone."""
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
-        return aware.astimezone(display_zone()).strftime("%Y-%m-%d %H:%M")
-    return cell(value)
+    return minute(value) if isinstance(value, datetime) else cell(value)
 
 
 def json_value(value: Any) -> Any:
@@ -160,9 +170,7 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | 
     cells = [[_table_cell(row.get(c)) or "—" for c in columns] for row in rows]
     caption = None
     if any(isinstance(row.get(c), datetime) for row in rows for c in columns):
-        zone = display_zone()
-        offset = datetime.now(zone).strftime("%z")
-        caption = f"times: {zone.key} (UTC{offset[:3]}:{offset[3:]})"
+        caption = zone_caption()
     widths = [max([cell_len(h), *(cell_len(line[i]) for line in cells)]) for i, h in enumerate(headers)]
     if not rows:
         console.print(f"{title}: no rows" if title else "no rows", markup=False, highlight=False)

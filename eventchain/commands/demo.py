@@ -22,6 +22,7 @@ from eventchain.demo_routing import setup_and_route
 from eventchain.demo_views import project_and_show
 from eventchain.ingest_worker import IngestWorker, WorkerStats
 from eventchain.nats_support import nats_url
+from eventchain.output import minute, zone_caption
 from eventchain.scenarios import seed_touchpoints
 
 SHOWCASE_CUSTOMER = "phone:13800138000"
@@ -109,13 +110,15 @@ def publish_and_consume(
 def print_chain(console: Console, customer: Customer) -> None:
     table = Table(
         title=f"Customer {customer.profile_value('name')} · "
-        f"{customer.profile_value('company')} · {customer.id}"
+        f"{customer.profile_value('company')} · {customer.id}",
+        caption=zone_caption(),
     )
-    for column in ("occurred at", "channel", "direction", "actor", "summary"):
-        table.add_column(column)
+    for column in ("occurred at", "channel", "direction", "actor"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("summary", overflow="fold")  # Chinese text has no spaces to wrap at
     for facts in customer.chain:
         table.add_row(
-            facts.occurred_at.isoformat(timespec="minutes"),
+            minute(facts.occurred_at),
             facts.channel,
             facts.direction,
             facts.actor or "",

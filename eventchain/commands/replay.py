@@ -74,9 +74,7 @@ def rebuild_command(ctx: click.Context, view: str | None, as_of: datetime | None
             target = out or settings.data_dir / f"views-asof-{stamp}.duckdb"
             result = build_views(app, target, as_of=as_of, progress=report)
             record_derived(settings.data_dir, "as-of", target, app.clock(), as_of=as_of)  # for erasure
-            click.echo(
-                f"views as of {instant(as_of)} written to {result.path} ({result.events} events read)"
-            )
+            click.echo(f"views as of {instant(as_of)} written to {result.path} ({result.events} events read)")
             return
         if out is not None:
             raise click.UsageError("--out only goes with --as-of (a full rebuild replaces the live views)")
