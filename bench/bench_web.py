@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
 import httpx
@@ -88,7 +89,14 @@ def run(ctx: BenchContext) -> list[Figure]:
 
 
 RESENT = [0]  # requests resent after the server closed a kept-alive connection
-PAGES = ("rep page (我的工作台)", "rep JSON (/api/desk)", "director board page", "director JSON (/api/board)")
+PAGES = (
+    "rep page (我的工作台)",
+    "rep JSON (/api/desk)",
+    "director board page",
+    "director JSON (/api/board)",
+    "rep search by a phone (客户 ?q=+86 138-…)",
+    "rep filtered list (客户 stage, channel, sort, page 2)",
+)
 MODES = {"strict": 0.0, "cached": 30.0}
 
 
@@ -163,7 +171,12 @@ async def _load(
 
         def pages(agent_id: str) -> list[tuple[str, str]]:
             if agent_id.startswith("a-"):
-                return [(PAGES[0], "/desk"), (PAGES[1], "/api/desk")]
+                return [
+                    (PAGES[0], "/desk"),
+                    (PAGES[1], "/api/desk"),
+                    (PAGES[4], "/customers?q=" + quote(_phone_of(agent_id))),
+                    (PAGES[5], "/customers?stage=contacted&channel=web_form&sort=first_touch&page=2"),
+                ]
             return [(PAGES[2], "/board"), (PAGES[3], "/api/board")]
 
         async def timed(client: httpx.AsyncClient, agent_id: str, path: str) -> float:
@@ -221,7 +234,8 @@ async def _phase(
         for number in range(rounds):
             if think:
                 await asyncio.sleep(pacing.expovariate(1 / think))
-            name, path = pages(agent_id)[number % 2]
+            mine = pages(agent_id)
+            name, path = mine[number % len(mine)]
             found[name].append(await timed(client, agent_id, path))
 
     async def publisher() -> None:
@@ -250,6 +264,13 @@ async def _sign_in(client: httpx.AsyncClient, agent_id: str, password: str) -> N
 
 def _p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20)[-1] if len(samples) >= 20 else max(samples)
+
+
+def _phone_of(agent_id: str) -> str:
+    """A phone of one of the rep's synthetic customers (``i % REPS`` is the rep), written the
+    way a rep types it from a business card."""
+    digits = f"{int(agent_id.removeprefix('a-')) + 3 * REPS:08d}"
+    return f"+86 138-{digits[:4]}-{digits[4:]}"
 
 
 def _synthetic_snapshot(path: Path, customers: int) -> None:
