@@ -188,7 +188,9 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | 
         console.print(title, style="italic", markup=False, highlight=False)
     for number, line in enumerate(cells, 1):
         console.print(
-            f"─[ {number} ]" + "─" * max(0, min(console.width, 40) - len(str(number)) - 5), markup=False
+            f"─[ {number} ]" + "─" * max(0, min(console.width, 40) - len(str(number)) - 5),
+            markup=False,
+            highlight=False,
         )
         for header, value in zip(headers, line, strict=True):
             console.print(
