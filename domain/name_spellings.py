@@ -42,7 +42,8 @@ SURNAME_READINGS: Final = {
     "适": "kuo",
 }
 COMPOUND_SURNAMES: Final = frozenset(
-    {"欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "司徒", "夏侯", "长孙", "宇文"}
+    {"欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟"}
+    | {"公孙", "慕容", "令狐", "司徒", "夏侯", "长孙", "宇文"}
 )
 _HAN: Final = re.compile(r"[\u3400-\u9fff]")
 _LATIN_NAME: Final = re.compile(r"[a-z]+(?:[ .'\-·]+[a-z]+)*")
